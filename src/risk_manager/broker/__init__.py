@@ -1,0 +1,1 @@
+"""Ports and adapters to the gateway: normalization of raw hub payloads, the ProjectX client."""

@@ -1,0 +1,1 @@
+"""The `risk-manager` command line (Typer + Rich)."""

@@ -1,0 +1,1 @@
+"""Plain frozen data shared by every layer: events, actions, lockouts, contract specs."""

@@ -1,0 +1,167 @@
+"""Decisions the engine returns. The daemon's enforcer turns them into broker calls.
+
+Every action names its account, the rule that decided it (``RULE-0NN``, ``LOCKOUT`` for the lockout
+gate, ``RESET`` for the daily reset), a human reason with the numbers behind it, and ``inputs``: those
+numbers as (name, value) pairs for the audit trail. ``record(t)`` gives the replay output line of
+FORMATS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+LOCKOUT_RULE = "LOCKOUT"
+RESET_RULE = "RESET"
+
+Inputs = tuple[tuple[str, str], ...]
+
+
+def format_time(t: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and Z: 2026-03-02T23:00:00.000Z."""
+    t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    kind: ClassVar[str] = "action"
+
+    account_id: int
+    rule: str
+    reason: str | None = None
+    inputs: Inputs = field(default=(), compare=False)
+    # Key of the breach this action answers ("account", "pos:<contract>", ...); the engine marks it
+    # so the same breach is not enforced twice. None for actions that are not breach decisions.
+    subject: str | None = field(default=None, compare=False)
+
+    def fields(self) -> dict[str, Any]:
+        """Kind-specific output fields, in FORMATS.md order."""
+        return {}
+
+    def record(self, t: datetime) -> dict[str, Any]:
+        out: dict[str, Any] = {"t": format_time(t), "account": self.account_id, "rule": self.rule}
+        out["action"] = self.kind
+        out.update(self.fields())
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosePosition(Action):
+    """Close one contract's position: all of it (size None) or ``size`` contracts of it."""
+
+    kind: ClassVar[str] = "close_position"
+    contract_id: str
+    size: int | None = None
+    # RULE-008: the enforcer re-checks for a protective stop over REST before closing.
+    verify_no_stop: bool = field(default=False, compare=False)
+
+    def fields(self) -> dict[str, Any]:
+        return {"contract": self.contract_id, "size": self.size}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flatten(Action):
+    """Close every position of the account (the enforcer cancels orders first, then verifies flat)."""
+
+    kind: ClassVar[str] = "flatten"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrders(Action):
+    """Cancel working orders: all of the account's, one contract's, or one symbol's (root)."""
+
+    kind: ClassVar[str] = "cancel_orders"
+    contract_id: str | None = None
+    symbol: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.contract_id is not None:
+            out["contract"] = self.contract_id
+        if self.symbol is not None:
+            out["symbol"] = self.symbol
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockAccount(Action):
+    """Start a lockout: account-wide, or one symbol. Ends at ``until`` or when ``condition`` clears."""
+
+    kind: ClassVar[str] = "lockout"
+    scope: str = "account"  # "account" | "symbol"
+    symbol: str | None = None
+    until: datetime | None = None
+    condition: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scope": self.scope}
+        if self.symbol is not None:
+            out["symbol"] = self.symbol
+        if self.until is not None:
+            out["until"] = format_time(self.until)
+        if self.condition is not None:
+            out["condition"] = self.condition
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unlock(Action):
+    """A lockout ended (its time passed, its condition cleared, or an admin cleared it)."""
+
+    kind: ClassVar[str] = "unlock"
+    scope: str = "account"
+    symbol: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scope": self.scope}
+        if self.symbol is not None:
+            out["symbol"] = self.symbol
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceStop(Action):
+    """Place a protective stop for a position that has none (RULE-012)."""
+
+    kind: ClassVar[str] = "place_stop"
+    contract_id: str
+    stop_price: Decimal
+    side: int  # OrderSide of the stop order: SELL protects a long
+    size: int
+
+    def fields(self) -> dict[str, Any]:
+        return {"contract": self.contract_id, "stop_price": float(self.stop_price)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModifyStop(Action):
+    """Move an existing stop order (RULE-012): stops only tighten."""
+
+    kind: ClassVar[str] = "modify_stop"
+    contract_id: str
+    order_id: int
+    stop_price: Decimal
+
+    def fields(self) -> dict[str, Any]:
+        return {"contract": self.contract_id, "stop_price": float(self.stop_price)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert(Action):
+    kind: ClassVar[str] = "alert"
+    level: str = "warning"  # "info" | "warning" | "critical"
+    message: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        return {"level": self.level, "message": self.message}
+
+
+ACTION_KINDS: dict[str, type[Action]] = {
+    cls.kind: cls
+    for cls in (ClosePosition, Flatten, CancelOrders, LockAccount, Unlock, PlaceStop, ModifyStop, Alert)
+}

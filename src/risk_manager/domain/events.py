@@ -1,0 +1,157 @@
+"""Normalized events: what the engine consumes, whatever the source (live hubs, REST, a recording).
+
+Field meanings follow the gateway payloads of PROJECTX.md; names are pythonic. Money and average
+prices are Decimal. Quote prices stay as the numbers received (float/int) because the engine sees
+hundreds of quotes per second and turns a quote into Decimal only when it has to compute P&L with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import IntEnum
+
+
+class OrderSide(IntEnum):
+    BUY = 0  # "Bid"
+    SELL = 1  # "Ask"
+
+
+class OrderType(IntEnum):
+    UNKNOWN = 0
+    LIMIT = 1
+    MARKET = 2
+    STOP_LIMIT = 3
+    STOP = 4
+    TRAILING_STOP = 5
+    JOIN_BID = 6
+    JOIN_ASK = 7
+
+
+class OrderStatus(IntEnum):
+    NONE = 0
+    OPEN = 1
+    FILLED = 2
+    CANCELLED = 3
+    EXPIRED = 4
+    REJECTED = 5
+    PENDING = 6
+    PENDING_CANCELLATION = 7
+    SUSPENDED = 8
+
+
+# Statuses under which an order can still fill: it is "working".
+WORKING_STATUSES = frozenset({OrderStatus.OPEN, OrderStatus.PENDING, OrderStatus.SUSPENDED})
+PROTECTIVE_TYPES = frozenset({OrderType.STOP, OrderType.TRAILING_STOP})
+
+
+class PositionType(IntEnum):
+    UNDEFINED = 0
+    LONG = 1
+    SHORT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    account_id: int
+    name: str | None = None
+    balance: Decimal | None = None
+    can_trade: bool | None = None
+    is_visible: bool | None = None
+    simulated: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    order_id: int
+    account_id: int
+    contract_id: str
+    status: int  # OrderStatus value; unknown values kept as received
+    type: int  # OrderType value
+    side: int  # OrderSide value
+    size: int
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    fill_volume: int | None = None
+    filled_price: Decimal | None = None
+    custom_tag: str | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+
+    @property
+    def is_working(self) -> bool:
+        return self.status in WORKING_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class PositionEvent:
+    """A position snapshot. ``size`` is unsigned as on the gateway; 0 means flat."""
+
+    position_id: int
+    account_id: int
+    contract_id: str
+    type: int  # PositionType value: 1 long, 2 short
+    size: int
+    average_price: Decimal
+    created: datetime | None = None
+
+    @property
+    def signed_size(self) -> int:
+        if self.type == PositionType.SHORT:
+            return -self.size
+        return self.size
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    """One execution. ``pnl`` is None on an opening half-turn (counts as 0)."""
+
+    trade_id: int
+    account_id: int
+    contract_id: str
+    price: Decimal
+    pnl: Decimal | None
+    fees: Decimal
+    side: int
+    size: int
+    voided: bool
+    order_id: int | None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteEvent:
+    """A (possibly partial) quote: None means "unchanged since the last quote"."""
+
+    contract_id: str
+    last: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    """A hub connection was lost or restored (``hub`` is "user", "market" or None for both)."""
+
+    state: str  # "lost" | "restored"
+    hub: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClockEvent:
+    """Only advances time: timers due up to ``now`` fire."""
+
+
+Event = AccountEvent | OrderEvent | PositionEvent | TradeEvent | QuoteEvent | ConnectionEvent | ClockEvent
+
+# Events that belong to one account, and so pass through that account's rules and gate.
+AccountScopedEvent = AccountEvent | OrderEvent | PositionEvent | TradeEvent
+
+
+def account_of(event: Event) -> int | None:
+    """The account an event belongs to, or None for market-wide events (quotes, connection, clock)."""
+    if isinstance(event, AccountEvent | OrderEvent | PositionEvent | TradeEvent):
+        return event.account_id
+    return None

@@ -1,0 +1,41 @@
+"""Which rules apply to which account. The config layer builds one from the YAML files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from risk_manager.rules.base import Rule
+
+DEFAULT_WARN_AT = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """The enabled rules of one account, in RULES.md order, and its warning fractions."""
+
+    rules: tuple[Rule[Any], ...]
+    warn_at: tuple[Decimal, ...] = DEFAULT_WARN_AT
+
+
+class Policy:
+    """Maps an account id to its RuleSet; None means the account is not monitored."""
+
+    def __init__(self, resolve: Callable[[int], RuleSet | None]) -> None:
+        self._resolve = resolve
+        self._cache: dict[int, RuleSet | None] = {}
+
+    def rules_for(self, account_id: int) -> RuleSet | None:
+        try:
+            return self._cache[account_id]
+        except KeyError:
+            result = self._cache[account_id] = self._resolve(account_id)
+            return result
+
+    @classmethod
+    def uniform(cls, rules: Sequence[Rule[Any]], warn_at: Sequence[Decimal] = DEFAULT_WARN_AT) -> Policy:
+        """The same rules for every account (tests, simple set-ups)."""
+        rule_set = RuleSet(tuple(rules), tuple(warn_at))
+        return cls(lambda _account: rule_set)

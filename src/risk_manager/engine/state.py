@@ -1,0 +1,115 @@
+"""Mutable per-account state owned by the engine. Rules never see these directly (see view.py)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from risk_manager.domain.contracts import ContractSpec
+from risk_manager.domain.events import OrderEvent
+from risk_manager.domain.money import ZERO, to_decimal
+from risk_manager.engine.lockouts import LockoutBook
+
+_INF = float("inf")
+
+
+@dataclass(slots=True)
+class MarketQuote:
+    """Last known quote fields of one contract (gateway quotes can be partial)."""
+
+    last: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    timestamp: datetime | None = None
+
+    def mark(self, source: str, long: bool) -> Decimal | None:
+        """Exact mark price for ``price_source`` last | mid | exit_side (bid for longs, ask for shorts)."""
+        if source == "last":
+            return None if self.last is None else to_decimal(self.last)
+        if source == "mid":
+            if self.bid is None or self.ask is None:
+                return None
+            return (to_decimal(self.bid) + to_decimal(self.ask)) / 2
+        if source == "exit_side":
+            side = self.bid if long else self.ask
+            return None if side is None else to_decimal(side)
+        raise ValueError(f"unknown price_source {source!r}: use last, mid or exit_side")
+
+
+@dataclass(slots=True)
+class Position:
+    """One open position. ``size`` is signed: positive long, negative short."""
+
+    contract_id: str
+    root: str
+    spec: ContractSpec | None
+    size: int
+    average_price: Decimal
+    opened_at: datetime
+    position_id: int = 0
+    # Most favourable last price since entry (RULE-012 trailing), kept by the engine.
+    best_price: Decimal | None = None
+    # Quiet band on quote prices (see Engine._refresh_bands): while last, bid and ask all stay
+    # strictly inside, no quote-sensitive rule can change its decision for this account.
+    band_lo: float = _INF
+    band_hi: float = -_INF
+
+    @property
+    def is_long(self) -> bool:
+        return self.size > 0
+
+    @property
+    def abs_size(self) -> int:
+        return abs(self.size)
+
+    def unrealized_at(self, mark: Decimal) -> Decimal | None:
+        """P&L of the position if marked at ``mark``; None when the contract's tick spec is unknown."""
+        if self.spec is None:
+            return None
+        return (mark - self.average_price) * self.size * self.spec.point_value
+
+    def price_for_pnl(self, pnl: Decimal) -> Decimal | None:
+        """The mark at which this position's unrealized P&L equals ``pnl`` (inverse of unrealized_at)."""
+        if self.spec is None or self.size == 0:
+            return None
+        return self.average_price + pnl / (self.size * self.spec.point_value)
+
+
+@dataclass(slots=True)
+class TradingDayStats:
+    """Counters of one trading day: [start, end) between two daily resets."""
+
+    label: date  # the trading date (date of the reset that ends it, in the reset zone)
+    start: datetime
+    end: datetime
+    realized: Decimal = ZERO  # sum of profitAndLoss, fees not deducted
+    fees: Decimal = ZERO
+    trade_count: int = 0
+    # Distinct order ids executed today, with the time of their first execution (RULE-006).
+    order_first_fill: dict[int, datetime] = field(default_factory=dict)
+
+    def net_realized(self, include_fees: bool) -> Decimal:
+        return self.realized - self.fees if include_fees else self.realized
+
+
+@dataclass(slots=True)
+class AccountState:
+    account_id: int
+    day: TradingDayStats
+    name: str | None = None
+    balance: Decimal | None = None
+    can_trade: bool | None = None
+    positions: dict[str, Position] = field(default_factory=dict)
+    working_orders: dict[int, OrderEvent] = field(default_factory=dict)
+    lockouts: LockoutBook = field(default_factory=LockoutBook)
+    # Breaches already enforced, as (rule id, subject); see Engine._clear_markers for re-arming.
+    breaches: set[tuple[str, str]] = field(default_factory=set)
+    # Trade ids already counted, with the trading day they were counted in (dedupe across days).
+    seen_trades: dict[int, date] = field(default_factory=dict)
+    # Executions (first fill time, order id) in the last hour, oldest first (RULE-006 windows).
+    recent_orders: deque[tuple[datetime, int]] = field(default_factory=deque)
+    # RULE-012: last stop price requested per contract.
+    stops_requested: dict[str, Decimal] = field(default_factory=dict)
+    failed: str | None = None  # set when evaluation raised: the account is locked (fail closed)

@@ -1,0 +1,152 @@
+"""The narrow read-only view a rule gets of one account at one instant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
+from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
+from risk_manager.domain.lockouts import Lockout
+from risk_manager.domain.money import ZERO
+from risk_manager.engine.calendar import TradingCalendar
+from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
+
+
+class AccountView:
+    """What a rule may read: the account's positions, orders, day counters, lockouts, quotes, time.
+
+    ``event`` is the event being applied (None when a timer woke the rule), ``now`` the engine time.
+    ``changes`` tells what the event did to positions: contract id -> "opened" | "grew" | "reversed"
+    | "reduced" | "closed" | "unchanged".
+    """
+
+    __slots__ = ("_quotes", "_state", "calendar", "changes", "contracts", "event", "now", "warn_at")
+
+    def __init__(
+        self,
+        state: AccountState,
+        now: datetime,
+        event: Event | None,
+        quotes: Mapping[str, MarketQuote],
+        contracts: ContractTable,
+        calendar: TradingCalendar,
+        warn_at: tuple[Decimal, ...],
+        changes: Mapping[str, str] | None = None,
+    ) -> None:
+        self._state = state
+        self._quotes = quotes
+        self.now = now
+        self.event = event
+        self.contracts = contracts
+        self.calendar = calendar
+        self.warn_at = warn_at
+        self.changes: Mapping[str, str] = changes or {}
+
+    # ---- identity and account --------------------------------------------------------------
+
+    @property
+    def account_id(self) -> int:
+        return self._state.account_id
+
+    @property
+    def can_trade(self) -> bool | None:
+        return self._state.can_trade
+
+    @property
+    def day(self) -> TradingDayStats:
+        return self._state.day
+
+    @property
+    def next_reset(self) -> datetime:
+        return self._state.day.end
+
+    def realized_day(self, include_fees: bool) -> Decimal:
+        return self._state.day.net_realized(include_fees)
+
+    # ---- positions, quotes, P&L -------------------------------------------------------------
+
+    @property
+    def positions(self) -> Mapping[str, Position]:
+        return self._state.positions
+
+    def position(self, contract_id: str) -> Position | None:
+        return self._state.positions.get(contract_id)
+
+    def spec(self, contract_id: str) -> ContractSpec | None:
+        return self.contracts.for_contract(contract_id)
+
+    def quote(self, contract_id: str) -> MarketQuote | None:
+        return self._quotes.get(contract_id)
+
+    def mark(self, position: Position, source: str = "last") -> Decimal | None:
+        quote = self._quotes.get(position.contract_id)
+        return None if quote is None else quote.mark(source, position.size > 0)
+
+    def unrealized(self, position: Position, source: str = "last") -> Decimal | None:
+        """Position P&L at the current mark; None when unknown (no quote yet, or unknown tick spec)."""
+        mark = self.mark(position, source)
+        return None if mark is None else position.unrealized_at(mark)
+
+    def unrealized_total(self, source: str = "last") -> tuple[Decimal, int]:
+        """(sum of known unrealized P&L, number of positions whose P&L is unknown)."""
+        total, unknown = ZERO, 0
+        for position in self._state.positions.values():
+            pnl = self.unrealized(position, source)
+            if pnl is None:
+                unknown += 1
+            else:
+                total += pnl
+        return total, unknown
+
+    # ---- orders ----------------------------------------------------------------------------
+
+    @property
+    def working_orders(self) -> Mapping[int, OrderEvent]:
+        return self._state.working_orders
+
+    def orders_in(self, contract_id: str) -> Iterable[OrderEvent]:
+        return (o for o in self._state.working_orders.values() if o.contract_id == contract_id)
+
+    def protective_stop(self, position: Position) -> OrderEvent | None:
+        """A working Stop/TrailingStop on the position's contract, on the closing side."""
+        closing_side = OrderSide.SELL if position.size > 0 else OrderSide.BUY
+        for order in self.orders_in(position.contract_id):
+            if order.type in PROTECTIVE_TYPES and order.side == closing_side:
+                return order
+        return None
+
+    def stop_requested(self, contract_id: str) -> Decimal | None:
+        """RULE-012: the last stop price the engine requested for this contract's position."""
+        return self._state.stops_requested.get(contract_id)
+
+    # ---- executions (RULE-006) ---------------------------------------------------------------
+
+    def executions_since(self, since: datetime) -> int:
+        """Distinct orders whose first execution is at or after ``since`` (within the last hour)."""
+        return sum(1 for t, _ in self._state.recent_orders if t >= since)
+
+    def executions_in_last(self, window: timedelta) -> int:
+        return self.executions_since(self.now - window)
+
+    @property
+    def executions_today(self) -> int:
+        return len(self._state.day.order_first_fill)
+
+    # ---- lockouts and breaches ----------------------------------------------------------------
+
+    @property
+    def lockouts(self) -> list[Lockout]:
+        return list(self._state.lockouts)
+
+    def locked(self, contract_id: str | None = None) -> Lockout | None:
+        """The lockout forbidding trading (in ``contract_id``'s symbol when given), if any."""
+        return self._state.lockouts.covering(None if contract_id is None else root_of(contract_id))
+
+    def lockout_of(self, rule: str, scope: str = "account", symbol: str | None = None) -> Lockout | None:
+        return self._state.lockouts.get((rule, scope, symbol))
+
+    def breached(self, rule: str, subject: str) -> bool:
+        """True when this breach was already enforced and has not re-armed (once per breach)."""
+        return (rule, subject) in self._state.breaches

@@ -1,0 +1,1 @@
+"""Replaying recorded gateway feeds through the engine (`risk-manager replay`)."""

@@ -1,0 +1,1 @@
+"""The 13 risk rules of RULES.md, one module each, registered by id and config name (registry.py)."""

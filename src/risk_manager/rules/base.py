@@ -1,0 +1,140 @@
+"""What every rule is: a config model, a pure ``evaluate`` returning actions, a ``describe`` line.
+
+Rules read one account through an AccountView and return decisions; the engine records breaches
+(once per breach), applies lockouts and schedules wake-ups; the daemon's enforcer executes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from risk_manager.domain.actions import Action, Alert
+from risk_manager.domain.events import Event
+from risk_manager.domain.money import money
+from risk_manager.engine.state import Position
+from risk_manager.engine.view import AccountView
+
+PRICE_SOURCES = ("last", "mid", "exit_side")
+
+# A quiet band: (lowest, highest) mark price of one position strictly inside which the rule's
+# decision cannot change on a quote; None on a side means unbounded. A rule that cannot say
+# returns None instead of a band and is then evaluated on every quote of the contract.
+Band = tuple[Decimal | None, Decimal | None]
+
+
+class RuleConfig(BaseModel):
+    """Base of every rule's config: unknown keys are errors (a typo must not disable a rule)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+
+
+C = TypeVar("C", bound=RuleConfig)
+
+
+class Rule(ABC, Generic[C]):
+    id: ClassVar[str]  # "RULE-003"
+    key: ClassVar[str]  # config name, "daily_realized_loss"
+    config_model: ClassVar[type[RuleConfig]]
+    # Event types that wake the rule. ClockEvent here means "evaluate me at next_wakeup()".
+    triggers: ClassVar[frozenset[type[Event]]]
+
+    def __init__(self, config: C) -> None:
+        self.config: C = config
+
+    @property
+    def quote_sensitive(self) -> bool:
+        """True when a quote can change this rule's decision (then it must give price bands)."""
+        return False
+
+    @abstractmethod
+    def evaluate(self, view: AccountView) -> list[Action]:
+        """Decisions for the account as it is now (after the event was applied)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for start-up and `config check`: id, what it does, with which limits."""
+
+    def price_band(self, view: AccountView, position: Position) -> Band | None:
+        """Quiet band of ``position`` for this rule (quote-sensitive rules only)."""
+        return (None, None)
+
+    def next_wakeup(self, view: AccountView) -> datetime | None:
+        """When this rule must be evaluated again without an event (timers), or None."""
+        return None
+
+
+# ---- helpers shared by the limit rules ----------------------------------------------------------
+
+
+def warning_alerts(
+    view: AccountView,
+    rule: str,
+    subject: str,
+    value: Decimal,
+    limit: Decimal,
+    label: str,
+) -> list[Alert]:
+    """One alert per configured fraction of ``limit`` that ``value`` has reached, once per day.
+
+    Works for loss limits (negative: reached when value <= fraction * limit) and targets (positive:
+    value >= fraction * limit). ``subject`` is the breach subject the warning belongs to.
+    """
+    alerts: list[Alert] = []
+    for fraction in view.warn_at:
+        threshold = limit * fraction
+        reached = value <= threshold if limit < 0 else value >= threshold
+        warn_subject = f"{subject}:warn:{fraction}"
+        if reached and not view.breached(rule, warn_subject):
+            pct = int(fraction * 100)
+            message = f"{label} {money(value)} reached {pct}% of limit {money(limit)}"
+            alerts.append(
+                Alert(
+                    account_id=view.account_id,
+                    rule=rule,
+                    level="warning",
+                    message=message,
+                    reason=message,
+                    subject=warn_subject,
+                    inputs=(("value", money(value)), ("limit", money(limit)), ("fraction", str(fraction))),
+                )
+            )
+    return alerts
+
+
+def next_threshold(view: AccountView, rule: str, subject: str, value: Decimal, limit: Decimal) -> Decimal:
+    """The nearest level ahead of ``value`` that would produce a decision: the limit itself or an
+    unfired warning threshold. Used to compute quiet bands."""
+    levels = [limit] + [
+        limit * f for f in view.warn_at if not view.breached(rule, f"{subject}:warn:{f}")
+    ]
+    if limit < 0:
+        ahead = [lv for lv in levels if lv < value]
+        return max(ahead) if ahead else limit
+    ahead = [lv for lv in levels if lv > value]
+    return min(ahead) if ahead else limit
+
+
+def band_for_pnl(position: Position, pnl_now: Decimal, pnl_low: Decimal | None, pnl_high: Decimal | None,
+                 mark_now: Decimal) -> Band:
+    """Translate a quiet range of one position's P&L (pnl_low, pnl_high) into a mark-price band."""
+    if position.spec is None or position.size == 0:
+        return (None, None)
+    per_point = position.size * position.spec.point_value  # signed: P&L change per point of price
+    lo: Decimal | None = None
+    hi: Decimal | None = None
+    for pnl_edge in (pnl_low, pnl_high):
+        if pnl_edge is None:
+            continue
+        price = mark_now + (pnl_edge - pnl_now) / per_point
+        if (pnl_edge < pnl_now) == (per_point > 0):
+            lo = price if lo is None else max(lo, price)
+        else:
+            hi = price if hi is None else min(hi, price)
+    return (lo, hi)

@@ -1,0 +1,1 @@
+"""A local ProjectX-compatible gateway: REST + SignalR, market simulator, paper broker."""

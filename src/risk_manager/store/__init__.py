@@ -1,0 +1,1 @@
+"""SQLite persistence: event journal, lockouts, day counters, audit trail, snapshots."""
