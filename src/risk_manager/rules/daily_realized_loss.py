@@ -1,0 +1,133 @@
+"""RULE-003 daily_realized_loss: the day's P&L at the loss limit flattens and locks until the reset."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from risk_manager.config.types import LossLimit
+from risk_manager.domain.actions import Action, CancelOrders, Flatten, Inputs, LockAccount
+from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
+from risk_manager.domain.money import money
+from risk_manager.engine.state import Position
+from risk_manager.engine.view import AccountView
+from risk_manager.rules.base import Band, Rule, RuleConfig, band_for_pnl, next_threshold, warning_alerts
+
+SUBJECT = "account"
+# Marks come from the last trade price, as RULES.md's default price_source; the engine's fast path
+# checks last, bid and ask against the band, so the band stays valid whichever moves.
+SOURCE = "last"
+
+
+class DailyRealizedLossConfig(RuleConfig):
+    limit: LossLimit = Decimal(-500)
+    include_unrealized: bool = True
+    include_fees: bool = True
+
+
+def day_pnl(view: AccountView, include_fees: bool, include_unrealized: bool) -> tuple[Decimal, int]:
+    """(realized day P&L [+ known unrealized], number of open positions whose P&L is unknown).
+
+    Unknown marks (no quote yet, unknown tick spec) are left out of the sum and counted, never
+    taken as zero P&L: the caller reports them so the number is not mistaken for a complete one.
+    """
+    value = view.realized_day(include_fees)
+    if not include_unrealized:
+        return value, 0
+    known, unknown = view.unrealized_total(SOURCE)
+    return value + known, unknown
+
+
+def pnl_inputs(
+    view: AccountView, value: Decimal, limit: Decimal, unknown: int, include_fees: bool, label: str = "limit"
+) -> Inputs:
+    return (
+        ("day_pnl", money(value)),
+        ("realized", money(view.realized_day(include_fees))),
+        (label, money(limit)),
+        ("unknown_positions", str(unknown)),
+    )
+
+
+def account_band(
+    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, position: Position
+) -> Band | None:
+    """Quiet mark band of one position for an account-level P&L sum against ``limit``.
+
+    The distance to the next level (the limit or an unfired warning) is split evenly between the
+    positions whose P&L is known, so no combination of quotes inside every band can reach it.
+    Only the side towards the limit is bounded: moving away never produces a decision (warnings
+    fire once per day). A position without a quote gets no band: its first quote changes the sum.
+    """
+    if view.breached(rule_id, SUBJECT):
+        return (None, None)  # already enforced today: no quote can produce another decision
+    if position.spec is None:
+        return (None, None)  # P&L unknowable whatever the price: quotes cannot change the sum
+    mark = view.mark(position, SOURCE)
+    if mark is None:
+        return None
+    pnl_now = position.unrealized_at(mark)
+    assert pnl_now is not None  # spec is known
+    known = sum(1 for p in view.positions.values() if view.unrealized(p, SOURCE) is not None)
+    threshold = next_threshold(view, rule_id, SUBJECT, value, limit)
+    slack = value - threshold if limit < 0 else threshold - value
+    if slack <= 0 or known == 0:
+        return None
+    share = slack / known
+    if limit < 0:
+        return band_for_pnl(position, pnl_now, pnl_now - share, None, mark)
+    return band_for_pnl(position, pnl_now, None, pnl_now + share, mark)
+
+
+class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
+    """RULE-003: flatten, cancel and lock the account until the daily reset when the day's P&L
+    (realized, minus fees, plus open positions' unrealized by default) reaches the loss limit."""
+
+    id = "RULE-003"
+    key = "daily_realized_loss"
+    config_model = DailyRealizedLossConfig
+    triggers = frozenset({TradeEvent, PositionEvent, QuoteEvent})
+
+    @property
+    def quote_sensitive(self) -> bool:
+        return self.config.include_unrealized
+
+    def evaluate(self, view: AccountView) -> list[Action]:
+        cfg = self.config
+        if view.breached(self.id, SUBJECT):
+            # Enforced already; the lockout holds until the reset. Warnings below the limit are moot.
+            return []
+        value, unknown = day_pnl(view, cfg.include_fees, cfg.include_unrealized)
+        if value > cfg.limit:
+            return list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
+        why = f"day P&L {money(value)} <= limit {money(cfg.limit)}"
+        if unknown:
+            why += f" ({unknown} open position(s) without a price not counted)"
+        inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees)
+        aid, rule = view.account_id, self.id
+        return [
+            Flatten(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
+            CancelOrders(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
+            LockAccount(
+                account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT,
+                scope="account", until=view.next_reset,
+            ),
+        ]
+
+    def price_band(self, view: AccountView, position: Position) -> Band | None:
+        cfg = self.config
+        if not cfg.include_unrealized:
+            return (None, None)
+        value, _ = day_pnl(view, cfg.include_fees, True)
+        return account_band(view, self.id, value, cfg.limit, position)
+
+    def describe(self) -> str:
+        cfg = self.config
+        parts = ["realized"]
+        if cfg.include_fees:
+            parts.append("minus fees")
+        if cfg.include_unrealized:
+            parts.append("plus unrealized")
+        return (
+            f"{self.id} daily_realized_loss: day P&L ({' '.join(parts)}) <= {money(cfg.limit)} "
+            "-> flatten, cancel orders, lock account until the daily reset"
+        )

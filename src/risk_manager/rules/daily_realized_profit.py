@@ -1,0 +1,89 @@
+"""RULE-013 daily_realized_profit: the day's P&L at the profit target flattens and locks until the reset."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import field_validator
+
+from risk_manager.config.types import ProfitTarget
+from risk_manager.domain.actions import Action, CancelOrders, Flatten, LockAccount
+from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
+from risk_manager.domain.money import money
+from risk_manager.engine.state import Position
+from risk_manager.engine.view import AccountView
+from risk_manager.rules.base import Band, Rule, RuleConfig, warning_alerts
+from risk_manager.rules.daily_realized_loss import SUBJECT, account_band, day_pnl, pnl_inputs
+
+DEFAULT_MESSAGE = "Target reached - see you tomorrow"
+
+
+class DailyRealizedProfitConfig(RuleConfig):
+    target: ProfitTarget = Decimal(1000)
+    include_unrealized: bool = False
+    # Same meaning as RULE-003's: fees are a real cost, so the target is met net of them by default.
+    include_fees: bool = True
+    message: str = DEFAULT_MESSAGE
+
+    @field_validator("message")
+    @classmethod
+    def _message_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(
+                f'message must not be empty: write what the trader sees, e.g. "{DEFAULT_MESSAGE}"'
+            )
+        return value.strip()
+
+
+class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
+    """RULE-013: flatten, cancel and lock the account until the daily reset, with the configured
+    message, when the day's P&L (realized minus fees, plus unrealized if configured) reaches the target."""
+
+    id = "RULE-013"
+    key = "daily_realized_profit"
+    config_model = DailyRealizedProfitConfig
+    triggers = frozenset({TradeEvent, PositionEvent, QuoteEvent})
+
+    @property
+    def quote_sensitive(self) -> bool:
+        return self.config.include_unrealized
+
+    def evaluate(self, view: AccountView) -> list[Action]:
+        cfg = self.config
+        if view.breached(self.id, SUBJECT):
+            return []
+        value, unknown = day_pnl(view, cfg.include_fees, cfg.include_unrealized)
+        if value < cfg.target:
+            return list(warning_alerts(view, self.id, SUBJECT, value, cfg.target, "day P&L"))
+        why = f"{cfg.message}: day P&L {money(value)} >= target {money(cfg.target)}"
+        if unknown:
+            why += f" ({unknown} open position(s) without a price not counted)"
+        inputs = pnl_inputs(view, value, cfg.target, unknown, cfg.include_fees, "target")
+        aid, rule = view.account_id, self.id
+        return [
+            Flatten(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
+            CancelOrders(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
+            LockAccount(
+                account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT,
+                scope="account", until=view.next_reset,
+            ),
+        ]
+
+    def price_band(self, view: AccountView, position: Position) -> Band | None:
+        cfg = self.config
+        if not cfg.include_unrealized:
+            return (None, None)
+        value, _ = day_pnl(view, cfg.include_fees, True)
+        return account_band(view, self.id, value, cfg.target, position)
+
+    def describe(self) -> str:
+        cfg = self.config
+        parts = ["realized"]
+        if cfg.include_fees:
+            parts.append("minus fees")
+        if cfg.include_unrealized:
+            parts.append("plus unrealized")
+        return (
+            f"{self.id} daily_realized_profit: day P&L ({' '.join(parts)}) >= {money(cfg.target)} "
+            f'-> flatten, cancel orders, lock account until the daily reset ("{cfg.message}")'
+        )
