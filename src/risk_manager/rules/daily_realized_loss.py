@@ -108,8 +108,13 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
             Flatten(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
             CancelOrders(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
             LockAccount(
-                account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT,
-                scope="account", until=view.next_reset,
+                account_id=aid,
+                rule=rule,
+                reason=why,
+                inputs=inputs,
+                subject=SUBJECT,
+                scope="account",
+                until=view.next_reset,
             ),
         ]
 
