@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from risk_manager.config.types import UNTIL_RESET, UNTIL_SESSION_START, Duration, DurationField
 from risk_manager.domain.actions import Action, Alert, CancelOrders, Flatten, LockAccount
@@ -27,8 +27,10 @@ def _count(value: Any) -> int:
 ExecutionCount = Annotated[int, BeforeValidator(_count)]
 
 
-class Cooldowns(RuleConfig):
+class Cooldowns(BaseModel):
     """How long the account stays locked after each window is exceeded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     per_minute: DurationField = Duration(seconds=60)
     per_hour: DurationField = Duration(seconds=1800)
