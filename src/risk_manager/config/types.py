@@ -72,7 +72,7 @@ def parse_hhmm(value: Any) -> time:
             return time(hours, minutes)
     if isinstance(value, str) and (m := _HHMM.match(value.strip())):
         return time(int(m.group(1)), int(m.group(2)))
-    raise ValueError(f"{value!r} is not a time: use 24-hour HH:MM in quotes, e.g. \"17:00\"")
+    raise ValueError(f'{value!r} is not a time: use 24-hour HH:MM in quotes, e.g. "17:00"')
 
 
 ClockTime = Annotated[time, BeforeValidator(parse_hhmm), PlainSerializer(lambda t: t.strftime("%H:%M"))]

@@ -45,7 +45,7 @@ class Action:
         out: dict[str, Any] = {"t": format_time(t), "account": self.account_id, "rule": self.rule}
         out["action"] = self.kind
         out.update(self.fields())
-        if self.reason is not None:
+        if self.reason is not None and self.reason != out.get("message"):
             out["reason"] = self.reason
         return out
 

@@ -22,7 +22,17 @@ class AccountView:
     | "reduced" | "closed" | "unchanged".
     """
 
-    __slots__ = ("_quotes", "_state", "calendar", "changes", "contracts", "event", "now", "warn_at")
+    __slots__ = (
+        "_quotes",
+        "_state",
+        "calendar",
+        "changes",
+        "connection_lost_since",
+        "contracts",
+        "event",
+        "now",
+        "warn_at",
+    )
 
     def __init__(
         self,
@@ -34,6 +44,7 @@ class AccountView:
         calendar: TradingCalendar,
         warn_at: tuple[Decimal, ...],
         changes: Mapping[str, str] | None = None,
+        connection_lost_since: datetime | None = None,
     ) -> None:
         self._state = state
         self._quotes = quotes
@@ -43,6 +54,8 @@ class AccountView:
         self.calendar = calendar
         self.warn_at = warn_at
         self.changes: Mapping[str, str] = changes or {}
+        # When the gateway connection was lost (None while connected): RULE-010 reports outages.
+        self.connection_lost_since = connection_lost_since
 
     # ---- identity and account --------------------------------------------------------------
 

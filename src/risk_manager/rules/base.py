@@ -111,9 +111,7 @@ def warning_alerts(
 def next_threshold(view: AccountView, rule: str, subject: str, value: Decimal, limit: Decimal) -> Decimal:
     """The nearest level ahead of ``value`` that would produce a decision: the limit itself or an
     unfired warning threshold. Used to compute quiet bands."""
-    levels = [limit] + [
-        limit * f for f in view.warn_at if not view.breached(rule, f"{subject}:warn:{f}")
-    ]
+    levels = [limit] + [limit * f for f in view.warn_at if not view.breached(rule, f"{subject}:warn:{f}")]
     if limit < 0:
         ahead = [lv for lv in levels if lv < value]
         return max(ahead) if ahead else limit
@@ -121,8 +119,9 @@ def next_threshold(view: AccountView, rule: str, subject: str, value: Decimal, l
     return min(ahead) if ahead else limit
 
 
-def band_for_pnl(position: Position, pnl_now: Decimal, pnl_low: Decimal | None, pnl_high: Decimal | None,
-                 mark_now: Decimal) -> Band:
+def band_for_pnl(
+    position: Position, pnl_now: Decimal, pnl_low: Decimal | None, pnl_high: Decimal | None, mark_now: Decimal
+) -> Band:
     """Translate a quiet range of one position's P&L (pnl_low, pnl_high) into a mark-price band."""
     if position.spec is None or position.size == 0:
         return (None, None)

@@ -42,7 +42,10 @@ def rule_class(key: str) -> type[Rule[RuleConfig]]:
     found = [
         obj
         for obj in vars(module).values()
-        if isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule and getattr(obj, "key", None) == key
+        if isinstance(obj, type)
+        and issubclass(obj, Rule)
+        and obj is not Rule
+        and getattr(obj, "key", None) == key
     ]
     if len(found) != 1:
         raise RuntimeError(f"rules/{key}.py must define exactly one Rule with key {key!r}")

@@ -1,0 +1,734 @@
+"""The deterministic risk engine: ``apply(event, now)``, ``advance(now)``, ``next_deadline()``.
+
+Pure: no I/O, no asyncio, no clock reads. It keeps per-account state, runs the rules of each
+account's RuleSet on the events that concern them, and returns actions. Beside the rules it owns
+the mechanisms every rule relies on:
+
+- bookkeeping (positions, working orders, quotes, trading-day P&L deduplicated by trade id,
+  distinct-order execution windows) and the daily reset;
+- once per breach: an action with a ``subject`` marks (rule, subject); the marker re-arms when the
+  subject changes (position closes, grows or reverses), at the daily reset, or when a lockout of
+  that rule ends;
+- lockouts: LockAccount actions enter the account's LockoutBook (a longer lockout is never
+  shortened); each ends at its ``until`` or when its condition clears, emitting ``unlock``;
+- the lockout gate: a position that opens or grows, or an order that starts working, while a
+  lockout covers it is closed / cancelled (rule ``LOCKOUT``);
+- fail closed: if anything raises while evaluating an account, the account is locked (condition
+  ``evaluation_error``), its orders are cancelled, an alert says why, and other accounts go on;
+- timers: daily reset, lockout ends and rule wake-ups are deadlines in one heap; ``next_deadline()``
+  tells the runtime when to call ``advance``;
+- the quote fast path: after evaluating an account, each quote-sensitive rule gives a quiet price
+  band per position; a quote whose prices stay strictly inside every band cannot change a decision,
+  so only quotes that leave a band re-run the rules. ``fast_path=False`` evaluates every quote fully
+  (the reference the property tests compare against).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from risk_manager.domain.actions import (
+    LOCKOUT_RULE,
+    RESET_RULE,
+    Action,
+    Alert,
+    CancelOrders,
+    ClosePosition,
+    LockAccount,
+    ModifyStop,
+    PlaceStop,
+    Unlock,
+    format_time,
+)
+from risk_manager.domain.contracts import ContractTable, root_of
+from risk_manager.domain.events import (
+    AccountEvent,
+    ClockEvent,
+    ConnectionEvent,
+    Event,
+    OrderEvent,
+    PositionEvent,
+    QuoteEvent,
+    TradeEvent,
+)
+from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
+from risk_manager.domain.money import ZERO, money
+from risk_manager.engine.calendar import TradingCalendar
+from risk_manager.engine.policy import Policy, RuleSet
+from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
+from risk_manager.engine.view import AccountView
+from risk_manager.rules.base import Rule
+
+ENGINE_RULE = "ENGINE"
+CONDITION_EVALUATION_ERROR = "evaluation_error"
+GROWING_CHANGES = frozenset({"opened", "grew", "reversed"})
+_HOUR = timedelta(hours=1)
+_INF = math.inf
+# Quiet bands are shrunk by this relative margin when turned into floats, so that float rounding
+# of a received price can never put a quote "inside" a band it is exactly on the edge of.
+_BAND_MARGIN = 1e-9
+
+_KIND_RESET = 0
+_KIND_LOCKOUT = 1
+_KIND_WAKE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Dispatch:
+    """A RuleSet's rules grouped by what wakes them, computed once per RuleSet."""
+
+    by_trigger: Mapping[type, tuple[Rule[Any], ...]]
+    quote_rules: tuple[Rule[Any], ...]
+    clock_rules: tuple[Rule[Any], ...]
+
+    @classmethod
+    def of(cls, rule_set: RuleSet) -> _Dispatch:
+        by_trigger: dict[type, list[Rule[Any]]] = {}
+        for rule in rule_set.rules:
+            for trigger in rule.triggers:
+                by_trigger.setdefault(trigger, []).append(rule)
+        quote_rules = tuple(r for r in by_trigger.get(QuoteEvent, ()) if r.quote_sensitive)
+        return cls(
+            {k: tuple(v) for k, v in by_trigger.items()},
+            quote_rules,
+            tuple(by_trigger.get(ClockEvent, ())),
+        )
+
+
+class Engine:
+    def __init__(
+        self,
+        policy: Policy,
+        calendar: TradingCalendar,
+        contracts: ContractTable | None = None,
+        *,
+        fast_path: bool = True,
+    ) -> None:
+        self.policy = policy
+        self.calendar = calendar
+        self.contracts = contracts if contracts is not None else ContractTable()
+        self.fast_path = fast_path
+        self._accounts: dict[int, AccountState] = {}
+        self._unmonitored: set[int] = set()
+        self._quotes: dict[str, MarketQuote] = {}
+        # contract id -> open positions in it, with their account (the quote fan-out list)
+        self._watchers: dict[str, list[tuple[AccountState, Position]]] = {}
+        self._dispatch: dict[int, _Dispatch] = {}
+        self._heap: list[tuple[datetime, int, int, int, Any]] = []
+        self._seq = 0
+        self._wakeups: dict[tuple[int, str], datetime] = {}
+        self._reset_at: datetime | None = None
+        self._now: datetime | None = None
+        self.connection_lost_since: datetime | None = None
+
+    # ---- public API ------------------------------------------------------------------------
+
+    @property
+    def now(self) -> datetime | None:
+        return self._now
+
+    @property
+    def accounts(self) -> Mapping[int, AccountState]:
+        return self._accounts
+
+    @property
+    def quotes(self) -> Mapping[str, MarketQuote]:
+        return self._quotes
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest time at which ``advance`` has something to do."""
+        heap = self._heap
+        while heap and not self._is_live(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def advance(self, now: datetime) -> list[Action]:
+        """Fire every timer due at or before ``now`` (each at its own due time)."""
+        now = self._tick(now)
+        out: list[Action] = []
+        if self._heap and self._heap[0][0] <= now:
+            self._fire_due(now, out)
+        return out
+
+    def apply(self, event: Event, now: datetime) -> list[Action]:
+        """Apply one event at time ``now`` (timers due first) and return the decisions."""
+        now = self._tick(now)
+        out: list[Action] = []
+        if self._heap and self._heap[0][0] <= now:
+            self._fire_due(now, out)
+        if type(event) is QuoteEvent:
+            self._on_quote(event, now, out)
+        elif isinstance(event, AccountEvent | OrderEvent | PositionEvent | TradeEvent):
+            account = self._account(event.account_id, now)
+            if account is not None:
+                self._on_account_event(account, event, now, out)
+        elif isinstance(event, ConnectionEvent):
+            self._on_connection(event, now, out)
+        elif not isinstance(event, ClockEvent):
+            raise TypeError(f"not an engine event: {event!r}")
+        return out
+
+    def clear_lockout(
+        self, account_id: int, now: datetime, by: str, why: str, rule: str | None = None
+    ) -> list[Action]:
+        """Admin clear (audited by the caller): end the account's lockouts (of ``rule`` only if given)."""
+        now = self._tick(now)
+        account = self._accounts.get(account_id)
+        out: list[Action] = []
+        if account is None:
+            return out
+        for lockout in account.lockouts:
+            if rule is None or lockout.rule == rule:
+                self._end_lockout(account, lockout, now, f"cleared by {by}: {why}", out)
+        if rule in (None, ENGINE_RULE):
+            account.failed = None
+        self._refresh(account, now)
+        return out
+
+    def update_policy(self, policy: Policy, now: datetime) -> list[Action]:
+        """Hot reload: new rules from now on; condition lockouts whose rule no longer holds them end."""
+        now = self._tick(now)
+        self.policy = policy
+        self._dispatch.clear()
+        self._unmonitored.clear()
+        out: list[Action] = []
+        for account in self._accounts.values():
+            rule_set = policy.rules_for(account.account_id)
+            rules = {r.id: r for r in rule_set.rules} if rule_set is not None else {}
+            for lockout in account.lockouts:
+                if lockout.condition is None or lockout.rule in (ENGINE_RULE, LOCKOUT_RULE):
+                    continue
+                rule = rules.get(lockout.rule)
+                holds = getattr(rule, "lockout_holds", None)
+                if rule is None or (holds is not None and not holds(lockout)):
+                    self._end_lockout(account, lockout, now, "no longer required by the configuration", out)
+            self._refresh(account, now)
+        return out
+
+    # ---- time ------------------------------------------------------------------------------
+
+    def _tick(self, now: datetime) -> datetime:
+        """Engine time never goes backwards: an older timestamp is taken as the current time."""
+        if now.tzinfo is None:
+            raise ValueError(f"engine time must be timezone-aware UTC, got naive {now!r}")
+        if self._now is not None and now < self._now:
+            return self._now
+        self._now = now
+        if self._reset_at is None:
+            self._reset_at = self.calendar.next_reset(now)
+            self._push(self._reset_at, _KIND_RESET, 0, None)
+        return now
+
+    def _push(self, when: datetime, kind: int, account_id: int, key: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (when, self._seq, kind, account_id, key))
+
+    def _is_live(self, entry: tuple[datetime, int, int, int, Any]) -> bool:
+        when, _seq, kind, account_id, key = entry
+        if kind == _KIND_RESET:
+            return when == self._reset_at
+        if kind == _KIND_WAKE:
+            return self._wakeups.get((account_id, key)) == when
+        account = self._accounts.get(account_id)
+        lockout = account.lockouts.get(key) if account is not None else None
+        return lockout is not None and lockout.until == when
+
+    def _fire_due(self, now: datetime, out: list[Action]) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            if not self._is_live(entry):
+                continue
+            when, _seq, kind, account_id, key = entry
+            if kind == _KIND_RESET:
+                self._daily_reset(when, out)
+                continue
+            account = self._accounts[account_id]
+            try:
+                if kind == _KIND_LOCKOUT:
+                    lockout = account.lockouts.get(key)
+                    if lockout is not None:
+                        self._end_lockout(account, lockout, when, "lockout time ended", out)
+                        self._refresh(account, when)
+                else:
+                    del self._wakeups[(account_id, key)]
+                    self._wake_rule(account, key, when, out)
+            except Exception as exc:  # fail closed, keep serving the others
+                self._fail_closed(account, exc, when, out)
+
+    def _daily_reset(self, when: datetime, out: list[Action]) -> None:
+        bounds = self.calendar.trading_day(when)
+        self._reset_at = bounds.end
+        self._push(bounds.end, _KIND_RESET, 0, None)
+        for account in self._accounts.values():
+            previous = account.day
+            account.day = TradingDayStats(bounds.label, bounds.start, bounds.end)
+            account.breaches.clear()
+            account.recent_orders.clear()
+            oldest_kept = previous.label
+            account.seen_trades = {t: d for t, d in account.seen_trades.items() if d >= oldest_kept}
+            message = (
+                f"daily reset: trading day {bounds.label.isoformat()} begins; "
+                f"{previous.label.isoformat()} closed with realized P&L {money(previous.realized)}"
+                f" and fees {money(previous.fees)}"
+            )
+            out.append(
+                Alert(
+                    account_id=account.account_id,
+                    rule=RESET_RULE,
+                    level="info",
+                    message=message,
+                    reason=message,
+                    inputs=(("realized", money(previous.realized)), ("fees", money(previous.fees))),
+                )
+            )
+            self._refresh(account, when)
+
+    # ---- accounts --------------------------------------------------------------------------
+
+    def _account(self, account_id: int, now: datetime) -> AccountState | None:
+        account = self._accounts.get(account_id)
+        if account is not None:
+            return account
+        if account_id in self._unmonitored:
+            return None
+        if self.policy.rules_for(account_id) is None:
+            self._unmonitored.add(account_id)
+            return None
+        bounds = self.calendar.trading_day(now)
+        account = AccountState(account_id, TradingDayStats(bounds.label, bounds.start, bounds.end))
+        self._accounts[account_id] = account
+        return account
+
+    def _rules(self, account: AccountState) -> tuple[RuleSet, _Dispatch] | None:
+        rule_set = self.policy.rules_for(account.account_id)
+        if rule_set is None:
+            return None
+        dispatch = self._dispatch.get(id(rule_set))
+        if dispatch is None:
+            dispatch = self._dispatch[id(rule_set)] = _Dispatch.of(rule_set)
+        return rule_set, dispatch
+
+    def _view(
+        self,
+        account: AccountState,
+        now: datetime,
+        event: Event | None,
+        changes: Mapping[str, str] | None = None,
+    ) -> AccountView:
+        rules = self.policy.rules_for(account.account_id)
+        warn_at = rules.warn_at if rules is not None else ()
+        return AccountView(
+            account,
+            now,
+            event,
+            self._quotes,
+            self.contracts,
+            self.calendar,
+            warn_at,
+            changes,
+            self.connection_lost_since,
+        )
+
+    def _on_account_event(
+        self,
+        account: AccountState,
+        event: AccountEvent | OrderEvent | PositionEvent | TradeEvent,
+        now: datetime,
+        out: list[Action],
+    ) -> None:
+        try:
+            changes: dict[str, str] | None = None
+            if isinstance(event, PositionEvent):
+                changes = self._apply_position(account, event, now)
+            elif isinstance(event, OrderEvent):
+                self._apply_order(account, event)
+            elif isinstance(event, TradeEvent):
+                if not self._apply_trade(account, event, now):
+                    return  # a duplicate or an earlier day's execution: nothing to decide
+            else:
+                self._apply_account(account, event, now, out)
+            actions = self._gate(account, event, changes, now)
+            found = self._rules(account)
+            if found is not None:
+                view = self._view(account, now, event, changes)
+                for rule in found[1].by_trigger.get(type(event), ()):
+                    actions.extend(rule.evaluate(view))
+            self._commit(account, actions, now, out)
+            self._refresh(account, now)
+        except Exception as exc:  # fail closed, keep serving the others
+            self._fail_closed(account, exc, now, out)
+
+    def _apply_position(self, account: AccountState, event: PositionEvent, now: datetime) -> dict[str, str]:
+        cid = event.contract_id
+        previous = account.positions.get(cid)
+        signed = event.signed_size
+        if signed == 0:
+            if previous is None:
+                return {cid: "unchanged"}
+            self._drop_position(account, previous)
+            self._clear_markers(account, f"pos:{cid}", prefix=True)
+            account.stops_requested.pop(cid, None)
+            return {cid: "closed"}
+        if previous is None or (previous.size > 0) != (signed > 0):
+            change = "opened" if previous is None else "reversed"
+            if previous is not None:
+                self._drop_position(account, previous)
+                self._clear_markers(account, f"pos:{cid}", prefix=True)
+                account.stops_requested.pop(cid, None)
+            position = Position(
+                contract_id=cid,
+                root=root_of(cid),
+                spec=self.contracts.for_contract(cid),
+                size=signed,
+                average_price=event.average_price,
+                opened_at=now,
+                position_id=event.position_id,
+                best_price=event.average_price,
+            )
+            account.positions[cid] = position
+            self._watchers.setdefault(cid, []).append((account, position))
+            return {cid: change}
+        grew = abs(signed) > abs(previous.size)
+        change = "grew" if grew else "reduced" if abs(signed) < abs(previous.size) else "unchanged"
+        if grew:
+            self._clear_markers(account, f"pos:{cid}", prefix=False)
+        previous.size = signed
+        previous.average_price = event.average_price
+        previous.position_id = event.position_id
+        return {cid: change}
+
+    def _drop_position(self, account: AccountState, position: Position) -> None:
+        del account.positions[position.contract_id]
+        watchers = self._watchers.get(position.contract_id)
+        if watchers is not None:
+            watchers[:] = [w for w in watchers if w[1] is not position]
+            if not watchers:
+                del self._watchers[position.contract_id]
+
+    @staticmethod
+    def _apply_order(account: AccountState, event: OrderEvent) -> None:
+        if event.is_working:
+            account.working_orders[event.order_id] = event
+        else:
+            account.working_orders.pop(event.order_id, None)
+
+    @staticmethod
+    def _apply_trade(account: AccountState, event: TradeEvent, now: datetime) -> bool:
+        """Count an execution in the trading day it belongs to; False when nothing was counted."""
+        if event.trade_id in account.seen_trades:
+            return False
+        executed = event.created if event.created is not None and event.created <= now else now
+        day = account.day
+        if executed < day.start:
+            account.seen_trades[event.trade_id] = day.label - timedelta(days=1)
+            return False
+        account.seen_trades[event.trade_id] = day.label
+        if event.voided:
+            return False
+        day.realized += event.pnl if event.pnl is not None else ZERO
+        day.fees += event.fees
+        day.trade_count += 1
+        if event.order_id is not None and event.order_id not in day.order_first_fill:
+            day.order_first_fill[event.order_id] = executed
+            recent = account.recent_orders
+            recent.append((executed, event.order_id))
+            while recent and recent[0][0] <= now - _HOUR:
+                recent.popleft()
+        return True
+
+    def _apply_account(
+        self, account: AccountState, event: AccountEvent, now: datetime, out: list[Action]
+    ) -> None:
+        if event.name is not None:
+            account.name = event.name
+        if event.balance is not None:
+            account.balance = event.balance
+        if event.can_trade is not None:
+            account.can_trade = event.can_trade
+            if event.can_trade:
+                for lockout in account.lockouts.with_condition(CONDITION_CAN_TRADE):
+                    self._end_lockout(account, lockout, now, "the gateway reports canTrade: true", out)
+
+    # ---- quotes ----------------------------------------------------------------------------
+
+    def _on_quote(self, event: QuoteEvent, now: datetime, out: list[Action]) -> None:
+        cid = event.contract_id
+        quote = self._quotes.get(cid)
+        if quote is None:
+            quote = self._quotes[cid] = MarketQuote()
+        last, bid, ask = event.last, event.bid, event.ask
+        if last is not None:
+            quote.last = last
+        if bid is not None:
+            quote.bid = bid
+        if ask is not None:
+            quote.ask = ask
+        if event.timestamp is not None:
+            quote.timestamp = event.timestamp
+        watchers = self._watchers.get(cid)
+        if not watchers:
+            return
+        last, bid, ask = quote.last, quote.bid, quote.ask
+        due: list[AccountState] = []
+        for account, position in watchers:
+            if self.fast_path:
+                lo, hi = position.band_lo, position.band_hi
+                if (
+                    (last is None or lo < last < hi)
+                    and (bid is None or lo < bid < hi)
+                    and (ask is None or lo < ask < hi)
+                ):
+                    continue
+            if account not in due:
+                due.append(account)
+        for account in due:
+            self._evaluate_quote(account, cid, event, now, out)
+
+    def _evaluate_quote(
+        self, account: AccountState, cid: str, event: QuoteEvent, now: datetime, out: list[Action]
+    ) -> None:
+        try:
+            position = account.positions.get(cid)
+            quote = self._quotes[cid]
+            if position is not None and quote.last is not None and position.best_price is not None:
+                last = Decimal(repr(quote.last))
+                if (last > position.best_price) if position.size > 0 else (last < position.best_price):
+                    position.best_price = last
+            found = self._rules(account)
+            actions: list[Action] = []
+            if found is not None and found[1].quote_rules:
+                view = self._view(account, now, event)
+                for rule in found[1].quote_rules:
+                    actions.extend(rule.evaluate(view))
+            self._commit(account, actions, now, out)
+            self._refresh(account, now)
+        except Exception as exc:
+            self._fail_closed(account, exc, now, out)
+
+    # ---- connection ------------------------------------------------------------------------
+
+    def _on_connection(self, event: ConnectionEvent, now: datetime, out: list[Action]) -> None:
+        if event.state == "lost" and self.connection_lost_since is None:
+            self.connection_lost_since = now
+        for account in list(self._accounts.values()):
+            found = self._rules(account)
+            if found is None:
+                continue
+            try:
+                view = self._view(account, now, event)
+                actions = [a for r in found[1].by_trigger.get(ConnectionEvent, ()) for a in r.evaluate(view)]
+                self._commit(account, actions, now, out)
+            except Exception as exc:
+                self._fail_closed(account, exc, now, out)
+        if event.state == "restored":
+            self.connection_lost_since = None
+
+    # ---- timers ----------------------------------------------------------------------------
+
+    def _wake_rule(self, account: AccountState, rule_id: str, now: datetime, out: list[Action]) -> None:
+        found = self._rules(account)
+        actions: list[Action] = []
+        if found is not None:
+            view = self._view(account, now, None)
+            for rule in found[1].clock_rules:
+                if rule.id == rule_id:
+                    actions.extend(rule.evaluate(view))
+        self._commit(account, actions, now, out)
+        self._refresh(account, now, woken=rule_id)
+
+    # ---- decisions -------------------------------------------------------------------------
+
+    def _gate(
+        self, account: AccountState, event: Event, changes: Mapping[str, str] | None, now: datetime
+    ) -> list[Action]:
+        """The lock holds outside the tool: undo whatever opens while a lockout covers it."""
+        if not account.lockouts:
+            return []
+        actions: list[Action] = []
+        if changes:
+            for cid, change in changes.items():
+                if change not in GROWING_CHANGES:
+                    continue
+                lockout = account.lockouts.covering(root_of(cid))
+                subject = f"pos:{cid}"
+                if lockout is None or (LOCKOUT_RULE, subject) in account.breaches:
+                    continue
+                position = account.positions[cid]
+                lock_text = self._describe_lock(lockout)
+                reason = f"position {change} ({position.size:+d} {cid}) while locked: {lock_text}"
+                actions.append(_close(account.account_id, LOCKOUT_RULE, cid, reason, subject, lockout))
+        elif isinstance(event, OrderEvent) and event.is_working:
+            lockout = account.lockouts.covering(root_of(event.contract_id))
+            subject = f"order:{event.order_id}"
+            if lockout is not None and (LOCKOUT_RULE, subject) not in account.breaches:
+                reason = (
+                    f"order {event.order_id} in {event.contract_id} working while locked: "
+                    + self._describe_lock(lockout)
+                )
+                actions.append(
+                    CancelOrders(
+                        account_id=account.account_id,
+                        rule=LOCKOUT_RULE,
+                        contract_id=event.contract_id,
+                        reason=reason,
+                        subject=subject,
+                        inputs=(("order", str(event.order_id)), ("lockout_rule", lockout.rule)),
+                    )
+                )
+        return actions
+
+    def _describe_lock(self, lockout: Lockout) -> str:
+        scope = f"{lockout.symbol} " if lockout.scope == "symbol" else ""
+        if lockout.until is not None:
+            end = f"until {self.calendar.show(lockout.until)}"
+        else:
+            end = f"until {lockout.condition} clears"
+        return f"{scope}lockout by {lockout.rule} {end} ({lockout.reason})"
+
+    def _commit(self, account: AccountState, actions: list[Action], now: datetime, out: list[Action]) -> None:
+        """Record what the decisions change in the engine's own state, then emit them."""
+        for action in actions:
+            if isinstance(action, LockAccount):
+                if action.until is not None and action.until <= now:
+                    continue  # already over: nothing to lock
+                lockout = Lockout(
+                    account_id=account.account_id,
+                    rule=action.rule,
+                    reason=action.reason or "",
+                    since=now,
+                    scope=action.scope,
+                    symbol=action.symbol,
+                    until=action.until,
+                    condition=action.condition,
+                )
+                if account.lockouts.add(lockout) is not lockout:
+                    continue  # a lockout of this rule that lasts longer is already active
+                if lockout.until is not None:
+                    self._push(lockout.until, _KIND_LOCKOUT, account.account_id, lockout.key)
+            elif isinstance(action, PlaceStop | ModifyStop):
+                account.stops_requested[action.contract_id] = action.stop_price
+            if action.subject is not None:
+                account.breaches.add((action.rule, action.subject))
+            out.append(action)
+
+    def _end_lockout(
+        self, account: AccountState, lockout: Lockout, now: datetime, why: str, out: list[Action]
+    ) -> None:
+        if account.lockouts.remove(lockout.key) is None:
+            return
+        self._clear_rule_markers(account, lockout.rule)
+        reason = f"{why}; lockout since {format_time(lockout.since)} ({lockout.reason})"
+        out.append(
+            Unlock(
+                account_id=account.account_id,
+                rule=lockout.rule,
+                scope=lockout.scope,
+                symbol=lockout.symbol,
+                reason=reason,
+            )
+        )
+
+    def _fail_closed(self, account: AccountState, exc: Exception, now: datetime, out: list[Action]) -> None:
+        """Evaluation raised: treat the account as locked until an admin clears it, and say why."""
+        error = f"{type(exc).__name__}: {exc}"
+        first = account.failed is None
+        account.failed = error
+        if not first:
+            return
+        reason = f"evaluation failed, account locked (fail closed): {error}"
+        actions: list[Action] = [
+            Alert(
+                account_id=account.account_id,
+                rule=ENGINE_RULE,
+                level="critical",
+                message=reason,
+                reason=reason,
+            ),
+            CancelOrders(account_id=account.account_id, rule=ENGINE_RULE, reason=reason),
+            LockAccount(
+                account_id=account.account_id,
+                rule=ENGINE_RULE,
+                condition=CONDITION_EVALUATION_ERROR,
+                reason=reason,
+            ),
+        ]
+        try:
+            self._commit(account, actions, now, out)
+        except Exception:  # pragma: no cover - bookkeeping of plain data cannot fail twice
+            out.extend(actions)
+
+    # ---- markers, bands and wake-ups ---------------------------------------------------------
+
+    @staticmethod
+    def _clear_markers(account: AccountState, subject: str, *, prefix: bool) -> None:
+        if prefix:
+            nested = subject + ":"
+            account.breaches = {
+                b for b in account.breaches if not (b[1] == subject or b[1].startswith(nested))
+            }
+        else:
+            account.breaches = {b for b in account.breaches if b[1] != subject}
+
+    @staticmethod
+    def _clear_rule_markers(account: AccountState, rule: str) -> None:
+        account.breaches = {b for b in account.breaches if b[0] != rule}
+
+    def _refresh(self, account: AccountState, now: datetime, woken: str | None = None) -> None:
+        """Recompute the account's quiet bands and rule wake-ups after its state changed.
+
+        ``woken`` is the rule just evaluated by its own timer: asking again for a time not after
+        ``now`` would loop forever, so such an answer means "nothing more to wait for".
+        """
+        found = self._rules(account)
+        quote_rules = found[1].quote_rules if found is not None else ()
+        clock_rules = found[1].clock_rules if found is not None else ()
+        if not quote_rules and not clock_rules:
+            for position in account.positions.values():
+                position.band_lo, position.band_hi = -_INF, _INF
+            return
+        view = self._view(account, now, None)
+        for position in account.positions.values():
+            lo_f, hi_f = -_INF, _INF
+            for rule in quote_rules:
+                band = rule.price_band(view, position)
+                if band is None:
+                    lo_f, hi_f = _INF, -_INF
+                    break
+                lo, hi = band
+                if lo is not None:
+                    f = float(lo)
+                    lo_f = max(lo_f, f + abs(f) * _BAND_MARGIN + _BAND_MARGIN)
+                if hi is not None:
+                    f = float(hi)
+                    hi_f = min(hi_f, f - abs(f) * _BAND_MARGIN - _BAND_MARGIN)
+            position.band_lo, position.band_hi = lo_f, hi_f
+        for rule in clock_rules:
+            key = (account.account_id, rule.id)
+            when = rule.next_wakeup(view)
+            if when is not None and when <= now:
+                when = None if rule.id == woken else now
+            if when != self._wakeups.get(key):
+                if when is None:
+                    self._wakeups.pop(key, None)
+                else:
+                    self._wakeups[key] = when
+                    self._push(when, _KIND_WAKE, account.account_id, rule.id)
+
+
+def _close(account_id: int, rule: str, cid: str, reason: str, subject: str, lockout: Lockout) -> Action:
+    return ClosePosition(
+        account_id=account_id,
+        rule=rule,
+        contract_id=cid,
+        size=None,
+        reason=reason,
+        subject=subject,
+        inputs=(("lockout_rule", lockout.rule), ("lockout_reason", lockout.reason)),
+    )
