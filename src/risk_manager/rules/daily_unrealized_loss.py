@@ -1,0 +1,96 @@
+"""RULE-004 daily_unrealized_loss: a stop-loss in dollars on each open position."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+from risk_manager.config.types import LossLimit
+from risk_manager.domain.actions import Action, ClosePosition, Inputs
+from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
+from risk_manager.domain.money import money
+from risk_manager.engine.state import Position
+from risk_manager.engine.view import AccountView
+from risk_manager.rules.base import Band, Rule, RuleConfig, band_for_pnl, warning_alerts
+
+PriceSource = Literal["last", "mid", "exit_side"]
+
+
+def position_inputs(position: Position, mark: Decimal, pnl: Decimal, source: str) -> Inputs:
+    """The numbers behind a per-position P&L decision, for the audit trail."""
+    return (
+        ("contract", position.contract_id),
+        ("size", str(position.size)),
+        ("average_price", str(position.average_price)),
+        ("mark", str(mark)),
+        ("price_source", source),
+        ("unrealized", money(pnl)),
+    )
+
+
+class DailyUnrealizedLossConfig(RuleConfig):
+    limit: LossLimit = Decimal(-300)
+    price_source: PriceSource = "last"
+
+
+class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
+    """RULE-004: a position whose unrealized P&L falls to the (negative) limit is closed."""
+
+    id = "RULE-004"
+    key = "daily_unrealized_loss"
+    config_model = DailyUnrealizedLossConfig
+    triggers: ClassVar[frozenset[type[Event]]] = frozenset({PositionEvent, QuoteEvent})
+
+    @property
+    def quote_sensitive(self) -> bool:
+        return True
+
+    def evaluate(self, view: AccountView) -> list[Action]:
+        limit = self.config.limit
+        source = self.config.price_source
+        actions: list[Action] = []
+        for contract_id, position in sorted(view.positions.items()):
+            mark = view.mark(position, source)
+            pnl = None if mark is None else position.unrealized_at(mark)
+            if mark is None or pnl is None:
+                continue  # no quote yet (or unknown tick value): unknown is not zero, decide nothing
+            subject = f"pos:{contract_id}"
+            if pnl <= limit and not view.breached(self.id, subject):
+                actions.append(
+                    ClosePosition(
+                        account_id=view.account_id,
+                        rule=self.id,
+                        reason=f"{contract_id} unrealized {money(pnl)} <= limit {money(limit)}",
+                        inputs=(*position_inputs(position, mark, pnl, source), ("limit", money(limit))),
+                        subject=subject,
+                        contract_id=contract_id,
+                        size=None,
+                    )
+                )
+            actions.extend(warning_alerts(view, self.id, subject, pnl, limit, f"{contract_id} unrealized"))
+        return actions
+
+    def price_band(self, view: AccountView, position: Position) -> Band | None:
+        limit = self.config.limit
+        mark = view.mark(position, self.config.price_source)
+        pnl = None if mark is None else position.unrealized_at(mark)
+        if mark is None or pnl is None:
+            return None
+        subject = f"pos:{position.contract_id}"
+        # Levels that would still produce a decision: unfired warnings, and the limit until enforced.
+        # Only a falling P&L can reach them; a rising one decides nothing (markers re-arm on
+        # position events, which are evaluated anyway).
+        levels = [limit * f for f in view.warn_at if not view.breached(self.id, f"{subject}:warn:{f}")]
+        if not view.breached(self.id, subject):
+            levels.append(limit)
+        if not levels:
+            return (None, None)
+        if any(level >= pnl for level in levels):
+            return None  # a decision is due at this very price: no quiet band
+        return band_for_pnl(position, pnl, max(levels), None, mark)
+
+    def describe(self) -> str:
+        return (
+            f"{self.id} daily unrealized loss: close a position at unrealized <= {self.config.limit} "
+            f"({self.config.price_source} price)"
+        )

@@ -1,0 +1,157 @@
+"""RULE-002 max_contracts_per_instrument: a cap on open contracts per symbol (CME root)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from risk_manager.config.types import Symbol
+from risk_manager.domain.actions import Action, ClosePosition
+from risk_manager.domain.contracts import canonical_root
+from risk_manager.domain.events import Event, PositionEvent
+from risk_manager.engine.state import Position
+from risk_manager.engine.view import AccountView
+from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.max_contracts import ContractLimit, count_warnings, grown_contract, newest_first
+
+_LIMIT_N = re.compile(r"^limit:\s*(\d+)$")
+UNKNOWN_ACTION_HELP = "use allow, block or limit:N with N a positive whole number, e.g. limit:1"
+
+
+class MaxContractsPerInstrumentConfig(RuleConfig):
+    default_limit: ContractLimit | None = None
+    instrument_limits: dict[Symbol, ContractLimit] = Field(default_factory=dict)
+    # For symbols with no instrument limit when there is no default_limit either.
+    unknown_symbol_action: str = "allow"
+    enforcement: Literal["reduce_to_limit", "close_all"] = "reduce_to_limit"
+
+    @field_validator("instrument_limits", mode="before")
+    @classmethod
+    def _one_limit_per_root(cls, value: Any) -> Any:
+        # ENQ and NQ name the same root: two limits for it would make one silently win.
+        if isinstance(value, dict):
+            seen: dict[str, Any] = {}
+            for key in value:
+                root = canonical_root(key) if isinstance(key, str) else key
+                if root in seen:
+                    raise ValueError(
+                        f"{seen[root]!r} and {key!r} are the same symbol {root}: keep one limit for it"
+                    )
+                seen[root] = key
+        return value
+
+    @field_validator("unknown_symbol_action", mode="before")
+    @classmethod
+    def _action(cls, value: Any) -> str:
+        text = value.strip().lower() if isinstance(value, str) else value
+        if text in ("allow", "block"):
+            return str(text)
+        match = _LIMIT_N.match(text) if isinstance(text, str) else None
+        if match and int(match.group(1)) > 0:
+            return f"limit:{int(match.group(1))}"
+        raise ValueError(f"{value!r} is not an unknown_symbol_action: {UNKNOWN_ACTION_HELP}")
+
+    @model_validator(mode="after")
+    def _some_limit_when_enabled(self) -> MaxContractsPerInstrumentConfig:
+        if (
+            self.enabled
+            and self.default_limit is None
+            and not self.instrument_limits
+            and self.unknown_symbol_action == "allow"
+        ):
+            raise ValueError(
+                "no limit is configured: set default_limit (e.g. 3) and/or instrument_limits "
+                "(e.g. {MNQ: 2}), or unknown_symbol_action block or limit:N"
+            )
+        return self
+
+    def limit_for(self, root: str) -> int | None:
+        """Most contracts allowed in ``root``: 0 = blocked, None = no limit."""
+        if root in self.instrument_limits:
+            return self.instrument_limits[root]
+        if self.default_limit is not None:
+            return self.default_limit
+        if self.unknown_symbol_action == "allow":
+            return None
+        if self.unknown_symbol_action == "block":
+            return 0
+        return int(self.unknown_symbol_action.split(":", 1)[1])
+
+
+class MaxContractsPerInstrument(Rule[MaxContractsPerInstrumentConfig]):
+    """RULE-002: open contracts in one symbol (all its contract months) may not exceed its limit."""
+
+    id = "RULE-002"
+    key = "max_contracts_per_instrument"
+    config_model = MaxContractsPerInstrumentConfig
+    triggers: ClassVar[frozenset[type[Event]]] = frozenset({PositionEvent})
+
+    def evaluate(self, view: AccountView) -> list[Action]:
+        by_root: dict[str, dict[str, Position]] = {}
+        for contract_id, position in view.positions.items():
+            by_root.setdefault(position.root, {})[contract_id] = position
+        actions: list[Action] = []
+        for root in sorted(by_root):
+            limit = self.config.limit_for(root)
+            if limit is None:
+                continue
+            positions = by_root[root]
+            # Calendar spreads count in full: every contract month open in the root is exposure.
+            total = sum(p.abs_size for p in positions.values())
+            if total > limit:
+                actions.extend(self._enforce(view, root, total, limit, positions))
+            if limit > 0:
+                label = f"{root} contracts"
+                actions.extend(count_warnings(view, self.id, f"symbol:{root}", total, limit, label))
+        return actions
+
+    def _enforce(
+        self, view: AccountView, root: str, total: int, limit: int, positions: dict[str, Position]
+    ) -> list[Action]:
+        grown = grown_contract(view, positions)
+        if grown is not None:
+            targets = [positions[grown]]
+        elif any(view.breached(self.id, f"pos:{c}") for c in positions):
+            return []  # an earlier decision for this symbol is still being carried out
+        else:
+            targets = newest_first(positions)  # over without growth: the limit was lowered
+        if view.breached(self.id, f"pos:{targets[0].contract_id}"):
+            return []
+        blocked = limit == 0
+        why = f"{root} contracts {total} > limit {limit}" + (" (symbol not allowed)" if blocked else "")
+        inputs = (("symbol", root), ("total", str(total)), ("limit", str(limit)))
+        if self.config.enforcement == "close_all":
+            targets, excess = sorted(positions.values(), key=lambda p: p.contract_id), total
+        else:
+            excess = total - limit
+        actions: list[Action] = []
+        for position in targets:
+            if excess <= 0:
+                break
+            size = min(excess, position.abs_size)
+            excess -= size
+            whole = blocked or self.config.enforcement == "close_all"
+            actions.append(
+                ClosePosition(
+                    account_id=view.account_id,
+                    rule=self.id,
+                    reason=f"{why}: close {'all' if whole else size} of {position.contract_id}",
+                    inputs=(*inputs, ("contract", position.contract_id), ("close", str(size))),
+                    subject=f"pos:{position.contract_id}",
+                    contract_id=position.contract_id,
+                    size=None if whole else size,
+                )
+            )
+        return actions
+
+    def describe(self) -> str:
+        limits = ", ".join(f"{root} {n}" for root, n in sorted(self.config.instrument_limits.items()))
+        parts = [f"limits {limits}"] if limits else []
+        if self.config.default_limit is not None:
+            parts.append(f"default {self.config.default_limit}")
+        else:
+            parts.append(f"other symbols {self.config.unknown_symbol_action}")
+        how = "close the excess" if self.config.enforcement == "reduce_to_limit" else "close the symbol"
+        return f"{self.id} max contracts per symbol: {'; '.join(parts)} -> {how}"
