@@ -31,6 +31,7 @@ How holidays and early closes apply (the one definition every caller relies on):
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -248,7 +249,11 @@ class TradingCalendar:
         """Closed weekdays and early closes of one year, from exchange_calendars (explicit bounds,
         so the answer never depends on today's date)."""
         assert self._xcals is not None
-        cal: Any = self._xcals.get_calendar(CME_CALENDAR, start=f"{year}-01-01", end=f"{year}-12-31")
+        with warnings.catch_warnings():
+            # exchange_calendars trips pandas' own deprecation notices; nothing for our users to do.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            cal: Any = self._xcals.get_calendar(CME_CALENDAR, start=f"{year}-01-01", end=f"{year}-12-31")
         sessions = {ts.date() for ts in cal.sessions}
         day, last = date(year, 1, 1), date(year, 12, 31)
         closed: set[date] = set()
