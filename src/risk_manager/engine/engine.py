@@ -247,7 +247,7 @@ class Engine:
                 continue
             when, _seq, kind, account_id, key = entry
             if kind == _KIND_RESET:
-                self._daily_reset(when, out)
+                self._daily_reset(when, now, out)
                 continue
             account = self._accounts[account_id]
             try:
@@ -262,8 +262,10 @@ class Engine:
             except Exception as exc:  # fail closed, keep serving the others
                 self._fail_closed(account, exc, when, out)
 
-    def _daily_reset(self, when: datetime, out: list[Action]) -> None:
-        bounds = self.calendar.trading_day(when)
+    def _daily_reset(self, when: datetime, now: datetime, out: list[Action]) -> None:
+        """Start the trading day that contains ``now``: one reset however many were missed
+        (a daemon down over a weekend applies the missed reset once, at start-up)."""
+        bounds = self.calendar.trading_day(now)
         self._reset_at = bounds.end
         self._push(bounds.end, _KIND_RESET, 0, None)
         for account in self._accounts.values():
@@ -288,7 +290,7 @@ class Engine:
                     inputs=(("realized", money(previous.realized)), ("fees", money(previous.fees))),
                 )
             )
-            self._refresh(account, when)
+            self._refresh(account, now)
 
     # ---- accounts --------------------------------------------------------------------------
 

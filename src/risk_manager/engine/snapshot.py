@@ -1,0 +1,220 @@
+"""Engine state as plain JSON-able data, and back: the store saves it so a restart resumes exactly.
+
+Everything the engine decides from is here: per-account positions, working orders, day counters,
+lockouts, breach markers, deduplicated trade ids, execution windows, requested stops, last quotes and
+the clock. Derived things (quiet bands, the timer heap, rule wake-ups) are rebuilt on restore.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from risk_manager.domain.contracts import root_of
+from risk_manager.domain.events import OrderEvent
+from risk_manager.domain.lockouts import Lockout
+from risk_manager.engine.engine import _KIND_LOCKOUT, _KIND_RESET, Engine
+from risk_manager.engine.lockouts import LockoutBook
+from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
+
+SNAPSHOT_VERSION = 1
+
+
+class SnapshotError(ValueError):
+    """A snapshot this program cannot read (newer version, or damaged)."""
+
+
+def _t(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _d(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _order(o: OrderEvent) -> list[Any]:
+    return [
+        o.order_id,
+        o.account_id,
+        o.contract_id,
+        o.status,
+        o.type,
+        o.side,
+        o.size,
+        _d(o.limit_price),
+        _d(o.stop_price),
+        o.fill_volume,
+        _d(o.filled_price),
+        o.custom_tag,
+        _t(o.created),
+        _t(o.updated),
+    ]
+
+
+def _order_back(v: list[Any]) -> OrderEvent:
+    return OrderEvent(
+        v[0],
+        v[1],
+        v[2],
+        v[3],
+        v[4],
+        v[5],
+        v[6],
+        _dec(v[7]),
+        _dec(v[8]),
+        v[9],
+        _dec(v[10]),
+        v[11],
+        _dt(v[12]),
+        _dt(v[13]),
+    )
+
+
+def _lockout(lo: Lockout) -> dict[str, Any]:
+    return {
+        "rule": lo.rule,
+        "reason": lo.reason,
+        "since": _t(lo.since),
+        "scope": lo.scope,
+        "symbol": lo.symbol,
+        "until": _t(lo.until),
+        "condition": lo.condition,
+    }
+
+
+def lockout_from_dict(account_id: int, v: dict[str, Any]) -> Lockout:
+    since = _dt(v["since"])
+    assert since is not None
+    return Lockout(
+        account_id, v["rule"], v["reason"], since, v["scope"], v["symbol"], _dt(v["until"]), v["condition"]
+    )
+
+
+def _account(a: AccountState) -> dict[str, Any]:
+    day = a.day
+    return {
+        "id": a.account_id,
+        "name": a.name,
+        "balance": _d(a.balance),
+        "can_trade": a.can_trade,
+        "failed": a.failed,
+        "day": {
+            "label": day.label.isoformat(),
+            "start": _t(day.start),
+            "end": _t(day.end),
+            "realized": str(day.realized),
+            "fees": str(day.fees),
+            "trade_count": day.trade_count,
+            "order_first_fill": [[oid, _t(t)] for oid, t in day.order_first_fill.items()],
+        },
+        "positions": [
+            {
+                "contract_id": p.contract_id,
+                "size": p.size,
+                "average_price": str(p.average_price),
+                "opened_at": _t(p.opened_at),
+                "position_id": p.position_id,
+                "best_price": _d(p.best_price),
+            }
+            for p in a.positions.values()
+        ],
+        "working_orders": [_order(o) for o in a.working_orders.values()],
+        "lockouts": [_lockout(lo) for lo in a.lockouts],
+        "breaches": sorted([list(b) for b in a.breaches]),
+        "seen_trades": [[tid, d.isoformat()] for tid, d in a.seen_trades.items()],
+        "recent_orders": [[_t(t), oid] for t, oid in a.recent_orders],
+        "stops_requested": {cid: str(p) for cid, p in a.stops_requested.items()},
+    }
+
+
+def snapshot(engine: Engine) -> dict[str, Any]:
+    """The engine's state as JSON-able data (Decimals and datetimes as strings)."""
+    return {
+        "version": SNAPSHOT_VERSION,
+        "now": _t(engine.now),
+        "reset_at": _t(engine._reset_at),
+        "connection_lost_since": _t(engine.connection_lost_since),
+        "quotes": {cid: [q.last, q.bid, q.ask, _t(q.timestamp)] for cid, q in engine.quotes.items()},
+        "accounts": [_account(a) for a in engine.accounts.values()],
+    }
+
+
+def restore(engine: Engine, data: dict[str, Any]) -> None:
+    """Load a snapshot into a fresh engine (same policy, calendar and contracts as before)."""
+    if engine.now is not None or engine.accounts:
+        raise SnapshotError("restore needs a fresh engine")
+    version = data.get("version")
+    if version != SNAPSHOT_VERSION:
+        raise SnapshotError(
+            f"snapshot version {version!r} is not supported (this program reads {SNAPSHOT_VERSION})"
+        )
+    try:
+        _restore(engine, data)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SnapshotError(f"damaged snapshot: {type(exc).__name__}: {exc}") from exc
+
+
+def _restore(engine: Engine, data: dict[str, Any]) -> None:
+    engine._now = _dt(data["now"])
+    engine.connection_lost_since = _dt(data["connection_lost_since"])
+    for cid, (last, bid, ask, ts) in data["quotes"].items():
+        engine._quotes[cid] = MarketQuote(last, bid, ask, _dt(ts))
+    for v in data["accounts"]:
+        d = v["day"]
+        day = TradingDayStats(
+            date.fromisoformat(d["label"]),
+            datetime.fromisoformat(d["start"]),
+            datetime.fromisoformat(d["end"]),
+            Decimal(d["realized"]),
+            Decimal(d["fees"]),
+            d["trade_count"],
+            {oid: datetime.fromisoformat(t) for oid, t in d["order_first_fill"]},
+        )
+        account = AccountState(v["id"], day, v["name"], _dec(v["balance"]), v["can_trade"])
+        account.failed = v["failed"]
+        for p in v["positions"]:
+            cid = p["contract_id"]
+            opened = datetime.fromisoformat(p["opened_at"])
+            position = Position(
+                cid,
+                root_of(cid),
+                engine.contracts.for_contract(cid),
+                p["size"],
+                Decimal(p["average_price"]),
+                opened,
+                p["position_id"],
+                _dec(p["best_price"]),
+            )
+            account.positions[cid] = position
+            engine._watchers.setdefault(cid, []).append((account, position))
+        account.working_orders = {o[0]: _order_back(o) for o in (v["working_orders"])}
+        book = LockoutBook()
+        for lo in v["lockouts"]:
+            book.add(lockout_from_dict(account.account_id, lo))
+        account.lockouts = book
+        account.breaches = {(b[0], b[1]) for b in v["breaches"]}
+        account.seen_trades = {tid: date.fromisoformat(dd) for tid, dd in v["seen_trades"]}
+        account.recent_orders = deque((datetime.fromisoformat(t), oid) for t, oid in v["recent_orders"])
+        account.stops_requested = {cid: Decimal(p) for cid, p in v["stops_requested"].items()}
+        engine._accounts[account.account_id] = account
+    reset_at = _dt(data["reset_at"])
+    if reset_at is not None:
+        engine._reset_at = reset_at
+        engine._push(reset_at, _KIND_RESET, 0, None)
+    now = engine.now
+    for account in engine._accounts.values():
+        for lockout in account.lockouts:
+            if lockout.until is not None:
+                engine._push(lockout.until, _KIND_LOCKOUT, account.account_id, lockout.key)
+        if now is not None:
+            engine._refresh(account, now)
