@@ -1,0 +1,211 @@
+"""Reading recorded gateway feeds (FORMATS.md "Recording"): JSON Lines, plain or gzip.
+
+Every line is validated before it reaches the engine; a bad line raises ReplayInputError naming the
+file, the line number, what is wrong and how to fix it. Lines already read have been yielded by
+then, so a caller streaming decisions loses nothing it already produced.
+
+Line kinds:
+
+- message:    ``{"t": ..., "hub": "user"|"market", "target": ..., "arguments": [...]}``
+- clock:      ``{"t": ..., "clock": true}``          (only advances time)
+- connection: ``{"t": ..., "connection": "lost"|"restored"}`` (optional ``"hub": "user"|"market"``)
+
+Unknown top-level keys are ignored (a recorder may add bookkeeping such as sequence numbers); an
+unknown ``target`` for a hub is an error, because in a hand-made file it is nearly always a typo that
+would otherwise silently drop events.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from risk_manager.broker.normalize import HUBS, PayloadError, normalize_message
+from risk_manager.domain.events import ConnectionEvent, Event
+
+__all__ = ["GZIP_MAGIC", "ReplayInputError", "ReplayLine", "open_recording", "parse_line", "read_recording"]
+
+GZIP_MAGIC = b"\x1f\x8b"
+_EXAMPLE_T = "2026-03-02T14:30:00.120Z"
+
+
+class ReplayInputError(ValueError):
+    """A recording that cannot be replayed, with the place and the fix."""
+
+    def __init__(self, path: str, line_no: int | None, problem: str) -> None:
+        self.path = path
+        self.line_no = line_no
+        self.problem = problem
+        where = f"{path}, line {line_no}" if line_no is not None else path
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayLine:
+    """One validated recording line: its number (1-based), receive time (UTC), kind and events.
+
+    ``kind`` is "message", "clock" or "connection". A clock line carries no events (the runner fires
+    the timers due up to ``t`` before every line); a message line may carry none either (market
+    trades and depth are ignored).
+    """
+
+    line_no: int
+    t: datetime
+    kind: str
+    events: tuple[Event, ...]
+
+
+def open_recording(path: Path) -> io.BufferedIOBase:
+    """Open a recording for binary reading, gunzipping when it starts with the gzip magic bytes.
+
+    The content decides, not the extension: a ``.jsonl`` that is really gzip, or a ``.gz`` that is
+    plain, both read correctly.
+    """
+    try:
+        with path.open("rb") as probe:
+            magic = probe.read(2)
+        if magic == GZIP_MAGIC:
+            return gzip.open(path, "rb")
+        return path.open("rb")
+    except OSError as exc:
+        raise ReplayInputError(str(path), None, f"cannot open the recording: {exc.strerror or exc}") from None
+
+
+def read_recording(path: Path | str) -> Iterator[ReplayLine]:
+    """Validated lines of a recording, in file order; blank lines are skipped."""
+    path = Path(path)
+    name = str(path)
+    line_no = 0
+    with open_recording(path) as stream:
+        try:
+            for raw in stream:
+                line_no += 1
+                if raw.isspace() or not raw:
+                    continue
+                yield parse_line(raw, name, line_no)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise ReplayInputError(
+                name,
+                line_no + 1,
+                f"the gzip data is corrupt or truncated ({exc}); the lines before it were read. "
+                "Re-copy the file, or decompress what is readable with `gzip -dc FILE > out.jsonl`",
+            ) from None
+
+
+def _parse_t(value: object, name: str, line_no: int) -> datetime:
+    if not isinstance(value, str):
+        raise ReplayInputError(
+            name, line_no, f'"t" must be an ISO-8601 UTC time string like "{_EXAMPLE_T}", got {value!r}'
+        )
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise ReplayInputError(
+            name, line_no, f'"t" is not an ISO-8601 time: {value!r}; write it like "{_EXAMPLE_T}"'
+        ) from None
+    if t.tzinfo is None:
+        raise ReplayInputError(
+            name,
+            line_no,
+            f'"t" {value!r} has no time zone; recordings are in UTC: append "Z" ("{_EXAMPLE_T}")',
+        )
+    return t if t.tzinfo is UTC else t.astimezone(UTC)
+
+
+def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) -> ReplayLine:
+    """Validate and normalize one recording line. Raises ReplayInputError."""
+    try:
+        obj: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ReplayInputError(
+            name, line_no, f"not valid JSON ({exc}); each line must be one complete JSON object"
+        ) from None
+    if type(obj) is not dict:
+        raise ReplayInputError(
+            name,
+            line_no,
+            f'expected a JSON object with "t" and "hub"/"target"/"arguments", got {type(obj).__name__}',
+        )
+    if "t" not in obj:
+        raise ReplayInputError(name, line_no, f'missing "t", the receive time, e.g. "t": "{_EXAMPLE_T}"')
+    t = _parse_t(obj["t"], name, line_no)
+
+    hub = obj.get("hub")
+    # "hub" alone may also qualify a connection line; "target"/"arguments" make it a message.
+    if "target" in obj or "arguments" in obj or (hub is not None and "connection" not in obj):
+        if "clock" in obj or "connection" in obj:
+            raise ReplayInputError(
+                name,
+                line_no,
+                "a line is either a message (hub, target, arguments), a clock line or a connection line, "
+                "not several at once; split it into separate lines",
+            )
+        return _message_line(obj, t, hub, name, line_no)
+    if "clock" in obj:
+        if obj["clock"] is not True:
+            raise ReplayInputError(
+                name, line_no, f'"clock" must be true (a clock line only advances time), got {obj["clock"]!r}'
+            )
+        if "connection" in obj:
+            raise ReplayInputError(
+                name, line_no, "a clock line cannot also be a connection line; split it into two lines"
+            )
+        return ReplayLine(line_no, t, "clock", ())
+    if "connection" in obj:
+        state = obj["connection"]
+        if state not in ("lost", "restored"):
+            raise ReplayInputError(name, line_no, f'"connection" must be "lost" or "restored", got {state!r}')
+        conn_hub = obj.get("hub")
+        if conn_hub not in (None, "user", "market"):
+            raise ReplayInputError(
+                name, line_no, f'"hub" of a connection line must be "user" or "market", got {conn_hub!r}'
+            )
+        return ReplayLine(line_no, t, "connection", (ConnectionEvent(state, conn_hub),))
+    raise ReplayInputError(
+        name,
+        line_no,
+        'nothing to replay: a line needs "hub", "target" and "arguments" (a gateway message), '
+        'or "clock": true, or "connection": "lost"/"restored"',
+    )
+
+
+def _message_line(obj: dict[str, Any], t: datetime, hub: object, name: str, line_no: int) -> ReplayLine:
+    if hub not in HUBS:
+        raise ReplayInputError(name, line_no, f'"hub" must be "user" or "market", got {hub!r}')
+    assert isinstance(hub, str)
+    target = obj.get("target")
+    if not isinstance(target, str):
+        raise ReplayInputError(
+            name,
+            line_no,
+            f'"target" must be the gateway event name (e.g. "GatewayUserTrade"), got {target!r}',
+        )
+    known = HUBS[hub]
+    if target not in known:
+        other = next((h for h, targets in HUBS.items() if target in targets), None)
+        hint = (
+            f'it is a "{other}" hub event: set "hub": "{other}"'
+            if other
+            else f"known: {', '.join(sorted(known))}"
+        )
+        raise ReplayInputError(name, line_no, f'unknown target {target!r} for hub "{hub}"; {hint}')
+    arguments = obj.get("arguments")
+    if type(arguments) is not list:
+        raise ReplayInputError(
+            name,
+            line_no,
+            f'"arguments" must be a JSON list (the hub invocation arguments), got {arguments!r}',
+        )
+    try:
+        events = normalize_message(hub, target, arguments)
+    except PayloadError as exc:
+        raise ReplayInputError(name, line_no, f"{exc}; fix the payload or remove the line") from None
+    return ReplayLine(line_no, t, "message", tuple(events))

@@ -1,0 +1,108 @@
+"""Driving the engine with recorded lines (FORMATS.md "Replay output" semantics).
+
+For each line, in file order:
+
+1. every timer due up to the line's time fires *at its due time* (``engine.advance(deadline)`` for
+   each deadline in turn, so a cooldown ending at 14:35:00 is reported at 14:35:00, not at the time
+   of the next line);
+2. the line's events are applied at the line's time.
+
+After the last line the clock runs to the last line's time and then, if given, to ``until``.
+
+The replay is *dry*: actions are reported, not executed and not fed back. The recording already
+holds what the gateway did afterwards (the closing trade, the flat position).
+
+Recordings are in receive order, and receive times from a live socket can step back by a few
+milliseconds (clock adjustments, two hubs). A line whose time is earlier than the previous line's is
+replayed at the previous line's time, so time never runs backwards in the engine; such lines are
+counted in ``ReplayStats.out_of_order``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from risk_manager.domain.actions import Action
+from risk_manager.domain.events import Event
+from risk_manager.replay.reader import ReplayLine
+
+__all__ = ["EngineLike", "ReplayStats", "replay", "run_clock"]
+
+
+class EngineLike(Protocol):
+    """The part of ``risk_manager.engine.engine.Engine`` a replay uses."""
+
+    def apply(self, event: Event, now: datetime) -> list[Action]: ...
+
+    def advance(self, now: datetime) -> list[Action]: ...
+
+    def next_deadline(self) -> datetime | None: ...
+
+
+@dataclass(slots=True)
+class ReplayStats:
+    """What a replay went through, for the summary."""
+
+    lines: int = 0
+    events: int = 0
+    out_of_order: int = 0  # lines replayed at the previous line's time (see module doc)
+    first_t: datetime | None = None
+    last_t: datetime | None = None  # the time the engine's clock reached
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class StuckDeadlineError(RuntimeError):
+    """The engine kept reporting a deadline it had already been advanced to (an engine bug)."""
+
+
+def run_clock(engine: EngineLike, until: datetime) -> Iterator[tuple[datetime, Action]]:
+    """Fire every deadline <= ``until`` at its own time, earliest first."""
+    deadline = engine.next_deadline()
+    while deadline is not None and deadline <= until:
+        for action in engine.advance(deadline):
+            yield deadline, action
+        following = engine.next_deadline()
+        if following is not None and following <= deadline:
+            # Advancing to a deadline must consume it; otherwise this loop would never end.
+            raise StuckDeadlineError(
+                f"the engine still reports deadline {following.isoformat()} after advancing to "
+                f"{deadline.isoformat()}"
+            )
+        deadline = following
+
+
+def replay(
+    lines: Iterable[ReplayLine],
+    engine: EngineLike,
+    until: datetime | None = None,
+    stats: ReplayStats | None = None,
+) -> Iterator[tuple[datetime, Action]]:
+    """(time, action) pairs in decision order. Errors of ``lines`` propagate after what came before."""
+    if stats is None:
+        stats = ReplayStats()
+    clock: datetime | None = None
+    for line in lines:
+        t = line.t
+        if clock is not None and t < clock:
+            t = clock
+            stats.out_of_order += 1
+        if clock is None:
+            stats.first_t = t
+        stats.lines += 1
+        stats.by_kind[line.kind] = stats.by_kind.get(line.kind, 0) + 1
+        yield from run_clock(engine, t)
+        for event in line.events:
+            stats.events += 1
+            for action in engine.apply(event, t):
+                yield t, action
+        clock = t
+        stats.last_t = t
+    end = clock
+    if until is not None and (end is None or until > end):
+        end = until
+    if end is not None:
+        yield from run_clock(engine, end)
+        stats.last_t = end
