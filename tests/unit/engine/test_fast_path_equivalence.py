@@ -1,0 +1,117 @@
+"""The quote fast path never changes a decision: for any event stream, an engine that skips quotes
+inside the rules' quiet bands decides exactly what an engine evaluating every quote decides."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from risk_manager.domain.events import OrderSide, OrderType
+from risk_manager.rules.registry import rule_class
+
+from engine_helpers import ES, MNQ, T0, EngineHarness, order, pos, quote, trade
+
+QUOTE_RULES: dict[str, dict[str, Any]] = {
+    "daily_realized_loss": {"limit": -400, "include_unrealized": True},
+    "daily_unrealized_loss": {"limit": -150, "price_source": "last"},
+    "max_unrealized_profit": {"target": 200, "price_source": "mid"},
+    "daily_realized_profit": {"target": 600, "include_unrealized": True},
+    "trade_management": {
+        "breakeven": {"enabled": True, "trigger_ticks": 8, "offset_ticks": 1},
+        "trailing": {"enabled": True, "activation_ticks": 12, "distance_ticks": 6},
+    },
+}
+BASE = {MNQ: 21000.0, ES: 5800.0}
+
+
+def build(fast_path: bool, keys: list[str]) -> EngineHarness:
+    rules = [
+        rule_class(k)(rule_class(k).config_model.model_validate({"enabled": True, **QUOTE_RULES[k]}))
+        for k in keys
+    ]
+    return EngineHarness(*rules, warn_at=("0.5", "0.75", "0.9"), fast_path=fast_path)
+
+
+contracts = st.sampled_from([MNQ, ES])
+accounts = st.sampled_from([7, 8])
+ticks = st.integers(-120, 120)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> tuple[int, Any]:
+    gap = draw(st.integers(0, 90))
+    kind = draw(st.sampled_from(["quote"] * 6 + ["position", "trade", "stop"]))
+    cid = draw(contracts)
+    base = BASE[cid]
+    if kind == "quote":
+        last = base + draw(ticks) * 0.25
+        spread = draw(st.integers(0, 2)) * 0.25
+        partial = draw(st.sampled_from(["full", "last", "book"]))
+        if partial == "last":
+            return gap, quote(cid, last)
+        if partial == "book":
+            return gap, quote(cid, None, last - spread, last)
+        return gap, quote(cid, last, last - spread, last)
+    account = draw(accounts)
+    if kind == "position":
+        size = draw(st.integers(-3, 3))
+        avg = base + draw(st.integers(-20, 20)) * 0.25
+        return gap, pos(cid, size, f"{avg:.2f}", account=account)
+    if kind == "trade":
+        pnl = draw(st.one_of(st.none(), st.integers(-600, 400).map(lambda c: f"{c / 2:.2f}")))
+        return gap, trade(draw(st.integers(1, 40)), cid, f"{base:.2f}", pnl=pnl, fees="0.74", account=account)
+    stop = base + draw(ticks) * 0.25
+    side = draw(st.sampled_from([OrderSide.SELL, OrderSide.BUY]))
+    return gap, order(
+        draw(st.integers(1, 5)),
+        cid,
+        type=OrderType.STOP,
+        side=side,
+        stop_price=f"{stop:.2f}",
+        account=account,
+    )
+
+
+def run(stream: list[tuple[int, Any]], fast_path: bool, keys: list[str]) -> list[dict[str, Any]]:
+    h = build(fast_path, keys)
+    for gap, event in stream:
+        h.apply(event, at=h.now + timedelta(seconds=gap))
+    h.tick(hours=30)  # across a daily reset
+    return [a.record(t) | {"inputs": a.inputs} for t, a in h.log]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(events(), min_size=1, max_size=120))
+def test_skipping_quotes_inside_quiet_bands_never_changes_a_decision(stream: list[tuple[int, Any]]) -> None:
+    keys = list(QUOTE_RULES)
+    assert run(stream, True, keys) == run(stream, False, keys)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(events(), min_size=1, max_size=80), st.sampled_from(list(QUOTE_RULES)))
+def test_each_quote_sensitive_rule_alone_gives_the_same_decisions_with_the_fast_path(
+    stream: list[tuple[int, Any]], key: str
+) -> None:
+    assert run(stream, True, [key]) == run(stream, False, [key])
+
+
+def test_the_fast_path_really_skips_quotes() -> None:
+    """Guard against a band that is always empty (which would pass the tests above trivially)."""
+    h = build(True, list(QUOTE_RULES))
+    h.apply(quote(MNQ, 21000.0, 20999.75, 21000.0), pos(MNQ, 1, "21000"))
+    calls = 0
+    engine = h.engine
+    original = engine._evaluate_quote
+
+    def counting(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        original(*args)
+
+    engine._evaluate_quote = counting  # type: ignore[method-assign]
+    for i in range(50):
+        h.apply(quote(MNQ, 21000.0 - (i % 3) * 0.25), at=T0 + timedelta(seconds=i))
+    assert calls < 10
