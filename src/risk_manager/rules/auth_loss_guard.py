@@ -42,7 +42,9 @@ class AuthLossGuard(Rule[AuthLossGuardConfig]):
         # Only an explicit false counts: a partial account update (can_trade None) says nothing.
         if not isinstance(event, AccountEvent) or event.can_trade is not False:
             return []
-        if view.breached(self.id, SUBJECT):
+        if view.breached(self.id, SUBJECT) or view.lockout_of(self.id) is not None:
+            # Already locked until canTrade comes back (the lockout outlives a daily reset, which
+            # re-arms the marker): the gate holds the account, flattening again would add nothing.
             return []
         why = "gateway reports canTrade: false for the account"
         inputs = (("can_trade", "false"),)
