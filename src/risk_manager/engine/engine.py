@@ -205,8 +205,7 @@ class Engine:
                 if lockout.condition is None or lockout.rule in (ENGINE_RULE, LOCKOUT_RULE):
                     continue
                 rule = rules.get(lockout.rule)
-                holds = getattr(rule, "lockout_holds", None)
-                if rule is None or (holds is not None and not holds(lockout)):
+                if rule is None or not rule.lockout_holds(lockout):
                     self._end_lockout(account, lockout, now, "no longer required by the configuration", out)
             self._refresh(account, now)
         return out

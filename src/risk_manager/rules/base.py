@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import Event
+from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
@@ -68,6 +69,10 @@ class Rule(ABC, Generic[C]):
     def next_wakeup(self, view: AccountView) -> datetime | None:
         """When this rule must be evaluated again without an event (timers), or None."""
         return None
+
+    def lockout_holds(self, lockout: Lockout) -> bool:
+        """Asked on a config reload for this rule's condition lockouts: False ends the lockout."""
+        return True
 
 
 # ---- helpers shared by the limit rules ----------------------------------------------------------
