@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -204,7 +205,7 @@ def test_describe_names_the_limit_and_price_source() -> None:
 
 def test_defaults_follow_config_md() -> None:
     cfg = DailyUnrealizedLossConfig()
-    assert (cfg.enabled, cfg.limit, cfg.price_source) == (False, -300, "last")
+    assert (cfg.enabled, cfg.limit, cfg.price_source) == (False, Decimal(-300), "last")
 
 
 @pytest.mark.parametrize("bad", [0, 300, "0"])

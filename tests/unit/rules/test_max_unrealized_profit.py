@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -163,7 +164,7 @@ def test_describe_names_the_target_and_price_source() -> None:
 
 def test_defaults_follow_config_md() -> None:
     cfg = MaxUnrealizedProfitConfig()
-    assert (cfg.enabled, cfg.target, cfg.price_source) == (False, 1000, "last")
+    assert (cfg.enabled, cfg.target, cfg.price_source) == (False, Decimal(1000), "last")
 
 
 @pytest.mark.parametrize("bad", [0, -1000, "-5"])
