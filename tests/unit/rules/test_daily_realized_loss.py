@@ -200,6 +200,19 @@ def test_a_closing_execution_is_not_counted_twice_before_its_position_snapshot()
     assert h.apply(flat(MNQ)) == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine gap: between a closing trade and its position snapshot the position still shows the "
+    "closed contract, so a quote evaluated in between counts the realized loss twice (reported to the lead)",
+)
+def test_a_quote_between_a_closing_trade_and_its_position_snapshot_does_not_count_the_loss_twice() -> None:
+    h = harness()
+    h.apply(trade(1, MNQ, "21000", pnl="-100"))
+    h.apply(pos(MNQ, 1, "21000"), quote(MNQ, 20850.0))
+    h.apply(trade(2, MNQ, "20850", pnl="-300", side=OrderSide.SELL))  # day P&L is now -400
+    assert rule_actions(h.apply(quote(MNQ, 20850.25))) == []
+
+
 def test_a_partial_close_keeps_the_unrealized_of_the_contracts_still_open() -> None:
     # long 2 at 21000, mark 20877.50: -245 each (-490, inside the limit). Selling 1 realizes -245
     # and pays 10 in fees; the other -245 stays open: -500, the limit.
