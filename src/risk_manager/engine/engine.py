@@ -396,6 +396,7 @@ class Engine:
             account.positions[cid] = position
             self._watchers.setdefault(cid, []).append((account, position))
             return {cid: change}
+        previous.closing = 0  # the snapshot is the gateway's settled view of the position
         grew = abs(signed) > abs(previous.size)
         change = "grew" if grew else "reduced" if abs(signed) < abs(previous.size) else "unchanged"
         if grew:
@@ -422,6 +423,8 @@ class Engine:
 
     @staticmethod
     def _apply_trade(account: AccountState, event: TradeEvent, now: datetime) -> bool:
+        # (a closing execution, pnl set and on the side that reduces the position, marks the
+        # closed contracts as `closing` until the position snapshot that reflects it arrives)
         """Count an execution in the trading day it belongs to; False when nothing was counted."""
         if event.trade_id in account.seen_trades:
             return False
@@ -433,6 +436,9 @@ class Engine:
         account.seen_trades[event.trade_id] = day.label
         if event.voided:
             return False
+        position = account.positions.get(event.contract_id)
+        if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
+            position.closing = min(position.closing + event.size, position.abs_size)
         day.realized += event.pnl if event.pnl is not None else ZERO
         day.fees += event.fees
         day.trade_count += 1

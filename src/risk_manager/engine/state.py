@@ -51,6 +51,10 @@ class Position:
     position_id: int = 0
     # Most favourable last price since entry (RULE-012 trailing), kept by the engine.
     best_price: Decimal | None = None
+    # Contracts closed by executions the gateway has sent but no position snapshot reflects yet.
+    # The gateway sends a closing trade before the position update: until that update arrives the
+    # closed contracts' P&L is already realized and must not also count as unrealized.
+    closing: int = 0
     # Quiet band on quote prices (see Engine._refresh_bands): while last, bid and ask all stay
     # strictly inside, no quote-sensitive rule can change its decision for this account.
     band_lo: float = _INF
@@ -64,17 +68,24 @@ class Position:
     def abs_size(self) -> int:
         return abs(self.size)
 
+    @property
+    def open_size(self) -> int:
+        """Signed size still open once executions not yet in a snapshot are taken off."""
+        remaining = max(abs(self.size) - self.closing, 0)
+        return remaining if self.size > 0 else -remaining
+
     def unrealized_at(self, mark: Decimal) -> Decimal | None:
-        """P&L of the position if marked at ``mark``; None when the contract's tick spec is unknown."""
+        """P&L of the open contracts if marked at ``mark``; None when the tick spec is unknown."""
         if self.spec is None:
             return None
-        return (mark - self.average_price) * self.size * self.spec.point_value
+        return (mark - self.average_price) * self.open_size * self.spec.point_value
 
     def price_for_pnl(self, pnl: Decimal) -> Decimal | None:
         """The mark at which this position's unrealized P&L equals ``pnl`` (inverse of unrealized_at)."""
-        if self.spec is None or self.size == 0:
+        size = self.open_size
+        if self.spec is None or size == 0:
             return None
-        return self.average_price + pnl / (self.size * self.spec.point_value)
+        return self.average_price + pnl / (size * self.spec.point_value)
 
 
 @dataclass(slots=True)

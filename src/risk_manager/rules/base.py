@@ -98,7 +98,8 @@ def warning_alerts(
         warn_subject = f"{subject}:warn:{fraction}"
         if reached and not view.breached(rule, warn_subject):
             pct = int(fraction * 100)
-            message = f"{label} {money(value)} reached {pct}% of limit {money(limit)}"
+            of = "limit" if limit < 0 else "target"
+            message = f"{label} {money(value)} reached {pct}% of {of} {money(limit)}"
             alerts.append(
                 Alert(
                     account_id=view.account_id,
@@ -128,9 +129,9 @@ def band_for_pnl(
     position: Position, pnl_now: Decimal, pnl_low: Decimal | None, pnl_high: Decimal | None, mark_now: Decimal
 ) -> Band:
     """Translate a quiet range of one position's P&L (pnl_low, pnl_high) into a mark-price band."""
-    if position.spec is None or position.size == 0:
+    if position.spec is None or position.open_size == 0:
         return (None, None)
-    per_point = position.size * position.spec.point_value  # signed: P&L change per point of price
+    per_point = position.open_size * position.spec.point_value  # signed: P&L change per point of price
     lo: Decimal | None = None
     hi: Decimal | None = None
     for pnl_edge in (pnl_low, pnl_high):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from risk_manager.config.types import LossLimit
 from risk_manager.domain.actions import Action, CancelOrders, Flatten, Inputs, LockAccount
-from risk_manager.domain.events import OrderSide, PositionEvent, QuoteEvent, TradeEvent
+from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import ZERO, money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
@@ -39,30 +39,8 @@ def day_pnl(view: AccountView, include_fees: bool, include_unrealized: bool) -> 
         if pnl is None:
             unknown += 1
         else:
-            still_open = _still_open(view, position)
-            total += pnl if still_open == position.abs_size else pnl * still_open / position.abs_size
+            total += pnl
     return value + total, unknown
-
-
-def _still_open(view: AccountView, position: Position) -> int:
-    """Contracts of ``position`` not closed by the execution being evaluated.
-
-    The gateway sends a closing trade before the position snapshot that reflects it, so while the
-    trade is evaluated its realized P&L is already counted but the position still shows the closed
-    contracts: counting their unrealized P&L too would count the same loss twice and could lock the
-    account for a loss it has not made. (If the snapshot came first this undercounts for one event;
-    the next quote re-checks with the settled position.)
-    """
-    trade = view.event
-    if (
-        not isinstance(trade, TradeEvent)
-        or trade.contract_id != position.contract_id
-        or trade.pnl is None
-        or trade.voided
-        or trade.side != (OrderSide.SELL if position.is_long else OrderSide.BUY)
-    ):
-        return position.abs_size
-    return max(position.abs_size - trade.size, 0)
 
 
 def pnl_inputs(

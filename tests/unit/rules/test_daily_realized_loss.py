@@ -200,11 +200,6 @@ def test_a_closing_execution_is_not_counted_twice_before_its_position_snapshot()
     assert h.apply(flat(MNQ)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine gap: between a closing trade and its position snapshot the position still shows the "
-    "closed contract, so a quote evaluated in between counts the realized loss twice (reported to the lead)",
-)
 def test_a_quote_between_a_closing_trade_and_its_position_snapshot_does_not_count_the_loss_twice() -> None:
     h = harness()
     h.apply(trade(1, MNQ, "21000", pnl="-100"))

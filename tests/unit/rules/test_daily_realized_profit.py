@@ -153,7 +153,7 @@ def test_the_quote_fast_path_decides_exactly_as_evaluating_every_quote(steps: li
 def test_warnings_fire_once_per_fraction_of_the_target() -> None:
     h = harness(warn_at=("0.5", "0.75", "0.9"))
     first = h.apply(trade(1, MNQ, "21000", pnl="500"))
-    assert [a.message for a in first] == ["day P&L 500.00 reached 50% of limit 1000.00"]
+    assert [a.message for a in first] == ["day P&L 500.00 reached 50% of target 1000.00"]
     assert h.apply(trade(2, MNQ, "21000", pnl="100")) == []
     assert kinds(h.apply(trade(3, MNQ, "21000", pnl="150"))) == [("RULE-013", "alert")]  # 750
     assert kinds(h.apply(trade(4, MNQ, "21000", pnl="300"))) == BREACH  # 1050: no 90% alert now
