@@ -157,6 +157,10 @@ def _build(node: Node, path: KeyPath, doc: YamlDoc, loader: _Loader, env: Mappin
         if isinstance(value, str):
             value = _substitute(value, path, node, doc, env)
         return value
+    if node.tag not in ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the tag {node.tag!r} is not allowed here", node.start_mark
+        )
     if isinstance(node, SequenceNode):
         items = []
         for index, item in enumerate(node.value):
