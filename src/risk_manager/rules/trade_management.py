@@ -1,0 +1,228 @@
+"""RULE-012 trade_management: breakeven and trailing stops, moved for the trader, only ever tightened.
+
+Profit is measured on ``Position.best_price`` (the most favourable last price since entry, kept by the
+engine; the latest last price is taken into account too), so a level once reached stays reached even
+if the price has come back by the time the rule looks. Stop prices go onto the tick grid in the
+protective direction (up for a long's stop, down for a short's): rounding never loosens a stop.
+
+A new stop must beat both the working stop's price and the last stop this rule requested
+(``view.stop_requested``): a request whose order has not shown up yet is never repeated, and a stop
+the trader tightened by hand is never loosened. When no stop is working the rule places one, but
+only if it has not requested one already for this position — a placement whose order event is still
+on its way must not become a second stop (two stops could close the position twice). A working stop
+whose price is unknown is left alone: the rule cannot prove the new one is tighter.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+
+from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
+from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
+from risk_manager.engine.state import Position
+from risk_manager.engine.view import AccountView
+from risk_manager.rules.base import Band, Rule, RuleConfig
+
+
+def _ticks(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ValueError(f"{value!r} is not a tick count: use a positive whole number of ticks, e.g. 10")
+
+
+def _offset(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(f"{value!r} is not a tick offset: use a whole number of ticks, 0 or more, e.g. 1")
+
+
+TickCount = Annotated[int, BeforeValidator(_ticks)]
+TickOffset = Annotated[int, BeforeValidator(_offset)]
+
+
+class BreakevenConfig(BaseModel):
+    """Once profit reaches ``trigger_ticks``, move the stop to entry + ``offset_ticks``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    trigger_ticks: TickCount = 10
+    offset_ticks: TickOffset = 1
+
+    @model_validator(mode="after")
+    def _offset_below_trigger(self) -> BreakevenConfig:
+        if self.enabled and self.offset_ticks >= self.trigger_ticks:
+            raise ValueError(
+                f"offset_ticks ({self.offset_ticks}) must be below trigger_ticks ({self.trigger_ticks}): "
+                "the stop must stay behind the price that moved it; lower offset_ticks or raise trigger_ticks"
+            )
+        return self
+
+
+class TrailingConfig(BaseModel):
+    """Once profit reaches ``activation_ticks``, keep the stop ``distance_ticks`` behind the best price."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    activation_ticks: TickCount = 20
+    distance_ticks: TickCount = 10
+
+
+class TradeManagementConfig(RuleConfig):
+    breakeven: BreakevenConfig = BreakevenConfig()
+    trailing: TrailingConfig = TrailingConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TradeManagementConfig:
+        be, tr = self.breakeven, self.trailing
+        if be.enabled and tr.enabled and tr.activation_ticks < be.trigger_ticks:
+            raise ValueError(
+                f"trailing.activation_ticks ({tr.activation_ticks}) must be >= breakeven.trigger_ticks "
+                f"({be.trigger_ticks}): trailing starts after breakeven; raise activation_ticks or lower "
+                "trigger_ticks"
+            )
+        if self.enabled and not be.enabled and not tr.enabled:
+            raise ValueError(
+                "trade_management is enabled but breakeven and trailing are both disabled: enable one "
+                "of them, or set trade_management.enabled: false"
+            )
+        return self
+
+
+class TradeManagement(Rule[TradeManagementConfig]):
+    """RULE-012: move each position's stop to breakeven + offset once in profit by the trigger, then trail
+    it behind the best price once past the activation; stops only tighten, never loosen."""
+
+    id = "RULE-012"
+    key = "trade_management"
+    config_model = TradeManagementConfig
+    triggers = frozenset({QuoteEvent, PositionEvent, OrderEvent})
+
+    @property
+    def quote_sensitive(self) -> bool:
+        return True
+
+    def evaluate(self, view: AccountView) -> list[Action]:
+        actions: list[Action] = []
+        for position in view.positions.values():
+            action = self._manage(view, position)
+            if action is not None:
+                actions.append(action)
+        return actions
+
+    @staticmethod
+    def _best(view: AccountView, position: Position) -> Decimal | None:
+        """Most favourable price since entry, including the latest last price."""
+        prices = [p for p in (position.best_price, view.mark(position, "last")) if p is not None]
+        if not prices:
+            return None
+        return max(prices) if position.size > 0 else min(prices)
+
+    def _target(self, position: Position, best: Decimal) -> tuple[Decimal, str, Decimal] | None:
+        """(stop price on the tick grid, which part set it, profit in ticks), or None when none applies."""
+        assert position.spec is not None
+        tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
+        gain = (best - entry) * sign / tick
+        be, tr = self.config.breakeven, self.config.trailing
+        candidates: list[tuple[Decimal, str]] = []
+        if be.enabled and gain >= be.trigger_ticks:
+            candidates.append((entry + sign * be.offset_ticks * tick, "breakeven"))
+        if tr.enabled and gain >= tr.activation_ticks:
+            candidates.append((best - sign * tr.distance_ticks * tick, "trailing"))
+        if not candidates:
+            return None
+        price, part = max(candidates) if sign > 0 else min(candidates)
+        rounding = ROUND_CEILING if sign > 0 else ROUND_FLOOR
+        return (price / tick).to_integral_value(rounding) * tick, part, gain
+
+    def _manage(self, view: AccountView, position: Position) -> Action | None:
+        if position.spec is None or position.size == 0:
+            return None
+        best = self._best(view, position)
+        if best is None:
+            return None
+        found = self._target(position, best)
+        if found is None:
+            return None
+        target, part, gain = found
+        long = position.size > 0
+        cid = position.contract_id
+        existing = view.protective_stop(position)
+        requested = view.stop_requested(cid)
+        if existing is None and requested is not None:
+            return None  # the stop we placed has not shown up yet (or is gone): never place a second
+        if existing is not None and existing.stop_price is None:
+            return None
+        known = [p for p in (requested, None if existing is None else existing.stop_price) if p is not None]
+        previous = (max(known) if long else min(known)) if known else None
+        if previous is not None and (target <= previous if long else target >= previous):
+            return None
+        was = "none" if previous is None else str(previous)
+        why = (
+            f"{cid} {position.size:+d}: best {best} is {gain.normalize():f} ticks from entry "
+            f"{position.average_price}: {part} stop {target} (was {was})"
+        )
+        inputs = (
+            ("entry", str(position.average_price)),
+            ("best", str(best)),
+            ("profit_ticks", f"{gain.normalize():f}"),
+            ("stop", str(target)),
+            ("previous_stop", was),
+            ("part", part),
+        )
+        if existing is None:
+            return PlaceStop(
+                account_id=view.account_id,
+                rule=self.id,
+                contract_id=cid,
+                stop_price=target,
+                side=int(OrderSide.SELL if long else OrderSide.BUY),
+                size=position.abs_size,
+                reason=why,
+                inputs=inputs,
+            )
+        return ModifyStop(
+            account_id=view.account_id,
+            rule=self.id,
+            contract_id=cid,
+            order_id=existing.order_id,
+            stop_price=target,
+            reason=why,
+            inputs=inputs,
+        )
+
+    def price_band(self, view: AccountView, position: Position) -> Band | None:
+        """Only a new best price can move the stop: the band's edge on the profit side is the next
+        level that would (a trigger not reached yet, or the best price itself once trailing)."""
+        if position.spec is None or position.size == 0:
+            return (None, None)
+        tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
+        best = self._best(view, position)
+        gain = None if best is None else (best - entry) * sign / tick
+        be, tr = self.config.breakeven, self.config.trailing
+        levels: list[Decimal] = []
+        if be.enabled and (gain is None or gain < be.trigger_ticks):
+            levels.append(entry + sign * be.trigger_ticks * tick)
+        if tr.enabled:
+            if best is not None and gain is not None and gain >= tr.activation_ticks:
+                levels.append(best)
+            else:
+                levels.append(entry + sign * tr.activation_ticks * tick)
+        if not levels:
+            return (None, None)
+        return (None, min(levels)) if sign > 0 else (max(levels), None)
+
+    def describe(self) -> str:
+        be, tr = self.config.breakeven, self.config.trailing
+        parts = []
+        if be.enabled:
+            parts.append(f"breakeven at +{be.trigger_ticks} ticks -> entry +{be.offset_ticks} ticks")
+        if tr.enabled:
+            parts.append(
+                f"trail {tr.distance_ticks} ticks behind the best price from +{tr.activation_ticks} ticks"
+            )
+        return f"{self.id} trade_management: {'; '.join(parts) or 'nothing enabled'}; stops only tighten"
