@@ -129,6 +129,8 @@ class TradingCalendar:
         self._xcals = _load_exchange_calendars() if cme_holidays else None
         # year -> (closed weekdays, early closes as UTC instants) from the exchange calendar.
         self._cme_years: dict[int, tuple[frozenset[date], dict[date, datetime]]] = {}
+        # (window, start date) -> occurrence: the engine asks about the same few days on every event.
+        self._memo: dict[tuple[SessionWindow, date], Interval | None] = {}
 
     # ---- daily reset -------------------------------------------------------------------------
 
@@ -270,6 +272,14 @@ class TradingCalendar:
 
     def _occurrence(self, window: SessionWindow, day: date) -> Interval | None:
         """The window occurrence that starts on local ``day``, holidays and early closes applied."""
+        key = (window, day)
+        try:
+            return self._memo[key]
+        except KeyError:
+            found = self._memo[key] = self._compute_occurrence(window, day)
+            return found
+
+    def _compute_occurrence(self, window: SessionWindow, day: date) -> Interval | None:
         if day.weekday() not in window.days:
             return None
         opened = local_at(day, window.start, window.zone)
