@@ -28,8 +28,12 @@ from risk_manager.config.rules_section import (
     risk_config_model,
     rules_model,
 )
+from risk_manager.config.runtime import build_calendar, build_contracts, build_policy
 from risk_manager.config.types import UNTIL_SESSION_START, Duration
 from risk_manager.config.yaml_source import KeyPath, YamlDoc, format_path, parse_yaml
+from risk_manager.domain.contracts import ContractTable
+from risk_manager.engine.calendar import TradingCalendar
+from risk_manager.engine.policy import Policy
 from risk_manager.rules.registry import RULE_KEYS
 
 RISK_FILE = "risk_config.yaml"
@@ -70,20 +74,18 @@ class LoadedConfig:
             return None
         return self.account_rules.get(account_id, self.risk.rules)
 
-    # Runtime builders live in config/runtime.py; bound here so callers need one object.
-    def policy(self) -> Any:
-        from risk_manager.config.runtime import build_policy
+    # ---- runtime objects (config/runtime.py) ---------------------------------------------------
 
+    def policy(self) -> Policy:
+        """Account id -> RuleSet of freshly built rule instances (None for unmonitored accounts)."""
         return build_policy(self)
 
-    def calendar(self) -> Any:
-        from risk_manager.config.runtime import build_calendar
-
+    def calendar(self) -> TradingCalendar:
+        """The TradingCalendar of timers.yaml (CalendarUnavailable if CME is asked for but missing)."""
         return build_calendar(self)
 
-    def contracts(self) -> Any:
-        from risk_manager.config.runtime import build_contracts
-
+    def contracts(self) -> ContractTable:
+        """The built-in contract table with ``instruments:`` on top."""
         return build_contracts(self)
 
     def redacted(self) -> dict[str, Any]:
