@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -63,7 +63,7 @@ from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.policy import Policy, RuleSet
 from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule
+from risk_manager.rules.base import Band, Rule
 
 ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
@@ -483,8 +483,9 @@ class Engine:
         if not watchers:
             return
         last, bid, ask = quote.last, quote.bid, quote.ask
-        due: list[AccountState] = []
+        due: dict[int, tuple[AccountState, set[int] | None]] = {}
         for account, position in watchers:
+            left: set[int] | None = None  # None: every quote-sensitive rule
             if self.fast_path:
                 lo, hi = position.band_lo, position.band_hi
                 if (
@@ -493,14 +494,32 @@ class Engine:
                     and (ask is None or lo < ask < hi)
                 ):
                     continue
-            if account not in due:
-                due.append(account)
-        for account in due:
-            self._evaluate_quote(account, cid, event, now, out)
+                left = {
+                    i
+                    for i, (lo, hi) in enumerate(position.rule_bands)
+                    if not (
+                        (last is None or lo < last < hi)
+                        and (bid is None or lo < bid < hi)
+                        and (ask is None or lo < ask < hi)
+                    )
+                }
+            previous = due.get(account.account_id)
+            if previous is not None:
+                left = None if previous[1] is None or left is None else previous[1] | left
+            due[account.account_id] = (account, left)
+        for account, left in due.values():
+            self._evaluate_quote(account, cid, event, now, out, left)
 
     def _evaluate_quote(
-        self, account: AccountState, cid: str, event: QuoteEvent, now: datetime, out: list[Action]
+        self,
+        account: AccountState,
+        cid: str,
+        event: QuoteEvent,
+        now: datetime,
+        out: list[Action],
+        left: set[int] | None,
     ) -> None:
+        """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them)."""
         try:
             position = account.positions.get(cid)
             quote = self._quotes[cid]
@@ -511,9 +530,15 @@ class Engine:
             found = self._rules(account)
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
+                quote_rules = found[1].quote_rules
                 view = self._view(account, now, event)
-                for rule in found[1].quote_rules:
-                    actions.extend(rule.evaluate(view))
+                for i, rule in enumerate(quote_rules):
+                    if left is None or i in left:
+                        actions.extend(rule.evaluate(view))
+                if not actions and left is not None:
+                    # Nothing decided and nothing else changed: only the re-run rules' bands move.
+                    self._compute_bands(account, self._view(account, now, None), quote_rules, left)
+                    return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
         except Exception as exc:
@@ -699,23 +724,10 @@ class Engine:
         if not quote_rules and not clock_rules:
             for position in account.positions.values():
                 position.band_lo, position.band_hi = -_INF, _INF
+                position.rule_bands = []
             return
         view = self._view(account, now, None)
-        for position in account.positions.values():
-            lo_f, hi_f = -_INF, _INF
-            for rule in quote_rules:
-                band = rule.price_band(view, position)
-                if band is None:
-                    lo_f, hi_f = _INF, -_INF
-                    break
-                lo, hi = band
-                if lo is not None:
-                    f = float(lo)
-                    lo_f = max(lo_f, f + abs(f) * _BAND_MARGIN + _BAND_MARGIN)
-                if hi is not None:
-                    f = float(hi)
-                    hi_f = min(hi_f, f - abs(f) * _BAND_MARGIN - _BAND_MARGIN)
-            position.band_lo, position.band_hi = lo_f, hi_f
+        self._compute_bands(account, view, quote_rules, None)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             when = rule.next_wakeup(view)
@@ -727,6 +739,46 @@ class Engine:
                 else:
                     self._wakeups[key] = when
                     self._push(when, _KIND_WAKE, account.account_id, rule.id)
+
+    @staticmethod
+    def _compute_bands(
+        account: AccountState, view: AccountView, quote_rules: tuple[Rule[Any], ...], only: set[int] | None
+    ) -> None:
+        """Store each quote-sensitive rule's quiet band per position (all rules, or those in ``only``)
+        and their intersection, the band the quote fast path tests."""
+        count = len(quote_rules)
+        for position in account.positions.values():
+            bands = position.rule_bands
+            if only is None or len(bands) != count:
+                bands = position.rule_bands = [_NEVER_QUIET] * count
+                todo: Iterable[int] = range(count)
+            else:
+                todo = only
+            for i in todo:
+                bands[i] = _float_band(quote_rules[i].price_band(view, position))
+            if count:
+                position.band_lo = max(b[0] for b in bands)
+                position.band_hi = min(b[1] for b in bands)
+            else:
+                position.band_lo, position.band_hi = -_INF, _INF
+
+
+_NEVER_QUIET = (_INF, -_INF)
+
+
+def _float_band(band: Band | None) -> tuple[float, float]:
+    """A rule's band as floats shrunk inwards by a tiny margin (None: no quote is ever quiet)."""
+    if band is None:
+        return _NEVER_QUIET
+    lo, hi = band
+    lo_f, hi_f = -_INF, _INF
+    if lo is not None:
+        f = float(lo)
+        lo_f = f + abs(f) * _BAND_MARGIN + _BAND_MARGIN
+    if hi is not None:
+        f = float(hi)
+        hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
+    return (lo_f, hi_f)
 
 
 def _close(account_id: int, rule: str, cid: str, reason: str, subject: str, lockout: Lockout) -> Action:
