@@ -47,6 +47,20 @@ def check(
             for issue in exc.errors:
                 typer.echo(f"  {issue}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
+    try:
+        # Build what the daemon builds, so a config that validates but cannot run fails here too.
+        loaded.calendar()
+        loaded.policy()
+        loaded.contracts()
+    except (ValueError, RuntimeError, ImportError) as exc:
+        message = f"config in {directory} cannot be used: {exc}"
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "directory": str(directory), "errors": [
+                {"file": None, "line": None, "path": "", "value": None, "message": message, "severity": "error"}
+            ]}, indent=2))
+        else:
+            typer.secho(message, fg="red", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
     if as_json:
         typer.echo(json.dumps(summary(loaded), indent=2))
     else:

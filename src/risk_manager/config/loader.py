@@ -198,7 +198,9 @@ def load_config_texts(
             "or set calendar: none and list the dates under holidays.dates / holidays.early_close",
         ))
     if risk is not None and timers is not None:
-        issues.extend(_session_issues(risk, account_rules, timers, risk_doc, timers_doc))
+        issues.extend(
+            _session_issues(risk, account_rules, accounts, timers, risk_doc, accounts_doc, timers_doc)
+        )
     nobody = accounts is not None and not any(a.enabled for a in accounts.accounts)
     if accounts is not None and accounts.monitor == "listed" and nobody:
         line = accounts_doc.line_of(("monitor",)) if accounts_doc else None
@@ -223,8 +225,11 @@ def _ordered(issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:
 def _validate(model: type[M], doc: YamlDoc | None, issues: list[ConfigIssue]) -> M | None:
     if doc is None or doc.data is None:
         return None
+    # A section whose contents are all commented out (``rules:`` and nothing under it) is empty,
+    # not an error: it takes its defaults.
+    data = {key: value for key, value in doc.data.items() if value is not None}
     try:
-        return model.model_validate(doc.data)
+        return model.model_validate(data)
     except ValidationError as exc:
         issues.extend(translate(exc, doc, model))
         return None
@@ -492,34 +497,50 @@ def _rules_without_enabled(doc: YamlDoc, prefix: KeyPath) -> list[ConfigIssue]:
 def _session_issues(
     risk: RiskConfigBase,
     account_rules: Mapping[int, RulesBase],
+    accounts: AccountsConfig | None,
     timers: TimersConfig,
     risk_doc: YamlDoc,
+    accounts_doc: YamlDoc | None,
     timers_doc: YamlDoc | None,
 ) -> list[ConfigIssue]:
-    """Settings that need session hours when timers.yaml defines none."""
+    """Settings that need session hours when timers.yaml defines none.
+
+    An account is reported only for what its own overrides add (the base problems are reported
+    once, at risk_config.yaml).
+    """
     if timers.session_hours is not None:
         return []
     timers_name = timers_doc.file if timers_doc else TIMERS_FILE
+    places: list[tuple[str, RulesBase, YamlDoc, KeyPath]] = [("", risk.rules, risk_doc, ("rules",))]
+    if accounts is not None and accounts_doc is not None:
+        for index, entry in enumerate(accounts.accounts):
+            if entry.id in account_rules:
+                places.append((f"account {entry.id}: ", account_rules[entry.id], accounts_doc,
+                               ("accounts", index, "overrides", "rules")))
     issues = []
-    for label, rules in [("", risk.rules), *((f"account {a}: ", r) for a, r in account_rules.items())]:
+    for label, rules, doc, prefix in places:
         for key, config in rules.enabled():
-            path: KeyPath = ("rules", key)
+            path: KeyPath = (*prefix, key)
+            if label and not doc.has(path):
+                continue
             if key == "session_block_outside":
                 issues.append(ConfigIssue(
-                    risk_doc.file, risk_doc.line_of(path), format_path(path), None,
+                    doc.file, doc.line_of(path), format_path(path), None,
                     f"{label}session_block_outside is enabled but no session_hours are set: "
                     f"add session_hours (start, end, timezone, days) to {timers_name}",
                 ))
                 continue
             for sub, value in _walk(config):
                 if isinstance(value, Duration) and value.until == UNTIL_SESSION_START:
+                    if label and not doc.has((*path, *sub)):
+                        continue
                     issues.append(ConfigIssue(
-                        risk_doc.file, risk_doc.line_of((*path, *sub)), format_path((*path, *sub)),
+                        doc.file, doc.line_of((*path, *sub)), format_path((*path, *sub)),
                         UNTIL_SESSION_START,
                         f"{label}until_session_start needs session_hours in {timers_name}: add them, "
                         "or use a fixed duration or until_reset",
                     ))
-    return list(dict.fromkeys(issues))
+    return issues
 
 
 def _walk(value: Any, path: KeyPath = ()) -> Iterable[tuple[KeyPath, Any]]:

@@ -214,6 +214,11 @@ class AccountEntry(StrictModel):
     enabled: bool = True
     overrides: AccountOverrides = AccountOverrides()
 
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return {} if value is None else value
+
 
 class AccountsConfig(StrictModel):
     monitor: Literal["all_active", "listed"] = "all_active"

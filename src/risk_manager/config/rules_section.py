@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any, cast
+from typing import Any, cast
 
-from pydantic import BeforeValidator, ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, create_model
 
 from risk_manager.config.models import GeneralConfig, InstrumentSpec, StrictModel
 from risk_manager.config.types import Symbol
@@ -46,26 +46,12 @@ class RiskConfigBase(StrictModel):
 @cache
 def rules_model() -> type[RulesBase]:
     """The RulesConfig model: a field per rule, typed by that rule's own config model."""
-    fields: dict[str, Any] = {key: _field(key) for key in RULE_KEYS}
+    fields: dict[str, Any] = {key: (rule_class(key).config_model | None, None) for key in RULE_KEYS}
     model = create_model(
         "RulesConfig", __base__=RulesBase, __module__=__name__, **fields
     )
     model.model_config = ConfigDict(extra="forbid", frozen=True)
     return cast("type[RulesBase]", model)
-
-
-def _field(key: str) -> tuple[Any, None]:
-    try:
-        return (rule_class(key).config_model | None, None)
-    except ModuleNotFoundError as exc:
-        if exc.name != f"risk_manager.rules.{key}":
-            raise
-    # A build without this rule's module (a broken install) must not accept settings it ignores.
-
-    def unavailable(value: Any) -> Any:
-        raise ValueError(f"rule {key} is not available in this installation: reinstall risk-manager")
-
-    return (Annotated[Any, BeforeValidator(unavailable)], None)
 
 
 @cache

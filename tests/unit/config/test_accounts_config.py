@@ -147,3 +147,19 @@ def test_deep_merge_merges_mappings_and_replaces_everything_else() -> None:
     assert deep_merge(base, {"a": {"y": {"q": 3}}, "l": [9], "n": 0}) == {
         "a": {"x": 1, "y": {"p": 1, "q": 3}}, "l": [9], "s": 1, "n": 0}
     assert base["a"]["y"] == {"p": 1, "q": 2}  # inputs untouched
+
+
+def test_an_override_that_enables_session_block_without_sessions_is_reported_at_the_account() -> None:
+    text = "accounts:\n  - id: 8\n    overrides:\n      rules:\n" \
+           "        session_block_outside: {enabled: true}\n"
+    [error] = issues({"risk_config.yaml": RISK_EXAMPLE, "accounts.yaml": text}, None)
+    assert (error.file, error.line) == ("accounts.yaml", 5)
+    assert error.path == "accounts[0].overrides.rules.session_block_outside"
+    assert error.message.startswith("account 8: session_block_outside is enabled but no session_hours")
+
+
+def test_empty_sections_take_their_defaults() -> None:
+    accounts = "accounts:\n  - id: 1\n    overrides:\n"
+    config = load({"risk_config.yaml": "general:\nrules:\n", "accounts.yaml": accounts})
+    assert config.risk.rules.enabled() == []
+    assert config.rules_for(1) is not None
