@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from risk_manager.config.errors import ConfigError
+from risk_manager.config.errors import ConfigError, ConfigIssue
 from risk_manager.config.loader import LoadedConfig, load_config
 from risk_manager.config.models import SessionHoursConfig
 from risk_manager.config.paths import default_config_dir
@@ -55,9 +55,9 @@ def check(
     except (ValueError, RuntimeError, ImportError) as exc:
         message = f"config in {directory} cannot be used: {exc}"
         if as_json:
-            typer.echo(json.dumps({"ok": False, "directory": str(directory), "errors": [
-                {"file": None, "line": None, "path": "", "value": None, "message": message, "severity": "error"}
-            ]}, indent=2))
+            issue = ConfigIssue(str(directory), None, "", None, message)
+            typer.echo(json.dumps({"ok": False, "directory": str(directory), "errors": [issue.as_dict()]},
+                                  indent=2))
         else:
             typer.secho(message, fg="red", err=True)
         raise typer.Exit(EXIT_INVALID) from None
