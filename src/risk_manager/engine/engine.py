@@ -535,8 +535,10 @@ class Engine:
                 for i, rule in enumerate(quote_rules):
                     if left is None or i in left:
                         actions.extend(rule.evaluate(view))
-                if not actions and left is not None:
-                    # Nothing decided and nothing else changed: only the re-run rules' bands move.
+                if left is not None and not any(isinstance(a, LockAccount) for a in actions):
+                    # No lockout started, so nothing another rule reads has changed: only the re-run
+                    # rules' own bands (and breach markers) move.
+                    self._commit(account, actions, now, out)
                     self._compute_bands(account, self._view(account, now, None), quote_rules, left)
                     return
             self._commit(account, actions, now, out)

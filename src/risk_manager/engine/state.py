@@ -15,6 +15,23 @@ from risk_manager.engine.lockouts import LockoutBook
 _INF = float("inf")
 
 
+class _Exact:
+    """The exact Decimal of the last float converted (rules ask for the same mark many times)."""
+
+    __slots__ = ("dec", "key")
+
+    def __init__(self) -> None:
+        self.key: float | None = None
+        self.dec: Decimal | None = None
+
+    def of(self, value: float) -> Decimal:
+        if value is not self.key:
+            self.dec = to_decimal(value)
+            self.key = value
+        assert self.dec is not None
+        return self.dec
+
+
 @dataclass(slots=True)
 class MarketQuote:
     """Last known quote fields of one contract (gateway quotes can be partial)."""
@@ -23,18 +40,23 @@ class MarketQuote:
     bid: float | None = None
     ask: float | None = None
     timestamp: datetime | None = None
+    _exact: tuple[_Exact, _Exact, _Exact] = field(
+        default_factory=lambda: (_Exact(), _Exact(), _Exact()), repr=False, compare=False
+    )
 
     def mark(self, source: str, long: bool) -> Decimal | None:
         """Exact mark price for ``price_source`` last | mid | exit_side (bid for longs, ask for shorts)."""
+        exact_last, exact_bid, exact_ask = self._exact
         if source == "last":
-            return None if self.last is None else to_decimal(self.last)
+            return None if self.last is None else exact_last.of(self.last)
         if source == "mid":
             if self.bid is None or self.ask is None:
                 return None
-            return (to_decimal(self.bid) + to_decimal(self.ask)) / 2
+            return (exact_bid.of(self.bid) + exact_ask.of(self.ask)) / 2
         if source == "exit_side":
-            side = self.bid if long else self.ask
-            return None if side is None else to_decimal(side)
+            if long:
+                return None if self.bid is None else exact_bid.of(self.bid)
+            return None if self.ask is None else exact_ask.of(self.ask)
         raise ValueError(f"unknown price_source {source!r}: use last, mid or exit_side")
 
 
