@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,14 +24,16 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic_day import synthetic_day  # noqa: E402
+from synthetic_day import synthetic_day
 
-from risk_manager.broker.normalize import normalize_message, parse_timestamp  # noqa: E402
-from risk_manager.domain.contracts import ContractTable  # noqa: E402
-from risk_manager.engine.calendar import TradingCalendar  # noqa: E402
-from risk_manager.engine.engine import Engine  # noqa: E402
-from risk_manager.engine.policy import Policy  # noqa: E402
-from risk_manager.rules.registry import RULE_KEYS, rule_class  # noqa: E402
+from risk_manager.broker.normalize import normalize_message, parse_timestamp
+from risk_manager.domain.contracts import ContractTable
+from risk_manager.engine.calendar import TradingCalendar
+from risk_manager.engine.engine import Engine
+from risk_manager.engine.policy import Policy
+from risk_manager.replay.reader import read_recording
+from risk_manager.replay.runner import replay
+from risk_manager.rules.registry import RULE_KEYS, rule_class
 
 # Every rule on, with limits a busy day crosses now and then.
 ALL_RULES: dict[str, dict[str, Any]] = {
@@ -50,12 +53,11 @@ ALL_RULES: dict[str, dict[str, Any]] = {
 }
 
 
-SKIP: set[str] = set()
-
-
 def build_engine(fast_path: bool = True) -> Engine:
-    rules = [rule_class(k)(rule_class(k).config_model.model_validate({"enabled": True, **ALL_RULES[k]}))
-             for k in RULE_KEYS if k not in SKIP]
+    rules = [
+        rule_class(k)(rule_class(k).config_model.model_validate({"enabled": True, **ALL_RULES[k]}))
+        for k in RULE_KEYS
+    ]
     return Engine(Policy.uniform(rules), TradingCalendar(), ContractTable(), fast_path=fast_path)
 
 
@@ -63,7 +65,9 @@ def decode(lines: list[bytes]) -> list[tuple[datetime, list[Any]]]:
     out = []
     for line in lines:
         msg = orjson.loads(line)
-        out.append((parse_timestamp(msg["t"]), normalize_message(msg["hub"], msg["target"], msg["arguments"])))
+        out.append(
+            (parse_timestamp(msg["t"]), normalize_message(msg["hub"], msg["target"], msg["arguments"]))
+        )
     return out
 
 
@@ -78,7 +82,9 @@ def best_of(runs: int, fn: Any) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=300_000)
     parser.add_argument("--replay-lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
@@ -86,7 +92,7 @@ def main() -> None:
 
     lines = list(synthetic_day(args.lines))
     quotes = sum(1 for line in lines if b'"GatewayQuote"' in line)
-    print(f"synthetic day: {len(lines):,} lines, {quotes / len(lines):.0%} quotes, 50 accounts, 13 rules enabled")
+    print(f"synthetic day: {len(lines):,} lines, {quotes / len(lines):.0%} quotes, 50 accounts, all 13 rules")
 
     t_decode = best_of(args.runs, lambda: [orjson.loads(line) for line in lines])
     t_decode_norm = best_of(args.runs, lambda: decode(lines))
@@ -104,32 +110,38 @@ def main() -> None:
     engine = build_engine()
     n_actions = sum(len(engine.apply(ev, t)) for t, evs in events for ev in evs)
 
-    print(f"decode only (orjson):          {len(lines) / t_decode:>12,.0f} lines/s   ({t_decode * 1e6 / len(lines):.2f} us/line)")
-    print(f"decode + normalize:            {len(lines) / t_decode_norm:>12,.0f} lines/s   ({t_decode_norm * 1e6 / len(lines):.2f} us/line)")
-    print(f"engine.apply alone:            {n_events / t_engine:>12,.0f} events/s  ({t_engine * 1e6 / n_events:.2f} us/event)"
-          f"   target >= 200,000")
-    print(f"engine cost / decode cost:     {t_engine / t_decode:>12.2f} x          target <= 3")
-    print(f"actions decided:               {n_actions:>12,}")
+    def row(label: str, value: str, note: str = "") -> None:
+        print(f"{label:<32}{value:>24}   {note}")
+
+    row(
+        "decode only (orjson)",
+        f"{len(lines) / t_decode:,.0f} lines/s",
+        f"{t_decode * 1e6 / len(lines):.2f} us/line",
+    )
+    row(
+        "decode + normalize",
+        f"{len(lines) / t_decode_norm:,.0f} lines/s",
+        f"{t_decode_norm * 1e6 / len(lines):.2f} us/line",
+    )
+    row("engine.apply alone", f"{n_events / t_engine:,.0f} events/s", "target >= 200,000")
+    row("engine cost / decode cost", f"{t_engine / t_decode:.2f} x", "target <= 3")
+    row("actions decided", f"{n_actions:,}")
 
     if args.replay_lines:
-        from risk_manager.replay.runner import replay  # the real replay path, line by line
-        import gzip
-        import tempfile
-
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "day.jsonl"
             with path.open("wb") as fh:
                 for line in synthetic_day(args.replay_lines):
                     fh.write(line + b"\n")
-            from risk_manager.replay.reader import read_recording
-
             gc.collect()
             start = time.perf_counter()
             count = sum(1 for _ in replay(read_recording(path), build_engine()))
             elapsed = time.perf_counter() - start
-            print(f"replay of {args.replay_lines:,} lines:       {elapsed:>12.2f} s          target < 15 s"
-                  f"   ({count:,} actions)")
-            del gzip
+            row(
+                f"replay of {args.replay_lines:,} lines",
+                f"{elapsed:.2f} s",
+                f"target < 15 s ({count:,} actions)",
+            )
 
 
 if __name__ == "__main__":

@@ -47,15 +47,37 @@ def synthetic_day(lines: int, accounts: int = 50, seed: int = 7, quote_share: fl
     def user(target: str, payload: dict[str, object]) -> bytes:
         return orjson.dumps({"t": _ts(t), "hub": "user", "target": target, "arguments": [payload]})
 
-    def order_msg(acc: int, oid: int, cid: str, status: int, typ: int, side: int, size: int,
-                  stop: Decimal | None = None, filled: Decimal | None = None) -> bytes:
-        return user("GatewayUserOrder", {
-            "id": oid, "accountId": acc, "contractId": cid, "symbolId": "F.US." + cid.split(".")[3],
-            "creationTimestamp": _ts(t), "updateTimestamp": _ts(t), "status": status, "type": typ,
-            "side": side, "size": size, "limitPrice": None, "stopPrice": None if stop is None else float(stop),
-            "fillVolume": size if status == 2 else 0, "filledPrice": None if filled is None else float(filled),
-            "customTag": None,
-        })
+    def order_msg(
+        acc: int,
+        oid: int,
+        cid: str,
+        status: int,
+        typ: int,
+        side: int,
+        size: int,
+        stop: Decimal | None = None,
+        filled: Decimal | None = None,
+    ) -> bytes:
+        return user(
+            "GatewayUserOrder",
+            {
+                "id": oid,
+                "accountId": acc,
+                "contractId": cid,
+                "symbolId": "F.US." + cid.split(".")[3],
+                "creationTimestamp": _ts(t),
+                "updateTimestamp": _ts(t),
+                "status": status,
+                "type": typ,
+                "side": side,
+                "size": size,
+                "limitPrice": None,
+                "stopPrice": None if stop is None else float(stop),
+                "fillVolume": size if status == 2 else 0,
+                "filledPrice": None if filled is None else float(filled),
+                "customTag": None,
+            },
+        )
 
     def fill(acc: int, cid: str, side: int, size: int, pnl: Decimal | None) -> None:
         ids["order"] += 1
@@ -64,11 +86,24 @@ def synthetic_day(lines: int, accounts: int = 50, seed: int = 7, quote_share: fl
         oid = ids["order"]
         pending.append(order_msg(acc, oid, cid, 1, 2, side, size))
         pending.append(order_msg(acc, oid, cid, 2, 2, side, size, filled=price))
-        pending.append(user("GatewayUserTrade", {
-            "id": ids["trade"], "accountId": acc, "contractId": cid, "creationTimestamp": _ts(t),
-            "price": float(price), "profitAndLoss": None if pnl is None else float(pnl),
-            "fees": 0.37 * size, "side": side, "size": size, "voided": False, "orderId": oid,
-        }))
+        pending.append(
+            user(
+                "GatewayUserTrade",
+                {
+                    "id": ids["trade"],
+                    "accountId": acc,
+                    "contractId": cid,
+                    "creationTimestamp": _ts(t),
+                    "price": float(price),
+                    "profitAndLoss": None if pnl is None else float(pnl),
+                    "fees": 0.37 * size,
+                    "side": side,
+                    "size": size,
+                    "voided": False,
+                    "orderId": oid,
+                },
+            )
+        )
 
     # A round trip writes about 6.5 user lines per decision; pick decisions so that quotes make up
     # ``quote_share`` of all lines.
@@ -84,9 +119,23 @@ def synthetic_day(lines: int, accounts: int = 50, seed: int = 7, quote_share: fl
             burst = 3 if rng.random() < 0.05 else 1
             prices[cid] += tick * rng.choice((-1, 1)) * burst
             p = float(prices[cid])
-            yield orjson.dumps({"t": _ts(t), "hub": "market", "target": "GatewayQuote", "arguments": [cid, {
-                "symbol": "F.US." + cid.split(".")[3], "lastPrice": p, "bestBid": p - float(tick),
-                "bestAsk": p, "timestamp": _ts(t)}]})
+            yield orjson.dumps(
+                {
+                    "t": _ts(t),
+                    "hub": "market",
+                    "target": "GatewayQuote",
+                    "arguments": [
+                        cid,
+                        {
+                            "symbol": "F.US." + cid.split(".")[3],
+                            "lastPrice": p,
+                            "bestBid": p - float(tick),
+                            "bestAsk": p,
+                            "timestamp": _ts(t),
+                        },
+                    ],
+                }
+            )
             continue
         acc = 7 + rng.randrange(accounts)
         if acc in open_pos:  # close the position
@@ -97,13 +146,34 @@ def synthetic_day(lines: int, accounts: int = 50, seed: int = 7, quote_share: fl
             if stop_id is not None:
                 pending.append(order_msg(acc, stop_id, cid, 3, 4, 1 if size > 0 else 0, abs(size)))
             ids["position"] += 1
-            pending.append(user("GatewayUserPosition", {
-                "id": ids["position"], "accountId": acc, "contractId": cid, "creationTimestamp": _ts(t),
-                "type": 1 if size > 0 else 2, "size": 0, "averagePrice": float(entry)}))
+            pending.append(
+                user(
+                    "GatewayUserPosition",
+                    {
+                        "id": ids["position"],
+                        "accountId": acc,
+                        "contractId": cid,
+                        "creationTimestamp": _ts(t),
+                        "type": 1 if size > 0 else 2,
+                        "size": 0,
+                        "averagePrice": float(entry),
+                    },
+                )
+            )
             balance[acc] += pnl - Decimal("0.37") * abs(size)
-            pending.append(user("GatewayUserAccount", {
-                "id": acc, "name": f"50K-{acc}", "balance": float(balance[acc]), "canTrade": True,
-                "isVisible": True, "simulated": True}))
+            pending.append(
+                user(
+                    "GatewayUserAccount",
+                    {
+                        "id": acc,
+                        "name": f"50K-{acc}",
+                        "balance": float(balance[acc]),
+                        "canTrade": True,
+                        "isVisible": True,
+                        "simulated": True,
+                    },
+                )
+            )
             yield pending.pop(0)
         else:  # open one
             cid = rng.choice(cids)
@@ -111,9 +181,20 @@ def synthetic_day(lines: int, accounts: int = 50, seed: int = 7, quote_share: fl
             entry = prices[cid]
             fill(acc, cid, 0 if size > 0 else 1, abs(size), None)
             ids["position"] += 1
-            pending.append(user("GatewayUserPosition", {
-                "id": ids["position"], "accountId": acc, "contractId": cid, "creationTimestamp": _ts(t),
-                "type": 1 if size > 0 else 2, "size": abs(size), "averagePrice": float(entry)}))
+            pending.append(
+                user(
+                    "GatewayUserPosition",
+                    {
+                        "id": ids["position"],
+                        "accountId": acc,
+                        "contractId": cid,
+                        "creationTimestamp": _ts(t),
+                        "type": 1 if size > 0 else 2,
+                        "size": abs(size),
+                        "averagePrice": float(entry),
+                    },
+                )
+            )
             stop_id = None
             if rng.random() < 0.8:
                 ids["order"] += 1
