@@ -295,7 +295,7 @@ def _data_path(data: Any, loc: tuple[int | str, ...], kind: str) -> tuple[KeyPat
         if present:
             path.append(part)
             current = current[part]
-        elif last or kind == "missing":
+        elif last and kind == "missing":
             path.append(part)  # a required key that is absent
             current = None
         # else: a union member's tag such as "function-after[...]": not part of the file's structure

@@ -131,3 +131,32 @@ def test_an_empty_file_is_an_empty_mapping() -> None:
 def test_key_paths_print_with_dots_and_list_indexes() -> None:
     assert format_path(("accounts", 0, "overrides", "rules")) == "accounts[0].overrides.rules"
     assert format_path(()) == ""
+
+
+def test_union_member_tags_of_pydantic_errors_are_not_shown_as_keys() -> None:
+    from typing import Literal
+
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from risk_manager.config.loader import translate
+
+    class Inner(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        a: int
+
+    class Outer(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        x: int | Literal["auto"]
+        y: Inner | list[int]
+
+    doc = parse_yaml("x: abc\ny: {a: q, b: 1}\n", "f.yaml", {})
+    try:
+        Outer.model_validate(doc.data)
+    except ValidationError as exc:
+        rendered = [str(issue) for issue in translate(exc, doc, Outer)]
+    assert rendered == [
+        "f.yaml:1: x = abc: must be a whole number, e.g. 5; or must be 'auto'",
+        "f.yaml:2: y.a = q: must be a whole number, e.g. 5",
+        "f.yaml:2: y.b: unknown key 'b' (allowed here: a)",
+        "f.yaml:2: y: must be a list, e.g. [a, b]",
+    ]
