@@ -30,7 +30,7 @@ from risk_manager.config.rules_section import (
 )
 from risk_manager.config.runtime import build_calendar, build_contracts, build_policy
 from risk_manager.config.types import UNTIL_SESSION_START, Duration
-from risk_manager.config.yaml_source import KeyPath, YamlDoc, format_path, parse_yaml
+from risk_manager.config.yaml_source import ONLY_ENV_REF, KeyPath, YamlDoc, format_path, parse_yaml
 from risk_manager.domain.contracts import ContractTable
 from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.policy import Policy
@@ -59,6 +59,8 @@ class LoadedConfig:
     directory: Path | None = None
     files: tuple[str, ...] = ()
     warnings: tuple[ConfigIssue, ...] = ()
+    # file name -> key paths of secrets written literally in it (for the file-mode warning)
+    secret_paths: Mapping[str, list[KeyPath]] = field(default_factory=dict)
 
     # ---- who is monitored with which rules ----------------------------------------------------
 
@@ -141,7 +143,7 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
     warnings = list(loaded.warnings) + _permission_warnings(directory, loaded)
     return LoadedConfig(
         loaded.risk, loaded.timers, loaded.accounts, loaded.api, loaded.account_rules,
-        directory, loaded.files, tuple(warnings),
+        directory, loaded.files, tuple(warnings), loaded.secret_paths,
     )
 
 
@@ -210,7 +212,10 @@ def load_config_texts(
     if issues or risk is None or timers is None or accounts is None or api is None:
         raise ConfigError(_ordered(issues))
     files = tuple(name for name in FILE_ORDER if name in texts)
-    return LoadedConfig(risk, timers, accounts, api, account_rules, directory, files, tuple(warnings))
+    secrets = {name: found for name, doc in docs.items() if (found := _literal_secrets(doc))}
+    return LoadedConfig(
+        risk, timers, accounts, api, account_rules, directory, files, tuple(warnings), secrets
+    )
 
 
 def _ordered(issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:
@@ -558,16 +563,29 @@ def _walk(value: Any, path: KeyPath = ()) -> Iterable[tuple[KeyPath, Any]]:
         yield path, value
 
 
+_NO_VALUE = ("(empty)", "null", "~", "Null", "NULL")
+
+
+def _literal_secrets(doc: YamlDoc) -> list[KeyPath]:
+    """Key paths of secret values written in the file itself (not taken from ``${ENV}``)."""
+    return [
+        path for path, raw in doc.raw.items()
+        if path and is_secret_key(path[-1]) and not ONLY_ENV_REF.match(raw) and raw not in _NO_VALUE
+    ]
+
+
 def _permission_warnings(directory: Path, loaded: LoadedConfig) -> list[ConfigIssue]:
-    """An API key written in a file others can read is a leak waiting to happen (CONFIG.md: mode 0600)."""
-    path = directory / API_FILE
-    if os.name != "posix" or loaded.api.projectx.api_key is None or not path.is_file():
+    """A secret written in a file others can read is a leak waiting to happen (CONFIG.md: mode 0600)."""
+    if os.name != "posix":
         return []
-    if "${" in path.read_text(encoding="utf-8").split("api_key", 1)[-1].split("\n", 1)[0]:
-        return []  # the key comes from the environment, the file holds no secret
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        return [ConfigIssue(API_FILE, None, "projectx.api_key", REDACTED,
-                            f"the file holding the API key is readable by others (mode {mode:04o}): "
-                            f"run chmod 600 {path}", "warning")]
-    return []
+    warnings = []
+    for name, paths in loaded.secret_paths.items():
+        path = directory / name
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            keys = ", ".join(format_path(p) for p in paths)
+            warnings.append(ConfigIssue(name, None, keys, None,
+                                        f"this file holds a secret ({keys}) and others can read it "
+                                        f"(mode {mode:04o}): run chmod 600 {path}, or take the value from "
+                                        "the environment with ${NAME}", "warning"))
+    return warnings

@@ -41,7 +41,7 @@ def _show_refs(text: str) -> str:
     return _HIDDEN.sub(lambda m: f"${{{m.group(1)}}}", text)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A value that is nothing but one ``${NAME}`` reference shows the reference, which is not secret.
-_ONLY_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+ONLY_ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
 
 class _Loader(yaml.SafeLoader):
@@ -106,7 +106,7 @@ class YamlDoc:
     def shown(self, path: KeyPath) -> str | None:
         """The value at ``path`` as written in the file (secrets replaced), or None for mappings/lists."""
         raw = self.raw.get(path)
-        if raw is not None and any(is_secret_key(part) for part in path) and not _ONLY_REF.match(raw):
+        if raw is not None and any(is_secret_key(part) for part in path) and not ONLY_ENV_REF.match(raw):
             return REDACTED
         return raw
 

@@ -96,14 +96,29 @@ def test_api_key_written_in_a_world_readable_file_gives_a_warning(write_config: 
     api = API_EXAMPLE.replace("${PROJECTX_API_KEY}", SECRET_KEY_VALUE)
     directory = write_config({"risk_config.yaml": RISK_EXAMPLE, "api_config.yaml": api})
     (directory / "api_config.yaml").chmod(0o644)
-    [warning] = [w for w in load_config(directory, env=ENV).warnings if "chmod 600" in w.message]
+    [warning] = load_config(directory, env=ENV).warnings
+    assert (warning.file, warning.path) == ("api_config.yaml", "projectx.api_key")
+    assert "chmod 600" in warning.message
     assert SECRET_KEY_VALUE not in str(warning)
     (directory / "api_config.yaml").chmod(0o600)
-    assert not [w for w in load_config(directory, env=ENV).warnings if "chmod" in w.message]
+    assert load_config(directory, env=ENV).warnings == ()
 
 
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
-def test_api_key_from_the_environment_needs_no_file_mode_warning(write_config: WriteConfig) -> None:
-    directory = write_config({"risk_config.yaml": RISK_EXAMPLE, "api_config.yaml": API_EXAMPLE})
-    (directory / "api_config.yaml").chmod(0o644)
-    assert not [w for w in load_config(directory, env=ENV).warnings if "chmod" in w.message]
+def test_a_literal_notification_token_in_a_world_readable_risk_config_gives_a_warning(
+    write_config: WriteConfig,
+) -> None:
+    risk = RISK_EXAMPLE.replace("${TELEGRAM_TOKEN}", "'123:TgSecretXyz'")
+    directory = write_config({"risk_config.yaml": risk})
+    (directory / "risk_config.yaml").chmod(0o640)
+    [warning] = load_config(directory, env=ENV).warnings
+    assert (warning.file, warning.path) == ("risk_config.yaml", "general.notifications.telegram.bot_token")
+    assert "TgSecretXyz" not in str(warning)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_secrets_taken_from_the_environment_need_no_file_mode_warning(write_config: WriteConfig) -> None:
+    directory = write_config(EXAMPLES)
+    for name in EXAMPLES:
+        (directory / name).chmod(0o644)
+    assert load_config(directory, env=ENV).warnings == ()
