@@ -117,9 +117,12 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
     """Load and validate the config files in ``directory``; raise ConfigError listing every problem."""
     directory = Path(directory)
     if not directory.is_dir():
-        what = "is not a directory" if directory.exists() else "does not exist"
-        raise ConfigError([ConfigIssue(str(directory), None, "", None,
-                                       f"config directory {what}: pass --config DIR with your config files")])
+        if directory.exists():
+            message = (f"this is a file, not a config directory: pass the directory that holds it "
+                       f"({directory.parent})")
+        else:
+            message = "config directory does not exist: pass --config DIR with your config files"
+        raise ConfigError([ConfigIssue(str(directory), None, "", None, message)])
     texts: dict[str, str] = {}
     issues: list[ConfigIssue] = []
     for name in FILE_ORDER:

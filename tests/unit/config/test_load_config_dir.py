@@ -40,6 +40,13 @@ def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
         load_config(tmp_path / "nope", env=ENV)
 
 
+def test_passing_a_file_instead_of_the_directory_names_the_directory(write_config: WriteConfig) -> None:
+    directory = write_config(EXAMPLES)
+    with pytest.raises(ConfigError, match="not a config directory") as caught:
+        load_config(directory / "risk_config.yaml", env=ENV)
+    assert str(directory) in str(caught.value)
+
+
 def test_a_yml_file_is_not_silently_ignored(write_config: WriteConfig) -> None:
     directory = write_config({"risk_config.yaml": RISK_EXAMPLE, "timers.yml": "{}\n"})
     with pytest.raises(ConfigError, match=r"rename timers\.yml to timers\.yaml"):
