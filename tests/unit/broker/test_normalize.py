@@ -181,7 +181,13 @@ def test_rest_rows_go_through_the_same_functions_with_their_endpoint_named_in_er
 def test_optional_fields_missing_take_their_defaults() -> None:
     minimal = {"id": 1, "accountId": 7, "contractId": MNQ, "price": 21000, "side": 1, "size": 1}
     event = normalize_trade(minimal)
-    assert (event.pnl, event.fees, event.voided, event.order_id, event.created) == (None, 0, False, None, None)
+    assert (event.pnl, event.fees, event.voided, event.order_id, event.created) == (
+        None,
+        0,
+        False,
+        None,
+        None,
+    )
     assert normalize_account({"id": 8}) == AccountEvent(account_id=8)
 
 
@@ -286,7 +292,9 @@ def test_a_field_of_the_wrong_type_raises_payload_error_naming_field_and_value(
 
 
 def test_a_payload_that_is_not_an_object_raises_payload_error() -> None:
-    with pytest.raises(PayloadError, match=r"GatewayUserOrder: payload must be a JSON object, got 42 \(int\)"):
+    with pytest.raises(
+        PayloadError, match=r"GatewayUserOrder: payload must be a JSON object, got 42 \(int\)"
+    ):
         normalize_user("GatewayUserOrder", 42)
 
 
@@ -304,7 +312,9 @@ def test_payload_error_is_a_value_error() -> None:
 
 def test_a_full_quote_keeps_prices_as_received_and_parses_the_timestamp() -> None:
     quote = normalize_quote(MNQ, QUOTE)
-    assert quote == QuoteEvent(MNQ, 21001.0, 21000.75, 21001.0, datetime(2026, 3, 2, 14, 30, 1, 190000, tzinfo=UTC))
+    assert quote == QuoteEvent(
+        MNQ, 21001.0, 21000.75, 21001.0, datetime(2026, 3, 2, 14, 30, 1, 190000, tzinfo=UTC)
+    )
     assert type(quote) is QuoteEvent and type(quote.last) is float
 
 
@@ -329,7 +339,11 @@ def test_a_wrapped_quote_is_unwrapped() -> None:
 @pytest.mark.parametrize(
     ("contract", "payload", "message"),
     [
-        (MNQ, {"lastPrice": "21000"}, "GatewayQuote: field 'lastPrice' must be a number or null, got '21000'"),
+        (
+            MNQ,
+            {"lastPrice": "21000"},
+            "GatewayQuote: field 'lastPrice' must be a number or null, got '21000'",
+        ),
         (MNQ, {"bestAsk": True}, "GatewayQuote: field 'bestAsk' must be a number or null, got True"),
         (MNQ, {"lastPrice": 1.0, "timestamp": "soon"}, "GatewayQuote: field 'timestamp' is not an ISO-8601"),
         (MNQ, ["not", "an", "object"], "GatewayQuote: quote data (second argument) must be a JSON object"),

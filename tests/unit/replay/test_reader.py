@@ -40,7 +40,14 @@ POSITION_LINE = {
     "arguments": [
         {
             "action": 1,
-            "data": {"id": 31, "accountId": 7, "contractId": MNQ, "type": 1, "size": 2, "averagePrice": 21000.25},
+            "data": {
+                "id": 31,
+                "accountId": 7,
+                "contractId": MNQ,
+                "type": 1,
+                "size": 2,
+                "averagePrice": 21000.25,
+            },
         }
     ],
 }
@@ -53,7 +60,12 @@ QUOTE_LINE = {
 CLOCK_LINE = {"t": "2026-03-02T14:35:00Z", "clock": True}
 LOST_LINE = {"t": "2026-03-02T14:36:00Z", "connection": "lost", "hub": "market"}
 RESTORED_LINE = {"t": "2026-03-02T14:36:20Z", "connection": "restored"}
-DEPTH_LINE = {"t": "2026-03-02T14:30:01.300Z", "hub": "market", "target": "GatewayDepth", "arguments": [MNQ, []]}
+DEPTH_LINE = {
+    "t": "2026-03-02T14:30:01.300Z",
+    "hub": "market",
+    "target": "GatewayDepth",
+    "arguments": [MNQ, []],
+}
 
 GOOD = [TRADE_LINE, POSITION_LINE, QUOTE_LINE, DEPTH_LINE, CLOCK_LINE, LOST_LINE, RESTORED_LINE]
 
@@ -123,7 +135,7 @@ def test_an_empty_file_has_no_lines(tmp_path: Path) -> None:
 
 
 def test_a_missing_file_is_a_replay_input_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ReplayInputError, match="nope.jsonl: cannot open the recording"):
+    with pytest.raises(ReplayInputError, match=r"nope\.jsonl: cannot open the recording"):
         read_all(tmp_path / "nope.jsonl")
 
 
@@ -133,14 +145,34 @@ MALFORMED: list[tuple[str, object, str]] = [
     ("no t", {"clock": True}, 'missing "t"'),
     ("t not a string", {"t": 1740000000, "clock": True}, '"t" must be an ISO-8601 UTC time string'),
     ("t not a time", {"t": "yesterday", "clock": True}, "\"t\" is not an ISO-8601 time: 'yesterday'"),
-    ("t without zone", {"t": "2026-03-02T14:30:00", "clock": True}, 'has no time zone; recordings are in UTC: append "Z"'),
-    ("bad hub", {**QUOTE_LINE, "hub": "quotes"}, "\"hub\" must be \"user\" or \"market\", got 'quotes'"),
-    ("no hub", {k: v for k, v in QUOTE_LINE.items() if k != "hub"}, '"hub" must be "user" or "market", got None'),
-    ("no target", {k: v for k, v in QUOTE_LINE.items() if k != "target"}, '"target" must be the gateway event name'),
-    ("unknown target", {**TRADE_LINE, "target": "GatewayUserTrades"}, "unknown target 'GatewayUserTrades' for hub"),
+    (
+        "t without zone",
+        {"t": "2026-03-02T14:30:00", "clock": True},
+        'has no time zone; recordings are in UTC: append "Z"',
+    ),
+    ("bad hub", {**QUOTE_LINE, "hub": "quotes"}, '"hub" must be "user" or "market", got \'quotes\''),
+    (
+        "no hub",
+        {k: v for k, v in QUOTE_LINE.items() if k != "hub"},
+        '"hub" must be "user" or "market", got None',
+    ),
+    (
+        "no target",
+        {k: v for k, v in QUOTE_LINE.items() if k != "target"},
+        '"target" must be the gateway event name',
+    ),
+    (
+        "unknown target",
+        {**TRADE_LINE, "target": "GatewayUserTrades"},
+        "unknown target 'GatewayUserTrades' for hub",
+    ),
     ("target on wrong hub", {**QUOTE_LINE, "hub": "user"}, 'it is a "market" hub event: set "hub": "market"'),
     ("arguments not a list", {**QUOTE_LINE, "arguments": {"a": 1}}, '"arguments" must be a JSON list'),
-    ("no arguments", {k: v for k, v in QUOTE_LINE.items() if k != "arguments"}, '"arguments" must be a JSON list'),
+    (
+        "no arguments",
+        {k: v for k, v in QUOTE_LINE.items() if k != "arguments"},
+        '"arguments" must be a JSON list',
+    ),
     (
         "payload missing a field",
         {**TRADE_LINE, "arguments": [{"id": 1, "contractId": MNQ, "price": 1, "side": 0, "size": 1}]},
@@ -152,8 +184,16 @@ MALFORMED: list[tuple[str, object, str]] = [
         "GatewayQuote: field 'lastPrice' must be a number or null, got 'high'",
     ),
     ("clock not true", {"t": "2026-03-02T14:30:00Z", "clock": "yes"}, '"clock" must be true'),
-    ("bad connection state", {"t": "2026-03-02T14:30:00Z", "connection": "down"}, '"connection" must be "lost" or'),
-    ("bad connection hub", {"t": "2026-03-02T14:30:00Z", "connection": "lost", "hub": "x"}, '"hub" of a connection'),
+    (
+        "bad connection state",
+        {"t": "2026-03-02T14:30:00Z", "connection": "down"},
+        '"connection" must be "lost" or',
+    ),
+    (
+        "bad connection hub",
+        {"t": "2026-03-02T14:30:00Z", "connection": "lost", "hub": "x"},
+        '"hub" of a connection',
+    ),
     ("clock and message", {**QUOTE_LINE, "clock": True}, "a line is either a message"),
     ("clock and connection", {**CLOCK_LINE, "connection": "lost"}, "cannot also be a connection line"),
     ("nothing", {"t": "2026-03-02T14:30:00Z", "seq": 4}, "nothing to replay"),
@@ -164,7 +204,12 @@ MALFORMED: list[tuple[str, object, str]] = [
 def test_a_malformed_line_raises_naming_the_file_and_line_after_yielding_the_lines_before(
     tmp_path: Path, case: str, bad_line: object, message: str
 ) -> None:
-    lines: list[object] = [TRADE_LINE, POSITION_LINE, b"", bad_line if isinstance(bad_line, bytes) else bad_line]
+    lines: list[object] = [
+        TRADE_LINE,
+        POSITION_LINE,
+        b"",
+        bad_line,
+    ]
     path = write(tmp_path / "day.jsonl", [*lines, CLOCK_LINE])  # type: ignore[list-item]
     seen: list[int] = []
     with pytest.raises(ReplayInputError) as info:
