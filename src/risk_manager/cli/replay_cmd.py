@@ -47,7 +47,13 @@ def replay_command(
     file: Path = typer.Argument(
         ..., help="Recording to replay: JSON Lines, plain or gzip (see docs/replay.md)."
     ),
-    config: Path = typer.Option(..., "--config", "-c", help="Config directory whose rules to apply."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Config directory whose rules to apply (default: $RISK_MANAGER_CONFIG, else the "
+        "platform's config directory).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per decision (FORMATS.md)."),
     until: str | None = typer.Option(
         None,
@@ -65,7 +71,10 @@ def replay_command(
     except ValueError as exc:
         _console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    code = run_replay(file, config, as_json=as_json, until=until_t, accounts=account)
+    from risk_manager.config.paths import default_config_dir
+
+    directory = config if config is not None else default_config_dir()
+    code = run_replay(file, directory, as_json=as_json, until=until_t, accounts=account)
     raise typer.Exit(code)
 
 
