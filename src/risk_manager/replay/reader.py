@@ -21,19 +21,19 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
-from risk_manager.broker.normalize import HUBS, PayloadError, normalize_message
+from risk_manager.broker.normalize import HUBS, PayloadError, normalize_message, normalize_quote
 from risk_manager.domain.events import ConnectionEvent, Event
 
 __all__ = ["GZIP_MAGIC", "ReplayInputError", "ReplayLine", "open_recording", "parse_line", "read_recording"]
 
 GZIP_MAGIC = b"\x1f\x8b"
+_fromisoformat = datetime.fromisoformat
 _EXAMPLE_T = "2026-03-02T14:30:00.120Z"
 
 
@@ -48,13 +48,13 @@ class ReplayInputError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
-@dataclass(frozen=True, slots=True)
-class ReplayLine:
+class ReplayLine(NamedTuple):
     """One validated recording line: its number (1-based), receive time (UTC), kind and events.
 
     ``kind`` is "message", "clock" or "connection". A clock line carries no events (the runner fires
     the timers due up to ``t`` before every line); a message line may carry none either (market
-    trades and depth are ignored).
+    trades and depth are ignored). A NamedTuple rather than a dataclass: one is built per line, and
+    replays run through millions of lines.
     """
 
     line_no: int
@@ -128,6 +128,28 @@ def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) ->
         raise ReplayInputError(
             name, line_no, f"not valid JSON ({exc}); each line must be one complete JSON object"
         ) from None
+    # Fast path for the common case, a well-formed quote in UTC (~90% of a recording): the same
+    # checks as the general path, fewer steps. Anything unusual falls through to the general path.
+    if type(obj) is dict and obj.get("target") == "GatewayQuote" and obj.get("hub") == "market":
+        arguments = obj.get("arguments")
+        stamp = obj.get("t")
+        if type(arguments) is list and len(arguments) == 2 and type(stamp) is str and len(obj) == 4:
+            try:
+                t = _fromisoformat(stamp)
+            except ValueError:
+                t = None
+            if t is not None and t.tzinfo is UTC:
+                try:
+                    quote = normalize_quote(arguments[0], arguments[1])
+                except PayloadError as exc:
+                    raise ReplayInputError(
+                        name, line_no, f"{exc}; fix the payload or remove the line"
+                    ) from None
+                return ReplayLine(line_no, t, "message", (quote,))
+    return _parse_object(obj, name, line_no)
+
+
+def _parse_object(obj: Any, name: str, line_no: int) -> ReplayLine:
     if type(obj) is not dict:
         raise ReplayInputError(
             name,

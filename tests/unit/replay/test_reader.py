@@ -236,3 +236,11 @@ def test_invalid_utf8_is_a_malformed_line(tmp_path: Path) -> None:
     path = write(tmp_path / "day.jsonl", [TRADE_LINE, b'{"t": "\xff\xfe", "clock": true}'])
     with pytest.raises(ReplayInputError, match="line 2: not valid JSON"):
         read_all(path)
+
+
+def test_a_quote_line_reads_the_same_whether_or_not_it_takes_the_fast_path(tmp_path: Path) -> None:
+    fast = QUOTE_LINE
+    slow_extra_key = {**QUOTE_LINE, "seq": 12}
+    slow_offset = {**QUOTE_LINE, "t": "2026-03-02T08:30:01.200-06:00"}
+    lines = read_all(write(tmp_path / "quotes.jsonl", [fast, slow_extra_key, slow_offset]))
+    assert len({(line.t, line.kind, line.events) for line in lines}) == 1
