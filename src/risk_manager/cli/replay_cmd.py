@@ -25,7 +25,9 @@ from zoneinfo import ZoneInfo
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from risk_manager.domain.actions import Action, format_time
 from risk_manager.domain.events import TradeEvent
@@ -69,7 +71,7 @@ def replay_command(
     try:
         until_t = parse_until(until)
     except ValueError as exc:
-        _console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        _console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     from risk_manager.config.paths import default_config_dir
 
@@ -129,7 +131,8 @@ def _console(stderr: bool = False) -> Console:
     # table stays one row per decision; a terminal or $COLUMNS decides otherwise.
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 180
-    return Console(file=stream, width=width, soft_wrap=False)
+    # Messages on stderr are never wrapped: a line number or a path must stay greppable.
+    return Console(file=stream, width=width, soft_wrap=stderr)
 
 
 def _load(config_dir: Path) -> tuple[Any, Any] | str:
@@ -165,7 +168,7 @@ def run_replay(
     err = _console(stderr=True)
     loaded = _load(config_dir)
     if isinstance(loaded, str):
-        err.print(f"[red]error:[/red] {loaded}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(loaded)}", highlight=False)
         return EXIT_BAD_INPUT
     engine, calendar = loaded
     wanted = frozenset(accounts)
@@ -200,7 +203,7 @@ def run_replay(
         )
     if failure is not None:
         sys.stdout.flush()
-        err.print(f"[red]error:[/red] {failure}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(failure))}", highlight=False)
         err.print(
             "the decisions above were made before that line; fix the line and replay again", highlight=False
         )
@@ -295,8 +298,8 @@ def _print_human(
             str(action.account_id),
             action.rule,
             f"[{style}]{action.kind}[/{style}]" if style else action.kind,
-            _details(t, action, zone),
-            action.reason or "",
+            Text(_details(t, action, zone)),
+            Text(action.reason or ""),
         )
     if report.decisions:
         console.print(table)
@@ -365,12 +368,16 @@ def _print_human(
             continue
         for position in state.positions.values():
             positions.add_row(
-                str(account_id), position.contract_id, f"{position.size:+d}", str(position.average_price)
+                str(account_id),
+                Text(position.contract_id),
+                f"{position.size:+d}",
+                str(position.average_price),
             )
         for lockout in state.lockouts:
             scope = lockout.scope if lockout.symbol is None else f"{lockout.scope} {lockout.symbol}"
             end = _when(lockout.until, zone) if lockout.until is not None else f"{lockout.condition} clears"
-            lockouts.add_row(str(account_id), lockout.rule, scope, end, lockout.reason)
+            # Text(): reasons and contract ids are data, never Rich markup ("[...]" must print as is).
+            lockouts.add_row(str(account_id), lockout.rule, Text(scope), Text(end), Text(lockout.reason))
     end_label = "" if stats.last_t is None else f" ({_when(stats.last_t, zone)})"
     if positions.row_count:
         console.print(positions)
