@@ -75,7 +75,7 @@ class PayloadError(ValueError):
         super().__init__(f"{where} {problem}")
 
 
-_MISSING: Any = object()
+_MAX_NESTING = 8
 
 
 # ---- field readers -----------------------------------------------------------------------------
@@ -174,7 +174,10 @@ def parse_timestamp(value: str) -> datetime:
         return parsed
     if tz is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC equivalent
+        raise ValueError(f"{value!r} is out of the representable range of times") from None
 
 
 def _parse_timestamp_slow(value: object) -> datetime:
@@ -306,16 +309,20 @@ IGNORED_TARGETS = frozenset({"GatewayTrade", "GatewayDepth"})
 HUBS = {"user": USER_TARGETS, "market": MARKET_TARGETS}
 
 
-def _unwrap(payload: object, target: str, out: list[dict[str, Any]]) -> None:
+def _unwrap(payload: object, target: str, out: list[dict[str, Any]], depth: int = 0) -> None:
     """Collect the payload objects of one hub argument: bare, wrapped, or lists of either."""
+    if depth > _MAX_NESTING:  # a real payload nests 2 or 3 levels; this is garbage, not recursion
+        raise PayloadError(
+            target, None, None, f"payload nests wrappers/lists deeper than {_MAX_NESTING} levels"
+        )
     if type(payload) is dict:
         if "data" in payload and "action" in payload:
-            _unwrap(payload["data"], target, out)
+            _unwrap(payload["data"], target, out, depth + 1)
         else:
             out.append(payload)
     elif type(payload) is list:
         for item in payload:
-            _unwrap(item, target, out)
+            _unwrap(item, target, out, depth + 1)
     else:
         raise PayloadError(target, None, payload, f"payload must be a JSON object, got {_shown(payload)}")
 
@@ -413,7 +420,10 @@ def _quote_slow(contract_id: object, payload: object) -> QuoteEvent:
             f"(first argument) must be a non-empty string, got {_shown(contract_id)}",
         )
     if type(payload) is dict and "data" in payload and "action" in payload:
-        return normalize_quote(contract_id, payload["data"])
+        data = payload["data"]
+        if type(data) is dict and "data" in data and "action" in data:
+            raise PayloadError(target, None, None, "quote data is a wrapper inside a wrapper; send it once")
+        return normalize_quote(contract_id, data)
     if type(payload) is not dict:
         raise PayloadError(
             target,

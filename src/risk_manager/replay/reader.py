@@ -117,7 +117,14 @@ def _parse_t(value: object, name: str, line_no: int) -> datetime:
             line_no,
             f'"t" {value!r} has no time zone; recordings are in UTC: append "Z" ("{_EXAMPLE_T}")',
         )
-    return t if t.tzinfo is UTC else t.astimezone(UTC)
+    if t.tzinfo is UTC:
+        return t
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:
+        raise ReplayInputError(
+            name, line_no, f'"t" {value!r} is out of the representable range of times'
+        ) from None
 
 
 def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) -> ReplayLine:

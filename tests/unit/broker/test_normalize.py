@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk_manager.broker.normalize import (
     PayloadError,
@@ -278,6 +280,7 @@ def test_a_missing_required_field_raises_payload_error_naming_target_and_field(
         ("voided", "no", "must be true, false or null, got 'no' (str)"),
         ("creationTimestamp", "yesterday", "is not an ISO-8601 timestamp: 'yesterday'"),
         ("creationTimestamp", 1740000000, "must be an ISO-8601 string, got 1740000000 (int)"),
+        ("creationTimestamp", "0001-01-01T00:00:00+01:00", "is not an ISO-8601 timestamp"),
     ],
 )
 def test_a_field_of_the_wrong_type_raises_payload_error_naming_field_and_value(
@@ -389,3 +392,86 @@ def test_a_gateway_logout_is_a_lost_connection_of_its_hub() -> None:
 def test_an_unknown_hub_is_an_error() -> None:
     with pytest.raises(PayloadError, match="unknown hub 'chat'"):
         normalize_message("chat", "GatewayQuote", [])
+
+
+# ---- robustness: any JSON in, events or PayloadError out ------------------------------------------
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+# Values a field is likely to be confused with, plus well-formed ones, so both paths are exercised.
+field_values = json_values | st.sampled_from(
+    [
+        7,
+        0,
+        -1,
+        2.0,
+        2.5,
+        "7",
+        "CON.F.US.MNQ.H26",
+        "",
+        "21000.25",
+        "2026-03-02T14:30:00.1234567Z",
+        "soon",
+        True,
+    ]
+)
+GATEWAY_FIELDS = sorted({*TRADE, *POSITION, *ORDER, *ACCOUNT, *QUOTE, "action", "data"})
+payloads = st.dictionaries(st.sampled_from(GATEWAY_FIELDS), field_values, max_size=len(GATEWAY_FIELDS))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    target=st.sampled_from(
+        ["GatewayUserAccount", "GatewayUserOrder", "GatewayUserPosition", "GatewayUserTrade"]
+    ),
+    payload=payloads | json_values | st.lists(payloads, max_size=3),
+)
+def test_any_json_payload_gives_events_or_a_payload_error_never_another_exception(
+    target: str, payload: object
+) -> None:
+    try:
+        events = normalize_user(target, payload)
+    except PayloadError as exc:
+        assert str(exc).startswith(target)
+        return
+    assert all(type(e) in (AccountEvent, OrderEvent, PositionEvent, TradeEvent) for e in events)
+
+
+@settings(max_examples=400, deadline=None)
+@given(contract=field_values, payload=payloads | json_values)
+def test_any_json_quote_gives_a_quote_or_a_payload_error(contract: object, payload: object) -> None:
+    try:
+        quote = normalize_quote(contract, payload)
+    except PayloadError as exc:
+        assert str(exc).startswith("GatewayQuote")
+        return
+    assert type(quote) is QuoteEvent and quote.contract_id == contract
+    for price in (quote.last, quote.bid, quote.ask):
+        assert price is None or type(price) in (int, float)
+    assert quote.timestamp is None or quote.timestamp.utcoffset() == timedelta(0)
+
+
+def test_absurdly_nested_wrappers_are_a_payload_error_not_a_recursion_error() -> None:
+    payload: object = TRADE
+    for _ in range(2000):
+        payload = {"action": 1, "data": payload}
+    with pytest.raises(PayloadError, match="deeper than 8 levels"):
+        normalize_user("GatewayUserTrade", payload)
+
+
+def test_a_quote_wrapped_twice_is_a_payload_error_not_a_recursion() -> None:
+    payload: object = {"timestamp": "2026-03-02T14:30:01Z"}
+    for _ in range(2000):
+        payload = {"action": 1, "data": payload}
+    with pytest.raises(PayloadError, match="wrapper inside a wrapper"):
+        normalize_quote(MNQ, payload)

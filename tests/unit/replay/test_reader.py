@@ -150,6 +150,7 @@ MALFORMED: list[tuple[str, object, str]] = [
         {"t": "2026-03-02T14:30:00", "clock": True},
         'has no time zone; recordings are in UTC: append "Z"',
     ),
+    ("t out of range", {"t": "0001-01-01T00:00:00+01:00", "clock": True}, "out of the representable range"),
     ("bad hub", {**QUOTE_LINE, "hub": "quotes"}, '"hub" must be "user" or "market", got \'quotes\''),
     (
         "no hub",
