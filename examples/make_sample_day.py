@@ -558,7 +558,9 @@ def main() -> int:
     if args.check:
         if not args.output.exists() or args.output.read_bytes() != data:
             print(
-                f"{args.output} differs from what this script generates; run it without --check",
+                f"{args.output} differs from what this script generates (the engine's decisions, and so "
+                "the gateway's answers in the recording, changed); regenerate it with "
+                "`python examples/make_sample_day.py` and review the demo",
                 file=sys.stderr,
             )
             return 1
