@@ -265,7 +265,8 @@ def test_subscriptions_live_per_connection_only() -> None:
             second = await Hub.open(gw.user_hub_url, token)  # reconnect without re-subscribing
             await api.place()
             assert await second.drain(0.2) == []
-            await second.invoke("SubscribeOrders", 7)
+            await second.invoke("SubscribeOrders", 7, invocation_id="1")
+            assert (await second.next())["invocationId"] == "1"
             await api.place(side=1)
             assert (await second.until("GatewayUserOrder"))["arguments"][0]["side"] == 1
             assert [m for m in await second.drain(0.1) if m.get("target") != "GatewayUserOrder"] == []
