@@ -125,6 +125,7 @@ def _account(a: AccountState) -> dict[str, Any]:
                 "opened_at": _t(p.opened_at),
                 "position_id": p.position_id,
                 "best_price": _d(p.best_price),
+                "closing": p.closing,
             }
             for p in a.positions.values()
         ],
@@ -195,6 +196,9 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
                 p["position_id"],
                 _dec(p["best_price"]),
             )
+            # Contracts closed by an execution whose position update has not arrived yet; absent
+            # from snapshots written before the field existed (0 is what they meant).
+            position.closing = p.get("closing", 0)
             account.positions[cid] = position
             engine._watchers.setdefault(cid, []).append((account, position))
         account.working_orders = {o[0]: _order_back(o) for o in (v["working_orders"])}
