@@ -377,3 +377,23 @@ def test_handshake_timeout_drops_a_silent_socket() -> None:
                     await asyncio.wait_for(ws.recv(), 2)
 
     run(body)
+
+
+def test_partial_quotes_after_a_resubscribe_are_relative_to_the_new_snapshot() -> None:
+    async def body() -> None:
+        async with gateway(partial_quotes=True) as gw, Api(gw) as api:
+            token = await api.login()
+            first = await Hub.open(gw.market_hub_url, token)
+            gw.set_price(MNQ, "21000")
+            await first.invoke("SubscribeContractQuotes", MNQ)
+            assert (await first.until("GatewayQuote"))["arguments"][1]["bestBid"] == 21000
+            await first.invoke("UnsubscribeContractQuotes", MNQ, invocation_id="u")
+            assert (await first.next())["invocationId"] == "u"
+            gw.set_price(MNQ, "21005")  # nobody subscribed: nothing published
+            second = await Hub.open(gw.market_hub_url, token)
+            await second.invoke("SubscribeContractQuotes", MNQ)
+            assert (await second.until("GatewayQuote"))["arguments"][1]["bestBid"] == 21005
+            gw.set_price(MNQ, "21000")  # back to the value the first subscriber last saw
+            assert (await second.until("GatewayQuote"))["arguments"][1]["bestBid"] == 21000
+
+    run(body)

@@ -238,11 +238,17 @@ class SimGateway:
         contract_id: str,
         price: Decimal | float | str,
         *,
-        bid: Decimal | None = None,
-        ask: Decimal | None = None,
+        bid: Decimal | float | str | None = None,
+        ask: Decimal | float | str | None = None,
     ) -> dict[str, Any]:
-        """Move the market of a contract now: quote pushed, resting orders that cross fill."""
-        update = self.market.set_price(contract_id, _dec(price), bid=bid, ask=ask)
+        """Move the market of a contract now: quote pushed, resting orders that cross fill.
+        Bid defaults to the price and ask to one tick above it."""
+        update = self.market.set_price(
+            contract_id,
+            _dec(price),
+            bid=None if bid is None else _dec(bid),
+            ask=None if ask is None else _dec(ask),
+        )
         return update.book.quote_payload()
 
     def set_account(

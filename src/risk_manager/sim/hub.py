@@ -289,7 +289,7 @@ class Hub:
                 if not record:
                     continue
                 if not conn.handshaken:
-                    if not self._handshake(conn, record):
+                    if not await self._handshake(conn, record):
                         return
                     continue
                 try:
@@ -307,7 +307,7 @@ class Hub:
                 if not self._dispatch(conn, message):
                     return
 
-    def _handshake(self, conn: HubConnection, record: str) -> bool:
+    async def _handshake(self, conn: HubConnection, record: str) -> bool:
         try:
             request = orjson.loads(record)
         except orjson.JSONDecodeError:
@@ -324,7 +324,10 @@ class Hub:
             conn.close_after_flush = True
             conn.wake.set()
             return False
-        conn._enqueue(HANDSHAKE_OK)
+        # The reply goes out alone, in its own frame, before anything else can be queued: some clients
+        # parse the first frame as the handshake only.
+        await conn.ws.send_frame(HANDSHAKE_OK, WSMsgType.TEXT)
+        conn.last_sent = asyncio.get_running_loop().time()
         conn.handshaken = True
         self.stats.hub_connections[self.name] += 1
         self.on_connected(conn)
@@ -540,7 +543,9 @@ class MarketHub(Hub):
             book = self.market.books[cid]
             if kind == "quotes":
                 full = book.quote_payload()
-                self._last_quote.setdefault(cid, full)
+                # The new subscriber's baseline is this snapshot; existing subscribers already saw every
+                # update up to it, so it is the right baseline for the next diff for everyone.
+                self._last_quote[cid] = full
                 conn.send(event("GatewayQuote", [cid, full]))
             elif kind == "depth":
                 conn.send(event("GatewayDepth", [cid, book.depth_snapshot(self.market.rng)]))
