@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if store.last_seq > 0:
         persistent, _report = recover(store, build_engine, events[start][0], **options)
         resend = [e for _, e in events[:start] if isinstance(e, TradeEvent)][-args.redeliver :]
-        for event in resend if args.redeliver else ():
-            for action in persistent.apply(event, events[start][0]):
+        for again in resend if args.redeliver else ():
+            for action in persistent.apply(again, events[start][0]):
                 assert not isinstance(action, LockAccount), f"a re-delivered execution decided {action}"
     else:
         persistent = PersistentEngine(build_engine(), store, **options)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from risk_manager import __version__
 from risk_manager.store.codec import iso
-from risk_manager.store.errors import StoreCorruptError, StoreVersionError
+from risk_manager.store.errors import StoreCorruptError, StoreError, StoreVersionError
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +198,12 @@ def migrate(con: sqlite3.Connection, path: str, now: datetime | None = None) -> 
                 (migration.version, applied_at, __version__),
             )
             con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(
+                f"{path}: upgrading the schema to version {migration.version} ({migration.description}) "
+                f"failed: {exc}; the file stays at version {migration.version - 1}"
+            ) from None
         except BaseException:
             con.execute("ROLLBACK")
             raise

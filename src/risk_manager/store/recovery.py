@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from risk_manager.domain.actions import RESET_RULE, Action, Alert, LockAccount, Unlock, format_time
@@ -42,7 +43,7 @@ from risk_manager.store.codec import ClearLockout, iso
 from risk_manager.store.errors import StoreCorruptError, StoreError
 from risk_manager.store.sqlite import Batch, Store
 
-__all__ = ["Decision", "PersistentEngine", "RecoveryReport", "recover"]
+__all__ = ["Decision", "PersistentEngine", "RecoveryReport", "open_for_replay", "recover"]
 
 DEFAULT_BATCH_SIZE = 2000
 DEFAULT_SNAPSHOT_EVERY = 50_000
@@ -352,6 +353,39 @@ class PersistentEngine:
 
 _US = timedelta(microseconds=1)
 _CLOCK = ClockEvent()
+
+
+# ---- replays into a store -------------------------------------------------------------------------
+
+
+def open_for_replay(
+    path: str | Path, engine: Engine, *, source: str, config: str | None = None
+) -> PersistentEngine:
+    """A PersistentEngine writing a replay's decisions into a new store file (``replay --db``).
+
+    The file must be new (or a store with an empty journal): a replayed day must never mix with a
+    live daemon's records. The store is marked ``origin = replay`` with the recording's name, so a
+    reader (the trader CLI) can say it shows a replay. Critical batches are not fsynced: a replay can
+    be run again.
+    """
+    store = Store.open(path)
+    try:
+        held = store.last_seq
+        if held:
+            meta = store.meta()
+            origin = meta.get("origin", "a daemon")
+            raise StoreError(
+                f"{store.path} already holds {held} journal entries (written by {origin}"
+                f"{' of ' + meta['source'] if 'source' in meta else ''}); replay into a new file"
+            )
+        store.set_meta("origin", "replay")
+        store.set_meta("source", source)
+        if config is not None:
+            store.set_meta("config", config)
+        return PersistentEngine(engine, store, durable=False)
+    except BaseException:
+        store.close()
+        raise
 
 
 # ---- recovery ------------------------------------------------------------------------------------

@@ -330,15 +330,17 @@ class Store:
         try:
             if not readonly and not p.exists():
                 _create(p)
-            if readonly:
-                uri = f"file:{_uri_path(p)}?mode=ro"
-                con = sqlite3.connect(
-                    uri, uri=True, isolation_level=None, check_same_thread=check_same_thread
-                )
-            else:
-                con = sqlite3.connect(name, isolation_level=None, check_same_thread=check_same_thread)
+            # Validation runs on a read-only connection: closing a read-write one may checkpoint a
+            # leftover WAL into the main file, which must not happen to a file found damaged.
+            uri = f"file:{_uri_path(p)}?mode=ro"
+            con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=check_same_thread)
             con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             info = _validate(con, name, check="none" if readonly else check)
+            if not readonly:
+                con.close()
+                con = None
+                con = sqlite3.connect(name, isolation_level=None, check_same_thread=check_same_thread)
+                con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             if readonly:
                 if info.version == 0:
                     raise StoreError(f"{name} holds no store yet: the daemon creates it on first start")
@@ -349,6 +351,11 @@ class Store:
                     )
             else:
                 _initialize(con, name, fresh=info.version == 0)
+        except sqlite3.OperationalError as exc:
+            if con is not None:
+                con.close()
+            _release(lock_fd)
+            raise StoreError(f"cannot open {name}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             if con is not None:
                 con.close()
@@ -415,7 +422,7 @@ class Store:
     def last_seq(self) -> int:
         """The last journal sequence number: staged by this writer, or on file for a reader (0: none)."""
         if self.readonly:
-            return int(self._con.execute("SELECT max(seq) FROM journal").fetchone()[0] or 0)
+            return int(self._read("SELECT max(seq) FROM journal")[0][0] or 0)
         return self._next_seq - 1
 
     def stage_entry(self, batch: Batch, t: datetime, entry: Entry) -> int:
@@ -741,43 +748,61 @@ class Store:
 
     # ---- reading -------------------------------------------------------------------------------
 
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Rows of a query; a damaged file raises StoreCorruptError, anything else StoreError."""
+        try:
+            return self._con.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: reading the store failed: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorruptError(
+                f"{self.path} is damaged ({exc}); restore it from a backup (or try `sqlite3 FILE .recover`)"
+            ) from None
+
     def meta(self) -> dict[str, str]:
-        return {k: v for k, v in self._con.execute("SELECT key, value FROM meta")}
+        return {k: v for k, v in self._read("SELECT key, value FROM meta")}
 
     def version(self) -> VersionInfo:
-        return read_version(self._con, str(self.path))
+        try:
+            return read_version(self._con, str(self.path))
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorruptError(f"{self.path} is damaged ({exc})") from None
 
     def journal_bounds(self) -> tuple[tuple[int, datetime], tuple[int, datetime]] | None:
-        first = self._con.execute("SELECT seq, t FROM journal ORDER BY seq LIMIT 1").fetchone()
-        if first is None:
+        rows = self._read("SELECT seq, t FROM journal ORDER BY seq LIMIT 1")
+        if not rows:
             return None
-        last = self._con.execute("SELECT seq, t FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+        first = rows[0]
+        last = self._read("SELECT seq, t FROM journal ORDER BY seq DESC LIMIT 1")[0]
         return (first[0], from_us(first[1])), (last[0], from_us(last[1]))
 
     def iter_journal(self, after_seq: int = 0) -> Iterator[tuple[int, datetime, Entry]]:
         """Journal entries with seq > ``after_seq``, in order, decoded."""
-        cur = self._con.execute(
-            "SELECT seq, t, kind, payload FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)
-        )
-        cur.arraysize = 4096
         try:
+            cur = self._con.execute(
+                "SELECT seq, t, kind, payload FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)
+            )
+            cur.arraysize = 4096
             while rows := cur.fetchmany():
                 for seq, t, kind, payload in rows:
                     yield seq, from_us(t), decode(kind, payload, seq)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: reading the journal failed: {exc}") from None
         except sqlite3.DatabaseError as exc:
-            raise StoreCorruptError(f"{self.path}: reading the journal failed: {exc}") from None
+            raise StoreCorruptError(
+                f"{self.path}: reading the journal failed, the file is damaged: {exc}"
+            ) from None
 
     def journal_tail(self, n: int) -> list[tuple[int, datetime, Entry]]:
         """The last ``n`` journal entries, oldest first."""
-        row = self._con.execute("SELECT max(seq) FROM journal").fetchone()
-        last = row[0] or 0
+        last = self._read("SELECT max(seq) FROM journal")[0][0] or 0
         return list(self.iter_journal(max(0, last - n)))
 
     def snapshots(self) -> list[SnapshotRow]:
         """Stored snapshots, newest first."""
         return [
             SnapshotRow(r[0], r[1], _dt_or_none(r[2]), r[3])
-            for r in self._con.execute("SELECT id, journal_seq, t, data FROM snapshots ORDER BY id DESC")
+            for r in self._read("SELECT id, journal_seq, t, data FROM snapshots ORDER BY id DESC")
         ]
 
     def lockouts(
@@ -812,7 +837,7 @@ class Store:
                 r[11],
                 r[12],
             )
-            for r in self._con.execute(sql, args)
+            for r in self._read(sql, args)
         ]
 
     def active_lockouts(self, account: int | None = None) -> list[LockoutRow]:
@@ -862,7 +887,7 @@ class Store:
                 _dt_or_none(r[12]),
                 r[13],
             )
-            for r in self._con.execute(sql, args)
+            for r in self._read(sql, args)
         ]
 
     def day_pnl(self, account: int | None = None, day: date | None = None) -> list[DayRow]:
@@ -886,7 +911,7 @@ class Store:
                 r[6],
                 parse_iso(r[7]),
             )
-            for r in self._con.execute(sql, args)
+            for r in self._read(sql, args)
         ]
 
     def trades(self, account: int | None = None) -> list[TradeRow]:
@@ -907,7 +932,7 @@ class Store:
                 Decimal(r[6]),
                 bool(r[7]),
             )
-            for r in self._con.execute(sql, args)
+            for r in self._read(sql, args)
         ]
 
     def resets(self, account: int | None = None) -> list[ResetRow]:
@@ -928,11 +953,11 @@ class Store:
                 _dec_or_none(r[6]),
                 bool(r[7]),
             )
-            for r in self._con.execute(sql, args)
+            for r in self._read(sql, args)
         ]
 
     def counts(self) -> dict[str, int]:
-        return {t: self._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in _COUNTED_TABLES}
+        return {t: self._read(f"SELECT count(*) FROM {t}")[0][0] for t in _COUNTED_TABLES}
 
     # ---- retention -----------------------------------------------------------------------------
 
@@ -1077,10 +1102,11 @@ class Store:
             active = self.active_lockouts()
             report.active_lockouts = len(active)
             pending = con.execute(
-                "SELECT count(*) FROM audit WHERE outcome IS NULL AND kind != 'alert'"
+                "SELECT count(*) FROM audit WHERE outcome IS NULL AND kind IN"
+                " ('close_position', 'flatten', 'cancel_orders', 'place_stop', 'modify_stop')"
             ).fetchone()[0]
             if pending:
-                report.notes.append(f"{pending} enforcement audit rows have no outcome recorded yet")
+                report.notes.append(f"{pending} broker actions in the audit trail have no outcome recorded")
         except sqlite3.DatabaseError as exc:
             report.problem(f"reading the database failed: {exc}")
         return report

@@ -1,0 +1,197 @@
+"""`risk-manager db ...`: inspect and maintain a store file (see docs/persistence.md).
+
+- ``db check FILE``  integrity (SQLite integrity_check), schema version, journal continuity after the
+  last snapshot, row counts. Read-only: it never writes the file. Exit 0 healthy, 2 otherwise.
+- ``db info FILE``   what the file holds: origin, counts, journal span, active lockouts, day P&L.
+- ``db prune FILE``  retention: journal rows older than ``--journal-days`` (default 30), audit rows,
+  ended lockouts and resets older than ``--audit-days`` (default 365). Needs the writer lock, so it
+  refuses while a daemon has the file open (the daemon prunes by itself).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from risk_manager.store.codec import iso
+from risk_manager.store.errors import StoreError
+from risk_manager.store.sqlite import DEFAULT_AUDIT_DAYS, DEFAULT_JOURNAL_DAYS, CheckReport, Store
+
+EXIT_OK = 0
+EXIT_PROBLEM = 2
+
+db_app = typer.Typer(help="Check, inspect and prune the store (SQLite database file).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+
+
+def _fail(message: str, as_json: bool, path: Path) -> None:
+    if as_json:
+        typer.echo(json.dumps({"path": str(path), "ok": False, "problems": [message]}, indent=2))
+    else:
+        typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(EXIT_PROBLEM)
+
+
+@db_app.command("check")
+def check(
+    file: Path = typer.Argument(..., help="The store's database file."),
+    quick: bool = typer.Option(
+        False, "--quick", help="PRAGMA quick_check instead of the full integrity_check."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Verify a store file without writing to it; exit 0 when healthy, 2 when not."""
+    try:
+        with Store.open(file, readonly=True) as store:
+            report = store.check(full=not quick)
+    except StoreError as exc:
+        _fail(str(exc), as_json, file)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        for line in _check_lines(report):
+            typer.echo(line)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)
+
+
+def _check_lines(report: CheckReport) -> list[str]:
+    lines = [f"{report.path}: {'OK' if report.ok else 'PROBLEMS FOUND'}"]
+    lines.append(f"  schema version {report.schema_version} (written by risk-manager {report.program})")
+    if report.journal_first is not None and report.journal_last is not None:
+        (s0, t0), (s1, t1) = report.journal_first, report.journal_last
+        lines.append(f"  journal: seq {s0}..{s1}, {iso(t0)} to {iso(t1)}")
+    else:
+        lines.append("  journal: empty")
+    snap = "none" if report.snapshot_seq is None else f"covers journal up to seq {report.snapshot_seq}"
+    lines.append(f"  latest snapshot: {snap}")
+    if report.counts:
+        lines.append("  rows: " + ", ".join(f"{k} {v}" for k, v in report.counts.items()))
+    lines.append(f"  active lockouts: {report.active_lockouts}")
+    lines += [f"  problem: {p}" for p in report.problems]
+    lines += [f"  note: {n}" for n in report.notes]
+    return lines
+
+
+@db_app.command("info")
+def info(
+    file: Path = typer.Argument(..., help="The store's database file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Show what a store holds: origin, row counts, journal span, active lockouts, day P&L."""
+    try:
+        with Store.open(file, readonly=True) as store:
+            data = _info(store)
+    except StoreError as exc:
+        _fail(str(exc), as_json, file)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        raise typer.Exit(EXIT_OK)
+    typer.echo(f"{file}")
+    for key, value in data["meta"].items():
+        typer.echo(f"  {key}: {value}")
+    typer.echo("  rows: " + ", ".join(f"{k} {v}" for k, v in data["counts"].items()))
+    if data["journal"]:
+        j = data["journal"]
+        typer.echo(f"  journal: seq {j['first_seq']}..{j['last_seq']}, {j['first_t']} to {j['last_t']}")
+    typer.echo(f"  active lockouts: {len(data['active_lockouts'])}")
+    for lo in data["active_lockouts"]:
+        scope = "account" if lo["symbol"] is None else f"symbol {lo['symbol']}"
+        end = f"until {lo['until']}" if lo["until"] else f"until {lo['condition']} clears"
+        typer.echo(
+            f"    account {lo['account']} {lo['rule']} {scope} since {lo['since']} {end}: {lo['reason']}"
+        )
+    if data["days"]:
+        typer.echo("  day P&L (latest trading day per account):")
+        for d in data["days"]:
+            typer.echo(
+                f"    account {d['account']} {d['day']}: realized {d['realized']} fees {d['fees']} "
+                f"net {d['net']} trades {d['trades']}"
+            )
+    raise typer.Exit(EXIT_OK)
+
+
+def _info(store: Store) -> dict[str, Any]:
+    bounds = store.journal_bounds()
+    latest: dict[int, Any] = {}
+    for row in store.day_pnl():
+        latest[row.account] = row  # rows come ordered by (account, day)
+    return {
+        "path": str(store.path),
+        "schema_version": store.version().version,
+        "meta": store.meta(),
+        "counts": store.counts(),
+        "journal": None
+        if bounds is None
+        else {
+            "first_seq": bounds[0][0],
+            "first_t": iso(bounds[0][1]),
+            "last_seq": bounds[1][0],
+            "last_t": iso(bounds[1][1]),
+        },
+        "active_lockouts": [
+            {
+                "account": r.account,
+                "rule": r.rule,
+                "scope": r.scope,
+                "symbol": r.symbol,
+                "reason": r.reason,
+                "since": iso(r.since),
+                "until": None if r.until is None else iso(r.until),
+                "condition": r.condition,
+            }
+            for r in store.active_lockouts()
+        ],
+        "days": [
+            {
+                "account": r.account,
+                "day": r.day.isoformat(),
+                "realized": str(r.realized),
+                "fees": str(r.fees),
+                "net": str(r.net),
+                "trades": r.trade_count,
+            }
+            for r in latest.values()
+        ],
+    }
+
+
+@db_app.command("prune")
+def prune(
+    file: Path = typer.Argument(..., help="The store's database file."),
+    journal_days: int = typer.Option(
+        DEFAULT_JOURNAL_DAYS, "--journal-days", min=1, help="Keep journal rows this many days."
+    ),
+    audit_days: int = typer.Option(
+        DEFAULT_AUDIT_DAYS,
+        "--audit-days",
+        min=1,
+        help="Keep audit rows, ended lockouts and resets this many days.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Delete rows past their retention (never what a restart needs, never an active lockout)."""
+    try:
+        with Store.open(file, create=False) as store:
+            report = store.prune(datetime.now(UTC), journal_days=journal_days, audit_days=audit_days)
+    except StoreError as exc:
+        _fail(str(exc), as_json, file)
+    counts = {
+        "journal": report.journal,
+        "audit": report.audit,
+        "lockouts": report.lockouts,
+        "trades": report.trades,
+        "resets": report.resets,
+        "days": report.days,
+    }
+    if as_json:
+        typer.echo(json.dumps({"path": str(file), "deleted": counts}, indent=2))
+    else:
+        typer.echo(f"{file}: deleted " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    raise typer.Exit(EXIT_OK)
