@@ -66,6 +66,12 @@ def replay_command(
     account: list[int] = typer.Option(
         [], "--account", "-a", help="Show only this account's decisions (repeat for several)."
     ),
+    db: Path | None = typer.Option(
+        None,
+        "--db",
+        help="Also write the replay into this new store file (journal, audit trail, lockouts, day P&L), "
+        "for tools that read a store (see docs/persistence.md).",
+    ),
 ) -> None:
     """Replay a recorded gateway feed through the rules and print what they would have decided."""
     try:
@@ -76,7 +82,7 @@ def replay_command(
     from risk_manager.config.paths import default_config_dir
 
     directory = config if config is not None else default_config_dir()
-    code = run_replay(file, directory, as_json=as_json, until=until_t, accounts=account)
+    code = run_replay(file, directory, as_json=as_json, until=until_t, accounts=account, db=db)
     raise typer.Exit(code)
 
 
@@ -163,6 +169,7 @@ def run_replay(
     until: datetime | None = None,
     accounts: Sequence[int] = (),
     title: str | None = None,
+    db: Path | None = None,
 ) -> int:
     """Replay ``recording`` with the config in ``config_dir`` and print the result. Returns the exit code."""
     err = _console(stderr=True)
@@ -171,13 +178,23 @@ def run_replay(
         err.print(f"[red]error:[/red] {escape(loaded)}", highlight=False)
         return EXIT_BAD_INPUT
     engine, calendar = loaded
+    # --db: the runner drives a PersistentEngine (same decisions, also recorded in the store).
+    runner: Any = engine
+    if db is not None:
+        from risk_manager.store import StoreError, open_for_replay
+
+        try:
+            runner = open_for_replay(db, engine, source=str(recording), config=str(config_dir))
+        except StoreError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            return EXIT_BAD_INPUT
     wanted = frozenset(accounts)
     report = ReplayReport()
     out: BinaryIO = sys.stdout.buffer
     failure: ReplayInputError | None = None
     lines = _tracking(read_recording(recording), engine, report)
     try:
-        for t, action in replay(lines, engine, until, report.stats):
+        for t, action in replay(lines, runner, until, report.stats):
             if wanted and action.account_id not in wanted:
                 continue
             report.add(t, action, keep=not as_json)
@@ -185,6 +202,9 @@ def run_replay(
                 out.write(orjson.dumps(action.record(t)) + b"\n")
     except ReplayInputError as exc:
         failure = exc
+    finally:
+        if runner is not engine:
+            runner.close()  # what was decided is kept, even up to a malformed line
     _snapshot_days(engine, report, engine.accounts.keys())
     if as_json:
         out.flush()
