@@ -25,8 +25,8 @@ def _doc_path() -> Path | None:
     here = Path(__file__).resolve()
     candidates = [
         os.environ.get("PROJECTX_DOC", ""),
-        str(here.parents[2] / "docs" / "PROJECTX.md"),
-        "/work/shared/docs/PROJECTX.md",
+        # the shared specification folder sits beside the checkout (as in CI)
+        str(here.parents[3] / "shared" / "docs" / "PROJECTX.md"),
     ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
