@@ -21,7 +21,7 @@ INTRO = (
     "Demo: replaying the sample trading day shipped with risk-manager (accounts 7 and 8 trading MNQ "
     "and ES on 2026-03-02) through the sample config, and showing every decision the rules make.\n"
     "Replay your own recording with: risk-manager replay FILE --config DIR "
-    "(record one with `risk-manager run --record FILE`; format in docs/replay.md)."
+    "(recording format and options: docs/replay.md)."
 )
 
 

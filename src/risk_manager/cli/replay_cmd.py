@@ -56,7 +56,9 @@ def replay_command(
         help="Config directory whose rules to apply (default: $RISK_MANAGER_CONFIG, else the "
         "platform's config directory).",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON line per decision (FORMATS.md)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON line per decision (fields in docs/replay.md)."
+    ),
     until: str | None = typer.Option(
         None,
         "--until",
