@@ -53,6 +53,8 @@ from risk_manager.domain.events import (
     ConnectionEvent,
     Event,
     OrderEvent,
+    OrderSide,
+    OrderType,
     PositionEvent,
     QuoteEvent,
     TradeEvent,
@@ -598,7 +600,7 @@ class Engine:
                 lock_text = self._describe_lock(lockout)
                 reason = f"position {change} ({position.size:+d} {cid}) while locked: {lock_text}"
                 actions.append(_close(account.account_id, LOCKOUT_RULE, cid, reason, subject, lockout))
-        elif isinstance(event, OrderEvent) and event.is_working:
+        elif isinstance(event, OrderEvent) and event.is_working and not _closes_only(account, event):
             lockout = account.lockouts.covering(root_of(event.contract_id))
             subject = f"order:{event.order_id}"
             if lockout is not None and (LOCKOUT_RULE, subject) not in account.breaches:
@@ -781,6 +783,17 @@ def _float_band(band: Band | None) -> tuple[float, float]:
         f = float(hi)
         hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
     return (lo_f, hi_f)
+
+
+def _closes_only(account: AccountState, order: OrderEvent) -> bool:
+    """A market order that can only reduce the open position: the flatten itself (closeContract
+    creates one), which the gate must not cancel. Resting orders are cancelled even when they would
+    reduce: a stop or limit can outlive the position and open a new one."""
+    position = account.positions.get(order.contract_id)
+    if position is None or order.type != OrderType.MARKET:
+        return False
+    closing_side = OrderSide.SELL if position.size > 0 else OrderSide.BUY
+    return order.side == closing_side and order.size <= position.abs_size
 
 
 def _close(account_id: int, rule: str, cid: str, reason: str, subject: str, lockout: Lockout) -> Action:

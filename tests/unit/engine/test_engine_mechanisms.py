@@ -357,3 +357,19 @@ def test_partial_quotes_keep_the_last_known_fields() -> None:
     h.apply(quote(MNQ, bid=21000.0))
     q = h.engine.quotes[MNQ]
     assert (q.last, q.bid, q.ask) == (21000.0, 21000.0, 21000.25)
+
+
+def test_the_gate_does_not_cancel_the_market_order_that_closes_the_position() -> None:
+    from risk_manager.domain.events import OrderSide, OrderType
+
+    h = EngineHarness(lock_rule())
+    h.apply(pos(MNQ, 2, 21000))
+    h.apply(trade(1, MNQ, 21000))  # locked; the flatten's closing market order shows up next
+    assert h.apply(order(70, MNQ, type=OrderType.MARKET, side=OrderSide.SELL, size=2)) == []
+    # an order that would open or grow is still cancelled, market or resting
+    assert kinds(h.apply(order(71, MNQ, type=OrderType.MARKET, side=OrderSide.BUY, size=1))) == [
+        ("LOCKOUT", "cancel_orders")
+    ]
+    assert kinds(h.apply(order(72, MNQ, type=OrderType.LIMIT, side=OrderSide.SELL, size=1))) == [
+        ("LOCKOUT", "cancel_orders")
+    ]
