@@ -16,12 +16,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from stream import stream
 
+from risk_manager.domain.events import TradeEvent
 from risk_manager.store.codec import iso
 from risk_manager.store.sqlite import Store
 
@@ -108,8 +111,14 @@ def test_the_clean_run_trips_lockouts_counts_trades_and_crosses_a_reset(
     assert len(acknowledged) > 50
     assert {a["rule"] for a in acknowledged} >= {"RULE-003", "RULE-006", "RULE-007", "RULE-010"}
     assert len(result["resets"]) == 3  # one per account at 23:00 UTC
-    assert len(result["trades"]) > 500
-    assert any(not counted for *_, counted in result["trades"]) or True
+    delivered = [e for _, e in stream(EVENTS) if isinstance(e, TradeEvent)]
+    assert len(delivered) > len({(e.account_id, e.trade_id) for e in delivered}) > 500  # duplicates sent
+    assert len(result["trades"]) == len({(e.account_id, e.trade_id) for e in delivered})  # each once
+    by_day: dict[Any, Decimal] = {}
+    for account, _tid, day, pnl, _fees, counted in result["trades"]:
+        if counted:
+            by_day[(account, day)] = by_day.get((account, day), Decimal(0)) + (pnl or 0)
+    assert by_day == {(account, day): realized for account, day, realized, _f, _n in result["days"]}
 
 
 def test_sigkill_at_fifty_five_points_loses_no_acknowledged_lockout_and_ends_like_a_clean_run(

@@ -18,6 +18,7 @@ from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
 from risk_manager.engine.snapshot import snapshot
 from risk_manager.rules.registry import rule_class
+from risk_manager.store.errors import StoreError
 from risk_manager.store.recovery import (
     NOTE_EXPIRED_WHILE_DOWN,
     NOTE_MISSED_RESET,
@@ -344,3 +345,27 @@ def test_outcomes_are_recorded_against_the_audit_row(db: Path, stores: list[Stor
     [row] = first.store.audit(rule="RULE-003", limit=1)
     assert (row.kind, row.outcome, row.latency_ms) == ("flatten", "done: account flat", 84.5)
     assert row.inputs["limit"] == "-500.00" and row.record["action"] == "flatten"
+
+
+def test_a_decision_that_could_not_be_made_durable_raises_and_is_kept_for_the_next_commit(
+    db: Path, stores: list[Store]
+) -> None:
+    from test_store import FailingStore
+
+    store = FailingStore.open(db)
+    assert isinstance(store, FailingStore)
+    stores.append(store)
+    persistent = PersistentEngine(LOSS_RULES(), store)
+    persistent.apply(pos(MNQ, 1, 21000), T0)
+    store.fail = 1
+    with pytest.raises(StoreError, match="disk is full"):
+        persistent.apply(trade(1, MNQ, 21000, pnl="-600", side=1, order_id=5), T0)  # never reported
+    persistent.apply(quote(MNQ, 20990), T0 + timedelta(seconds=1))
+    persistent.flush()
+    assert {r.rule for r in store.active_lockouts(7)} == {"RULE-003", "RULE-007"}
+    assert [seq for seq, _, _ in store.iter_journal()] == [1, 2, 3]
+    assert store.check().ok
+    expected = snapshot(persistent.engine)
+    crash(persistent)
+    second, report = restart(db, LOSS_RULES, T0 + timedelta(seconds=1), stores)
+    assert report.replayed == 3 and snapshot(second.engine) == expected

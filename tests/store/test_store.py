@@ -314,18 +314,74 @@ def test_lockout_rows_follow_lock_supersede_and_unlock(store: Store) -> None:
     assert store.lockouts(7)[1].cleared_at == T + timedelta(minutes=15)
 
 
-def test_a_lockout_commit_is_durable_and_fast(store: Store) -> None:
+class SyncRecordingStore(Store):
+    """A real Store noting SQLite's synchronous level at each COMMIT (2 = FULL: fsync, 1 = NORMAL)."""
+
+    levels: list[int]
+
+    def _commit(self) -> None:
+        self.levels.append(self.connection.execute("PRAGMA synchronous").fetchone()[0])
+        super()._commit()
+
+
+def test_lockouts_and_resets_commit_with_fsync_quiet_events_without(db: Path) -> None:
+    with SyncRecordingStore.open(db) as s:
+        assert isinstance(s, SyncRecordingStore)
+        s.levels = []
+        s.append_events([(T, QuoteEvent(MNQ, 1.0))])
+        s.record_actions(T, [Alert(account_id=7, rule="RULE-001", message="warning")])
+        s.record_actions(T, [LockAccount(account_id=7, rule="RULE-003", until=T + timedelta(hours=1))])
+        s.record_actions(T, [Unlock(account_id=7, rule="RULE-003")])
+        s.record_actions(T, [Alert(account_id=7, rule="RESET", level="info", message="daily reset")])
+        assert s.levels == [1, 1, 2, 2, 2]
+        assert s.connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # back to NORMAL
+
+
+def test_a_durable_lockout_commit_is_fast(store: Store) -> None:
     times = []
     for i in range(200):
         batch = Batch()
         lock = LockAccount(account_id=i, rule="RULE-003", until=T + timedelta(hours=1), reason="x")
         store.stage_actions(batch, T, [lock])
-        assert batch.durable
         start = time.perf_counter()
         store.write(batch)
         times.append(time.perf_counter() - start)
     times.sort()
-    assert times[int(len(times) * 0.99) - 1] < 0.05  # the bench measures the 5 ms target
+    assert times[int(len(times) * 0.99) - 1] < 0.05  # generous for CI; bench/store.py measures 5 ms
+
+
+class FailingStore(Store):
+    """A real Store whose next ``fail`` commits fail as a full disk would."""
+
+    fail = 0
+
+    def _commit(self) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        super()._commit()
+
+
+def test_a_failed_write_keeps_its_rows_reserved_so_the_batch_can_be_retried(db: Path) -> None:
+    with FailingStore.open(db) as s:
+        assert isinstance(s, FailingStore)
+        batch = Batch()
+        s.stage_entry(batch, T, QuoteEvent(MNQ, 1.0))
+        s.stage_actions(batch, T, [LockAccount(account_id=7, rule="RULE-003", until=T + timedelta(hours=1))])
+        s.fail = 1
+        with pytest.raises(StoreError, match="disk is full"):
+            s.write(batch)
+        assert s.counts()["journal"] == 0 and s.counts()["lockouts"] == 0  # nothing half-written
+        s.stage_entry(batch, T, QuoteEvent(MNQ, 2.0))  # more arrives meanwhile
+        s.write(batch)
+        assert [seq for seq, _, _ in s.iter_journal()] == [1, 2]
+        assert len(s.active_lockouts(7)) == 1
+        # A one-shot writer that fails gives its numbers back.
+        s.fail = 1
+        with pytest.raises(StoreError):
+            s.append_events([(T, QuoteEvent(MNQ, 3.0))])
+        assert s.append_events([(T, QuoteEvent(MNQ, 4.0))]) == 3
+        assert s.check().ok
 
 
 def test_an_outcome_for_an_unknown_audit_row_is_an_error(store: Store) -> None:

@@ -604,8 +604,9 @@ class Store:
     def write(self, batch: Batch) -> None:
         """Commit ``batch`` in one transaction (fsynced when ``batch.durable``).
 
-        On failure nothing of the batch is written, the writer's counters are reloaded from the file,
-        and StoreError says why; the caller still has the batch and may retry.
+        On failure nothing of the batch is written and StoreError says why. The sequence numbers and
+        lockout rows staged stay reserved for the batch: retry it (more rows may be staged into it
+        meanwhile), or call :meth:`discard` to give them back.
         """
         if not batch:
             return
@@ -623,11 +624,21 @@ class Store:
                     con.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            self._load_counters()
             raise StoreError(f"{self.path}: writing to the store failed: {exc}") from exc
         finally:
             if durable:
                 con.execute("PRAGMA synchronous = NORMAL")
+
+    def discard(self) -> None:
+        """Forget staged batches that were not written: counters and active lockouts from the file."""
+        self._load_counters()
+
+    def _write_once(self, batch: Batch) -> None:
+        try:
+            self.write(batch)
+        except StoreError:
+            self.discard()
+            raise
 
     def _commit(self) -> None:
         self._con.execute("COMMIT")
@@ -694,7 +705,7 @@ class Store:
         batch = Batch(durable=durable)
         for t, entry in entries:
             self.stage_entry(batch, t, entry)
-        self.write(batch)
+        self._write_once(batch)
         return self.last_seq
 
     def record_actions(
@@ -711,7 +722,7 @@ class Store:
         ids = self.stage_actions(
             batch, t, actions, journal_seq=journal_seq, notes=[note] * len(actions) if note else None
         )
-        self.write(batch)
+        self._write_once(batch)
         return ids
 
     def record_outcome(
@@ -737,7 +748,7 @@ class Store:
         """Engine state after journal rows up to ``journal_seq`` (engine/snapshot.snapshot())."""
         batch = Batch()
         self.stage_snapshot(batch, data, journal_seq, t)
-        self.write(batch)
+        self._write_once(batch)
 
     def set_meta(self, key: str, value: str) -> None:
         self._writer().execute(
