@@ -491,3 +491,26 @@ def test_check_passes_a_healthy_store_and_reports_a_gap_in_the_journal(db: Path)
         assert not report.ok and "gaps" in report.problems[0]
         s.connection.execute("DELETE FROM journal WHERE seq < 20")
         assert any("rows 11..19 are missing" in p for p in s.check().problems)
+
+
+def test_symbol_and_account_lockouts_of_one_rule_are_separate_rows(store: Store) -> None:
+    rty = LockAccount(account_id=7, rule="RULE-011", scope="symbol", symbol="RTY", condition="symbol_blocked")
+    cl = LockAccount(account_id=7, rule="RULE-011", scope="symbol", symbol="CL", condition="symbol_blocked")
+    whole = LockAccount(account_id=7, rule="RULE-011", until=T + timedelta(hours=1))
+    store.record_actions(T, [rty, cl, whole])
+    assert sorted((r.scope, r.symbol) for r in store.active_lockouts(7)) == [
+        ("account", None),
+        ("symbol", "CL"),
+        ("symbol", "RTY"),
+    ]
+    store.record_actions(T, [Unlock(account_id=7, rule="RULE-011", scope="symbol", symbol="RTY")])
+    assert sorted((r.scope, r.symbol) for r in store.active_lockouts(7)) == [
+        ("account", None),
+        ("symbol", "CL"),
+    ]
+    [ended] = store.lockouts(7, active=False)
+    assert (ended.symbol, ended.condition, ended.to_lockout().covers("RTY")) == (
+        "RTY",
+        "symbol_blocked",
+        True,
+    )
