@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from risk_manager.domain.actions import Action, Alert, CancelOrders, Flatten, LockAccount
+from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import AccountEvent, ConnectionEvent
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.base import Rule, RuleConfig, hard_lockout
 
 SUBJECT = "account"
 
@@ -48,20 +48,7 @@ class AuthLossGuard(Rule[AuthLossGuardConfig]):
             return []
         why = "gateway reports canTrade: false for the account"
         inputs = (("can_trade", "false"),)
-        aid, rule = view.account_id, self.id
-        return [
-            Flatten(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
-            CancelOrders(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
-            LockAccount(
-                account_id=aid,
-                rule=rule,
-                reason=why,
-                inputs=inputs,
-                subject=SUBJECT,
-                scope="account",
-                condition=CONDITION_CAN_TRADE,
-            ),
-        ]
+        return hard_lockout(view, self.id, why, inputs, SUBJECT, condition=CONDITION_CAN_TRADE)
 
     def _connection(self, view: AccountView, event: ConnectionEvent) -> list[Action]:
         # Alerts only, never a lockout (RULES.md): no subject, every loss and return is reported.

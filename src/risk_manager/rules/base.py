@@ -13,7 +13,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from risk_manager.domain.actions import Action, Alert
+from risk_manager.domain.actions import Action, Alert, CancelOrders, Flatten, Inputs, LockAccount
 from risk_manager.domain.events import Event
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import money
@@ -76,6 +76,34 @@ class Rule(ABC, Generic[C]):
 
 
 # ---- helpers shared by the limit rules ----------------------------------------------------------
+
+
+def hard_lockout(
+    view: AccountView,
+    rule: str,
+    reason: str,
+    inputs: Inputs,
+    subject: str,
+    *,
+    until: datetime | None = None,
+    condition: str | None = None,
+) -> list[Action]:
+    """The hard-lockout decision (003, 010, 013): flatten, cancel every order, lock the account."""
+    aid = view.account_id
+    return [
+        Flatten(account_id=aid, rule=rule, reason=reason, inputs=inputs, subject=subject),
+        CancelOrders(account_id=aid, rule=rule, reason=reason, inputs=inputs, subject=subject),
+        LockAccount(
+            account_id=aid,
+            rule=rule,
+            reason=reason,
+            inputs=inputs,
+            subject=subject,
+            scope="account",
+            until=until,
+            condition=condition,
+        ),
+    ]
 
 
 def warning_alerts(

@@ -5,12 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 from risk_manager.config.types import LossLimit
-from risk_manager.domain.actions import Action, CancelOrders, Flatten, Inputs, LockAccount
+from risk_manager.domain.actions import Action, Inputs
 from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import ZERO, money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig, band_for_pnl, next_threshold, warning_alerts
+from risk_manager.rules.base import (
+    Band,
+    Rule,
+    RuleConfig,
+    band_for_pnl,
+    hard_lockout,
+    next_threshold,
+    warning_alerts,
+)
 
 SUBJECT = "account"
 # Marks come from the last trade price, as RULES.md's default price_source; the engine's fast path
@@ -109,20 +117,7 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         if unknown:
             why += f" ({unknown} open position(s) without a price not counted)"
         inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees)
-        aid, rule = view.account_id, self.id
-        return [
-            Flatten(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
-            CancelOrders(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
-            LockAccount(
-                account_id=aid,
-                rule=rule,
-                reason=why,
-                inputs=inputs,
-                subject=SUBJECT,
-                scope="account",
-                until=view.next_reset,
-            ),
-        ]
+        return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         cfg = self.config

@@ -7,12 +7,12 @@ from decimal import Decimal
 from pydantic import field_validator
 
 from risk_manager.config.types import ProfitTarget
-from risk_manager.domain.actions import Action, CancelOrders, Flatten, LockAccount
+from risk_manager.domain.actions import Action
 from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig, warning_alerts
+from risk_manager.rules.base import Band, Rule, RuleConfig, hard_lockout, warning_alerts
 from risk_manager.rules.daily_realized_loss import SUBJECT, account_band, day_pnl, pnl_inputs
 
 DEFAULT_MESSAGE = "Target reached - see you tomorrow"
@@ -59,20 +59,7 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
         if unknown:
             why += f" ({unknown} open position(s) without a price not counted)"
         inputs = pnl_inputs(view, value, cfg.target, unknown, cfg.include_fees, "target")
-        aid, rule = view.account_id, self.id
-        return [
-            Flatten(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
-            CancelOrders(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=SUBJECT),
-            LockAccount(
-                account_id=aid,
-                rule=rule,
-                reason=why,
-                inputs=inputs,
-                subject=SUBJECT,
-                scope="account",
-                until=view.next_reset,
-            ),
-        ]
+        return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         cfg = self.config
