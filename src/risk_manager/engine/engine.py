@@ -485,7 +485,7 @@ class Engine:
         if not watchers:
             return
         last, bid, ask = quote.last, quote.bid, quote.ask
-        due: dict[int, tuple[AccountState, set[int] | None]] = {}
+        due: dict[int, tuple[AccountState, set[int] | None]] | None = None
         for account, position in watchers:
             left: set[int] | None = None  # None: every quote-sensitive rule
             if self.fast_path:
@@ -505,12 +505,15 @@ class Engine:
                         and (ask is None or lo < ask < hi)
                     )
                 }
+            if due is None:
+                due = {}
             previous = due.get(account.account_id)
             if previous is not None:
                 left = None if previous[1] is None or left is None else previous[1] | left
             due[account.account_id] = (account, left)
-        for account, left in due.values():
-            self._evaluate_quote(account, cid, event, now, out, left)
+        if due is not None:
+            for account, left in due.values():
+                self._evaluate_quote(account, cid, event, now, out, left)
 
     def _evaluate_quote(
         self,
