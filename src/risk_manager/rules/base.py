@@ -7,6 +7,7 @@ Rules read one account through an AccountView and return decisions; the engine r
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Generic, TypeVar
@@ -106,6 +107,37 @@ def hard_lockout(
     ]
 
 
+def due_warning(
+    view: AccountView, rule: str, subject: str, reached: Callable[[Decimal], bool]
+) -> Decimal | None:
+    """The warning fraction to announce now: the highest one ``reached`` that has not been passed.
+
+    A fraction counts as passed once it or a higher one was announced today, so a jump across
+    several thresholds gives one alert (for the highest), not a burst, and none is repeated.
+    """
+    due: Decimal | None = None
+    for fraction in sorted(view.warn_at):
+        if view.breached(rule, f"{subject}:warn:{fraction}"):
+            due = None  # announced: it and everything below it are passed
+        elif reached(fraction):
+            due = fraction
+    return due
+
+
+def warning_alert(
+    view: AccountView, rule: str, subject: str, fraction: Decimal, message: str, inputs: Inputs
+) -> Alert:
+    return Alert(
+        account_id=view.account_id,
+        rule=rule,
+        level="warning",
+        message=message,
+        reason=message,
+        subject=f"{subject}:warn:{fraction}",
+        inputs=(*inputs, ("fraction", str(fraction))),
+    )
+
+
 def warning_alerts(
     view: AccountView,
     rule: str,
@@ -114,38 +146,31 @@ def warning_alerts(
     limit: Decimal,
     label: str,
 ) -> list[Alert]:
-    """One alert per configured fraction of ``limit`` that ``value`` has reached, once per day.
+    """At most one alert per configured fraction of ``limit`` per day, as ``value`` reaches it.
 
     Works for loss limits (negative: reached when value <= fraction * limit) and targets (positive:
     value >= fraction * limit). ``subject`` is the breach subject the warning belongs to.
     """
-    alerts: list[Alert] = []
-    for fraction in view.warn_at:
-        threshold = limit * fraction
-        reached = value <= threshold if limit < 0 else value >= threshold
-        warn_subject = f"{subject}:warn:{fraction}"
-        if reached and not view.breached(rule, warn_subject):
-            pct = int(fraction * 100)
-            of = "limit" if limit < 0 else "target"
-            message = f"{label} {money(value)} reached {pct}% of {of} {money(limit)}"
-            alerts.append(
-                Alert(
-                    account_id=view.account_id,
-                    rule=rule,
-                    level="warning",
-                    message=message,
-                    reason=message,
-                    subject=warn_subject,
-                    inputs=(("value", money(value)), ("limit", money(limit)), ("fraction", str(fraction))),
-                )
-            )
-    return alerts
+    fraction = due_warning(
+        view, rule, subject, lambda f: value <= limit * f if limit < 0 else value >= limit * f
+    )
+    if fraction is None:
+        return []
+    of = "limit" if limit < 0 else "target"
+    message = f"{label} {money(value)} reached {int(fraction * 100)}% of {of} {money(limit)}"
+    return [
+        warning_alert(
+            view, rule, subject, fraction, message, (("value", money(value)), ("limit", money(limit)))
+        )
+    ]
 
 
 def next_threshold(view: AccountView, rule: str, subject: str, value: Decimal, limit: Decimal) -> Decimal:
     """The nearest level ahead of ``value`` that would produce a decision: the limit itself or an
     unfired warning threshold. Used to compute quiet bands."""
-    levels = [limit] + [limit * f for f in view.warn_at if not view.breached(rule, f"{subject}:warn:{f}")]
+    announced = [f for f in view.warn_at if view.breached(rule, f"{subject}:warn:{f}")]
+    passed = max(announced, default=Decimal(0))
+    levels = [limit] + [limit * f for f in view.warn_at if f > passed]
     if limit < 0:
         ahead = [lv for lv in levels if lv < value]
         return max(ahead) if ahead else limit

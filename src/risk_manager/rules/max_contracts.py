@@ -11,7 +11,7 @@ from risk_manager.domain.actions import Action, Alert, ClosePosition, Flatten
 from risk_manager.domain.events import Event, PositionEvent
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.base import Rule, RuleConfig, due_warning, warning_alert
 
 # What a PositionEvent did to a position that can have pushed a count over its limit.
 GROWTH = frozenset({"opened", "grew", "reversed"})
@@ -30,28 +30,18 @@ ContractLimit = Annotated[int, BeforeValidator(_contract_limit)]
 def count_warnings(
     view: AccountView, rule: str, subject: str, count: int, limit: int, label: str
 ) -> list[Alert]:
-    """One alert per warn_at fraction of ``limit`` that ``count`` has reached, once per trading day.
+    """At most one alert per warn_at fraction of ``limit`` per trading day, as ``count`` reaches it.
 
     The contract-count twin of rules.base.warning_alerts (same ``<subject>:warn:<fraction>`` subjects,
     so the engine's once-per-day markers apply), worded in contracts instead of dollars.
     """
-    alerts: list[Alert] = []
-    for fraction in view.warn_at:
-        warn_subject = f"{subject}:warn:{fraction}"
-        if Decimal(count) >= limit * fraction and not view.breached(rule, warn_subject):
-            message = f"{label} {count} reached {int(fraction * 100)}% of limit {limit}"
-            alerts.append(
-                Alert(
-                    account_id=view.account_id,
-                    rule=rule,
-                    level="warning",
-                    message=message,
-                    reason=message,
-                    subject=warn_subject,
-                    inputs=(("value", str(count)), ("limit", str(limit)), ("fraction", str(fraction))),
-                )
-            )
-    return alerts
+    fraction = due_warning(view, rule, subject, lambda f: Decimal(count) >= limit * f)
+    if fraction is None:
+        return []
+    message = f"{label} {count} reached {int(fraction * 100)}% of limit {limit}"
+    return [
+        warning_alert(view, rule, subject, fraction, message, (("value", str(count)), ("limit", str(limit))))
+    ]
 
 
 def grown_contract(view: AccountView, positions: dict[str, Position]) -> str | None:
@@ -124,7 +114,10 @@ class MaxContracts(Rule[MaxContractsConfig]):
             return []
         if self.config.enforcement == "close_all":
             flatten = Flatten(
-                account_id=view.account_id, rule=self.id, reason=f"{why}: flatten", inputs=inputs,
+                account_id=view.account_id,
+                rule=self.id,
+                reason=f"{why}: flatten",
+                inputs=inputs,
                 subject=first,
             )
             return [flatten]

@@ -120,10 +120,9 @@ def test_warnings_per_position_once_per_threshold() -> None:
         (f"pos:{MNQ}:warn:0.5", f"{MNQ} unrealized -150.00 reached 50% of limit -300.00")
     ]
     assert h.apply(quote(MNQ, 20925.25), quote(MNQ, 20925.0)) == []
-    assert [a.subject for a in h.apply(quote(MNQ, 20865.0))] == [
-        f"pos:{MNQ}:warn:0.75",
-        f"pos:{MNQ}:warn:0.9",
-    ]
+    # past 75% and 90% in one move: one alert, for the highest
+    assert [a.subject for a in h.apply(quote(MNQ, 20865.0))] == [f"pos:{MNQ}:warn:0.9"]
+    assert h.apply(quote(MNQ, 20900.0), quote(MNQ, 20865.0)) == []  # 75% counts as passed
     # Another position has its own thresholds.
     assert [a.subject for a in h.apply(quote(ES, 4997.0))] == [f"pos:{ES}:warn:0.5"]
     # A closed and reopened position starts over.
