@@ -88,11 +88,16 @@ def hard_lockout(
     *,
     until: datetime | None = None,
     condition: str | None = None,
+    flatten: bool = True,
 ) -> list[Action]:
-    """The hard-lockout decision (003, 010, 013): flatten, cancel every order, lock the account."""
+    """An account-lockout decision: flatten (hard lockouts, or cooldowns set to close positions),
+    cancel every order, lock the account."""
     aid = view.account_id
+    closing: list[Action] = [
+        Flatten(account_id=aid, rule=rule, reason=reason, inputs=inputs, subject=subject)
+    ]
     return [
-        Flatten(account_id=aid, rule=rule, reason=reason, inputs=inputs, subject=subject),
+        *(closing if flatten else []),
         CancelOrders(account_id=aid, rule=rule, reason=reason, inputs=inputs, subject=subject),
         LockAccount(
             account_id=aid,

@@ -7,11 +7,11 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from risk_manager.config.types import Duration, DurationField, LossLimit
-from risk_manager.domain.actions import Action, Alert, CancelOrders, Flatten, LockAccount
+from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import TradeEvent
 from risk_manager.domain.money import money
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.base import Rule, RuleConfig, hard_lockout
 from risk_manager.rules.trade_frequency_limit import cooldown_end
 
 
@@ -104,22 +104,9 @@ class CooldownAfterLoss(Rule[CooldownAfterLossConfig]):
                     message=message,
                 )
             ]
-        actions: list[Action] = []
-        if self.config.close_positions:
-            actions.append(Flatten(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=subject))
-        actions.append(CancelOrders(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=subject))
-        actions.append(
-            LockAccount(
-                account_id=aid,
-                rule=rule,
-                reason=why,
-                inputs=inputs,
-                subject=subject,
-                scope="account",
-                until=until,
-            )
+        return hard_lockout(
+            view, rule, why, inputs, subject, until=until, flatten=self.config.close_positions
         )
-        return actions
 
     def describe(self) -> str:
         tiers = ", ".join(f"{money(t.loss)} -> {t.cooldown}" for t in self.config.tiers)

@@ -92,6 +92,32 @@ def account_band(
     return band_for_pnl(position, pnl_now, None, pnl_now + share, mark)
 
 
+def day_pnl_band(
+    view: AccountView,
+    rule_id: str,
+    include_fees: bool,
+    include_unrealized: bool,
+    level: Decimal,
+    position: Position,
+) -> Band | None:
+    """Quiet band of a day-P&L rule (003, 013): unbounded when quotes do not enter the sum."""
+    if not include_unrealized:
+        return (None, None)
+    value, _ = day_pnl(view, include_fees, True)
+    return account_band(view, rule_id, value, level, position)
+
+
+def pnl_basis(include_fees: bool, include_unrealized: bool) -> str:
+    """What the day P&L of 003/013 is made of, for describe(): "realized minus fees plus unrealized"."""
+    return " ".join(
+        [
+            "realized",
+            *(["minus fees"] if include_fees else []),
+            *(["plus unrealized"] if include_unrealized else []),
+        ]
+    )
+
+
 class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
     """RULE-003: flatten, cancel and lock the account until the daily reset when the day's P&L
     (realized, minus fees, plus open positions' unrealized by default) reaches the loss limit."""
@@ -121,19 +147,13 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         cfg = self.config
-        if not cfg.include_unrealized:
-            return (None, None)
-        value, _ = day_pnl(view, cfg.include_fees, True)
-        return account_band(view, self.id, value, cfg.limit, position)
+        return day_pnl_band(view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.limit, position)
 
     def describe(self) -> str:
         cfg = self.config
-        parts = ["realized"]
-        if cfg.include_fees:
-            parts.append("minus fees")
-        if cfg.include_unrealized:
-            parts.append("plus unrealized")
+        basis = pnl_basis(cfg.include_fees, cfg.include_unrealized)
         return (
-            f"{self.id} daily_realized_loss: day P&L ({' '.join(parts)}) <= {money(cfg.limit)} "
+            f"{self.id} daily_realized_loss: day P&L ({basis}) "
+            f"<= {money(cfg.limit)} "
             "-> flatten, cancel orders, lock account until the daily reset"
         )

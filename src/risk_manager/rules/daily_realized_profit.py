@@ -13,7 +13,7 @@ from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.base import Band, Rule, RuleConfig, hard_lockout, warning_alerts
-from risk_manager.rules.daily_realized_loss import SUBJECT, account_band, day_pnl, pnl_inputs
+from risk_manager.rules.daily_realized_loss import SUBJECT, day_pnl, day_pnl_band, pnl_basis, pnl_inputs
 
 DEFAULT_MESSAGE = "Target reached - see you tomorrow"
 
@@ -63,19 +63,13 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         cfg = self.config
-        if not cfg.include_unrealized:
-            return (None, None)
-        value, _ = day_pnl(view, cfg.include_fees, True)
-        return account_band(view, self.id, value, cfg.target, position)
+        return day_pnl_band(view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.target, position)
 
     def describe(self) -> str:
         cfg = self.config
-        parts = ["realized"]
-        if cfg.include_fees:
-            parts.append("minus fees")
-        if cfg.include_unrealized:
-            parts.append("plus unrealized")
+        basis = pnl_basis(cfg.include_fees, cfg.include_unrealized)
         return (
-            f"{self.id} daily_realized_profit: day P&L ({' '.join(parts)}) >= {money(cfg.target)} "
+            f"{self.id} daily_realized_profit: day P&L ({basis}) "
+            f">= {money(cfg.target)} "
             f'-> flatten, cancel orders, lock account until the daily reset ("{cfg.message}")'
         )

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from risk_manager.config.types import UNTIL_RESET, UNTIL_SESSION_START, Duration, DurationField
-from risk_manager.domain.actions import Action, Alert, CancelOrders, Flatten, LockAccount
+from risk_manager.domain.actions import Action
 from risk_manager.domain.events import TradeEvent
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.base import Rule, RuleConfig, due_warning, hard_lockout, warning_alert
 
 WINDOWS = ("per_minute", "per_hour", "per_session")
 _SPANS = {"per_minute": timedelta(seconds=60), "per_hour": timedelta(seconds=3600)}
@@ -107,47 +107,18 @@ class TradeFrequencyLimit(Rule[TradeFrequencyLimitConfig]):
                 ("limit", str(limit)),
                 ("cooldown", str(cooldown)),
             )
-            aid, rule = view.account_id, self.id
-            actions: list[Action] = []
-            if cfg.close_positions:
-                actions.append(Flatten(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=subject))
-            actions.append(
-                CancelOrders(account_id=aid, rule=rule, reason=why, inputs=inputs, subject=subject)
-            )
-            actions.append(
-                LockAccount(
-                    account_id=aid,
-                    rule=rule,
-                    reason=why,
-                    inputs=inputs,
-                    subject=subject,
-                    scope="account",
-                    until=until,
-                )
-            )
-            return actions
+            return hard_lockout(view, self.id, why, inputs, subject, until=until, flatten=cfg.close_positions)
         return self._warnings(view, counts["per_session"])
 
     def _warnings(self, view: AccountView, count: int) -> list[Action]:
-        """One alert per warn_at fraction of per_session reached, once per trading day."""
+        """At most one alert per warn_at fraction of per_session per trading day, as ``count`` reaches it."""
         limit = self.config.per_session
-        alerts: list[Action] = []
-        for fraction in view.warn_at:
-            subject = f"window:per_session:warn:{fraction}"
-            if Decimal(count) >= fraction * limit and not view.breached(self.id, subject):
-                message = f"{count} executions today reached {int(fraction * 100)}% of per_session {limit}"
-                alerts.append(
-                    Alert(
-                        account_id=view.account_id,
-                        rule=self.id,
-                        level="warning",
-                        message=message,
-                        reason=message,
-                        subject=subject,
-                        inputs=(("count", str(count)), ("limit", str(limit)), ("fraction", str(fraction))),
-                    )
-                )
-        return alerts
+        fraction = due_warning(view, self.id, "window:per_session", lambda f: Decimal(count) >= f * limit)
+        if fraction is None:
+            return []
+        message = f"{count} executions today reached {int(fraction * 100)}% of per_session {limit}"
+        inputs = (("count", str(count)), ("limit", str(limit)))
+        return [warning_alert(view, self.id, "window:per_session", fraction, message, inputs)]
 
     def describe(self) -> str:
         cfg, cd = self.config, self.config.cooldowns
