@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.broker.models import Account, Bar, Contract, Order, Position, Trade, rows
-from risk_manager.broker.port import BrokerEvent, ConnectionChange, ConnectionState, HubMessage
+from risk_manager.broker.port import BrokerEvent, ConnectionChange, ConnectionState, HubMessage, HubName
 
 from .budget import HISTORY, BudgetGate, Priority, RequestBudget
 from .hubs import ReconnectingHub
@@ -52,11 +52,14 @@ class ProjectXClient:
         self._queue: asyncio.Queue[BrokerEvent] = asyncio.Queue()
         self._reconnected: list[Callable[[ConnectionChange], None]] = []
         self._accounts_subscribed = False
+        self.user_hub = self._hub("user", settings.user_hub_url, rng)
+        self.market_hub = self._hub("market", settings.market_hub_url, rng)
+
+    def _hub(self, name: HubName, url: str, rng: random.Random | None) -> ReconnectingHub:
         tokens = self.rest.tokens
-        hub = {"token": tokens.token, "refused": tokens.refused, "on_message": self._on_message,
-               "on_change": self._on_change, "settings": settings.hub, "rng": rng}
-        self.user_hub = ReconnectingHub("user", settings.user_hub_url, **hub)
-        self.market_hub = ReconnectingHub("market", settings.market_hub_url, **hub)
+        return ReconnectingHub(name, url, token=tokens.token, refused=tokens.refused,
+                               on_message=self._on_message, on_change=self._on_change,
+                               settings=self.settings.hub, rng=rng)
 
     def __repr__(self) -> str:
         s = self.settings
