@@ -143,7 +143,9 @@ class RequestBudget:
             self._expire(bucket, now)
             while queue:
                 ticket = queue[0][2]
-                allowed = max(1, limit.count - self.reserve[ticket.priority])
+                # Reserves keep the shared window free for enforcement; bars have a window of their own.
+                reserve = self.reserve[ticket.priority] if bucket == DEFAULT else 0
+                allowed = max(1, limit.count - reserve)
                 if len(sent) >= allowed:
                     # the oldest request that must leave the window before this one may go
                     wake = _earliest(wake, sent[len(sent) - allowed] + limit.window)
