@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -60,10 +61,8 @@ class Events:
             if remaining <= 0:
                 raise TimeoutError(f"no matching event; got {self.items[start:]!r}")
             self._new.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), remaining)
-            except TimeoutError:
-                pass
 
     def messages(self, target: str) -> list[HubMessage]:
         return [m for m in self.items if isinstance(m, HubMessage) and m.target == target]

@@ -51,8 +51,9 @@ class ConnectionChange:
 
     @property
     def lost(self) -> bool:
-        """A working connection went away (events may be missed from now on)."""
-        return self.previous is ConnectionState.CONNECTED and self.state is not ConnectionState.CONNECTED
+        """A working connection went away (events may be missed from now on). Stopping on purpose
+        is not a loss: a recording must not end with a gap the replay would alert on."""
+        return self.previous is ConnectionState.CONNECTED and self.state is ConnectionState.RECONNECTING
 
     @property
     def restored(self) -> bool:

@@ -47,7 +47,8 @@ class FakeGateway:
         if endpoint == "Auth/loginKey":
             assert body == {"userName": "trader", "apiKey": KEY} and token is None
             if self.login_refused:
-                return {"success": False, "errorCode": 3, "errorMessage": "Invalid credentials.", "token": None}
+                return {"success": False, "errorCode": 3, "errorMessage": "Invalid credentials.",
+                        "token": None}
             return {"success": True, "errorCode": 0, "errorMessage": None, "token": self.token()}
         assert endpoint == "Auth/validate" and token is not None
         if self.validate_fails:
