@@ -23,6 +23,7 @@ from risk_manager.broker.errors import (
 from risk_manager.broker.port import ConnectionState, HubMessage
 from risk_manager.broker.projectx import HubSettings, Recorder
 from risk_manager.broker.projectx.budget import Priority
+from risk_manager.broker.projectx.client import as_broker
 from risk_manager.replay.reader import read_recording
 
 
@@ -329,5 +330,29 @@ def test_the_recording_of_a_live_session_holds_every_message_and_the_gap_and_rep
             assert len(messages) >= len(received) > 0
             gap = [orjson.loads(text) for text in path.read_text().splitlines() if "connection" in text]
             assert [(g["connection"], g["hub"]) for g in gap] == [("lost", "user"), ("restored", "user")]
+
+    run(body)
+
+
+def test_the_client_pings_so_a_quiet_connection_is_not_closed_by_the_gateway() -> None:
+    async def body() -> None:
+        # the gateway drops a client it has not heard from for 0.4 s; ours pings every 0.1 s
+        async with gateway(client_timeout=0.4) as gw, client(gw) as px:
+            events = Events(px)
+            await px.subscribe_contract(MNQ)
+            await events.wait_for(connected("market"))
+            await asyncio.sleep(1.5)
+            assert gw.stats.hub_connections["market"] == 1
+            assert not [c for c in events.changes() if c.lost]
+            events.stop()
+
+    run(body)
+
+
+def test_the_client_is_a_broker() -> None:
+    async def body() -> None:
+        async with gateway() as gw, client(gw) as px:
+            broker = as_broker(px)
+            assert await broker.search_open_orders(7) == []
 
     run(body)

@@ -20,7 +20,14 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.broker.models import Account, Bar, Contract, Order, Position, Trade, rows
-from risk_manager.broker.port import BrokerEvent, ConnectionChange, ConnectionState, HubMessage, HubName
+from risk_manager.broker.port import (
+    Broker,
+    BrokerEvent,
+    ConnectionChange,
+    ConnectionState,
+    HubMessage,
+    HubName,
+)
 
 from .budget import HISTORY, BudgetGate, Priority, RequestBudget
 from .hubs import ReconnectingHub
@@ -231,3 +238,8 @@ def _iso(at: datetime) -> str:
     if at.tzinfo is None:
         raise ValueError(f"a gateway timestamp must be timezone-aware (UTC), got {at!r}")
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def as_broker(client: ProjectXClient) -> Broker:
+    """The client seen through the port (and the place where mypy checks that it implements it)."""
+    return client
