@@ -115,18 +115,26 @@ class ProjectXClient:
 
     def _on_message(self, message: HubMessage) -> None:
         if self.recorder is not None:
-            self.recorder.message(message)
+            self._record(self.recorder.message, message)
         self._queue.put_nowait(message)
 
     def _on_change(self, change: ConnectionChange) -> None:
         log.log(logging.WARNING if change.lost else logging.INFO, "%s hub: %s -> %s (%s) at %s", change.hub,
                 change.previous.value, change.state.value, change.reason, iso_utc(change.at))
         if self.recorder is not None:
-            self.recorder.connection(change)
+            self._record(self.recorder.connection, change)
         self._queue.put_nowait(change)
         if change.restored:
             for callback in self._reconnected:
                 callback(change)
+
+    def _record(self, write: Callable[[Any], None], item: HubMessage | ConnectionChange) -> None:
+        # A full disk must not stop the feed that enforcement depends on: stop recording, loudly.
+        try:
+            write(item)
+        except OSError as exc:
+            log.error("recording stopped: cannot write %s: %s", self.recorder, exc)
+            self.recorder = None
 
     # ---- subscriptions ------------------------------------------------------------------------------
 

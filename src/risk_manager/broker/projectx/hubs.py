@@ -168,8 +168,13 @@ class ReconnectingHub:
         connected = False
         try:
             self._socket = socket
-            for method, args in list(self._subscriptions):
-                await socket.invoke(method, list(args), timeout=s.subscribe_timeout)
+            # Until every subscription is confirmed on this connection, including any added while
+            # we were awaiting completions (subscribe() only invokes directly once CONNECTED).
+            confirmed: set[tuple[str, tuple[Any, ...]]] = set()
+            while pending := [key for key in self._subscriptions if key not in confirmed]:
+                for method, args in pending:
+                    await socket.invoke(method, list(args), timeout=s.subscribe_timeout)
+                    confirmed.add((method, args))
             if reader.done():
                 reader.result()  # raises why it ended
             connected = True

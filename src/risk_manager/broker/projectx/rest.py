@@ -94,7 +94,10 @@ class GatewayRest:
         try:
             await self.gate.wait(ticket)
             answer = await self._call_granted(endpoint, ticket.payload, priority, mutating, bucket)
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            future.cancel()  # calls coalesced into this one were withdrawn with it
+            raise
+        except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
                 future.exception()  # mark retrieved: joined callers may not exist
