@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 from projectx_helpers import Events, client, connected, restored, target
-from sim_helpers import ES, MNQ, Api, gateway, run
+from sim_helpers import CL, ES, MNQ, Api, gateway, run
 
 from risk_manager.broker.errors import (
     GatewayRejected,
@@ -354,5 +354,23 @@ def test_the_client_is_a_broker() -> None:
         async with gateway() as gw, client(gw) as px:
             broker = as_broker(px)
             assert await broker.search_open_orders(7) == []
+
+    run(body)
+
+
+def test_subscriptions_changed_around_a_reconnect_end_up_exactly_as_asked() -> None:
+    async def body() -> None:
+        async with gateway() as gw, client(gw) as px:
+            events = Events(px)
+            await px.subscribe_contract(MNQ)
+            await px.subscribe_contract(ES)
+            await events.wait_for(connected("market"))
+            await px.unsubscribe_contract(ES)
+            gw.fault({"hub": "market", "action": "drop"})
+            await px.subscribe_contract(CL)  # asked while the connection is being lost or renewed
+            await events.wait_for(restored("market"))
+            [conn] = gw.state()["hubs"]["market"]
+            assert sorted(conn["subscriptions"]) == [f"quotes:{CL}", f"quotes:{MNQ}"]
+            events.stop()
 
     run(body)
