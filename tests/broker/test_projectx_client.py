@@ -25,6 +25,7 @@ from risk_manager.broker.projectx import HubSettings, Recorder
 from risk_manager.broker.projectx.budget import Priority
 from risk_manager.broker.projectx.client import as_broker
 from risk_manager.replay.reader import read_recording
+from risk_manager.sim.hub import event as hub_event
 
 
 async def open_position(gw_api: Api, size: int = 2, contract: str = MNQ) -> None:
@@ -371,6 +372,22 @@ def test_subscriptions_changed_around_a_reconnect_end_up_exactly_as_asked() -> N
             await events.wait_for(restored("market"))
             [conn] = gw.state()["hubs"]["market"]
             assert sorted(conn["subscriptions"]) == [f"quotes:{CL}", f"quotes:{MNQ}"]
+            events.stop()
+
+    run(body)
+
+
+def test_a_gateway_logout_is_passed_on_and_the_hub_comes_back_with_a_new_login() -> None:
+    async def body() -> None:
+        async with gateway() as gw, client(gw) as px:
+            events = Events(px)
+            await px.subscribe_account(7)
+            await events.wait_for(connected("user"))
+            for conn in gw.user_hub.connections.values():  # the session was taken over elsewhere
+                conn.send(hub_event("GatewayLogout", []))
+            await events.wait_for(target("GatewayLogout"))
+            await events.wait_for(restored("user"))
+            assert px.rest.tokens.logins == 2
             events.stop()
 
     run(body)
