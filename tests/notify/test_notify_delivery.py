@@ -29,12 +29,13 @@ from notify_fakes import (
 )
 
 from risk_manager.config.models import NotificationsConfig
-from risk_manager.domain.actions import CancelOrders, Flatten, LockAccount
+from risk_manager.domain.actions import Alert, CancelOrders, Flatten, LockAccount
 from risk_manager.notify import (
     ChannelLimits,
     DiscordWebhook,
     Notification,
     NotificationBuilder,
+    Notifications,
     Notifier,
     SmtpEmail,
     TelegramBot,
@@ -416,3 +417,48 @@ def test_webhook_url_and_bot_token_never_appear_in_logs_or_errors(caplog: pytest
     assert WEBHOOK_TOKEN not in logged
     assert BOT_TOKEN not in logged
     assert "gave up" in logged and "HTTP 401" in logged and "ConnectError" in logged
+
+
+# ---- the daemon's interface ----------------------------------------------------------------------
+
+
+def test_the_daemon_facade_words_and_sends_engine_actions_and_daemon_facts(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.ERROR, logger="risk_manager.notify")
+
+    async def body() -> None:
+        async with ChatApi() as api:
+            config = NotificationsConfig.model_validate({"discord_webhook": api.discord_url})
+            service = Notifications.from_config(config, "America/Chicago")
+            await service.start()
+            service.on_started(AT, accounts=[7, 8])
+            flatten = Flatten(account_id=8, rule="RULE-003", reason="day P&L -507.00 <= limit -500.00")
+            service.on_actions([flatten], AT)
+            service.on_enforcement_failed(flatten, AT, "HTTP 503 from the gateway", attempts=4)
+            # a malformed alert (fraction not a number) costs its message, never an exception
+            service.on_actions([Alert(account_id=8, rule="RULE-003", inputs=(("fraction", "?"),))], AT)
+            service.on_stopped(AT, "stopped by the admin")
+            await service.aclose()
+            [sent] = api.delivered("discord")
+        text = sent["content"]
+        assert text.startswith("4 notifications (2026-03-02 10:02:05 CST)")
+        for expected in (
+            "Risk Manager started",
+            "Flattened all positions",
+            "ENFORCEMENT FAILED: flatten",
+            "Risk Manager stopped",
+        ):
+            assert expected in text
+
+    run(body)
+    assert "notify: could not word a notification (InvalidOperation" in caplog.text
+
+
+def test_with_no_channel_configured_the_facade_does_nothing():
+    async def body() -> None:
+        service = Notifications.from_config(NotificationsConfig(), "America/Chicago")
+        await service.start()
+        service.on_started(AT)
+        assert service.stats() == []
+        await service.aclose()
+
+    run(body)

@@ -1,7 +1,7 @@
 """Notifications: Discord, Telegram and email messages about warnings, enforcements and lockouts.
 
-Imports domain and config models only; the daemon hosts a ``Notifier`` and feeds it notifications
-built by ``NotificationBuilder`` (docs/notifications.md).
+Imports domain and config models only. The daemon owns one ``Notifications`` (``from_config``),
+starts it, calls its ``on_*`` methods, and closes it at shutdown (docs/notifications.md).
 """
 
 from risk_manager.notify.builder import NotificationBuilder
@@ -12,6 +12,7 @@ from risk_manager.notify.channels.telegram import TELEGRAM_LIMITS, TelegramBot
 from risk_manager.notify.notification import Notification, NotificationKind, Priority
 from risk_manager.notify.notifier import ChannelStats, Notifier
 from risk_manager.notify.pacing import RetryPolicy
+from risk_manager.notify.service import Notifications
 from risk_manager.notify.setup import channels_from_config
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Notification",
     "NotificationBuilder",
     "NotificationKind",
+    "Notifications",
     "Notifier",
     "Priority",
     "RetryPolicy",

@@ -31,7 +31,7 @@ class NotificationQueue:
         return len(self._low) + len(self._high)
 
     def put(self, item: Notification) -> None:
-        if len(self) >= self.capacity:
+        if len(self._low) + len(self._high) >= self.capacity:
             self.dropped += 1
             if self._low:
                 self._low.popleft()
@@ -41,7 +41,8 @@ class NotificationQueue:
                 self._high.popleft()
         target = self._high if item.priority is Priority.HIGH else self._low
         target.append((next(self._seq), item))
-        self._ready.set()
+        if not self._ready.is_set():
+            self._ready.set()
 
     async def wait(self) -> None:
         """Return once the queue holds at least one item, or ``wake`` was called."""

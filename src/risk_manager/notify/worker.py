@@ -28,6 +28,7 @@ class ChannelWorker:
         self.sent_messages = 0
         self.failed_messages = 0  # given up after retries, or refused for good
         self.lost_at_shutdown = 0
+        self._in_flight = 0  # notifications of the batch being delivered now
         self._limit = SlidingWindowLimit(channel.limits.max_requests, channel.limits.per_seconds)
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -50,7 +51,7 @@ class ChannelWorker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self.lost_at_shutdown = len(self.queue)
+            self.lost_at_shutdown = len(self.queue) + self._in_flight
             log.warning(
                 "notify %s: still delivering after %.1f s at shutdown; %d queued notification(s) not sent",
                 self.channel.name,
@@ -80,8 +81,10 @@ class ChannelWorker:
                     type(exc).__name__,
                 )
                 continue
+            self._in_flight = len(batch)
             for message in messages:
                 await self._deliver(message, len(batch))
+            self._in_flight = 0
 
     async def _deliver(self, message: Message, items: int) -> None:
         name = self.channel.name
