@@ -37,13 +37,16 @@ class ChannelWorker:
         self.queue.put(notification)
 
     def start(self) -> None:
+        if self._task is not None:
+            return
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"notify {self.channel.name}")
 
     async def close(self, timeout: float) -> None:
         """Send what is queued, for at most ``timeout`` seconds; then stop and count what is left."""
         self._closing.set()
         self.queue.wake()
-        if self._task is None:
+        if self._task is None:  # never started: nothing was sent
+            self.lost_at_shutdown = len(self.queue)
             return
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)

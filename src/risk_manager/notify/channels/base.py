@@ -79,6 +79,14 @@ def _header_seconds(response: httpx.Response) -> float | None:
         return None
 
 
+def json_body(response: httpx.Response) -> object:
+    """The answer's JSON, or None when it is not JSON (a proxy's HTML error page)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def json_number(data: object, *path: str) -> float | None:
     """``data[path[0]][path[1]]...`` as a float, or None when absent or not a number."""
     for key in path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from risk_manager.notify.batch import Message
-from risk_manager.notify.channels.base import ChannelLimits, check_response, json_number, post_json
+from risk_manager.notify.channels.base import ChannelLimits, check_response, json_body, json_number, post_json
 from risk_manager.notify.redact import protect
 
 # Discord allows about 5 requests per 2 s per webhook and 2000 characters of content.
@@ -35,15 +35,8 @@ class DiscordWebhook:
         response = await post_json(self._http, self._url, body)
         retry_after = None
         if response.status_code == 429:
-            retry_after = json_number(_json(response), "retry_after")
+            retry_after = json_number(json_body(response), "retry_after")
         check_response(response, retry_after)
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None

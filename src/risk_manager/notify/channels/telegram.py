@@ -13,6 +13,7 @@ from risk_manager.notify.channels.base import (
     ChannelLimits,
     DeliveryError,
     check_response,
+    json_body,
     json_number,
     post_json,
 )
@@ -50,7 +51,7 @@ class TelegramBot:
             "disable_web_page_preview": True,
         }
         response = await post_json(self._http, self._url, body)
-        data = _json(response)
+        data = json_body(response)
         check_response(response, json_number(data, "parameters", "retry_after"))
         if isinstance(data, dict) and data.get("ok") is False:
             raise DeliveryError(
@@ -59,10 +60,3 @@ class TelegramBot:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
