@@ -6,7 +6,8 @@ A Discord webhook, a Telegram bot and an SMTP server are pointed at one local TC
 127.0.0.1 that accepts connections and never answers, so every channel's worker is stuck in a
 request; then ``count`` notifications are submitted in a row. Figures printed: total time of the
 ``count`` submits (best and median of ``rounds``; the issue's target is well under 100 ms for
-10,000) and the cost per submit, plus the time to pack a 1,000-item burst into Discord messages.
+10,000) and the cost per submit, plus the time to pack a 1,000-item burst (a full queue) into
+Discord messages: that work runs on the event loop the enforcer shares.
 """
 
 from __future__ import annotations
@@ -86,11 +87,14 @@ def main() -> None:
 
     builder = NotificationBuilder("America/Chicago")
     burst = [builder.connection_lost(AT + timedelta(milliseconds=n), hub="user") for n in range(1000)]
-    started = time.perf_counter()
-    messages = render_batch(burst, DISCORD_LIMITS.max_chars, DISCORD_LIMITS.max_messages_per_batch)
+    packs = []
+    for _ in range(20):
+        started = time.perf_counter()
+        messages = render_batch(burst, DISCORD_LIMITS.max_chars, DISCORD_LIMITS.max_messages_per_batch)
+        packs.append(time.perf_counter() - started)
     print(
-        f"pack a 1,000-item burst into {len(messages)} Discord messages: "
-        f"{(time.perf_counter() - started) * 1000:.1f} ms"
+        f"pack a 1,000-item burst into {len(messages)} Discord messages (on the daemon's loop): "
+        f"best {min(packs) * 1000:.2f} ms, median {statistics.median(packs) * 1000:.2f} ms"
     )
 
 

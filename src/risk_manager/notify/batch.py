@@ -10,7 +10,7 @@ that get through.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from risk_manager.notify.notification import Notification
@@ -36,33 +36,39 @@ def render_batch(items: Sequence[Notification], max_chars: int, max_messages: in
         return [Message(subject, _clip(items[0].text(), max_chars))]
     header = f"{len(items)} notifications ({_span(items)})"
     room = max_chars - _FOOTER_ROOM
-    blocks = [_clip(item.text(), room - len(header) - 2) for item in items]
-    chunks = _pack(header, blocks, room)
-    if len(chunks) > max_messages:
-        order = sorted(range(len(items)), key=lambda i: -items[i].priority)  # stable: time kept within
-        chunks = _pack(header, [blocks[i] for i in order], room)
-    shown = chunks[:max_messages]
-    left_out = sum(len(chunk) for chunk in chunks[max_messages:])
-    texts = [
-        header + "\n\n" + "\n\n".join(chunk) if n == 0 else "\n\n".join(chunk)
-        for n, chunk in enumerate(shown)
-    ]
-    if left_out:
-        texts[-1] += f"\n\n{ELLIPSIS} and {left_out} more not shown (the daemon log has them all)"
+    clip = room - len(header) - 2
+    # Texts are made only for what is shown: a 1,000-item burst costs a few dozen texts, so the
+    # event loop that also runs enforcement is never held up by wording what nobody will read.
+    chunks, shown = _pack(header, (_clip(item.text(), clip) for item in items), room, max_messages)
+    if shown < len(items):
+        by_priority = sorted(items, key=lambda item: -item.priority)  # stable: time order kept within
+        chunks, shown = _pack(header, (_clip(item.text(), clip) for item in by_priority), room, max_messages)
+    texts = ["\n\n".join(chunk) for chunk in chunks]
+    texts[0] = f"{header}\n\n{texts[0]}"
+    if shown < len(items):
+        texts[-1] += f"\n\n{ELLIPSIS} and {len(items) - shown} more not shown (the daemon log has them all)"
     return [Message(subject, text) for text in texts]
 
 
-def _pack(header: str, blocks: Sequence[str], room: int) -> list[list[str]]:
-    """Greedy packing of whole blocks; the first message also carries the header."""
+def _pack(header: str, blocks: Iterator[str], room: int, max_messages: int) -> tuple[list[list[str]], int]:
+    """Greedy packing of whole blocks into at most ``max_messages``; the first also carries the header.
+
+    Returns the messages' blocks and how many blocks they hold; packing stops at the first block
+    that would need one message more.
+    """
     chunks: list[list[str]] = [[]]
     used = len(header) + 2
+    packed = 0
     for block in blocks:
         if chunks[-1] and used + 2 + len(block) > room:
+            if len(chunks) == max_messages:
+                break
             chunks.append([])
             used = 0
         used += len(block) + (2 if chunks[-1] else 0)
         chunks[-1].append(block)
-    return chunks
+        packed += 1
+    return chunks, packed
 
 
 def _clip(text: str, limit: int) -> str:
