@@ -195,7 +195,7 @@ def test_a_flood_is_capped_in_messages_and_size_and_high_priority_items_get_thro
         assert all(len(text) <= 2000 for text in texts)
         assert "account 99 · RULE-003] Account locked" in texts[0]
         shown = sum(text.count("] Connection to the gateway restored") for text in texts)
-        assert texts[-1].endswith(f"… and {300 - shown} more not shown (the daemon log has them all)")
+        assert texts[-1].endswith(f"… and {300 - shown} more not shown (every decision is in the audit log)")
 
     run(body)
 

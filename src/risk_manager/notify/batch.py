@@ -46,7 +46,8 @@ def render_batch(items: Sequence[Notification], max_chars: int, max_messages: in
     texts = ["\n\n".join(chunk) for chunk in chunks]
     texts[0] = f"{header}\n\n{texts[0]}"
     if shown < len(items):
-        texts[-1] += f"\n\n{ELLIPSIS} and {len(items) - shown} more not shown (the daemon log has them all)"
+        left_out = len(items) - shown
+        texts[-1] += f"\n\n{ELLIPSIS} and {left_out} more not shown (every decision is in the audit log)"
     return [Message(subject, text) for text in texts]
 
 

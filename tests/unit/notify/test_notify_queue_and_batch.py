@@ -98,7 +98,8 @@ def test_a_burst_beyond_the_message_cap_keeps_high_priority_items_and_counts_the
     assert len(messages) == 2
     assert "LOCKED" in text
     shown = text.count("] item ")
-    assert messages[-1].text.endswith(f"… and {41 - shown} more not shown (the daemon log has them all)")
+    footer = f"… and {41 - shown} more not shown (every decision is in the audit log)"
+    assert messages[-1].text.endswith(footer)
 
 
 def test_an_item_longer_than_a_message_is_clipped():
