@@ -61,6 +61,9 @@ class ChannelWorker:
                 timeout,
                 self.lost_at_shutdown,
             )
+        except Exception as exc:  # the task died of a bug: report it, never raise into shutdown
+            self.lost_at_shutdown = len(self.queue)
+            log.error("notify %s: the delivery task had failed: %s", self.channel.name, type(exc).__name__)
 
     async def _run(self) -> None:
         limits = self.channel.limits
