@@ -12,7 +12,7 @@ from importlib.resources import as_file, files
 
 import typer
 
-from risk_manager.cli.replay_cmd import run_replay
+from risk_manager.cli.replay_cmd import ReplayOptions, run_replay
 
 SAMPLE_DAY = "sample-day.jsonl.gz"
 SAMPLE_CONFIG = "sample-config"
@@ -50,7 +50,7 @@ def demo_command(
         code = run_replay(
             recording,
             config,
-            as_json=as_json,
+            options=ReplayOptions(as_json=as_json),
             title=f"Decisions on the sample day ({SAMPLE_DAY}, config {SAMPLE_CONFIG}/)",
         )
     raise typer.Exit(code)
