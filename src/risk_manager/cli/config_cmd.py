@@ -26,10 +26,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-@config_app.command("check")
+@config_app.command("check", short_help="Validate a config directory and show the rules it sets up.")
 def check(
     config: Path = typer.Option(
-        None, "--config", "-c", help="Config directory (default: the platform's config directory)."
+        None, "--config", "-c", metavar="DIR",
+        help="Config directory (default: the platform's config directory).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:

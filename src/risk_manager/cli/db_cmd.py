@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from risk_manager.cli.help import PlainHelpCommand
 from risk_manager.domain.money import money
 from risk_manager.store.codec import iso
 from risk_manager.store.errors import StoreError
@@ -41,9 +42,9 @@ def _fail(message: str, as_json: bool, path: Path) -> None:
     raise typer.Exit(EXIT_PROBLEM)
 
 
-@db_app.command("check")
+@db_app.command("check", cls=PlainHelpCommand, short_help="Verify a store file (read-only).")
 def check(
-    file: Path = typer.Argument(..., help="The store's database file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The store's database file.", show_default=False),
     quick: bool = typer.Option(
         False, "--quick", help="PRAGMA quick_check instead of the full integrity_check."
     ),
@@ -81,9 +82,9 @@ def _check_lines(report: CheckReport) -> list[str]:
     return lines
 
 
-@db_app.command("info")
+@db_app.command("info", cls=PlainHelpCommand, short_help="Show what a store file holds.")
 def info(
-    file: Path = typer.Argument(..., help="The store's database file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The store's database file.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Show what a store holds: origin, row counts, journal span, active lockouts, day P&L."""
@@ -168,15 +169,22 @@ def _info(store: Store) -> dict[str, Any]:
     }
 
 
-@db_app.command("prune")
+@db_app.command(
+    "prune", cls=PlainHelpCommand, short_help="Delete rows past their retention (--dry-run: count only)."
+)
 def prune(
-    file: Path = typer.Argument(..., help="The store's database file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The store's database file.", show_default=False),
     journal_days: int = typer.Option(
-        DEFAULT_JOURNAL_DAYS, "--journal-days", min=1, help="Keep journal rows this many days."
+        DEFAULT_JOURNAL_DAYS,
+        "--journal-days",
+        min=1,
+        metavar="DAYS",
+        help="Keep journal rows this many days.",
     ),
     audit_days: int = typer.Option(
         DEFAULT_AUDIT_DAYS,
         "--audit-days",
+        metavar="DAYS",
         min=1,
         help="Keep audit rows, ended lockouts and resets this many days.",
     ),

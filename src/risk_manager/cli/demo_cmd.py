@@ -26,7 +26,9 @@ INTRO = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo_command)
+    app.command("demo", short_help="See the rules act on a shipped sample day (no account needed).")(
+        demo_command
+    )
 
 
 def demo_command(

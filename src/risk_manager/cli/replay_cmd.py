@@ -31,6 +31,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from risk_manager.cli.help import PlainHelpCommand
 from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_table, wrapped
 from risk_manager.domain.actions import Action
 from risk_manager.domain.events import TradeEvent
@@ -53,12 +54,15 @@ __all__ = [
 
 
 def register(app: typer.Typer) -> None:
-    app.command("replay")(replay_command)
+    app.command(
+        "replay", cls=PlainHelpCommand, short_help="What the rules would have decided on a recorded feed."
+    )(replay_command)
 
 
 def replay_command(
     file: Path = typer.Argument(
         ...,
+        metavar="FILE",
         help="Recording to replay: JSON Lines, plain or gzip (see docs/recording-format.md).",
         show_default=False,
     ),
@@ -66,6 +70,7 @@ def replay_command(
         None,
         "--config",
         "-c",
+        metavar="DIR",
         help="Config directory whose rules to apply (default: $RISK_MANAGER_CONFIG, else the "
         "platform's config directory).",
         show_default=False,
@@ -76,6 +81,7 @@ def replay_command(
     until: str | None = typer.Option(
         None,
         "--until",
+        metavar="TIME",
         help="Run the clock past the last line to this time, firing the timers due by then "
         "(cooldown ends, the daily reset). UTC (2026-03-02T23:00:00Z), an offset "
         "(2026-03-02T17:00-06:00), a zone (2026-03-02T17:00 America/Chicago) or the configured "
@@ -86,6 +92,7 @@ def replay_command(
         [],
         "--account",
         "-a",
+        metavar="ID",
         help="Show only this account's decisions (repeat for several).",
         show_default=False,
     ),
@@ -93,6 +100,7 @@ def replay_command(
         [],
         "--rule",
         "-r",
+        metavar="RULE",
         help="Show only this rule's decisions, e.g. RULE-003 (repeat for several).",
         show_default=False,
     ),
@@ -103,6 +111,7 @@ def replay_command(
     db: Path | None = typer.Option(
         None,
         "--db",
+        metavar="FILE",
         help="Also write the replay into this new store file (journal, audit trail, lockouts, day P&L), "
         "for tools that read a store (see docs/persistence.md).",
         show_default=False,
