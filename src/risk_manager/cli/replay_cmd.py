@@ -63,7 +63,7 @@ def replay_command(
     file: Path = typer.Argument(
         ...,
         metavar="FILE",
-        help="Recording to replay: JSON Lines, plain or gzip (see docs/recording-format.md).",
+        help="Recording to replay: JSON Lines, plain or gzip (see docs/replay.md).",
         show_default=False,
     ),
     config: Path | None = typer.Option(
