@@ -100,6 +100,7 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
     with open_recording(path) as stream:
         # The position in the file on disk: for gzip the compressed stream underneath.
         raw_file = getattr(stream, "fileobj", None) or stream
+        started = False
         try:
             for raw in stream:
                 line_no += 1
@@ -110,7 +111,9 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
                 try:
                     line = parse_line(raw, name, line_no)
                 except ReplayInputError:
-                    if _is_binary(raw):
+                    # Only a file that starts with binary data is "not a recording"; one bad line
+                    # inside a recording is a malformed line like any other.
+                    if not started and _is_binary(raw):
                         raise ReplayInputError(
                             name,
                             line_no,
@@ -118,6 +121,7 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
                             "plain or gzip (see docs/replay.md)",
                         ) from None
                     raise
+                started = True
                 yield line
             if progress is not None:
                 progress(line_no, raw_file.tell())
