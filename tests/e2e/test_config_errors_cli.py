@@ -101,3 +101,11 @@ def test_yaml_syntax_errors_are_plain_words_at_the_line_to_fix(
     assert result.returncode == 2
     assert expected in result.stderr
     assert "<block end>" not in result.stderr and "<" not in result.stderr
+
+
+def test_a_nested_boolean_is_true_or_false_only_too(tmp_path: Path) -> None:
+    text = "rules:\n  trade_management:\n    enabled: true\n    breakeven:\n      enabled: off\n"
+    result = check(config_dir(tmp_path, text))
+    assert result.returncode == 2
+    where = "risk_config.yaml:5: rules.trade_management.breakeven.enabled = off"
+    assert f"{where}: not a boolean: write false" in result.stderr
