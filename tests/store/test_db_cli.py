@@ -159,3 +159,48 @@ def test_replay_with_db_records_every_decision_and_refuses_to_mix_into_an_existi
     assert again.returncode == 2
     assert "already holds" in again.stderr and "replay into a new file" in again.stderr
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_prune_dry_run_counts_what_prune_deletes_and_leaves_the_file_alone(db: Path) -> None:
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    preview = _cli("db", "prune", db, "--journal-days", "30", "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert f"{db}: would delete journal 100," in preview.stdout and "nothing was deleted" in preview.stdout
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    as_json = json.loads(_cli("db", "prune", db, "--journal-days", "30", "--dry-run", "--json").stdout)
+    done = json.loads(_cli("db", "prune", db, "--journal-days", "30", "--json").stdout)
+    assert as_json["would_delete"] == done["deleted"] and done["deleted"]["journal"] == 100
+
+
+def test_a_store_written_by_replay_checks_clean_and_info_shows_the_day_that_had_trades(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "replayed.db"
+    replayed = _cli(
+        "replay",
+        DATA / "day.jsonl",
+        "--config",
+        DATA / "config",
+        "--until",
+        "2026-03-03T00:00Z",
+        "--db",
+        db,
+        "--summary",
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    check = _cli("db", "check", db)
+    assert check.returncode == 0, check.stdout
+    assert "no outcome" not in check.stdout and "note:" not in check.stdout  # a replay has no broker
+    info = _cli("db", "info", db)
+    assert info.returncode == 0
+    # The reset at 17:00 CT opened an empty 2026-03-03; the day shown is the one that had trades.
+    assert "account 7 2026-03-02: realized -500.00 fees 4.44 net -504.44 trades 4" in info.stdout
+    assert "2026-03-03" not in info.stdout.split("day P&L")[1]
+
+
+def test_db_messages_do_not_mention_a_daemon(tmp_path: Path) -> None:
+    missing = _cli("db", "check", tmp_path / "nope.db")
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr and "daemon" not in missing.stderr
+    help_text = _cli("db", "prune", "--help").stdout
+    assert "--dry-run" in help_text and "daemon" not in help_text

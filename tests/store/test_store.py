@@ -292,7 +292,7 @@ def test_a_reader_of_an_older_store_is_told_to_let_the_daemon_upgrade_it(
 ) -> None:
     filled(db, 10)
     _with_migration(monkeypatch, "CREATE TABLE extra (x INTEGER)")
-    with pytest.raises(StoreVersionError, match="Start the daemon once"):
+    with pytest.raises(StoreVersionError, match="Open it once for writing with this version"):
         Store.open(db, readonly=True)
 
 

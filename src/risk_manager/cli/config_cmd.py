@@ -26,10 +26,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-@config_app.command("check")
+@config_app.command("check", short_help="Validate a config directory and show the rules it sets up.")
 def check(
     config: Path = typer.Option(
-        None, "--config", "-c", help="Config directory (default: the platform's config directory)."
+        None, "--config", "-c", metavar="DIR",
+        help="Config directory (default: the platform's config directory).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -61,12 +62,34 @@ def check(
         else:
             typer.secho(message, fg="red", err=True)
         raise typer.Exit(EXIT_INVALID) from None
+    nothing = no_rule_enabled(loaded)
     if as_json:
-        typer.echo(json.dumps(summary(loaded), indent=2))
+        result = summary(loaded)
+        if nothing is not None:
+            result["warnings"].insert(0, nothing.as_dict())
+        typer.echo(json.dumps(result, indent=2))
     else:
         for line in summary_lines(loaded):
             typer.echo(line)
+        if nothing is not None:
+            # Last and on stderr, so it is the line a user sees even after a long summary.
+            typer.secho(f"WARNING: {nothing}", fg="yellow", bold=True, err=True)
     raise typer.Exit(EXIT_OK)
+
+
+def no_rule_enabled(loaded: LoadedConfig) -> ConfigIssue | None:
+    """A warning when no account would have any rule: such a config would enforce nothing."""
+    if any(build_rules(rules) for _, _, rules in rule_groups(loaded)):
+        return None
+    return ConfigIssue(
+        "risk_config.yaml",
+        None,
+        "rules",
+        None,
+        "no rule is enabled, so nothing would be enforced on any account: set enabled: true on the "
+        "rules you want under rules: (docs/configuration.md lists them)",
+        "warning",
+    )
 
 
 # ---- presentation (also used by other commands that show the loaded config) -----------------------

@@ -2,10 +2,11 @@
 
 - ``db check FILE``  integrity (SQLite integrity_check), schema version, journal continuity after the
   last snapshot, row counts. Read-only: it never writes the file. Exit 0 healthy, 2 otherwise.
-- ``db info FILE``   what the file holds: origin, counts, journal span, active lockouts, day P&L.
+- ``db info FILE``   what the file holds: origin, counts, journal span, active lockouts, and each
+  account's last trading day that had activity.
 - ``db prune FILE``  retention: journal rows older than ``--journal-days`` (default 30), audit rows,
   ended lockouts and resets older than ``--audit-days`` (default 365). Needs the writer lock, so it
-  refuses while a daemon has the file open (the daemon prunes by itself).
+  refuses while another process writes the file. ``--dry-run`` counts what would go, read-only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import typer
 
+from risk_manager.cli.help import PlainHelpCommand
+from risk_manager.domain.money import money
 from risk_manager.store.codec import iso
 from risk_manager.store.errors import StoreError
 from risk_manager.store.sqlite import DEFAULT_AUDIT_DAYS, DEFAULT_JOURNAL_DAYS, CheckReport, Store
@@ -39,9 +42,9 @@ def _fail(message: str, as_json: bool, path: Path) -> None:
     raise typer.Exit(EXIT_PROBLEM)
 
 
-@db_app.command("check")
+@db_app.command("check", cls=PlainHelpCommand, short_help="Verify a store file (read-only).")
 def check(
-    file: Path = typer.Argument(..., help="The store's database file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The store's database file.", show_default=False),
     quick: bool = typer.Option(
         False, "--quick", help="PRAGMA quick_check instead of the full integrity_check."
     ),
@@ -79,9 +82,9 @@ def _check_lines(report: CheckReport) -> list[str]:
     return lines
 
 
-@db_app.command("info")
+@db_app.command("info", cls=PlainHelpCommand, short_help="Show what a store file holds.")
 def info(
-    file: Path = typer.Argument(..., help="The store's database file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The store's database file.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Show what a store holds: origin, row counts, journal span, active lockouts, day P&L."""
@@ -108,7 +111,7 @@ def info(
             f"    account {lo['account']} {lo['rule']} {scope} since {lo['since']} {end}: {lo['reason']}"
         )
     if data["days"]:
-        typer.echo("  day P&L (latest trading day per account):")
+        typer.echo("  day P&L (last trading day with activity, per account):")
         for d in data["days"]:
             typer.echo(
                 f"    account {d['account']} {d['day']}: realized {d['realized']} fees {d['fees']} "
@@ -119,9 +122,13 @@ def info(
 
 def _info(store: Store) -> dict[str, Any]:
     bounds = store.journal_bounds()
+    # Per account, the last trading day that had activity: a daily reset opens an empty next day,
+    # which says nothing (a replay always ends with one).
     latest: dict[int, Any] = {}
-    for row in store.day_pnl():
-        latest[row.account] = row  # rows come ordered by (account, day)
+    for row in store.day_pnl():  # ordered by (account, day)
+        active = row.trade_count or row.realized or row.fees
+        if active or row.account not in latest:
+            latest[row.account] = row
     return {
         "path": str(store.path),
         "schema_version": store.version().version,
@@ -152,9 +159,9 @@ def _info(store: Store) -> dict[str, Any]:
             {
                 "account": r.account,
                 "day": r.day.isoformat(),
-                "realized": str(r.realized),
-                "fees": str(r.fees),
-                "net": str(r.net),
+                "realized": money(r.realized),
+                "fees": money(r.fees),
+                "net": money(r.net),
                 "trades": r.trade_count,
             }
             for r in latest.values()
@@ -162,24 +169,39 @@ def _info(store: Store) -> dict[str, Any]:
     }
 
 
-@db_app.command("prune")
+@db_app.command(
+    "prune", cls=PlainHelpCommand, short_help="Delete rows past their retention (--dry-run: count only)."
+)
 def prune(
-    file: Path = typer.Argument(..., help="The store's database file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The store's database file.", show_default=False),
     journal_days: int = typer.Option(
-        DEFAULT_JOURNAL_DAYS, "--journal-days", min=1, help="Keep journal rows this many days."
+        DEFAULT_JOURNAL_DAYS,
+        "--journal-days",
+        min=1,
+        metavar="DAYS",
+        help="Keep journal rows this many days.",
     ),
     audit_days: int = typer.Option(
         DEFAULT_AUDIT_DAYS,
         "--audit-days",
+        metavar="DAYS",
         min=1,
         help="Keep audit rows, ended lockouts and resets this many days.",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only count what would be deleted; the file is not written."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Delete rows past their retention (never what a restart needs, never an active lockout)."""
+    now = datetime.now(UTC)
     try:
-        with Store.open(file, create=False) as store:
-            report = store.prune(datetime.now(UTC), journal_days=journal_days, audit_days=audit_days)
+        if dry_run:
+            with Store.open(file, readonly=True) as store:
+                report = store.prune_preview(now, journal_days=journal_days, audit_days=audit_days)
+        else:
+            with Store.open(file, create=False) as store:
+                report = store.prune(now, journal_days=journal_days, audit_days=audit_days)
     except StoreError as exc:
         _fail(str(exc), as_json, file)
     counts = {
@@ -190,8 +212,12 @@ def prune(
         "resets": report.resets,
         "days": report.days,
     }
+    verb = "would delete" if dry_run else "deleted"
     if as_json:
-        typer.echo(json.dumps({"path": str(file), "deleted": counts}, indent=2))
+        key = "would_delete" if dry_run else "deleted"
+        typer.echo(json.dumps({"path": str(file), "dry_run": dry_run, key: counts}, indent=2))
     else:
-        typer.echo(f"{file}: deleted " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        typer.echo(f"{file}: {verb} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if dry_run:
+            typer.echo("(dry run: nothing was deleted)")
     raise typer.Exit(EXIT_OK)

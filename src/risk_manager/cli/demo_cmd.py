@@ -7,12 +7,14 @@ table and summary as `risk-manager replay`. It needs nothing but the installed p
 
 from __future__ import annotations
 
+import shutil
 import sys
 from importlib.resources import as_file, files
 
 import typer
 
-from risk_manager.cli.replay_cmd import run_replay
+from risk_manager.cli.replay_cmd import ReplayOptions, run_replay
+from risk_manager.cli.replay_view import wrapped
 
 SAMPLE_DAY = "sample-day.jsonl.gz"
 SAMPLE_CONFIG = "sample-config"
@@ -26,7 +28,9 @@ INTRO = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo_command)
+    app.command("demo", short_help="See the rules act on a shipped sample day (no account needed).")(
+        demo_command
+    )
 
 
 def demo_command(
@@ -45,12 +49,14 @@ def demo_command(
             )
             raise typer.Exit(1)
         # The intro goes to stderr with --json so that stdout stays pure JSON Lines.
-        typer.echo(INTRO + "\n", err=as_json)
+        width = shutil.get_terminal_size(fallback=(100, 24)).columns
+        intro = "\n".join(line for part in INTRO.split("\n") for line in wrapped(part, width, indent=""))
+        typer.echo(intro + "\n", err=as_json)
         sys.stdout.flush()
         code = run_replay(
             recording,
             config,
-            as_json=as_json,
+            options=ReplayOptions(as_json=as_json),
             title=f"Decisions on the sample day ({SAMPLE_DAY}, config {SAMPLE_CONFIG}/)",
         )
     raise typer.Exit(code)

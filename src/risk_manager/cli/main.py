@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
@@ -13,7 +14,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich panels print internal type tags (<bool>, <list[int]>) next to options.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _installed_version() -> str:
+    try:
+        return version("risk-manager")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"risk-manager {_installed_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Real-time risk enforcement for TopstepX / ProjectX Gateway accounts."""
 
 COMMAND_MODULES = (
     "risk_manager.cli.demo_cmd",
@@ -28,7 +54,7 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    app(prog_name="risk-manager")  # also under `python -m risk_manager.cli.main`
 
 
 if __name__ == "__main__":

@@ -1,35 +1,39 @@
 """`risk-manager replay FILE --config DIR`: what the rules would have decided on a recorded day.
 
 Reads a recording (FORMATS.md), runs it through the same engine the daemon uses, and prints every
-decision: JSON Lines with ``--json`` (the FORMATS.md replay output, in decision order), otherwise a
-table in the configured display zone and a summary (actions per rule, each account's realized P&L
-per trading day, open positions and active lockouts at the end).
+decision: JSON Lines with ``--json`` (docs/replay.md, in decision order), otherwise readable lines
+in the configured display zone (see cli/replay_view.py) and a summary (actions per rule, each
+account's realized P&L per trading day, open positions and active lockouts at the end).
 
-Exit codes: 0 done; 2 bad input (a malformed recording line, an invalid config, a bad option). On a
-malformed line the decisions up to that line are printed first: nothing already decided is lost.
+Exit codes: 0 done; 2 bad input (no such file, not a recording, an empty one, a malformed line, an
+invalid config, a bad option). On a malformed line the decisions up to that line are printed first:
+nothing already decided is lost. When nothing could be replayed at all, one error line is all.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from risk_manager.domain.actions import Action, format_time
+from risk_manager.cli.help import PlainHelpCommand
+from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_table, wrapped
+from risk_manager.domain.actions import Action
 from risk_manager.domain.events import TradeEvent
 from risk_manager.domain.money import ZERO, money
 from risk_manager.replay.reader import ReplayInputError, ReplayLine, read_recording
@@ -38,23 +42,38 @@ from risk_manager.replay.runner import ReplayStats, replay
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_OK", "ReplayReport", "parse_until", "register", "run_replay"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_OK",
+    "ReplayOptions",
+    "ReplayReport",
+    "parse_until",
+    "register",
+    "run_replay",
+]
 
 
 def register(app: typer.Typer) -> None:
-    app.command("replay")(replay_command)
+    app.command(
+        "replay", cls=PlainHelpCommand, short_help="What the rules would have decided on a recorded feed."
+    )(replay_command)
 
 
 def replay_command(
     file: Path = typer.Argument(
-        ..., help="Recording to replay: JSON Lines, plain or gzip (see docs/replay.md)."
+        ...,
+        metavar="FILE",
+        help="Recording to replay: JSON Lines, plain or gzip (see docs/replay.md).",
+        show_default=False,
     ),
     config: Path | None = typer.Option(
         None,
         "--config",
         "-c",
+        metavar="DIR",
         help="Config directory whose rules to apply (default: $RISK_MANAGER_CONFIG, else the "
         "platform's config directory).",
+        show_default=False,
     ),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON line per decision (fields in docs/replay.md)."
@@ -62,48 +81,124 @@ def replay_command(
     until: str | None = typer.Option(
         None,
         "--until",
-        help="Run the clock past the last line to this UTC time (e.g. 2026-03-02T23:00:00Z), "
-        "firing the timers due by then (cooldown ends, the daily reset).",
+        metavar="TIME",
+        help="Run the clock past the last line to this time, firing the timers due by then "
+        "(cooldown ends, the daily reset). UTC (2026-03-02T23:00:00Z), an offset "
+        "(2026-03-02T17:00-06:00), a zone (2026-03-02T17:00 America/Chicago) or the configured "
+        "zone's abbreviation (2026-03-02T17:00 CST).",
+        show_default=False,
     ),
     account: list[int] = typer.Option(
-        [], "--account", "-a", help="Show only this account's decisions (repeat for several)."
+        [],
+        "--account",
+        "-a",
+        metavar="ID",
+        help="Show only this account's decisions (repeat for several).",
+        show_default=False,
+    ),
+    rule: list[str] = typer.Option(
+        [],
+        "--rule",
+        "-r",
+        metavar="RULE",
+        help="Show only this rule's decisions, e.g. RULE-003 (repeat for several).",
+        show_default=False,
+    ),
+    summary: bool = typer.Option(False, "--summary", help="Print only the summary, not each decision."),
+    wide: bool = typer.Option(
+        False, "--wide", help="Print the decisions as a table, one row each (for wide terminals)."
     ),
     db: Path | None = typer.Option(
         None,
         "--db",
+        metavar="FILE",
         help="Also write the replay into this new store file (journal, audit trail, lockouts, day P&L), "
         "for tools that read a store (see docs/persistence.md).",
+        show_default=False,
     ),
 ) -> None:
     """Replay a recorded gateway feed through the rules and print what they would have decided."""
-    try:
-        until_t = parse_until(until)
-    except ValueError as exc:
-        _console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
     from risk_manager.config.paths import default_config_dir
 
     directory = config if config is not None else default_config_dir()
-    code = run_replay(file, directory, as_json=as_json, until=until_t, accounts=account, db=db)
-    raise typer.Exit(code)
+    options = ReplayOptions(
+        as_json=as_json,
+        until=until,
+        accounts=tuple(account),
+        rules=tuple(rule),
+        summary_only=summary,
+        wide=wide,
+    )
+    raise typer.Exit(run_replay(file, directory, options=options, db=db))
 
 
-def parse_until(text: str | None) -> datetime | None:
-    """``--until`` as an aware UTC datetime; a time without zone is refused (it would be a guess)."""
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """What the user asked of a replay's output."""
+
+    as_json: bool = False
+    until: str | datetime | None = None  # text as typed (read in the configured zone), or a time
+    accounts: tuple[int, ...] = ()
+    rules: tuple[str, ...] = ()
+    summary_only: bool = False
+    wide: bool = False
+
+
+_ZONED = re.compile(r"^(?P<time>\S+(?:[ T]\d[\d:.]*)?)\s+(?P<zone>[A-Za-z][A-Za-z0-9_+/-]*)$")
+
+
+def parse_until(text: str | None, zone: ZoneInfo | None = None) -> datetime | None:
+    """``--until`` as an aware UTC datetime.
+
+    Accepted: an ISO-8601 time with ``Z`` or an offset; or a local time followed by an IANA zone
+    name or by the abbreviation of the configured zone ``zone`` (CST, CDT ...). A time without any
+    zone is refused: it would be a guess.
+    """
     if text is None:
         return None
-    try:
-        t = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"--until {text!r} is not an ISO-8601 time; write it like 2026-03-02T23:00:00Z"
-        ) from None
+    text = text.strip()
+    example = "2026-03-02T23:00:00Z, 2026-03-02T17:00-06:00 or 2026-03-02T17:00 America/Chicago"
+    zoned = _ZONED.match(text)
+    if zoned is not None:
+        local = _iso(zoned.group("time"), text, example)
+        if local.tzinfo is not None:
+            raise ValueError(f"--until {text!r} has both an offset and a zone; write one of them")
+        named = _zone_named(zoned.group("zone"), text, zone, local.year)
+        return local.replace(tzinfo=named).astimezone(UTC)
+    t = _iso(text, text, example)
     if t.tzinfo is None:
         raise ValueError(
-            f"--until {text!r} has no time zone; add Z for UTC (2026-03-02T23:00:00Z) "
-            "or an offset (2026-03-02T17:00:00-06:00)"
+            f"--until {text!r} has no time zone; add Z for UTC (2026-03-02T23:00:00Z), an offset "
+            "(2026-03-02T17:00:00-06:00) or a zone (2026-03-02T17:00 America/Chicago)"
         )
     return t.astimezone(UTC)
+
+
+def _iso(part: str, text: str, example: str) -> datetime:
+    try:
+        return datetime.fromisoformat(part)
+    except ValueError:
+        raise ValueError(f"--until {text!r} is not an ISO-8601 time; write it like {example}") from None
+
+
+def _zone_named(name: str, text: str, configured: ZoneInfo | None, year: int) -> ZoneInfo:
+    if name.upper() in ("Z", "UTC"):
+        return ZoneInfo("UTC")
+    if configured is not None and name.upper() in _abbreviations(configured, year):
+        return configured
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        known = f" or {'/'.join(sorted(_abbreviations(configured, year)))}" if configured is not None else ""
+        raise ValueError(
+            f"--until {text!r}: {name!r} is not a time zone; use an IANA name such as America/Chicago{known}"
+        ) from None
+
+
+def _abbreviations(zone: ZoneInfo, year: int) -> set[str]:
+    """The abbreviations a zone uses in ``year`` (CST and CDT for America/Chicago)."""
+    names = {datetime(year, month, 15, tzinfo=zone).strftime("%Z").upper() for month in range(1, 13)}
+    return {n for n in names if n.isalpha()}
 
 
 # ---- running ------------------------------------------------------------------------------------
@@ -167,19 +262,33 @@ def run_replay(
     recording: Path,
     config_dir: Path,
     *,
-    as_json: bool = False,
-    until: datetime | None = None,
-    accounts: Sequence[int] = (),
+    options: ReplayOptions = ReplayOptions(),
     title: str | None = None,
     db: Path | None = None,
 ) -> int:
     """Replay ``recording`` with the config in ``config_dir`` and print the result. Returns the exit code."""
     err = _console(stderr=True)
+
+    def error(text: str) -> int:
+        err.print(f"[red]error:[/red] {escape(text)}", highlight=False)
+        return EXIT_BAD_INPUT
+
     loaded = _load(config_dir)
     if isinstance(loaded, str):
-        err.print(f"[red]error:[/red] {escape(loaded)}", highlight=False)
-        return EXIT_BAD_INPUT
+        return error(loaded)
     engine, calendar = loaded
+    try:
+        until = (
+            options.until
+            if not isinstance(options.until, str)
+            else parse_until(options.until, calendar.display_zone)
+        )
+    except ValueError as exc:
+        return error(str(exc))
+    # A path that is no recording fails here, before a store is created or anything is printed.
+    if recording.is_dir() or not recording.exists():
+        what = "is a directory, not a recording" if recording.is_dir() else "does not exist"
+        return error(f"{recording}: {what}; name a recording file (.jsonl or .jsonl.gz)")
     # --db: the runner drives a PersistentEngine (same decisions, also recorded in the store).
     runner: Any = engine
     if db is not None:
@@ -188,49 +297,106 @@ def run_replay(
         try:
             runner = open_for_replay(db, engine, source=str(recording), config=str(config_dir))
         except StoreError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-            return EXIT_BAD_INPUT
-    wanted = frozenset(accounts)
+            return error(str(exc))
+    wanted = frozenset(options.accounts)
+    wanted_rules = frozenset(r.strip().upper() for r in options.rules)
     report = ReplayReport()
     out: BinaryIO = sys.stdout.buffer
     failure: ReplayInputError | None = None
-    lines = _tracking(read_recording(recording), engine, report)
-    try:
-        for t, action in replay(lines, runner, until, report.stats):
-            if wanted and action.account_id not in wanted:
-                continue
-            report.add(t, action, keep=not as_json)
-            if as_json:
-                out.write(orjson.dumps(action.record(t)) + b"\n")
-    except ReplayInputError as exc:
-        failure = exc
-    finally:
-        if runner is not engine:
-            runner.close()  # what was decided is kept, even up to a malformed line
+    with ProgressBar(recording, err) as progress:
+        lines = _tracking(read_recording(recording, progress.update), engine, report)
+        try:
+            for t, action in replay(lines, runner, until, report.stats):
+                if (wanted and action.account_id not in wanted) or (
+                    wanted_rules and action.rule not in wanted_rules
+                ):
+                    continue
+                report.add(t, action, keep=not options.as_json and not options.summary_only)
+                if options.as_json:
+                    out.write(orjson.dumps(action.record(t)) + b"\n")
+        except ReplayInputError as exc:
+            failure = exc
+        finally:
+            if runner is not engine:
+                runner.close()  # what was decided is kept, even up to a malformed line
+    if report.stats.lines == 0:
+        # Nothing was replayed: a summary ("Replayed 0 lines ... no active lockouts") would read as
+        # a clean day. One error line is the whole answer.
+        return error(str(failure) if failure is not None else f"{recording}: the recording is empty")
     _snapshot_days(engine, report, engine.accounts.keys())
-    if as_json:
+    if options.as_json:
         out.flush()
     else:
-        _print_human(report, engine, calendar, recording, wanted, until, title)
+        _print_human(report, engine, calendar, recording, wanted, until, title, options)
+    missing = sorted(wanted - set(engine.accounts))
+    if missing:
+        seen = ", ".join(str(a) for a in sorted(engine.accounts)) or "none"
+        err.print(
+            f"warning: account {', '.join(map(str, missing))} does not appear in {recording.name}; "
+            f"accounts in it: {seen}",
+            highlight=False,
+        )
     if (
         until is not None
         and report.stats.last_t is not None
         and until < report.stats.last_t
         and failure is None
     ):
+        zone = calendar.display_zone
         err.print(
-            f"note: --until {format_time(until)} is before the recording's last line "
-            f"({format_time(report.stats.last_t)}); it changed nothing",
+            f"note: --until {local_time(until, zone)} is before the recording's last line "
+            f"({local_time(report.stats.last_t, zone)}); it changed nothing",
             highlight=False,
         )
     if failure is not None:
         sys.stdout.flush()
         err.print(f"[red]error:[/red] {escape(str(failure))}", highlight=False)
         err.print(
-            "the decisions above were made before that line; fix the line and replay again", highlight=False
+            f"the output above covers lines 1 to {report.stats.lines}, before that line; "
+            "fix the line and replay again",
+            highlight=False,
         )
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+class ProgressBar:
+    """Lines read, lines/s and (the file's size being known) time left, on stderr when it is a
+    terminal; nothing at all otherwise, so that logs and pipes get only the output."""
+
+    def __init__(self, recording: Path, console: Console) -> None:
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        if console.is_terminal:
+            try:
+                size = recording.stat().st_size
+            except OSError:
+                size = None
+            self._progress = Progress(
+                TextColumn("replaying {task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[lines]:,} lines, {task.fields[rate]:,.0f} lines/s"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+            self._task = self._progress.add_task(recording.name, total=size, lines=0, rate=0.0)
+
+    def update(self, lines: int, position: int) -> None:
+        if self._progress is None or self._task is None:
+            return
+        elapsed = self._progress.tasks[0].elapsed or 0.0
+        rate = lines / elapsed if elapsed > 0 else 0.0
+        self._progress.update(self._task, completed=position, lines=lines, rate=rate)
+
+    def __enter__(self) -> ProgressBar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 def _tracking(lines: Iterable[ReplayLine], engine: Any, report: ReplayReport) -> Iterator[ReplayLine]:
@@ -267,29 +433,6 @@ def _snapshot_days(engine: Any, report: ReplayReport, account_ids: Iterable[int]
 
 # ---- human output -------------------------------------------------------------------------------
 
-_HIDDEN = ("t", "account", "rule", "action", "reason")
-
-
-def _when(t: datetime, zone: ZoneInfo) -> str:
-    local = t.astimezone(zone)
-    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
-
-
-def _details(t: datetime, action: Action, zone: ZoneInfo) -> str:
-    record = action.record(t)
-    parts: list[str] = []
-    for key, value in record.items():
-        if key in _HIDDEN:
-            continue
-        if key == "until" and isinstance(value, str):
-            value = _when(datetime.fromisoformat(value), zone)
-        elif key == "message" and value == action.reason:
-            continue
-        elif value is None:
-            value = "all" if key == "size" else "-"
-        parts.append(f"{key}={value}")
-    return " ".join(parts)
-
 
 def _print_human(
     report: ReplayReport,
@@ -299,118 +442,135 @@ def _print_human(
     wanted: frozenset[int],
     until: datetime | None,
     title: str | None,
+    options: ReplayOptions,
 ) -> None:
     console = _console()
     zone: ZoneInfo = calendar.display_zone
-    zone_name = getattr(zone, "key", str(zone))
     stats = report.stats
+    heading = title or f"Decisions replaying {recording.name}"
 
-    table = Table(title=title or f"Decisions replaying {recording.name}", title_justify="left", expand=False)
-    table.add_column(f"Time ({zone_name})", no_wrap=True)
-    table.add_column("Account", justify="right")
-    table.add_column("Rule", no_wrap=True)
-    table.add_column("Action", no_wrap=True)
-    table.add_column("Details")
-    table.add_column("Reason", overflow="fold")
-    styles = {"lockout": "red", "flatten": "red", "close_position": "yellow", "unlock": "green"}
-    for t, action in report.decisions:
-        style = styles.get(action.kind, "")
-        table.add_row(
-            _when(t, zone),
-            str(action.account_id),
-            action.rule,
-            f"[{style}]{action.kind}[/{style}]" if style else action.kind,
-            Text(_details(t, action, zone)),
-            Text(action.reason or ""),
-        )
-    if report.decisions:
-        console.print(table)
-    else:
+    if options.summary_only:
+        pass
+    elif not report.decisions:
         console.print("No decisions: the rules had nothing to enforce in this recording.")
+    elif options.wide:
+        console.print(wide_table(report.decisions, zone, heading))
+    else:
+        for line in wrapped(heading, console.width, indent=""):
+            console.print(Text(line, style="bold"), soft_wrap=True)
+        lines = DecisionLines(console, zone)
+        for t, action in report.decisions:
+            lines.print(t, action)
 
     span = ""
     if stats.first_t is not None and stats.last_t is not None:
-        span = f", {_when(stats.first_t, zone)} to {_when(stats.last_t, zone)} {zone_name}"
-    console.print(
-        f"\nReplayed {stats.lines} lines ({stats.events} events){span}; "
-        f"{sum(report.per_rule.values())} decisions.",
-        highlight=False,
+        span = f", {local_time(stats.first_t, zone)} to {local_time(stats.last_t, zone)}"
+    _say(
+        console,
+        f"Replayed {stats.lines:,} lines ({stats.events:,} events){span}; "
+        f"{sum(report.per_rule.values()):,} decisions.",
+        blank_before=True,
     )
     if stats.out_of_order:
-        console.print(
+        _say(
+            console,
             f"{stats.out_of_order} line(s) had a time earlier than the line before and were replayed "
             "at the previous line's time.",
-            highlight=False,
         )
 
     if report.per_rule:
-        rules = Table(title="Decisions per rule", title_justify="left")
-        rules.add_column("Rule")
-        rules.add_column("Count", justify="right")
-        rules.add_column("Actions")
-        for rule in sorted(report.per_rule):
-            kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(report.per_rule_kind[rule].items()))
-            rules.add_row(rule, str(report.per_rule[rule]), kinds)
-        console.print(rules)
+        console.print(
+            plain_table(
+                "Decisions per rule",
+                (("Rule", "left"), ("Count", "right"), ("Actions", "left")),
+                (
+                    (
+                        rule,
+                        f"{report.per_rule[rule]:,}",
+                        ", ".join(f"{kind} {n:,}" for kind, n in sorted(report.per_rule_kind[rule].items())),
+                    )
+                    for rule in sorted(report.per_rule)
+                ),
+            )
+        )
 
-    accounts = Table(title="Accounts", title_justify="left")
-    for name, justify in (
-        ("Account", "right"),
-        ("Trading day", "left"),
-        ("Trades", "right"),
-        ("Realized", "right"),
-        ("Fees", "right"),
-        ("Net", "right"),
-    ):
-        accounts.add_column(name, justify=justify)  # type: ignore[arg-type]
+    rows = []
     for (account_id, label), day in sorted(report.days.items()):
         if wanted and account_id not in wanted:
             continue
         net = day.realized - day.fees
         style = "red" if net < 0 else "green" if net > 0 else ""
-        accounts.add_row(
-            str(account_id),
-            label.isoformat(),
-            str(day.trades),
-            money(day.realized),
-            money(day.fees),
-            f"[{style}]{money(net)}[/{style}]" if style else money(net),
+        rows.append(
+            (
+                str(account_id),
+                label.isoformat(),
+                str(day.trades),
+                money(day.realized),
+                money(day.fees),
+                Text(money(net), style=style),
+            )
         )
-    if accounts.row_count:
-        console.print(accounts)
+    if rows:
+        columns = (
+            ("Account", "right"),
+            ("Trading day", "left"),
+            ("Trades", "right"),
+            ("Realized", "right"),
+            ("Fees", "right"),
+            ("Net", "right"),
+        )
+        console.print(plain_table("Accounts", columns, rows))
 
-    positions = Table(title="Open positions at the end", title_justify="left")
-    for name in ("Account", "Contract", "Size", "Average price"):
-        positions.add_column(name)
-    lockouts = Table(title="Active lockouts at the end", title_justify="left")
-    for name in ("Account", "Rule", "Scope", "Until", "Reason"):
-        lockouts.add_column(name)
+    positions: list[tuple[str, Text, str, str]] = []
+    lockouts: list[tuple[int, Any]] = []
     for account_id, state in sorted(engine.accounts.items()):
         if wanted and account_id not in wanted:
             continue
         for position in state.positions.values():
-            positions.add_row(
-                str(account_id),
-                Text(position.contract_id),
-                f"{position.size:+d}",
-                str(position.average_price),
+            positions.append(
+                (
+                    str(account_id),
+                    Text(position.contract_id),
+                    f"{position.size:+d}",
+                    str(position.average_price),
+                )
             )
-        for lockout in state.lockouts:
-            scope = lockout.scope if lockout.symbol is None else f"{lockout.scope} {lockout.symbol}"
-            end = _when(lockout.until, zone) if lockout.until is not None else f"{lockout.condition} clears"
-            # Text(): reasons and contract ids are data, never Rich markup ("[...]" must print as is).
-            lockouts.add_row(str(account_id), lockout.rule, Text(scope), Text(end), Text(lockout.reason))
-    end_label = "" if stats.last_t is None else f" ({_when(stats.last_t, zone)})"
-    if positions.row_count:
-        console.print(positions)
-    else:
-        console.print(f"No open positions at the end{end_label}.")
-    if lockouts.row_count:
-        console.print(lockouts)
-    else:
-        console.print(f"No active lockouts at the end{end_label}.")
-    if until is None and lockouts.row_count:
+        lockouts.extend((account_id, lockout) for lockout in state.lockouts)
+    end_label = "" if stats.last_t is None else f" ({local_time(stats.last_t, zone)})"
+    if positions:
         console.print(
-            "Timers after the last line did not fire; pass --until TIME to run the clock further.",
-            highlight=False,
+            plain_table(
+                "Open positions at the end",
+                (("Account", "right"), ("Contract", "left"), ("Size", "right"), ("Average price", "right")),
+                positions,
+            )
         )
+    else:
+        _say(console, f"No open positions at the end{end_label}.")
+    if lockouts:
+        _say(console, f"Active lockouts at the end{end_label}:")
+        for account_id, lockout in lockouts:
+            scope = "account" if lockout.symbol is None else f"{lockout.symbol} only"
+            end = (
+                local_time(lockout.until, zone)
+                if lockout.until is not None
+                else f"{lockout.condition} clears"
+            )
+            for line in wrapped(
+                f"acct {account_id}  {lockout.rule}  {scope}  until {end}", console.width, "  "
+            ):
+                console.print(Text(line), soft_wrap=True)
+            for line in wrapped(lockout.reason, console.width, "      "):
+                console.print(Text(line), soft_wrap=True)
+    else:
+        _say(console, f"No active lockouts at the end{end_label}.")
+    if until is None and lockouts:
+        _say(console, "Timers after the last line did not fire; pass --until TIME to run the clock further.")
+
+
+def _say(console: Console, text: str, *, blank_before: bool = False) -> None:
+    """A sentence of the summary, word-wrapped to the terminal (never cut)."""
+    if blank_before:
+        console.print()
+    for line in wrapped(text, console.width, indent=""):
+        console.print(Text(line), soft_wrap=True)

@@ -18,21 +18,36 @@ EXIT_RUNTIME = 1
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sim-gateway")(sim_gateway)
+    app.command("sim-gateway", short_help="Run a local simulated ProjectX gateway (no account needed).")(
+        sim_gateway
+    )
 
 
 def sim_gateway(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless --allow-remote)."),
-    port: int = typer.Option(DEFAULT_PORT, "--port", min=0, max=65535, help="TCP port; 0 picks a free one."),
-    accounts: int = typer.Option(2, "--accounts", min=1, max=500, help="Practice accounts, ids from 7 up."),
-    seed: int | None = typer.Option(None, "--seed", help="Market random seed (default: random, printed)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", metavar="ADDRESS", help="Address to bind (loopback unless --allow-remote)."
+    ),
+    port: int = typer.Option(
+        DEFAULT_PORT, "--port", min=0, max=65535, metavar="PORT", help="TCP port; 0 picks a free one."
+    ),
+    accounts: int = typer.Option(
+        2, "--accounts", min=1, max=500, metavar="N", help="Practice accounts, ids from 7 up."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", metavar="N", help="Market random seed (default: random, printed)."
+    ),
     always_open: bool = typer.Option(False, "--always-open", help="Trade around the clock (demos)."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address."),
     credentials: Path | None = typer.Option(
-        None, "--credentials", help="YAML/JSON mapping userName: apiKey; only these may log in."
+        None, "--credentials", metavar="FILE",
+        help="YAML/JSON mapping userName: apiKey; only these may log in.",
     ),
-    token_lifetime: float = typer.Option(86400.0, "--token-lifetime", min=1.0, help="Token lifetime (s)."),
-    ping_interval: float = typer.Option(15.0, "--ping-interval", min=0.05, help="SignalR ping interval (s)."),
+    token_lifetime: float = typer.Option(
+        86400.0, "--token-lifetime", min=1.0, metavar="SECONDS", help="Token lifetime (s)."
+    ),
+    ping_interval: float = typer.Option(
+        15.0, "--ping-interval", min=0.05, metavar="SECONDS", help="SignalR ping interval (s)."
+    ),
     partial_quotes: bool = typer.Option(False, "--partial-quotes", help="Send only changed quote fields."),
 ) -> None:
     """Run a local ProjectX-compatible gateway (REST + SignalR hubs, simulated market, paper broker)."""

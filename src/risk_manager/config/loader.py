@@ -178,6 +178,11 @@ def load_config_texts(
     timers = _validate(TimersConfig, timers_doc, issues) if timers_doc else TimersConfig()
     accounts_doc = docs.get(ACCOUNTS_FILE)
     accounts = _validate(AccountsConfig, accounts_doc, issues) if accounts_doc else AccountsConfig()
+    if accounts_doc is not None:
+        duplicates = _duplicate_accounts(accounts_doc)
+        issues.extend(duplicates)
+        if duplicates:
+            accounts = None
     api_doc = docs.get(API_FILE)
     api = _validate(ApiConfig, api_doc, issues) if api_doc else ApiConfig()
 
@@ -219,6 +224,30 @@ def load_config_texts(
     return LoadedConfig(
         risk, timers, accounts, api, account_rules, directory, files, tuple(warnings), secrets
     )
+
+
+def _duplicate_accounts(doc: YamlDoc) -> list[ConfigIssue]:
+    """An account id listed twice, named at both entries' lines (one issue per repeat)."""
+    entries = doc.data.get("accounts") if isinstance(doc.data, dict) else None
+    if not isinstance(entries, list):
+        return []
+    first_line: dict[object, int] = {}
+    found: list[ConfigIssue] = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "id" not in entry or isinstance(entry["id"], bool | dict | list):
+            continue
+        path: KeyPath = ("accounts", index, "id")
+        line = doc.line_of(path)
+        account = entry["id"]
+        if account in first_line:
+            found.append(ConfigIssue(
+                doc.file, line, format_path(path), doc.shown(path),
+                f"account {account} is listed twice, on lines {first_line[account]} and {line}: "
+                "merge the two entries into one",
+            ))
+        else:
+            first_line[account] = line
+    return found
 
 
 def _ordered(issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:

@@ -23,11 +23,11 @@ from pydantic import (
     model_validator,
 )
 
-from risk_manager.config.types import ClockTime, Money, Symbol, TimeZoneName
+from risk_manager.config.types import ClockTime, Money, Symbol, TimeZoneName, TrueFalseOnly
 from risk_manager.engine.calendar import WEEKDAYS
 
 
-class StrictModel(BaseModel):
+class StrictModel(TrueFalseOnly, BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -224,14 +224,7 @@ class AccountsConfig(StrictModel):
     monitor: Literal["all_active", "listed"] = "all_active"
     accounts: tuple[AccountEntry, ...] = ()
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> AccountsConfig:
-        seen: set[int] = set()
-        for entry in self.accounts:
-            if entry.id in seen:
-                raise ValueError(f"account {entry.id} is listed twice: merge the two entries")
-            seen.add(entry.id)
-        return self
+    # A duplicate id is found by the loader (config/loader.py), which knows the lines of both entries.
 
     def entry(self, account_id: int) -> AccountEntry | None:
         return next((a for a in self.accounts if a.id == account_id), None)

@@ -9,7 +9,14 @@ from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
 
 from risk_manager.domain.contracts import canonical_root
 
@@ -114,6 +121,43 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
+# YAML 1.1 booleans (and 1/0): refused, with the true/false they were meant as.
+_LOOKS_TRUE = {"yes", "y", "on", "1", "true"}
+_LOOKS_FALSE = {"no", "n", "off", "0", "false"}
+
+
+def true_or_false(value: Any) -> bool:
+    """Only ``true``/``false`` are booleans: YAML 1.1's ``no`` would otherwise silently disable a rule."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in _LOOKS_TRUE | _LOOKS_FALSE:
+        raise ValueError("must be true or false")
+    meant = "true" if word in _LOOKS_TRUE else "false"
+    raise ValueError(
+        f"not a boolean: write {meant} (only true and false are booleans here, not yes/no, on/off or 1/0)"
+    )
+
+
+class TrueFalseOnly(BaseModel):
+    """Base for config models: every ``bool`` field takes only ``true`` or ``false``."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _true_false_only(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and field.annotation is bool:
+            return true_or_false(value)
+        return value
+
+
+def _cents(value: Decimal) -> Decimal:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2 and value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"{value} has more than two decimals: money is in dollars and cents, e.g. -500.25")
+    return value
+
+
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ValueError(f"{value!r} is not an amount: use a number, e.g. -500")
@@ -128,5 +172,18 @@ def _decimal(value: Any) -> Decimal:
 
 # Money in config: exact Decimal, written as a plain number in YAML.
 Money = Annotated[Decimal, BeforeValidator(_decimal), PlainSerializer(str)]
-LossLimit = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_negative), PlainSerializer(str)]
-ProfitTarget = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_positive), PlainSerializer(str)]
+# Limits and targets are money: at most two decimals, never rounded (CONFIG.md).
+LossLimit = Annotated[
+    Decimal,
+    BeforeValidator(_decimal),
+    AfterValidator(_cents),
+    AfterValidator(_negative),
+    PlainSerializer(str),
+]
+ProfitTarget = Annotated[
+    Decimal,
+    BeforeValidator(_decimal),
+    AfterValidator(_cents),
+    AfterValidator(_positive),
+    PlainSerializer(str),
+]

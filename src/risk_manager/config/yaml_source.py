@@ -131,8 +131,7 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str]) -> YamlDoc:
         if isinstance(exc, yaml.constructor.ConstructorError):
             message = f"unsupported YAML value: {problem}; write plain numbers, text, lists and mappings"
         else:
-            context = f" ({exc.context})" if exc.context else ""
-            message = f"YAML syntax error: {problem}{context}; check indentation, colons and quotes"
+            mark, message = plain_syntax_error(exc)
         doc.issues.append(ConfigIssue(file, mark.line + 1 if mark else None, "", None, message))
         doc.data = None
     except yaml.YAMLError as exc:
@@ -147,6 +146,54 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str]) -> YamlDoc:
         )
         doc.data = None
     return doc
+
+
+_CLOSERS = {"flow mapping": ("{", "}"), "flow sequence": ("[", "]")}
+# PyYAML's token names, for the rare message no rule below rewrites.
+_JARGON = {
+    "<block end>": "the end of the indented block",
+    "<block mapping start>": "a more indented key",
+    "<block sequence start>": "a more indented list",
+    "<scalar>": "a value",
+    "<stream end>": "the end of the file",
+}
+
+
+def plain_syntax_error(exc: yaml.MarkedYAMLError) -> tuple[yaml.Mark | None, str]:
+    """A YAML syntax error in plain words, with the line the user has to fix.
+
+    PyYAML notices a problem where parsing cannot go on, which is often not where the mistake is:
+    an unclosed ``{`` is noticed on the next line, so the opening line is reported instead.
+    """
+    problem = exc.problem or ""
+    context = exc.context or ""
+    where = exc.problem_mark or exc.context_mark
+    opened = exc.context_mark
+    for name, (opening, closing) in _CLOSERS.items():
+        if name in context and opened is not None:
+            return opened, (
+                f"the {opening} opened on this line is not closed: add {closing} at its end "
+                f"(or a , between items)"
+            )
+    if "quoted scalar" in context and opened is not None:
+        return opened, "the quote opened on this line is not closed: add the closing quote"
+    if r"'\t'" in problem:
+        return where, "a tab is used for indentation: indent with spaces only"
+    if problem.startswith("expected <block end>") and "block" in context:
+        return where, (
+            "this line's indentation does not match the lines above it: keys of one mapping "
+            "start in the same column (indent with spaces, two per level)"
+        )
+    if problem == "mapping values are not allowed here":
+        return where, (
+            "a 'key: value' where none can be: the line above may lack the ':' after its key, "
+            "this line may be indented too deep, or a value containing ': ' needs quotes"
+        )
+    for token, words in _JARGON.items():
+        problem = problem.replace(token, words)
+        context = context.replace(token, words)
+    context = f" ({context})" if context else ""
+    return where, f"YAML syntax error: {problem}{context}; check indentation, colons and quotes"
 
 
 def _build(node: Node, path: KeyPath, doc: YamlDoc, loader: _Loader, env: Mapping[str, str]) -> Any:

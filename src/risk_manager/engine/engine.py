@@ -44,7 +44,6 @@ from risk_manager.domain.actions import (
     ModifyStop,
     PlaceStop,
     Unlock,
-    format_time,
 )
 from risk_manager.domain.contracts import ContractTable, root_of
 from risk_manager.domain.events import (
@@ -255,7 +254,7 @@ class Engine:
                 if kind == _KIND_LOCKOUT:
                     lockout = account.lockouts.get(key)
                     if lockout is not None:
-                        self._end_lockout(account, lockout, when, "lockout time ended", out)
+                        self._end_lockout(account, lockout, when, "its time ran out", out)
                         self._refresh(account, when)
                 else:
                     del self._wakeups[(account_id, key)]
@@ -663,7 +662,19 @@ class Engine:
         if account.lockouts.remove(lockout.key) is None:
             return
         self._clear_rule_markers(account, lockout.rule)
-        reason = f"{why}; lockout since {format_time(lockout.since)} ({lockout.reason})"
+        reason = (
+            f"{lockout.rule} lockout ended ({why}); it began {self.calendar.show(lockout.since)} "
+            f"({lockout.reason})"
+        )
+        # An unlock row must not read as "free to trade" while another lockout still holds.
+        remaining = account.lockouts.covering(lockout.symbol)
+        if remaining is not None:
+            end = (
+                f"until {self.calendar.show(remaining.until)}"
+                if remaining.until is not None
+                else f"until {remaining.condition} clears"
+            )
+            reason += f"; still locked by {remaining.rule} {end}"
         out.append(
             Unlock(
                 account_id=account.account_id,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -69,6 +69,10 @@ def open_recording(path: Path) -> io.BufferedIOBase:
     The content decides, not the extension: a ``.jsonl`` that is really gzip, or a ``.gz`` that is
     plain, both read correctly.
     """
+    if path.is_dir():
+        raise ReplayInputError(
+            str(path), None, "is a directory, not a recording; name a .jsonl or .jsonl.gz file"
+        )
     try:
         with path.open("rb") as probe:
             magic = probe.read(2)
@@ -79,18 +83,48 @@ def open_recording(path: Path) -> io.BufferedIOBase:
         raise ReplayInputError(str(path), None, f"cannot open the recording: {exc.strerror or exc}") from None
 
 
-def read_recording(path: Path | str) -> Iterator[ReplayLine]:
-    """Validated lines of a recording, in file order; blank lines are skipped."""
+# Progress is reported every this many lines: often enough for a bar, rare enough to cost nothing.
+PROGRESS_EVERY = 4096
+Progress = Callable[[int, int], None]  # (lines read, bytes of the file read so far)
+
+
+def read_recording(path: Path | str, progress: Progress | None = None) -> Iterator[ReplayLine]:
+    """Validated lines of a recording, in file order; blank lines are skipped.
+
+    ``progress``, if given, is called every PROGRESS_EVERY lines and at the end with the lines read
+    and the bytes of the file on disk read so far (compressed bytes for gzip), for a progress bar.
+    """
     path = Path(path)
     name = str(path)
     line_no = 0
     with open_recording(path) as stream:
+        # The position in the file on disk: for gzip the compressed stream underneath.
+        raw_file = getattr(stream, "fileobj", None) or stream
+        started = False
         try:
             for raw in stream:
                 line_no += 1
+                if progress is not None and line_no % PROGRESS_EVERY == 0:
+                    progress(line_no, raw_file.tell())
                 if raw.isspace() or not raw:
                     continue
-                yield parse_line(raw, name, line_no)
+                try:
+                    line = parse_line(raw, name, line_no)
+                except ReplayInputError:
+                    # Only a file that starts with binary data is "not a recording"; one bad line
+                    # inside a recording is a malformed line like any other.
+                    if not started and _is_binary(raw):
+                        raise ReplayInputError(
+                            name,
+                            line_no,
+                            "holds binary data, not a recording; a recording is JSON Lines text, "
+                            "plain or gzip (see docs/replay.md)",
+                        ) from None
+                    raise
+                started = True
+                yield line
+            if progress is not None:
+                progress(line_no, raw_file.tell())
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise ReplayInputError(
                 name,
@@ -98,6 +132,16 @@ def read_recording(path: Path | str) -> Iterator[ReplayLine]:
                 f"the gzip data is corrupt or truncated ({exc}); the lines before it were read. "
                 "Re-copy the file, or decompress what is readable with `gzip -dc FILE > out.jsonl`",
             ) from None
+
+
+def _is_binary(raw: bytes) -> bool:
+    if b"\x00" in raw:
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _parse_t(value: object, name: str, line_no: int) -> datetime:

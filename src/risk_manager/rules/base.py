@@ -14,6 +14,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from risk_manager.config.types import TrueFalseOnly
 from risk_manager.domain.actions import Action, Alert, CancelOrders, Flatten, Inputs, LockAccount
 from risk_manager.domain.events import Event
 from risk_manager.domain.lockouts import Lockout
@@ -29,7 +30,7 @@ PRICE_SOURCES = ("last", "mid", "exit_side")
 Band = tuple[Decimal | None, Decimal | None]
 
 
-class RuleConfig(BaseModel):
+class RuleConfig(TrueFalseOnly, BaseModel):
     """Base of every rule's config: unknown keys are errors (a typo must not disable a rule)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

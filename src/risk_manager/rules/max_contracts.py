@@ -38,7 +38,8 @@ def count_warnings(
     fraction = due_warning(view, rule, subject, lambda f: Decimal(count) >= limit * f)
     if fraction is None:
         return []
-    message = f"{label} {count} reached {int(fraction * 100)}% of limit {limit}"
+    # The real share of the limit, not the threshold crossed: 4 of 4 is 100%, not "reached 90%".
+    message = f"{count} of {limit} {label}, {count * 100 // limit if limit else 100}% of the limit"
     return [
         warning_alert(view, rule, subject, fraction, message, (("value", str(count)), ("limit", str(limit))))
     ]

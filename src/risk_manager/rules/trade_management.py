@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
+from risk_manager.config.types import TrueFalseOnly
 from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.engine.state import Position
@@ -43,7 +44,7 @@ TickCount = Annotated[int, BeforeValidator(_ticks)]
 TickOffset = Annotated[int, BeforeValidator(_offset)]
 
 
-class BreakevenConfig(BaseModel):
+class BreakevenConfig(TrueFalseOnly, BaseModel):
     """Once profit reaches ``trigger_ticks``, move the stop to entry + ``offset_ticks``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,7 +63,7 @@ class BreakevenConfig(BaseModel):
         return self
 
 
-class TrailingConfig(BaseModel):
+class TrailingConfig(TrueFalseOnly, BaseModel):
     """Once profit reaches ``activation_ticks``, keep the stop ``distance_ticks`` behind the best price."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -373,7 +373,7 @@ def open_for_replay(
         held = store.last_seq
         if held:
             meta = store.meta()
-            origin = meta.get("origin", "a daemon")
+            origin = meta.get("origin", "another program")
             raise StoreError(
                 f"{store.path} already holds {held} journal entries (written by {origin}"
                 f"{' of ' + meta['source'] if 'source' in meta else ''}); replay into a new file"

@@ -316,7 +316,9 @@ class Store:
         if exists and not p.is_file():
             raise StoreError(f"{name} is not a file; give the path of the store's database file")
         if not exists and (readonly or not create):
-            raise StoreError(f"{name} does not exist; check the path (the daemon creates the store on start)")
+            raise StoreError(
+                f"{name} does not exist; check the path (`risk-manager replay --db FILE` creates a store)"
+            )
         if exists and p.stat().st_size == 0:
             raise StoreCorruptError(
                 f"{name} is empty (0 bytes), not a risk-manager database: it may have been truncated. "
@@ -343,11 +345,14 @@ class Store:
                 con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             if readonly:
                 if info.version == 0:
-                    raise StoreError(f"{name} holds no store yet: the daemon creates it on first start")
+                    raise StoreError(
+                        f"{name} holds no store yet: it is created by the first program that writes it"
+                    )
                 if info.version < SCHEMA_VERSION:
                     raise StoreVersionError(
                         f"{name} has schema version {info.version}; this program reads version "
-                        f"{SCHEMA_VERSION}. Start the daemon once (it upgrades the file), then retry"
+                        f"{SCHEMA_VERSION}. Open it once for writing with this version (that upgrades "
+                        "the file), then retry"
                     )
             else:
                 _initialize(con, name, fresh=info.version == 0)
@@ -398,7 +403,7 @@ class Store:
         if self._closed:
             raise StoreError(f"{self.path}: the store is closed")
         if self.readonly:
-            raise StoreError(f"{self.path} is open read-only; only the daemon writes to the store")
+            raise StoreError(f"{self.path} is open read-only; open it for writing to change it")
         return self._con
 
     def _load_counters(self) -> None:
@@ -987,16 +992,9 @@ class Store:
         deleted, whatever their age; active lockouts are never deleted. Deletes run in chunks of
         ``chunk`` rows, one short transaction each, so a daemon sharing the file is not held up.
         """
-        if journal_days < 1 or audit_days < 1:
-            raise ValueError(
-                f"retention must be at least 1 day (journal_days={journal_days}, audit_days={audit_days})"
-            )
+        journal_cut, audit_cut, trade_cut, day_cut = _prune_cuts(now, journal_days, audit_days)
         con = self._writer()
         report = PruneReport()
-        journal_cut = to_us(now - timedelta(days=journal_days))
-        audit_cut = iso(now - timedelta(days=audit_days))
-        trade_cut = iso(now - timedelta(days=journal_days))
-        day_cut = (now - timedelta(days=audit_days)).date().isoformat()
         kept = con.execute("SELECT min(journal_seq) FROM snapshots").fetchone()[0]
         if kept is not None:
             lo = con.execute("SELECT min(seq) FROM journal").fetchone()[0]
@@ -1019,6 +1017,28 @@ class Store:
         if report.journal or report.audit:
             with contextlib.suppress(sqlite3.Error):
                 con.execute("PRAGMA incremental_vacuum")
+        return report
+
+    def prune_preview(
+        self, now: datetime, *, journal_days: int = DEFAULT_JOURNAL_DAYS, audit_days: int = DEFAULT_AUDIT_DAYS
+    ) -> PruneReport:
+        """What ``prune`` with the same arguments would delete, counted without writing anything."""
+        journal_cut, audit_cut, trade_cut, day_cut = _prune_cuts(now, journal_days, audit_days)
+
+        def count(sql: str, *args: Any) -> int:
+            return int(self._read(sql, args)[0][0])
+
+        kept = self._read("SELECT min(journal_seq) FROM snapshots")[0][0]
+        report = PruneReport()
+        if kept is not None:
+            report.journal = count("SELECT count(*) FROM journal WHERE seq <= ? AND t < ?", kept, journal_cut)
+        report.trades = count("SELECT count(*) FROM trades WHERE t < ?", trade_cut)
+        report.audit = count("SELECT count(*) FROM audit WHERE t < ?", audit_cut)
+        report.lockouts = count(
+            "SELECT count(*) FROM lockouts WHERE cleared_at IS NOT NULL AND cleared_at < ?", audit_cut
+        )
+        report.resets = count("SELECT count(*) FROM resets WHERE t < ?", audit_cut)
+        report.days = count("SELECT count(*) FROM day_pnl WHERE day < ?", day_cut)
         return report
 
     @staticmethod
@@ -1116,7 +1136,8 @@ class Store:
                 "SELECT count(*) FROM audit WHERE outcome IS NULL AND kind IN"
                 " ('close_position', 'flatten', 'cancel_orders', 'place_stop', 'modify_stop')"
             ).fetchone()[0]
-            if pending:
+            # A replay has no broker: its actions never get an outcome, and that is not a fault.
+            if pending and report.meta.get("origin") != "replay":
                 report.notes.append(f"{pending} broker actions in the audit trail have no outcome recorded")
         except sqlite3.DatabaseError as exc:
             report.problem(f"reading the database failed: {exc}")
@@ -1124,6 +1145,20 @@ class Store:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
+
+
+def _prune_cuts(now: datetime, journal_days: int, audit_days: int) -> tuple[int, str, str, str]:
+    """(journal cut in microseconds, audit cut, trade cut, first day kept) for a prune at ``now``."""
+    if journal_days < 1 or audit_days < 1:
+        raise ValueError(
+            f"retention must be at least 1 day (journal_days={journal_days}, audit_days={audit_days})"
+        )
+    return (
+        to_us(now - timedelta(days=journal_days)),
+        iso(now - timedelta(days=audit_days)),
+        iso(now - timedelta(days=journal_days)),
+        (now - timedelta(days=audit_days)).date().isoformat(),
+    )
 
 
 def _uri_path(p: Path) -> str:
@@ -1212,8 +1247,8 @@ def _acquire_writer_lock(p: Path) -> int:
         finally:
             os.close(fd)
         raise StoreLockedError(
-            f"{p} is already open for writing by another process (pid {holder}); only one daemon or "
-            "replay may write a store. Stop it, or use another file"
+            f"{p} is already open for writing by another process (pid {holder}); only one process at a "
+            "time may write a store. Stop it, or use another file"
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)

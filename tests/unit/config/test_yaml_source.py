@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from risk_manager.config.yaml_source import format_path, parse_yaml
 
 
@@ -89,8 +91,26 @@ def test_syntax_error_names_file_and_line() -> None:
     [issue] = doc.issues
     assert issue.file == "risk_config.yaml"
     assert issue.line == 3
-    assert "YAML syntax error" in issue.message
+    assert "indentation does not match the lines above it" in issue.message
     assert doc.data is None
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        # PyYAML notices the missing } on line 3; the mistake is on line 2.
+        ("rules:\n  max_contracts: {enabled: true, limit: 5\n  symbol_blocks: {}\n", 2, "the { opened"),
+        ("general:\n  warn_at: [0.5, 0.75\nrules: {}\n", 2, "the [ opened on this line is not closed"),
+        ("rules:\n  max_contracts:\n    enabled: true\n   limit: 5\n", 4, "indentation does not match"),
+        ('general:\n  timezone: "America/Chicago\nrules: {}\n', 2, "the quote opened on this line"),
+        ("rules:\n  max_contracts\n    enabled: true\n", 3, "may lack the ':' after its key"),
+    ],
+)
+def test_syntax_errors_are_in_plain_words_at_the_line_to_fix(text: str, line: int, words: str) -> None:
+    [issue] = parse_yaml(text, "risk_config.yaml", {}).issues
+    assert issue.line == line
+    assert words in issue.message
+    assert "<" not in issue.message  # no parser jargon such as <block end>
 
 
 def test_tab_indentation_is_a_syntax_error_with_a_line() -> None:

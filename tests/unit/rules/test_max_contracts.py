@@ -122,12 +122,12 @@ def test_warnings_once_per_threshold_per_trading_day() -> None:
     assert h.apply(pos(MNQ, 4, "21000")) == []
     actions = h.apply(pos(MNQ, 5, "21000"))
     assert [a.message for a in actions if isinstance(a, Alert)] == [
-        "open contracts (gross) 5 reached 50% of limit 10"
+        "5 of 10 open contracts (gross), 50% of the limit"
     ]
     assert actions[0].subject == "contracts:warn:0.5"
     assert h.apply(pos(MNQ, 4, "21000"), pos(MNQ, 5, "21000")) == []
     jumped = h.apply(pos(MNQ, 9, "21000"))  # past 75% and 90% at once: one alert, for the highest
-    assert [a.message for a in jumped] == ["open contracts (gross) 9 reached 90% of limit 10"]
+    assert [a.message for a in jumped] == ["9 of 10 open contracts (gross), 90% of the limit"]
     assert h.apply(flat(MNQ), pos(MNQ, 9, "21000")) == []  # still the same trading day
     # A new trading day: the thresholds count again.
     h.tick(to=RESET + timedelta(minutes=1))

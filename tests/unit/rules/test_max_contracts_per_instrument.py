@@ -117,8 +117,8 @@ def test_warnings_per_symbol_once_per_threshold_per_trading_day() -> None:
     h = harness(instrument_limits={"MNQ": 4, "ES": 2}, warn_at=("0.5", "0.75"))
     actions = h.apply(pos(MNQ, 2, "21000"), pos(ES, 1, "5000"))
     assert [(a.subject, a.message) for a in actions if isinstance(a, Alert)] == [
-        ("symbol:MNQ:warn:0.5", "MNQ contracts 2 reached 50% of limit 4"),
-        ("symbol:ES:warn:0.5", "ES contracts 1 reached 50% of limit 2"),
+        ("symbol:MNQ:warn:0.5", "2 of 4 MNQ contracts, 50% of the limit"),
+        ("symbol:ES:warn:0.5", "1 of 2 ES contracts, 50% of the limit"),
     ]
     assert h.apply(flat(MNQ), pos(MNQ, 2, "21000")) == []
     assert [a.subject for a in h.apply(pos(MNQ, 3, "21000"))] == ["symbol:MNQ:warn:0.75"]
