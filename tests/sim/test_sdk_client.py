@@ -39,7 +39,12 @@ def test_pysignalr_negotiates_subscribes_and_receives_wrapped_user_events_and_qu
 
                 return on_event
 
-            for target in ("GatewayUserAccount", "GatewayUserOrder", "GatewayUserPosition", "GatewayUserTrade"):
+            for target in (
+                "GatewayUserAccount",
+                "GatewayUserOrder",
+                "GatewayUserPosition",
+                "GatewayUserTrade",
+            ):
                 user.on(target, record(target))
             market.on("GatewayQuote", record("GatewayQuote"))
 
