@@ -40,7 +40,12 @@ class Policy:
             return result
 
     @classmethod
-    def uniform(cls, rules: Sequence[Rule[Any]], warn_at: Sequence[Decimal] = DEFAULT_WARN_AT) -> Policy:
+    def uniform(
+        cls,
+        rules: Sequence[Rule[Any]],
+        warn_at: Sequence[Decimal] = DEFAULT_WARN_AT,
+        balance_tolerance: Decimal = DEFAULT_BALANCE_TOLERANCE,
+    ) -> Policy:
         """The same rules for every account (tests, simple set-ups)."""
-        rule_set = RuleSet(tuple(rules), tuple(warn_at))
+        rule_set = RuleSet(tuple(rules), tuple(warn_at), balance_tolerance)
         return cls(lambda _account: rule_set)
