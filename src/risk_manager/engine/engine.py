@@ -55,6 +55,7 @@ from risk_manager.domain.events import (
     Event,
     OrderEvent,
     OrderSide,
+    OrderStatus,
     OrderType,
     PositionEvent,
     QuoteEvent,
@@ -72,6 +73,11 @@ ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
 GROWING_CHANGES = frozenset({"opened", "grew", "reversed"})
 _HOUR = timedelta(hours=1)
+# Working, but not yet in the market: the lockout gate leaves these alone. Live, every market order is
+# Pending on its way to Filled (and every refused order on its way to Rejected), and a bracket leg is
+# Suspended until its entry fills (PROJECTX.md §2b). Each leaves that state through an event the gate
+# does act on (the order turning Open, or the fill's position), so cancelling now would only race it.
+_NOT_YET_WORKING = frozenset({OrderStatus.PENDING, OrderStatus.SUSPENDED})
 _INF = math.inf
 # Quiet bands are shrunk by this relative margin when turned into floats, so that float rounding
 # of a received price can never put a quote "inside" a band it is exactly on the edge of.
@@ -646,7 +652,12 @@ class Engine:
                 lock_text = self._describe_lock(lockout)
                 reason = f"position {change} ({position.size:+d} {cid}) while locked: {lock_text}"
                 actions.append(_close(account.account_id, LOCKOUT_RULE, cid, reason, subject, lockout))
-        elif isinstance(event, OrderEvent) and event.is_working and not _closes_only(account, event):
+        elif (
+            isinstance(event, OrderEvent)
+            and event.is_working
+            and event.status not in _NOT_YET_WORKING
+            and not _closes_only(account, event)
+        ):
             lockout = account.lockouts.covering(root_of(event.contract_id))
             subject = f"order:{event.order_id}"
             if lockout is not None and (LOCKOUT_RULE, subject) not in account.breaches:
