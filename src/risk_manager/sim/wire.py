@@ -132,10 +132,9 @@ def iso7(when: datetime) -> str:
     """.NET round-trip style as the live gateway sends it (PROJECTX.md §2b): 7 fractional digits with
     the trailing zeros dropped (no fraction at all on a whole second), ``+00:00``:
     ``2026-05-06T14:30:00.12+00:00``."""
-    utc = when.astimezone(UTC)
-    head = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{utc.microsecond:06d}0".rstrip("0")
-    return f"{head}.{fraction}+00:00" if fraction else f"{head}+00:00"
+    text = when.astimezone(UTC).isoformat(timespec="microseconds")  # 2026-05-06T14:30:00.120000+00:00
+    fraction = text[20:26].rstrip("0")  # the 7th digit would be a zero: microseconds are all we have
+    return f"{text[:19]}.{fraction}+00:00" if fraction else f"{text[:19]}+00:00"
 
 
 def hub_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
