@@ -69,11 +69,13 @@ class SimGateway:
         commissions: Mapping[str, Decimal] | None = None,
         starting_balance: Decimal = STARTING_BALANCE,
         bare: bool = False,
+        repeat_new_id: bool = False,
     ) -> None:
         """``bare=True`` keeps the simulator's original, simpler behaviour (for debugging a client):
         bare hub payloads with explicit nulls, one event per change, no commissions, no Pending or
         Suspended orders, full quotes. The default behaves like the live gateway (PROJECTX.md §2b).
-        ``partial_quotes`` defaults to the mode (partial live, full bare)."""
+        ``partial_quotes`` defaults to the mode (partial live, full bare). ``repeat_new_id`` gives the
+        repeated trade after a close a new id instead of the closing trade's (live, unknown which)."""
         if not is_loopback(host) and not allow_remote:
             raise ValueError(
                 f"refusing to bind the simulated gateway to non-loopback address {host!r}; "
@@ -96,7 +98,14 @@ class SimGateway:
         contracts = build_contracts(self.hours.session_date(self.clock.now()))
         self.bare = bare
         self.market = MarketSimulator(contracts, self.clock, self.hours, seed, stamp=iso if bare else iso7)
-        self.broker = PaperBroker(self.market, self.clock, fees=fees, commissions=commissions, live=not bare)
+        self.broker = PaperBroker(
+            self.market,
+            self.clock,
+            fees=fees,
+            commissions=commissions,
+            live=not bare,
+            repeat_new_id=repeat_new_id,
+        )
         for i in range(accounts):
             account_id = FIRST_ACCOUNT_ID + i
             self.broker.add_account(account_id, f"SIM-50K-{account_id}", starting_balance)

@@ -340,10 +340,14 @@ class PaperBroker:
         fees: Mapping[str, Decimal] | None = None,
         commissions: Mapping[str, Decimal] | None = None,
         live: bool = True,
+        repeat_new_id: bool = False,
     ) -> None:
         self.market = market
         self.clock = clock
         self.live = live
+        # Whether the live repeat of a closing trade keeps its id is unknown (PROJECTX.md §2b); the
+        # default keeps it, this switch gives it a fresh one so clients can be tested against both.
+        self.repeat_new_id = repeat_new_id
         self.stamp: Stamp = iso7 if live else iso
         self.fees = dict(FEES_PER_SIDE if fees is None else fees)
         self.commissions = dict(COMMISSIONS_PER_SIDE if commissions is None else commissions)
@@ -872,7 +876,8 @@ class PaperBroker:
                 batch.order(order)
             batch.trade(trade)
             if pnl is not None:
-                batch.trade(replace(trade, price=avg_before, pnl=None))
+                repeat_id = next(self._trade_ids) if self.repeat_new_id else trade.id
+                batch.trade(replace(trade, id=repeat_id, price=avg_before, pnl=None))
             if order.type not in (OrderType.LIMIT, OrderType.JOIN_BID, OrderType.JOIN_ASK):
                 batch.order(order)
         batch.position(pos, avg_before if pos.size == 0 else None)
