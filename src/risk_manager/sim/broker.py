@@ -985,41 +985,10 @@ class PaperBroker:
         return legs
 
     def _attach_brackets(self, parent: SimOrder, fill: int, batch: _Batch) -> None:
-        now = self.clock.now()
-        side = OrderSide.SELL if parent.side == OrderSide.BUY else OrderSide.BUY
-        legs: list[SimOrder] = []
-        if parent.stop_loss is not None:
-            b = parent.stop_loss
-            leg = SimOrder(
-                next(self._order_ids), parent.account_id, parent.contract, b.type, side, parent.size, now, now
-            )
-            if b.type == OrderType.TRAILING_STOP:
-                leg.trail = abs(b.ticks)
-                leg.stop = fill + b.ticks
-            else:
-                leg.stop = fill + b.ticks
-                if b.type == OrderType.STOP_LIMIT:
-                    leg.limit = leg.stop
-            legs.append(leg)
-        if parent.take_profit is not None:
-            b = parent.take_profit
-            leg = SimOrder(
-                next(self._order_ids),
-                parent.account_id,
-                parent.contract,
-                OrderType.LIMIT,
-                side,
-                parent.size,
-                now,
-                now,
-            )
-            leg.limit = fill + b.ticks
-            legs.append(leg)
-        if len(legs) == 2:
-            legs[0].oco, legs[1].oco = legs[1].id, legs[0].id
+        """Bare: the legs are created when the entry fills, working at once."""
+        legs = self._bracket_legs(parent, fill)
         book = self.market.book(parent.contract.id)
         for leg in legs:
-            leg.parent = parent.id
             self.orders[leg.id] = leg
             self.working.setdefault(leg.contract.id, {})[leg.id] = leg
             batch.order(leg)
