@@ -300,3 +300,30 @@ def test_live_hub_events_carry_only_documented_or_live_extra_fields_and_the_iden
                     assert None not in payload.values(), target
 
     run(body)
+
+
+# ---- wire enums: the simulator's own, from PROJECTX.md ----------------------------------------------
+
+
+def _enum_line(text: str, name: str) -> dict[int, str]:
+    bullet = re.search(rf"^\* {name}:(.*?)(?=^\* |^\S|\Z)", text, flags=re.M | re.S)
+    assert bullet is not None, name
+    return {int(v): n.lower() for v, n in re.findall(r"(\d+) =? ?([A-Z][A-Za-z]+)", bullet.group(1))}
+
+
+@pytest.mark.skipif(DOC is None, reason="PROJECTX.md not found (set PROJECTX_DOC to check the enums)")
+def test_the_simulators_wire_enums_are_the_ones_projectx_md_lists() -> None:
+    assert DOC is not None
+    text = DOC.read_text(encoding="utf-8")
+    for enum in (wire.OrderType, wire.OrderStatus, wire.PositionType):
+        assert {m.value: m.name.replace("_", "").lower() for m in enum} == _enum_line(text, enum.__name__)
+    assert set(_enum_line(text, "OrderSide")) == {m.value for m in wire.OrderSide}
+
+
+def test_the_simulator_imports_no_engine_rules_store_or_config_and_no_domain_enums() -> None:
+    sim = Path(wire.__file__).parent
+    forbidden = re.compile(
+        r"^\s*(from|import)\s+(risk_manager\.|\.\.)(engine|rules|store|config|domain\.events)\b", re.M
+    )
+    offenders = [p.name for p in sorted(sim.glob("*.py")) if forbidden.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
