@@ -4,7 +4,10 @@ The gateway runs in a child process (as it would next to a daemon) with rate lim
 sides of the loopback connection do not share one core. The client is a plain ``websockets`` reader
 that splits frames on 0x1E and parses every record with orjson, like a real client.
 
-    python bench/sim_gateway.py [--seconds 5] [--rates 20000,30000,40000] [--rest 2000]
+    python bench/sim_gateway.py [--seconds 5] [--rates 20000,30000,40000] [--rest 2000] [--bare]
+
+The gateway runs in its default, live-like mode (partial quotes, 7-digit timestamps); ``--bare``
+measures the simplified debugging mode instead.
 
 Targets (issue 3): >= 20,000 quote events/s delivered to one subscribed client on loopback;
 REST round trip p50 < 2 ms with a keep-alive client.
@@ -32,10 +35,10 @@ MNQ_ROOT = "MNQ"
 RS = "\x1e"
 
 
-async def serve(port_file: str) -> None:
+async def serve(port_file: str, bare: bool) -> None:
     from risk_manager.sim.app import SimGateway
 
-    gw = SimGateway(always_open=True, seed=42, rate_limits=False, ping_interval=15.0)
+    gw = SimGateway(always_open=True, seed=42, rate_limits=False, ping_interval=15.0, bare=bare)
     await gw.start()
     Path(port_file).write_text(f"{gw.port} {gw.contract_id(MNQ_ROOT)}")
     try:
@@ -141,14 +144,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="measurement time per quote rate")
     parser.add_argument("--rates", default="20000,40000,80000", help="forced quote rates to try (updates/s)")
     parser.add_argument("--rest", type=int, default=2000, help="REST requests per endpoint")
+    parser.add_argument("--bare", action="store_true", help="measure the --bare debugging mode")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve))
+        asyncio.run(serve(args.serve, args.bare))
         return
     with tempfile.TemporaryDirectory() as tmp:
         port_file = os.path.join(tmp, "port")
-        child = subprocess.Popen([sys.executable, __file__, "--serve", port_file])
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--serve", port_file, *(["--bare"] if args.bare else [])]
+        )
         try:
             deadline = time.monotonic() + 20
             while not (os.path.exists(port_file) and os.path.getsize(port_file)):
@@ -157,7 +163,8 @@ def main() -> None:
                 time.sleep(0.05)
             port, contract = Path(port_file).read_text().split()
             root = f"http://127.0.0.1:{port}"
-            print(f"sim gateway: {root} (child process, rate limits off), {os.cpu_count()} CPU(s)")
+            mode = "bare" if args.bare else "live-like"
+            print(f"sim gateway ({mode}): {root} (child process, rate limits off), {os.cpu_count()} CPU(s)")
             print("\nQuote push to one subscribed client (GatewayQuote, every record parsed):")
             sustained = 0.0
             for rate in (int(r) for r in args.rates.split(",")):

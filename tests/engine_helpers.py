@@ -72,6 +72,7 @@ def trade(
     account: int = ACCOUNT,
     created: datetime | None = None,
     voided: bool = False,
+    commissions: Any = "0",
 ) -> TradeEvent:
     return TradeEvent(
         trade_id,
@@ -85,6 +86,7 @@ def trade(
         voided,
         trade_id if order_id is None else order_id,
         created,
+        D(commissions),
     )
 
 

@@ -132,7 +132,7 @@ PENDING_AT_END: list[tuple[dict[str, Any], str]] = [
             "action": "alert",
             "level": "info",
             "message": "daily reset: trading day 2026-03-03 begins; 2026-03-02 closed with realized P&L "
-            "-500.00 and fees 4.44",
+            "-500.00 and fees + commissions 4.44",
         },
         "",
     ),

@@ -52,11 +52,13 @@ class Desk:
         return [(target, payload) for batch in self.batches for target, _, payload in batch]
 
 
-def desk(always_open: bool = True, start: Any = START) -> Desk:
+def desk(always_open: bool = True, start: Any = START, live: bool = False) -> Desk:
+    """A paper broker on a manual clock; bare event style unless ``live`` (test_live_behaviour.py
+    covers the live-like one)."""
     clock = ManualClock(start)
     hours = MarketHours(always_open)
     market = MarketSimulator(build_contracts(hours.session_date(start)), clock, hours, seed=3)
-    broker = PaperBroker(market, clock)
+    broker = PaperBroker(market, clock, live=live)
     broker.add_account(7, "SIM-7", D("50000"))
     result = Desk(clock, market, broker)
     broker.emit = result.batches.append

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -31,9 +32,22 @@ def _app() -> typer.Typer:
     return app
 
 
-def test_sim_gateway_prints_urls_serves_and_stops_on_sigterm() -> None:
+@pytest.mark.parametrize(("flags", "mode"), [((), "live"), (("--bare",), "bare")])
+def test_sim_gateway_prints_urls_serves_and_stops_on_sigterm(flags: tuple[str, ...], mode: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "--port", "0", "--seed", "5", "--always-open", "--accounts", "3"],
+        [
+            sys.executable,
+            "-c",
+            LAUNCH,
+            "--port",
+            "0",
+            "--seed",
+            "5",
+            "--always-open",
+            "--accounts",
+            "3",
+            *flags,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -64,6 +78,8 @@ def test_sim_gateway_prints_urls_serves_and_stops_on_sigterm() -> None:
             timeout=5,
         ).json()["accounts"]
         assert [a["id"] for a in accounts] == [7, 8, 9]
+        assert httpx.get(f"{rest[: -len('/api')]}/__sim__/state", timeout=5).json()["mode"] == mode
+        assert ("behaviour   bare" in text) == (mode == "bare"), text
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err

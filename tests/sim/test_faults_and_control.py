@@ -175,7 +175,7 @@ def test_expired_tokens_get_401_on_rest_and_on_the_hub_upgrade_until_a_new_login
 
 def test_duplicate_events_fault_sends_the_next_events_twice() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             hub = await user_hub(gw, await api.login())
             gw.fault({"events": "duplicate", "count": 2})
             await api.place()
@@ -196,7 +196,7 @@ def test_duplicate_events_fault_sends_the_next_events_twice() -> None:
 
 def test_reorder_events_fault_reverses_the_next_batch() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             hub = await user_hub(gw, await api.login())
             gw.fault({"events": "reorder", "count": 1})
             await api.place()
@@ -215,7 +215,7 @@ def test_reorder_events_fault_reverses_the_next_batch() -> None:
 def test_control_routes_over_http() -> None:
     async def body() -> None:
         async with (
-            gateway() as gw,
+            gateway(bare=True) as gw,
             Api(gw) as api,
             httpx.AsyncClient(base_url=gw.control_url + "/") as control,
         ):

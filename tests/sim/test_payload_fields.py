@@ -126,7 +126,7 @@ def _keys(items: list[dict[str, Any]]) -> set[str]:
 
 def test_every_rest_payload_has_the_documented_fields() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             await api.login()
             gw.set_price(MNQ, 21000)
             await api.place(size=1)
@@ -170,7 +170,7 @@ def test_every_rest_payload_has_the_documented_fields() -> None:
 
 def test_every_hub_event_has_the_documented_fields() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             token = await api.login()
             users = await user_hub(gw, token)
             market = await Hub.open(gw.market_hub_url, token)
@@ -231,3 +231,99 @@ def test_results_carry_the_documented_envelope_and_payload_keys() -> None:
             assert set(await api.call("Auth/logout")) == set(wire.RESULT_FIELDS)
 
     run(body)
+
+
+# ---- the live-like default: §2b extras beside the documented fields ---------------------------------
+
+
+def _section_2b(text: str) -> str:
+    start = text.index("## 2b.")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+@pytest.mark.skipif(DOC is None, reason="PROJECTX.md not found (set PROJECTX_DOC to check §2b)")
+def test_live_extra_fields_are_the_ones_projectx_md_section_2b_names() -> None:
+    assert DOC is not None
+    named = _names(_section_2b(DOC.read_text(encoding="utf-8")))
+    for kind, extras in wire.LIVE_EXTRA_FIELDS.items():
+        assert set(extras) <= named, kind
+        assert not set(extras) & FIELDS[kind], kind  # extras, not documented fields
+
+
+def _live(kind: str) -> set[str]:
+    return FIELDS[kind] | set(wire.LIVE_EXTRA_FIELDS.get(kind, ()))
+
+
+def test_live_rest_payloads_have_the_documented_fields_plus_the_live_extras_with_explicit_nulls() -> None:
+    async def body() -> None:
+        async with gateway() as gw, Api(gw) as api:
+            await api.login()
+            gw.set_price(MNQ, 21000)
+            await api.place(size=1)
+            await api.place(type_=1, limitPrice=20900.0)
+            epoch = "2020-01-01T00:00:00Z"
+            accounts = (await api.call("Account/search", {"onlyActiveAccounts": True}))["accounts"]
+            assert _keys(accounts) == FIELDS["account"]
+            positions = (await api.call("Position/searchOpen", {"accountId": 7}))["positions"]
+            assert _keys(positions) == _live("position")
+            orders = (await api.call("Order/search", {"accountId": 7, "startTimestamp": epoch}))["orders"]
+            assert _keys(orders) == _live("order")
+            assert orders[-1]["filledPrice"] is None and orders[-1]["parentOrderId"] is None
+            trades = (await api.call("Trade/search", {"accountId": 7, "startTimestamp": epoch}))["trades"]
+            assert _keys(trades) == _live("trade")
+
+    run(body)
+
+
+def test_live_hub_events_carry_only_documented_or_live_extra_fields_and_the_identifying_ones() -> None:
+    async def body() -> None:
+        async with gateway() as gw, Api(gw) as api:
+            token = await api.login()
+            users = await user_hub(gw, token)
+            gw.set_price(MNQ, 21000)
+            await api.place(size=1)
+            await api.place(type_=1, limitPrice=20900.0)
+            seen: dict[str, list[dict[str, Any]]] = {}
+            for message in await users.drain():
+                if message.get("type") == 1:
+                    seen.setdefault(message["target"], []).append(message["arguments"][0]["data"])
+            required = {"GatewayUserAccount": {"id", "balance"}, "GatewayUserOrder": {"id", "status"}}
+            for target, kind in (
+                ("GatewayUserAccount", "account"),
+                ("GatewayUserOrder", "order"),
+                ("GatewayUserPosition", "position"),
+                ("GatewayUserTrade", "trade"),
+            ):
+                for payload in seen[target]:
+                    assert set(payload) <= _live(kind), (target, set(payload) - _live(kind))
+                    assert required.get(target, {"id", "accountId"}) <= set(payload), target
+                    assert None not in payload.values(), target
+
+    run(body)
+
+
+# ---- wire enums: the simulator's own, from PROJECTX.md ----------------------------------------------
+
+
+def _enum_line(text: str, name: str) -> dict[int, str]:
+    bullet = re.search(rf"^\* {name}:(.*?)(?=^\* |^\S|\Z)", text, flags=re.M | re.S)
+    assert bullet is not None, name
+    return {int(v): n.lower() for v, n in re.findall(r"(\d+) =? ?([A-Z][A-Za-z]+)", bullet.group(1))}
+
+
+@pytest.mark.skipif(DOC is None, reason="PROJECTX.md not found (set PROJECTX_DOC to check the enums)")
+def test_the_simulators_wire_enums_are_the_ones_projectx_md_lists() -> None:
+    assert DOC is not None
+    text = DOC.read_text(encoding="utf-8")
+    for enum in (wire.OrderType, wire.OrderStatus, wire.PositionType):
+        assert {m.value: m.name.replace("_", "").lower() for m in enum} == _enum_line(text, enum.__name__)
+    assert set(_enum_line(text, "OrderSide")) == {m.value for m in wire.OrderSide}
+
+
+def test_the_simulator_imports_no_engine_rules_store_or_config_and_no_domain_enums() -> None:
+    sim = Path(wire.__file__).parent
+    forbidden = re.compile(
+        r"^\s*(from|import)\s+(risk_manager\.|\.\.)(engine|rules|store|config|domain\.events)\b", re.M
+    )
+    offenders = [p.name for p in sorted(sim.glob("*.py")) if forbidden.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []

@@ -163,7 +163,7 @@ def test_several_invocations_in_one_frame_each_get_their_completion() -> None:
 
 def test_server_packs_several_messages_into_one_frame_each_terminated_by_0x1e() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             hub = await user_hub(gw, await api.login())
             await api.place(size=1)  # a fill: order, trade, position, account
             frame = await hub.recv_frame()
@@ -258,7 +258,7 @@ def test_client_close_message_ends_the_connection() -> None:
 
 def test_subscriptions_live_per_connection_only() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             token = await api.login()
             first = await user_hub(gw, token)
             await first.close()
@@ -276,7 +276,7 @@ def test_subscriptions_live_per_connection_only() -> None:
 
 def test_unsubscribe_stops_the_events() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             hub = await user_hub(gw, await api.login())
             await hub.send(
                 {"type": 1, "target": "UnsubscribeOrders", "arguments": [7]},
@@ -293,7 +293,7 @@ def test_unsubscribe_stops_the_events() -> None:
 
 def test_events_of_other_accounts_are_not_routed_to_an_account_subscription() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             token = await api.login()
             hub = await Hub.open(gw.user_hub_url, token)
             await hub.invoke("SubscribePositions", 8, invocation_id="s")

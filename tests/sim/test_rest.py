@@ -224,7 +224,7 @@ def test_order_place_search_open_cancel_and_modify() -> None:
 
 def test_order_place_rejections_use_the_place_order_error_codes() -> None:
     async def body() -> None:
-        async with gateway() as gw, Api(gw) as api:
+        async with gateway(bare=True) as gw, Api(gw) as api:
             await api.login()
             gw.set_price(MNQ, 21000)
             cases = [

@@ -403,3 +403,18 @@ def test_every_piece_of_engine_state_is_in_the_snapshot_or_rebuilt_on_restore(
     assert not missing, f"TradingDayStats fields not in the snapshot: {missing}"
     unknown = set(vars(persistent.engine)) - DERIVED_ENGINE_ATTRIBUTES - SNAPSHOT_ENGINE_ATTRIBUTES
     assert not unknown, f"new Engine attributes {unknown}: snapshot them or list them as derived here"
+
+
+def test_commissions_and_the_days_opening_balance_survive_a_crash(db: Path, stores: list[Store]) -> None:
+    first = start(db, LOSS_RULES, stores)
+    first.apply(account_event(balance="50000"), T0)
+    first.apply(trade(1, MNQ, 21000, pnl="-40", fees="0.37", commissions="0.25", side=1, order_id=5), T0)
+    first.flush()
+    crash(first)
+    second, _ = restart(db, LOSS_RULES, T0 + timedelta(seconds=1), stores)
+    day = second.accounts[7].day
+    assert (day.commissions, day.opening_balance) == (Decimal("0.25"), Decimal("50000"))
+    actions = second.apply(account_event(balance="49959.38"), T0 + timedelta(seconds=1))
+    assert [a for a in actions if a.rule == "BALANCE"] == []  # -40 - 0.37 - 0.25, still agreed
+    second.flush()
+    assert [r.fees for r in second.store.day_pnl(7)] == [Decimal("0.62")]  # fees and commissions

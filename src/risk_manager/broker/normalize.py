@@ -277,8 +277,10 @@ def normalize_position(obj: dict[str, Any], target: str = "GatewayUserPosition")
 
 
 def normalize_trade(obj: dict[str, Any], target: str = "GatewayUserTrade") -> TradeEvent:
-    """``GatewayUserTrade`` payload or a ``Trade/search`` row. ``profitAndLoss`` null = opening fill."""
+    """``GatewayUserTrade`` payload or a ``Trade/search`` row. ``profitAndLoss`` null = opening fill.
+    ``commissions`` (live, beside ``fees``) absent or null counts as none."""
     fees = _opt_dec(obj, "fees", target)
+    commissions = _opt_dec(obj, "commissions", target)
     voided = _opt_bool(obj, "voided", target)
     return TradeEvent(
         trade_id=_int(obj, "id", target),
@@ -292,6 +294,7 @@ def normalize_trade(obj: dict[str, Any], target: str = "GatewayUserTrade") -> Tr
         voided=bool(voided),
         order_id=_opt_int(obj, "orderId", target),
         created=_opt_time(obj, "creationTimestamp", target),
+        commissions=ZERO if commissions is None else commissions,
     )
 
 

@@ -40,11 +40,19 @@ def check(
         loaded = load_config(directory)
     except ConfigError as exc:
         if as_json:
-            typer.echo(json.dumps({"ok": False, "directory": str(directory),
-                                   "errors": [e.as_dict() for e in exc.errors]}, indent=2))
+            typer.echo(
+                json.dumps(
+                    {"ok": False, "directory": str(directory), "errors": [e.as_dict() for e in exc.errors]},
+                    indent=2,
+                )
+            )
         else:
-            typer.secho(f"Config in {directory} is invalid ({len(exc.errors)} problem"
-                        f"{'s' if len(exc.errors) != 1 else ''}):", fg="red", err=True)
+            typer.secho(
+                f"Config in {directory} is invalid ({len(exc.errors)} problem"
+                f"{'s' if len(exc.errors) != 1 else ''}):",
+                fg="red",
+                err=True,
+            )
             for issue in exc.errors:
                 typer.echo(f"  {issue}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -57,8 +65,9 @@ def check(
         message = f"config in {directory} cannot be used: {exc}"
         if as_json:
             issue = ConfigIssue(str(directory), None, "", None, message)
-            typer.echo(json.dumps({"ok": False, "directory": str(directory), "errors": [issue.as_dict()]},
-                                  indent=2))
+            typer.echo(
+                json.dumps({"ok": False, "directory": str(directory), "errors": [issue.as_dict()]}, indent=2)
+            )
         else:
             typer.secho(message, fg="red", err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -113,15 +122,19 @@ def rule_groups(loaded: LoadedConfig) -> list[tuple[str, list[int] | None, Rules
             own.append((rules, [entry.id]))
     monitor_all = loaded.accounts.monitor == "all_active"
     base_listed = [
-        a.id for a in loaded.accounts.accounts
-        if a.enabled and not any(a.id in ids for _, ids in own)
+        a.id for a in loaded.accounts.accounts if a.enabled and not any(a.id in ids for _, ids in own)
     ]
     if monitor_all:
         label = "Rules for every monitored account" if not own else "Rules for all other monitored accounts"
         groups.append((label, None, loaded.risk.rules))
     elif base_listed:
-        groups.append((f"Rules for account{'s' if len(base_listed) > 1 else ''} {_ids(loaded, base_listed)}",
-                       base_listed, loaded.risk.rules))
+        groups.append(
+            (
+                f"Rules for account{'s' if len(base_listed) > 1 else ''} {_ids(loaded, base_listed)}",
+                base_listed,
+                loaded.risk.rules,
+            )
+        )
     for rules, ids in own:
         groups.append((f"Rules for account{'s' if len(ids) > 1 else ''} {_ids(loaded, ids)}", ids, rules))
     return groups
@@ -220,8 +233,12 @@ def summary(loaded: LoadedConfig) -> dict[str, Any]:
                 "label": label,
                 "accounts": ids if ids is not None else "all_others",
                 "rules": [
-                    {"id": rule.id, "key": rule.key, "description": rule.describe(),
-                     "config": rule.config.model_dump(mode="json")}
+                    {
+                        "id": rule.id,
+                        "key": rule.key,
+                        "description": rule.describe(),
+                        "config": rule.config.model_dump(mode="json"),
+                    }
                     for rule in build_rules(rules)
                 ],
             }

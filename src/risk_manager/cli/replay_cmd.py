@@ -428,7 +428,7 @@ def _snapshot_days(engine: Any, report: ReplayReport, account_ids: Iterable[int]
         day = state.day
         if day.trade_count == 0 and (account_id, day.label) not in report.days:
             continue
-        report.days[(account_id, day.label)] = DayPnl(day.realized, day.fees, day.trade_count)
+        report.days[(account_id, day.label)] = DayPnl(day.realized, day.costs, day.trade_count)
 
 
 # ---- human output -------------------------------------------------------------------------------
@@ -516,7 +516,7 @@ def _print_human(
             ("Trading day", "left"),
             ("Trades", "right"),
             ("Realized", "right"),
-            ("Fees", "right"),
+            ("Fees+comm.", "right"),
             ("Net", "right"),
         )
         console.print(plain_table("Accounts", columns, rows))

@@ -48,7 +48,17 @@ def sim_gateway(
     ping_interval: float = typer.Option(
         15.0, "--ping-interval", min=0.05, metavar="SECONDS", help="SignalR ping interval (s)."
     ),
-    partial_quotes: bool = typer.Option(False, "--partial-quotes", help="Send only changed quote fields."),
+    partial_quotes: bool | None = typer.Option(
+        None,
+        "--partial-quotes/--full-quotes",
+        help="Send only changed quote fields (default: partial, like the live gateway; full with --bare).",
+    ),
+    bare: bool = typer.Option(
+        False,
+        "--bare",
+        help="Debugging mode: the simulator's simple behaviour instead of the live gateway's (bare hub "
+        "payloads with nulls, one event per change, no commissions, no Pending/Suspended orders).",
+    ),
 ) -> None:
     """Run a local ProjectX-compatible gateway (REST + SignalR hubs, simulated market, paper broker)."""
     if not is_loopback(host) and not allow_remote:
@@ -78,6 +88,7 @@ def sim_gateway(
         token_lifetime=token_lifetime,
         ping_interval=ping_interval,
         partial_quotes=partial_quotes,
+        bare=bare,
     )
     try:
         asyncio.run(_serve(gateway, seed_value, creds is not None))
@@ -102,6 +113,7 @@ async def _serve(gateway: SimGateway, seed: int, restricted: bool) -> None:
         f"  control     {gateway.control_url}/state",
         f"  logins      {'restricted to the credentials file' if restricted else 'any userName/apiKey'}",
         f"  market      {gateway.hours.describe()}",
+        f"  behaviour   {'bare (--bare: simplified, for debugging)' if gateway.bare else 'live-like'}",
         f"  contracts   {', '.join(sorted(gateway.market.contracts))}",
         "Ctrl-C to stop.",
     ]

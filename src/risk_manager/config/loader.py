@@ -118,8 +118,10 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
     directory = Path(directory)
     if not directory.is_dir():
         if directory.exists():
-            message = (f"this is a file, not a config directory: pass the directory that holds it "
-                       f"({directory.parent})")
+            message = (
+                f"this is a file, not a config directory: pass the directory that holds it "
+                f"({directory.parent})"
+            )
         else:
             message = "config directory does not exist: pass --config DIR with your config files"
         raise ConfigError([ConfigIssue(str(directory), None, "", None, message)])
@@ -129,24 +131,42 @@ def load_config(directory: Path | str, env: Mapping[str, str] | None = None) -> 
         path = directory / name
         yml = path.with_suffix(".yml")
         if yml.exists() and not path.exists():
-            issues.append(ConfigIssue(yml.name, None, "", None,
-                                      f"config files end in .yaml: rename {yml.name} to {path.name}"))
+            issues.append(
+                ConfigIssue(
+                    yml.name, None, "", None, f"config files end in .yaml: rename {yml.name} to {path.name}"
+                )
+            )
         if path.is_file():
             try:
                 texts[name] = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 issues.append(ConfigIssue(name, None, "", None, f"cannot read the file: {exc}"))
     if RISK_FILE not in texts and not any(i.file == RISK_FILE for i in issues):
-        issues.insert(0, ConfigIssue(str(directory / RISK_FILE), None, "", None,
-                                     f"no {RISK_FILE} in {directory}: it is required "
-                                     "(see docs/configuration.md); create it or pass --config DIR"))
+        issues.insert(
+            0,
+            ConfigIssue(
+                str(directory / RISK_FILE),
+                None,
+                "",
+                None,
+                f"no {RISK_FILE} in {directory}: it is required "
+                "(see docs/configuration.md); create it or pass --config DIR",
+            ),
+        )
     if issues:
         raise ConfigError(issues)
     loaded = load_config_texts(texts, env=os.environ if env is None else env, directory=directory)
     warnings = list(loaded.warnings) + _permission_warnings(directory, loaded)
     return LoadedConfig(
-        loaded.risk, loaded.timers, loaded.accounts, loaded.api, loaded.account_rules,
-        directory, loaded.files, tuple(warnings), loaded.secret_paths,
+        loaded.risk,
+        loaded.timers,
+        loaded.accounts,
+        loaded.api,
+        loaded.account_rules,
+        directory,
+        loaded.files,
+        tuple(warnings),
+        loaded.secret_paths,
     )
 
 
@@ -158,13 +178,27 @@ def load_config_texts(
     """Validate config file contents given as {file name: YAML text} (the loader behind load_config)."""
     env = {} if env is None else env
     if TIMERS_FILE in texts and TIMERS_ALT_FILE in texts:
-        raise ConfigError([ConfigIssue(TIMERS_ALT_FILE, None, "", None,
-                                       f"both {TIMERS_FILE} and {TIMERS_ALT_FILE} exist: keep one")])
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    TIMERS_ALT_FILE,
+                    None,
+                    "",
+                    None,
+                    f"both {TIMERS_FILE} and {TIMERS_ALT_FILE} exist: keep one",
+                )
+            ]
+        )
     unknown = sorted(set(texts) - set(FILE_ORDER))
     if unknown:
-        raise ConfigError([ConfigIssue(name, None, "", None,
-                                       f"not a config file name: use one of {', '.join(FILE_ORDER)}")
-                           for name in unknown])
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    name, None, "", None, f"not a config file name: use one of {', '.join(FILE_ORDER)}"
+                )
+                for name in unknown
+            ]
+        )
     if RISK_FILE not in texts:
         raise ConfigError([ConfigIssue(RISK_FILE, None, "", None, f"{RISK_FILE} is required")])
 
@@ -197,16 +231,22 @@ def load_config_texts(
                 merged = _validate_account_rules(index, entry.id, risk_doc, accounts_doc, issues)
                 if merged is not None:
                     account_rules[entry.id] = merged
-    if timers is not None and timers.holidays.calendar == "cme" and importlib.util.find_spec(
-        "exchange_calendars"
-    ) is None:
+    if (
+        timers is not None
+        and timers.holidays.calendar == "cme"
+        and importlib.util.find_spec("exchange_calendars") is None
+    ):
         assert timers_doc is not None
-        issues.append(ConfigIssue(
-            timers_doc.file, timers_doc.line_of(("holidays", "calendar")), "holidays.calendar",
-            timers_doc.shown(("holidays", "calendar")),
-            "the CME calendar needs the exchange_calendars package: run pip install 'risk-manager[cme]', "
-            "or set calendar: none and list the dates under holidays.dates / holidays.early_close",
-        ))
+        issues.append(
+            ConfigIssue(
+                timers_doc.file,
+                timers_doc.line_of(("holidays", "calendar")),
+                "holidays.calendar",
+                timers_doc.shown(("holidays", "calendar")),
+                "the CME calendar needs the exchange_calendars package: run pip install 'risk-manager[cme]', "
+                "or set calendar: none and list the dates under holidays.dates / holidays.early_close",
+            )
+        )
     if risk is not None and timers is not None:
         issues.extend(
             _session_issues(risk, account_rules, accounts, timers, risk_doc, accounts_doc, timers_doc)
@@ -214,8 +254,16 @@ def load_config_texts(
     nobody = accounts is not None and not any(a.enabled for a in accounts.accounts)
     if accounts is not None and accounts.monitor == "listed" and nobody:
         line = accounts_doc.line_of(("monitor",)) if accounts_doc else None
-        warnings.append(ConfigIssue(ACCOUNTS_FILE, line, "monitor", "listed",
-                                    "no enabled account is listed, so no account is monitored", "warning"))
+        warnings.append(
+            ConfigIssue(
+                ACCOUNTS_FILE,
+                line,
+                "monitor",
+                "listed",
+                "no enabled account is listed, so no account is monitored",
+                "warning",
+            )
+        )
 
     if issues or risk is None or timers is None or accounts is None or api is None:
         raise ConfigError(_ordered(issues))
@@ -311,8 +359,11 @@ def translate(
     who = f"account {account}: " if account is not None else ""
     for path, messages in grouped.items():
         full = (*prefix, *path)
-        issues.append(ConfigIssue(doc.file, doc.line_of(full), format_path(full), values.get(path),
-                                  who + "; or ".join(messages)))
+        issues.append(
+            ConfigIssue(
+                doc.file, doc.line_of(full), format_path(full), values.get(path), who + "; or ".join(messages)
+            )
+        )
     return issues
 
 
@@ -355,9 +406,9 @@ _HINTS = {
     "dict_type": "must be a mapping of keys, e.g. {key: value}",
     "model_type": "must be a mapping of keys, e.g. {key: value}",
     "model_attributes_type": "must be a mapping of keys, e.g. {key: value}",
-    "date_parsing": "must be a date YYYY-MM-DD, e.g. \"2026-12-25\"",
-    "date_from_datetime_parsing": "must be a date YYYY-MM-DD, e.g. \"2026-12-25\"",
-    "date_type": "must be a date YYYY-MM-DD, e.g. \"2026-12-25\"",
+    "date_parsing": 'must be a date YYYY-MM-DD, e.g. "2026-12-25"',
+    "date_from_datetime_parsing": 'must be a date YYYY-MM-DD, e.g. "2026-12-25"',
+    "date_type": 'must be a date YYYY-MM-DD, e.g. "2026-12-25"',
 }
 
 
@@ -466,10 +517,15 @@ def _cross_rule_issues(
             shown = str(problem.value if first == problem.path else problem.other_value)
         who = f"account {account}: " if account is not None else ""
         where = _where(doc, base_doc, prefix, second)
-        issues.append(ConfigIssue(
-            doc.file, doc.line_of(here), format_path(here), shown,
-            f"{who}{problem.message} (rules.{'.'.join(second)} is set in {where})",
-        ))
+        issues.append(
+            ConfigIssue(
+                doc.file,
+                doc.line_of(here),
+                format_path(here),
+                shown,
+                f"{who}{problem.message} (rules.{'.'.join(second)} is set in {where})",
+            )
+        )
     return issues
 
 
@@ -503,8 +559,17 @@ def _validate_account_rules(
     try:
         rules = rules_model().model_validate(merged)
     except ValidationError as exc:
-        issues.extend(translate(exc, accounts_doc, rules_model(), data=merged, prefix=prefix,
-                                account=account_id, fallback=risk_doc))
+        issues.extend(
+            translate(
+                exc,
+                accounts_doc,
+                rules_model(),
+                data=merged,
+                prefix=prefix,
+                account=account_id,
+                fallback=risk_doc,
+            )
+        )
         return None
     issues.extend(_cross_rule_issues(rules, accounts_doc, risk_doc, prefix, account_id))
     return rules
@@ -525,9 +590,16 @@ def _rules_without_enabled(doc: YamlDoc, prefix: KeyPath) -> list[ConfigIssue]:
     for key, value in section.items():
         if isinstance(value, dict) and "enabled" not in value and key in RULE_KEYS:
             path = (*prefix, key)
-            warnings.append(ConfigIssue(doc.file, doc.line_of(path), format_path(path), None,
-                                        "has no 'enabled:' so the rule is OFF; add enabled: true to use it",
-                                        "warning"))
+            warnings.append(
+                ConfigIssue(
+                    doc.file,
+                    doc.line_of(path),
+                    format_path(path),
+                    None,
+                    "has no 'enabled:' so the rule is OFF; add enabled: true to use it",
+                    "warning",
+                )
+            )
     return warnings
 
 
@@ -552,8 +624,14 @@ def _session_issues(
     if accounts is not None and accounts_doc is not None:
         for index, entry in enumerate(accounts.accounts):
             if entry.id in account_rules:
-                places.append((f"account {entry.id}: ", account_rules[entry.id], accounts_doc,
-                               ("accounts", index, "overrides", "rules")))
+                places.append(
+                    (
+                        f"account {entry.id}: ",
+                        account_rules[entry.id],
+                        accounts_doc,
+                        ("accounts", index, "overrides", "rules"),
+                    )
+                )
     issues = []
     for label, rules, doc, prefix in places:
         for key, config in rules.enabled():
@@ -561,22 +639,31 @@ def _session_issues(
             if label and not doc.has(path):
                 continue
             if key == "session_block_outside":
-                issues.append(ConfigIssue(
-                    doc.file, doc.line_of(path), format_path(path), None,
-                    f"{label}session_block_outside is enabled but no session_hours are set: "
-                    f"add session_hours (start, end, timezone, days) to {timers_name}",
-                ))
+                issues.append(
+                    ConfigIssue(
+                        doc.file,
+                        doc.line_of(path),
+                        format_path(path),
+                        None,
+                        f"{label}session_block_outside is enabled but no session_hours are set: "
+                        f"add session_hours (start, end, timezone, days) to {timers_name}",
+                    )
+                )
                 continue
             for sub, value in _walk(config):
                 if isinstance(value, Duration) and value.until == UNTIL_SESSION_START:
                     if label and not doc.has((*path, *sub)):
                         continue
-                    issues.append(ConfigIssue(
-                        doc.file, doc.line_of((*path, *sub)), format_path((*path, *sub)),
-                        UNTIL_SESSION_START,
-                        f"{label}until_session_start needs session_hours in {timers_name}: add them, "
-                        "or use a fixed duration or until_reset",
-                    ))
+                    issues.append(
+                        ConfigIssue(
+                            doc.file,
+                            doc.line_of((*path, *sub)),
+                            format_path((*path, *sub)),
+                            UNTIL_SESSION_START,
+                            f"{label}until_session_start needs session_hours in {timers_name}: add them, "
+                            "or use a fixed duration or until_reset",
+                        )
+                    )
     return issues
 
 
@@ -601,7 +688,8 @@ _NO_VALUE = ("(empty)", "null", "~", "Null", "NULL")
 def _literal_secrets(doc: YamlDoc) -> list[KeyPath]:
     """Key paths of secret values written in the file itself (not taken from ``${ENV}``)."""
     return [
-        path for path, raw in doc.raw.items()
+        path
+        for path, raw in doc.raw.items()
         if path and is_secret_key(path[-1]) and not ONLY_ENV_REF.match(raw) and raw not in _NO_VALUE
     ]
 
@@ -616,8 +704,16 @@ def _permission_warnings(directory: Path, loaded: LoadedConfig) -> list[ConfigIs
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             keys = ", ".join(format_path(p) for p in paths)
-            warnings.append(ConfigIssue(name, None, keys, None,
-                                        f"this file holds a secret ({keys}) and others can read it "
-                                        f"(mode {mode:04o}): run chmod 600 {path}, or take the value from "
-                                        "the environment with ${NAME}", "warning"))
+            warnings.append(
+                ConfigIssue(
+                    name,
+                    None,
+                    keys,
+                    None,
+                    f"this file holds a secret ({keys}) and others can read it "
+                    f"(mode {mode:04o}): run chmod 600 {path}, or take the value from "
+                    "the environment with ${NAME}",
+                    "warning",
+                )
+            )
     return warnings

@@ -83,9 +83,18 @@ class NotificationsConfig(StrictModel):
     email: EmailConfig | None = None
 
 
+def _not_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError(f"must be 0 or more (an amount of money, e.g. 0.01); got {value}")
+    return value
+
+
 class GeneralConfig(StrictModel):
     timezone: TimeZoneName = "America/Chicago"
     warn_at: tuple[WarnFraction, ...] = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
+    # The day's net realized P&L from trades may differ from the account balance's change since the
+    # day began by this much before an alert is raised (a cent of rounding is not news).
+    balance_tolerance: Annotated[Money, AfterValidator(_not_negative)] = Decimal("0.01")
     notifications: NotificationsConfig = NotificationsConfig()
 
     @field_validator("warn_at")

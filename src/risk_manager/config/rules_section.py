@@ -47,9 +47,7 @@ class RiskConfigBase(StrictModel):
 def rules_model() -> type[RulesBase]:
     """The RulesConfig model: a field per rule, typed by that rule's own config model."""
     fields: dict[str, Any] = {key: (rule_class(key).config_model | None, None) for key in RULE_KEYS}
-    model = create_model(
-        "RulesConfig", __base__=RulesBase, __module__=__name__, **fields
-    )
+    model = create_model("RulesConfig", __base__=RulesBase, __module__=__name__, **fields)
     model.model_config = ConfigDict(extra="forbid", frozen=True)
     return cast("type[RulesBase]", model)
 
@@ -58,9 +56,7 @@ def rules_model() -> type[RulesBase]:
 def risk_config_model() -> type[RiskConfigBase]:
     """The model of risk_config.yaml, whose ``rules`` field is ``rules_model()``."""
     rules = rules_model()
-    model = create_model(
-        "RiskConfig", __base__=RiskConfigBase, __module__=__name__, rules=(rules, rules())
-    )
+    model = create_model("RiskConfig", __base__=RiskConfigBase, __module__=__name__, rules=(rules, rules()))
     return cast("type[RiskConfigBase]", model)
 
 
@@ -94,7 +90,10 @@ def cross_rule_problems(rules: RulesBase) -> Iterator[CrossRuleProblem]:
     position_loss = _setting(rules, "daily_unrealized_loss", "limit")
     if day_loss is not None and position_loss is not None and not position_loss > day_loss:
         yield CrossRuleProblem(
-            ("daily_unrealized_loss", "limit"), ("daily_realized_loss", "limit"), position_loss, day_loss,
+            ("daily_unrealized_loss", "limit"),
+            ("daily_realized_loss", "limit"),
+            position_loss,
+            day_loss,
             f"daily_unrealized_loss.limit ({position_loss}) must be above daily_realized_loss.limit "
             f"({day_loss}): one position's loss limit is closer to zero than the whole day's, "
             f"e.g. {_example_between(day_loss)}",
@@ -103,7 +102,10 @@ def cross_rule_problems(rules: RulesBase) -> Iterator[CrossRuleProblem]:
     per_symbol = _setting(rules, "max_contracts_per_instrument", "default_limit")
     if isinstance(total, int) and isinstance(per_symbol, int) and per_symbol > total:
         yield CrossRuleProblem(
-            ("max_contracts_per_instrument", "default_limit"), ("max_contracts", "limit"), per_symbol, total,
+            ("max_contracts_per_instrument", "default_limit"),
+            ("max_contracts", "limit"),
+            per_symbol,
+            total,
             f"max_contracts_per_instrument.default_limit ({per_symbol}) may not exceed max_contracts.limit "
             f"({total}): one symbol cannot hold more than the whole account; use {total} or less",
         )
@@ -111,7 +113,9 @@ def cross_rule_problems(rules: RulesBase) -> Iterator[CrossRuleProblem]:
     day_target = _setting(rules, "daily_realized_profit", "target")
     if position_target is not None and day_target is not None and position_target > day_target:
         yield CrossRuleProblem(
-            ("max_unrealized_profit", "target"), ("daily_realized_profit", "target"), position_target,
+            ("max_unrealized_profit", "target"),
+            ("daily_realized_profit", "target"),
+            position_target,
             day_target,
             f"max_unrealized_profit.target ({position_target}) may not exceed daily_realized_profit.target "
             f"({day_target}): one position's target is at most the whole day's; use {day_target} or less",

@@ -28,8 +28,12 @@ def build_policy(config: LoadedConfig) -> Policy:
     because rules keep no per-account state: the engine does.
     """
     warn_at = config.risk.general.warn_at
-    shared = RuleSet(build_rules(config.risk.rules), warn_at)
-    own = {account: RuleSet(build_rules(rules), warn_at) for account, rules in config.account_rules.items()}
+    tolerance = config.risk.general.balance_tolerance
+    shared = RuleSet(build_rules(config.risk.rules), warn_at, tolerance)
+    own = {
+        account: RuleSet(build_rules(rules), warn_at, tolerance)
+        for account, rules in config.account_rules.items()
+    }
 
     def resolve(account_id: int) -> RuleSet | None:
         if not config.monitored(account_id):

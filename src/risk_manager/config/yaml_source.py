@@ -39,6 +39,8 @@ def _hide_refs(text: str) -> str:
 
 def _show_refs(text: str) -> str:
     return _HIDDEN.sub(lambda m: f"${{{m.group(1)}}}", text)
+
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A value that is nothing but one ``${NAME}`` reference shows the reference, which is not secret.
 ONLY_ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
@@ -49,8 +51,11 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (
-        "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -141,8 +146,13 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str]) -> YamlDoc:
         loader.dispose()
     if doc.data is not None and not isinstance(doc.data, dict):
         doc.issues.append(
-            ConfigIssue(file, doc.lines.get((), 1), "", None,
-                        "the file must be a mapping of keys (key: value), not a list or a single value")
+            ConfigIssue(
+                file,
+                doc.lines.get((), 1),
+                "",
+                None,
+                "the file must be a mapping of keys (key: value), not a list or a single value",
+            )
         )
         doc.data = None
     return doc
@@ -223,8 +233,15 @@ def _build(node: Node, path: KeyPath, doc: YamlDoc, loader: _Loader, env: Mappin
             if isinstance(key, str):
                 key = _show_refs(key)  # keys are never substituted
             if isinstance(key, list | dict):
-                doc.issues.append(ConfigIssue(doc.file, key_node.start_mark.line + 1, format_path(path), None,
-                                              "a key must be a single word, not a list or mapping"))
+                doc.issues.append(
+                    ConfigIssue(
+                        doc.file,
+                        key_node.start_mark.line + 1,
+                        format_path(path),
+                        None,
+                        "a key must be a single word, not a list or mapping",
+                    )
+                )
                 continue
             child = (*path, key)
             doc.lines[child] = key_node.start_mark.line + 1  # the line of the key, later merges win
@@ -243,8 +260,13 @@ def _check_duplicates(node: MappingNode, path: KeyPath, doc: YamlDoc, loader: _L
         line = key_node.start_mark.line + 1
         if key in seen:
             doc.issues.append(
-                ConfigIssue(doc.file, line, format_path((*path, key)), None,
-                            f"key written twice (first on line {seen[key]}): keep one")
+                ConfigIssue(
+                    doc.file,
+                    line,
+                    format_path((*path, key)),
+                    None,
+                    f"key written twice (first on line {seen[key]}): keep one",
+                )
             )
         else:
             seen[key] = line
@@ -270,15 +292,29 @@ def _substitute(value: str, path: KeyPath, node: ScalarNode, doc: YamlDoc, env: 
         shown = doc.shown(path)
         if not _ENV_NAME.match(name):
             doc.env_failed.add(path)
-            doc.issues.append(ConfigIssue(doc.file, line, format_path(path), shown,
-                                          f"${{{name}}} is not a valid environment variable reference: "
-                                          "use ${NAME} with letters, digits and _ ($$ is a literal $)"))
+            doc.issues.append(
+                ConfigIssue(
+                    doc.file,
+                    line,
+                    format_path(path),
+                    shown,
+                    f"${{{name}}} is not a valid environment variable reference: "
+                    "use ${NAME} with letters, digits and _ ($$ is a literal $)",
+                )
+            )
             return ""
         if name not in env:
             doc.env_failed.add(path)
-            doc.issues.append(ConfigIssue(doc.file, line, format_path(path), shown,
-                                          f"environment variable {name} is not set: export {name}=... "
-                                          "before starting, or write the value in the file"))
+            doc.issues.append(
+                ConfigIssue(
+                    doc.file,
+                    line,
+                    format_path(path),
+                    shown,
+                    f"environment variable {name} is not set: export {name}=... "
+                    "before starting, or write the value in the file",
+                )
+            )
             return ""
         return env[name]
 

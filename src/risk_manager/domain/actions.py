@@ -1,9 +1,9 @@
 """Decisions the engine returns. The daemon's enforcer turns them into broker calls.
 
 Every action names its account, the rule that decided it (``RULE-0NN``, ``LOCKOUT`` for the lockout
-gate, ``RESET`` for the daily reset), a human reason with the numbers behind it, and ``inputs``: those
-numbers as (name, value) pairs for the audit trail. ``record(t)`` gives the replay output line of
-FORMATS.md.
+gate, ``RESET`` for the daily reset, ``BALANCE`` for the balance reconciliation), a human reason with
+the numbers behind it, and ``inputs``: those numbers as (name, value) pairs for the audit trail.
+``record(t)`` gives the replay output line of FORMATS.md.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 LOCKOUT_RULE = "LOCKOUT"
 RESET_RULE = "RESET"
+BALANCE_RULE = "BALANCE"
 
 Inputs = tuple[tuple[str, str], ...]
 

@@ -105,7 +105,8 @@ class PositionEvent:
 
 @dataclass(frozen=True, slots=True)
 class TradeEvent:
-    """One execution. ``pnl`` is None on an opening half-turn (counts as 0)."""
+    """One execution. ``pnl`` is None on an opening half-turn (counts as 0). ``commissions`` are
+    charged beside ``fees`` (PROJECTX.md §2b); absent on the wire means none."""
 
     trade_id: int
     account_id: int
@@ -118,6 +119,7 @@ class TradeEvent:
     voided: bool
     order_id: int | None
     created: datetime | None = None
+    commissions: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.domain.actions import (
+    BALANCE_RULE,
     LOCKOUT_RULE,
     RESET_RULE,
     Action,
@@ -53,6 +54,7 @@ from risk_manager.domain.events import (
     Event,
     OrderEvent,
     OrderSide,
+    OrderStatus,
     OrderType,
     PositionEvent,
     QuoteEvent,
@@ -61,7 +63,7 @@ from risk_manager.domain.events import (
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money
 from risk_manager.engine.calendar import TradingCalendar
-from risk_manager.engine.policy import Policy, RuleSet
+from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.base import Band, Rule
@@ -70,6 +72,11 @@ ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
 GROWING_CHANGES = frozenset({"opened", "grew", "reversed"})
 _HOUR = timedelta(hours=1)
+# Working, but not yet in the market: the lockout gate leaves these alone. Live, every market order is
+# Pending on its way to Filled (and every refused order on its way to Rejected), and a bracket leg is
+# Suspended until its entry fills (PROJECTX.md §2b). Each leaves that state through an event the gate
+# does act on (the order turning Open, or the fill's position), so cancelling now would only race it.
+_NOT_YET_WORKING = frozenset({OrderStatus.PENDING, OrderStatus.SUSPENDED})
 _INF = math.inf
 # Quiet bands are shrunk by this relative margin when turned into floats, so that float rounding
 # of a received price can never put a quote "inside" a band it is exactly on the edge of.
@@ -271,6 +278,7 @@ class Engine:
         for account in self._accounts.values():
             previous = account.day
             account.day = TradingDayStats(bounds.label, bounds.start, bounds.end)
+            account.day.opening_balance = account.balance  # the new day starts from the last balance
             account.breaches.clear()
             account.recent_orders.clear()
             oldest_kept = previous.label
@@ -278,7 +286,7 @@ class Engine:
             message = (
                 f"daily reset: trading day {bounds.label.isoformat()} begins; "
                 f"{previous.label.isoformat()} closed with realized P&L {money(previous.realized)}"
-                f" and fees {money(previous.fees)}"
+                f" and fees + commissions {money(previous.costs)}"
             )
             out.append(
                 Alert(
@@ -287,7 +295,7 @@ class Engine:
                     level="info",
                     message=message,
                     reason=message,
-                    inputs=(("realized", money(previous.realized)), ("fees", money(previous.fees))),
+                    inputs=(("realized", money(previous.realized)), ("fees", money(previous.costs))),
                 )
             )
             self._refresh(account, now)
@@ -442,6 +450,7 @@ class Engine:
             position.closing = min(position.closing + event.size, position.abs_size)
         day.realized += event.pnl if event.pnl is not None else ZERO
         day.fees += event.fees
+        day.commissions += event.commissions
         day.trade_count += 1
         if event.order_id is not None and event.order_id not in day.order_first_fill:
             day.order_first_fill[event.order_id] = executed
@@ -458,11 +467,51 @@ class Engine:
             account.name = event.name
         if event.balance is not None:
             account.balance = event.balance
+            self._reconcile_balance(account, out)
         if event.can_trade is not None:
             account.can_trade = event.can_trade
             if event.can_trade:
                 for lockout in account.lockouts.with_condition(CONDITION_CAN_TRADE):
                     self._end_lockout(account, lockout, now, "the gateway reports canTrade: true", out)
+
+    def _reconcile_balance(self, account: AccountState, out: list[Action]) -> None:
+        """The day's net realized P&L (after fees and commissions) must equal the balance change
+        since the day began: the gateway gives us that invariant for free. One alert when they part
+        by more than the tolerance; another only after they agreed again."""
+        day = account.day
+        balance = account.balance
+        assert balance is not None
+        net = day.net_realized(True)
+        if day.opening_balance is None:
+            # First balance of the day: whatever was counted before it is already in it.
+            day.opening_balance = balance - net
+            return
+        change = balance - day.opening_balance
+        found = self._rules(account)
+        tolerance = found[0].balance_tolerance if found is not None else DEFAULT_BALANCE_TOLERANCE
+        off = abs(change - net) > tolerance
+        if off and not day.balance_off:
+            message = (
+                f"balance check: day net realized P&L {money(net)} from trades, but the balance moved "
+                f"{money(change)} since the day began ({money(day.opening_balance)} -> {money(balance)}); "
+                f"difference {money(change - net)} exceeds the tolerance {money(tolerance)}"
+            )
+            out.append(
+                Alert(
+                    account_id=account.account_id,
+                    rule=BALANCE_RULE,
+                    level="warning",
+                    message=message,
+                    reason=message,
+                    inputs=(
+                        ("trades_net", money(net)),
+                        ("balance_change", money(change)),
+                        ("difference", money(change - net)),
+                        ("tolerance", money(tolerance)),
+                    ),
+                )
+            )
+        day.balance_off = off
 
     # ---- quotes ----------------------------------------------------------------------------
 
@@ -602,7 +651,12 @@ class Engine:
                 lock_text = self._describe_lock(lockout)
                 reason = f"position {change} ({position.size:+d} {cid}) while locked: {lock_text}"
                 actions.append(_close(account.account_id, LOCKOUT_RULE, cid, reason, subject, lockout))
-        elif isinstance(event, OrderEvent) and event.is_working and not _closes_only(account, event):
+        elif (
+            isinstance(event, OrderEvent)
+            and event.is_working
+            and event.status not in _NOT_YET_WORKING
+            and not _closes_only(account, event)
+        ):
             lockout = account.lockouts.covering(root_of(event.contract_id))
             subject = f"order:{event.order_id}"
             if lockout is not None and (LOCKOUT_RULE, subject) not in account.breaches:

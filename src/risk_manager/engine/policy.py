@@ -10,14 +10,19 @@ from typing import Any
 from risk_manager.rules.base import Rule
 
 DEFAULT_WARN_AT = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
+# How far the day's net P&L from trades may differ from the balance change before an alert: a cent
+# of rounding between the gateway's per-trade figures and its balance is not news.
+DEFAULT_BALANCE_TOLERANCE = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
-    """The enabled rules of one account, in RULES.md order, and its warning fractions."""
+    """The enabled rules of one account, in RULES.md order, its warning fractions and the balance
+    reconciliation tolerance."""
 
     rules: tuple[Rule[Any], ...]
     warn_at: tuple[Decimal, ...] = DEFAULT_WARN_AT
+    balance_tolerance: Decimal = DEFAULT_BALANCE_TOLERANCE
 
 
 class Policy:
@@ -35,7 +40,12 @@ class Policy:
             return result
 
     @classmethod
-    def uniform(cls, rules: Sequence[Rule[Any]], warn_at: Sequence[Decimal] = DEFAULT_WARN_AT) -> Policy:
+    def uniform(
+        cls,
+        rules: Sequence[Rule[Any]],
+        warn_at: Sequence[Decimal] = DEFAULT_WARN_AT,
+        balance_tolerance: Decimal = DEFAULT_BALANCE_TOLERANCE,
+    ) -> Policy:
         """The same rules for every account (tests, simple set-ups)."""
-        rule_set = RuleSet(tuple(rules), tuple(warn_at))
+        rule_set = RuleSet(tuple(rules), tuple(warn_at), balance_tolerance)
         return cls(lambda _account: rule_set)

@@ -114,6 +114,9 @@ def _account(a: AccountState) -> dict[str, Any]:
             "end": _t(day.end),
             "realized": str(day.realized),
             "fees": str(day.fees),
+            "commissions": str(day.commissions),
+            "opening_balance": _d(day.opening_balance),
+            "balance_off": day.balance_off,
             "trade_count": day.trade_count,
             "order_first_fill": [[oid, _t(t)] for oid, t in day.order_first_fill.items()],
         },
@@ -180,6 +183,10 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
             Decimal(d["fees"]),
             d["trade_count"],
             {oid: datetime.fromisoformat(t) for oid, t in d["order_first_fill"]},
+            # snapshots written before commissions and reconciliation existed lack these keys
+            Decimal(d.get("commissions", "0")),
+            _dec(d.get("opening_balance")),
+            bool(d.get("balance_off", False)),
         )
         account = AccountState(v["id"], day, v["name"], _dec(v["balance"]), v["can_trade"])
         account.failed = v["failed"]

@@ -120,14 +120,31 @@ class TradingDayStats:
     label: date  # the trading date (date of the reset that ends it, in the reset zone)
     start: datetime
     end: datetime
-    realized: Decimal = ZERO  # sum of profitAndLoss, fees not deducted
+    realized: Decimal = ZERO  # sum of profitAndLoss, fees and commissions not deducted
     fees: Decimal = ZERO
     trade_count: int = 0
     # Distinct order ids executed today, with the time of their first execution (RULE-006).
     order_first_fill: dict[int, datetime] = field(default_factory=dict)
+    commissions: Decimal = ZERO
+    # The account balance when the day began (its first balance seen this day, less what had been
+    # counted by then, or the last balance at the reset): the day's net P&L must equal the change.
+    opening_balance: Decimal | None = None
+    balance_off: bool = False  # a reconciliation alert was raised and the figures still disagree
+
+    @property
+    def costs(self) -> Decimal:
+        """What the executions cost: fees and commissions (the balance moves by P&L minus both)."""
+        return self.fees + self.commissions
 
     def net_realized(self, include_fees: bool) -> Decimal:
-        return self.realized - self.fees if include_fees else self.realized
+        """Realized P&L, minus fees and commissions when ``include_fees`` (RULES.md)."""
+        return self.realized - self.costs if include_fees else self.realized
+
+    def balance_change(self, balance: Decimal | None) -> Decimal | None:
+        """How far ``balance`` moved since the day began; None while either is unknown."""
+        if balance is None or self.opening_balance is None:
+            return None
+        return balance - self.opening_balance
 
 
 @dataclass(slots=True)

@@ -78,6 +78,16 @@ class AccountView:
     def realized_day(self, include_fees: bool) -> Decimal:
         return self._state.day.net_realized(include_fees)
 
+    def realized_day_from_balance(self, include_fees: bool) -> Decimal | None:
+        """The day's realized P&L as the account balance tells it: its change since the day began,
+        which is net of fees and commissions (they are added back without ``include_fees``).
+        None while the balance or the day's opening balance is unknown."""
+        day = self._state.day
+        change = day.balance_change(self._state.balance)
+        if change is None:
+            return None
+        return change if include_fees else change + day.costs
+
     # ---- positions, quotes, P&L -------------------------------------------------------------
 
     @property

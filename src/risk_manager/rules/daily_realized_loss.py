@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from risk_manager.config.types import LossLimit
 from risk_manager.domain.actions import Action, Inputs
-from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
+from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import ZERO, money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
@@ -25,20 +26,37 @@ SUBJECT = "account"
 # checks last, bid and ask against the band, so the band stays valid whichever moves.
 SOURCE = "last"
 
+# Where the realized part of the day's P&L comes from: the sum of the day's trades (default), or the
+# account balance's change since the day began, which is the figure the firm itself uses.
+PnlSource = Literal["trades", "balance"]
+
 
 class DailyRealizedLossConfig(RuleConfig):
     limit: LossLimit = Decimal(-500)
     include_unrealized: bool = True
     include_fees: bool = True
+    pnl_source: PnlSource = "trades"
 
 
-def day_pnl(view: AccountView, include_fees: bool, include_unrealized: bool) -> tuple[Decimal, int]:
+def realized(view: AccountView, include_fees: bool, source: PnlSource = "trades") -> Decimal:
+    """The day's realized P&L from ``source``; the balance falls back to the trades until the day's
+    opening balance is known (no balance seen yet)."""
+    if source == "balance":
+        value = view.realized_day_from_balance(include_fees)
+        if value is not None:
+            return value
+    return view.realized_day(include_fees)
+
+
+def day_pnl(
+    view: AccountView, include_fees: bool, include_unrealized: bool, source: PnlSource = "trades"
+) -> tuple[Decimal, int]:
     """(realized day P&L [+ known unrealized], number of open positions whose P&L is unknown).
 
     Unknown marks (no quote yet, unknown tick spec) are left out of the sum and counted, never
     taken as zero P&L: the caller reports them so the number is not mistaken for a complete one.
     """
-    value = view.realized_day(include_fees)
+    value = realized(view, include_fees, source)
     if not include_unrealized:
         return value, 0
     total, unknown = ZERO, 0
@@ -52,13 +70,20 @@ def day_pnl(view: AccountView, include_fees: bool, include_unrealized: bool) -> 
 
 
 def pnl_inputs(
-    view: AccountView, value: Decimal, limit: Decimal, unknown: int, include_fees: bool, label: str = "limit"
+    view: AccountView,
+    value: Decimal,
+    limit: Decimal,
+    unknown: int,
+    include_fees: bool,
+    label: str = "limit",
+    source: PnlSource = "trades",
 ) -> Inputs:
     return (
         ("day_pnl", money(value)),
-        ("realized", money(view.realized_day(include_fees))),
+        ("realized", money(realized(view, include_fees, source))),
         (label, money(limit)),
         ("unknown_positions", str(unknown)),
+        ("pnl_source", source),
     )
 
 
@@ -99,20 +124,23 @@ def day_pnl_band(
     include_unrealized: bool,
     level: Decimal,
     position: Position,
+    source: PnlSource = "trades",
 ) -> Band | None:
     """Quiet band of a day-P&L rule (003, 013): unbounded when quotes do not enter the sum."""
     if not include_unrealized:
         return (None, None)
-    value, _ = day_pnl(view, include_fees, True)
+    value, _ = day_pnl(view, include_fees, True, source)
     return account_band(view, rule_id, value, level, position)
 
 
-def pnl_basis(include_fees: bool, include_unrealized: bool) -> str:
-    """What the day P&L of 003/013 is made of, for describe(): "realized minus fees plus unrealized"."""
+def pnl_basis(include_fees: bool, include_unrealized: bool, source: PnlSource = "trades") -> str:
+    """What the day P&L of 003/013 is made of, for describe(): "realized minus fees and commissions
+    plus unrealized", "(from the balance)" when the realized part follows the account balance."""
     return " ".join(
         [
             "realized",
-            *(["minus fees"] if include_fees else []),
+            *(["(from the balance)"] if source == "balance" else []),
+            *(["minus fees and commissions"] if include_fees else []),
             *(["plus unrealized"] if include_unrealized else []),
         ]
     )
@@ -120,12 +148,14 @@ def pnl_basis(include_fees: bool, include_unrealized: bool) -> str:
 
 class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
     """RULE-003: flatten, cancel and lock the account until the daily reset when the day's P&L
-    (realized, minus fees, plus open positions' unrealized by default) reaches the loss limit."""
+    (realized, minus fees and commissions, plus open positions' unrealized by default) reaches the
+    loss limit."""
 
     id = "RULE-003"
     key = "daily_realized_loss"
     config_model = DailyRealizedLossConfig
-    triggers = frozenset({TradeEvent, PositionEvent, QuoteEvent})
+    # Account events move the balance (pnl_source: balance); with trades they change nothing.
+    triggers = frozenset({TradeEvent, PositionEvent, QuoteEvent, AccountEvent})
 
     @property
     def quote_sensitive(self) -> bool:
@@ -136,22 +166,24 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         if view.breached(self.id, SUBJECT):
             # Enforced already; the lockout holds until the reset. Warnings below the limit are moot.
             return []
-        value, unknown = day_pnl(view, cfg.include_fees, cfg.include_unrealized)
+        value, unknown = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
         if value > cfg.limit:
             return list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
         why = f"day P&L {money(value)} <= limit {money(cfg.limit)}"
         if unknown:
             why += f" ({unknown} open position(s) without a price not counted)"
-        inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees)
+        inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees, source=cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         cfg = self.config
-        return day_pnl_band(view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.limit, position)
+        return day_pnl_band(
+            view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.limit, position, cfg.pnl_source
+        )
 
     def describe(self) -> str:
         cfg = self.config
-        basis = pnl_basis(cfg.include_fees, cfg.include_unrealized)
+        basis = pnl_basis(cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
         return (
             f"{self.id} daily_realized_loss: day P&L ({basis}) "
             f"<= {money(cfg.limit)} "

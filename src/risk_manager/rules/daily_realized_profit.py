@@ -8,12 +8,19 @@ from pydantic import field_validator
 
 from risk_manager.config.types import ProfitTarget
 from risk_manager.domain.actions import Action
-from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
+from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.base import Band, Rule, RuleConfig, hard_lockout, warning_alerts
-from risk_manager.rules.daily_realized_loss import SUBJECT, day_pnl, day_pnl_band, pnl_basis, pnl_inputs
+from risk_manager.rules.daily_realized_loss import (
+    SUBJECT,
+    PnlSource,
+    day_pnl,
+    day_pnl_band,
+    pnl_basis,
+    pnl_inputs,
+)
 
 DEFAULT_MESSAGE = "Target reached - see you tomorrow"
 
@@ -23,6 +30,7 @@ class DailyRealizedProfitConfig(RuleConfig):
     include_unrealized: bool = False
     # Same meaning as RULE-003's: fees are a real cost, so the target is met net of them by default.
     include_fees: bool = True
+    pnl_source: PnlSource = "trades"
     message: str = DEFAULT_MESSAGE
 
     @field_validator("message")
@@ -37,12 +45,13 @@ class DailyRealizedProfitConfig(RuleConfig):
 
 class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
     """RULE-013: flatten, cancel and lock the account until the daily reset, with the configured
-    message, when the day's P&L (realized minus fees, plus unrealized if configured) reaches the target."""
+    message, when the day's P&L (realized minus fees and commissions, plus unrealized if configured)
+    reaches the target."""
 
     id = "RULE-013"
     key = "daily_realized_profit"
     config_model = DailyRealizedProfitConfig
-    triggers = frozenset({TradeEvent, PositionEvent, QuoteEvent})
+    triggers = frozenset({TradeEvent, PositionEvent, QuoteEvent, AccountEvent})
 
     @property
     def quote_sensitive(self) -> bool:
@@ -52,22 +61,24 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
         cfg = self.config
         if view.breached(self.id, SUBJECT):
             return []
-        value, unknown = day_pnl(view, cfg.include_fees, cfg.include_unrealized)
+        value, unknown = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
         if value < cfg.target:
             return list(warning_alerts(view, self.id, SUBJECT, value, cfg.target, "day P&L"))
         why = f"{cfg.message}: day P&L {money(value)} >= target {money(cfg.target)}"
         if unknown:
             why += f" ({unknown} open position(s) without a price not counted)"
-        inputs = pnl_inputs(view, value, cfg.target, unknown, cfg.include_fees, "target")
+        inputs = pnl_inputs(view, value, cfg.target, unknown, cfg.include_fees, "target", cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         cfg = self.config
-        return day_pnl_band(view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.target, position)
+        return day_pnl_band(
+            view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.target, position, cfg.pnl_source
+        )
 
     def describe(self) -> str:
         cfg = self.config
-        basis = pnl_basis(cfg.include_fees, cfg.include_unrealized)
+        basis = pnl_basis(cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
         return (
             f"{self.id} daily_realized_profit: day P&L ({basis}) "
             f">= {money(cfg.target)} "

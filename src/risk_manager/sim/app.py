@@ -35,7 +35,7 @@ from .market import MarketSimulator, MarketUpdate, build_contracts
 from .rest import DEFAULT_LIMITS, Limit, RateLimiter, RestApi
 from .stats import Stats
 from .tokens import TokenBook, TokenInfo
-from .wire import iso
+from .wire import iso, iso7
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,19 @@ class SimGateway:
         rate_limits: bool | Mapping[str, Limit] = True,
         market_driver: bool | None = None,
         driver_interval: float = 0.01,
-        partial_quotes: bool = False,
+        partial_quotes: bool | None = None,
         allow_remote: bool = False,
         fees: Mapping[str, Decimal] | None = None,
+        commissions: Mapping[str, Decimal] | None = None,
         starting_balance: Decimal = STARTING_BALANCE,
+        bare: bool = False,
+        repeat_new_id: bool = False,
     ) -> None:
+        """``bare=True`` keeps the simulator's original, simpler behaviour (for debugging a client):
+        bare hub payloads with explicit nulls, one event per change, no commissions, no Pending or
+        Suspended orders, full quotes. The default behaves like the live gateway (PROJECTX.md §2b).
+        ``partial_quotes`` defaults to the mode (partial live, full bare). ``repeat_new_id`` gives the
+        repeated trade after a close a new id instead of the closing trade's (live, unknown which)."""
         if not is_loopback(host) and not allow_remote:
             raise ValueError(
                 f"refusing to bind the simulated gateway to non-loopback address {host!r}; "
@@ -88,14 +96,23 @@ class SimGateway:
         )
         self.tokens = TokenBook(self.clock, lifetime)
         contracts = build_contracts(self.hours.session_date(self.clock.now()))
-        self.market = MarketSimulator(contracts, self.clock, self.hours, seed)
-        self.broker = PaperBroker(self.market, self.clock, fees=fees)
+        self.bare = bare
+        self.market = MarketSimulator(contracts, self.clock, self.hours, seed, stamp=iso if bare else iso7)
+        self.broker = PaperBroker(
+            self.market,
+            self.clock,
+            fees=fees,
+            commissions=commissions,
+            live=not bare,
+            repeat_new_id=repeat_new_id,
+        )
         for i in range(accounts):
             account_id = FIRST_ACCOUNT_ID + i
             self.broker.add_account(account_id, f"SIM-50K-{account_id}", starting_balance)
         settings = HubSettings(ping_interval, client_timeout, handshake_timeout)
-        self.user_hub = UserHub(self.tokens, self.stats, settings, self.faults)
-        self.market_hub = MarketHub(self.tokens, self.stats, settings, self.market, partial_quotes)
+        self.user_hub = UserHub(self.tokens, self.stats, settings, self.faults, live=not bare)
+        partial = not bare if partial_quotes is None else partial_quotes
+        self.market_hub = MarketHub(self.tokens, self.stats, settings, self.market, partial)
         self.market.on_update = self._on_market_update
         self.broker.emit = self.user_hub.publish
         limits = DEFAULT_LIMITS if isinstance(rate_limits, bool) else rate_limits
@@ -258,12 +275,18 @@ class SimGateway:
         can_trade: bool | None = None,
         balance: Decimal | float | str | None = None,
         is_visible: bool | None = None,
+        kind: str | None = None,
+        position_brackets: bool | None = None,
     ) -> dict[str, object]:
+        """Change an account; ``kind`` is practice | live | follower (live-funded and follower
+        accounts refuse cancel and partial close), ``position_brackets`` refuses order brackets."""
         acct: SimAccount = self.broker.set_account(
             account_id,
             can_trade=can_trade,
             balance=None if balance is None else _dec(balance),
             is_visible=is_visible,
+            kind=kind,
+            position_brackets=position_brackets,
         )
         return acct.payload()
 
@@ -284,11 +307,14 @@ class SimGateway:
         now = self.clock.now()
         return {
             "time": iso(now),
+            "mode": "bare" if self.bare else "live",
             "marketOpen": self.hours.is_open(now),
             "marketHours": self.hours.describe(),
             **self.broker.state(),
             "contracts": sorted(self.market.contracts),
-            "quotes": {cid: b.quote_payload() for cid, b in sorted(self.market.books.items())},
+            "quotes": {
+                cid: b.quote_payload(self.market.stamp) for cid, b in sorted(self.market.books.items())
+            },
             **self.stats.snapshot(),
             "hubs": {"user": self.user_hub.describe(), "market": self.market_hub.describe()},
             "faults": self.faults.describe(),

@@ -1,7 +1,8 @@
 """Control surface for tests and demos: ``/__sim__/...`` routes (no token, loopback clients only).
 
 - ``POST /__sim__/price``   ``{"contractId", "price", "bid"?, "ask"?}`` move the market there now
-- ``POST /__sim__/account`` ``{"accountId", "canTrade"?, "balance"?, "isVisible"?}``
+- ``POST /__sim__/account`` ``{"accountId", "canTrade"?, "balance"?, "isVisible"?, "kind"?,
+  "positionBrackets"?}`` (kind: practice | live | follower)
 - ``POST /__sim__/fault``   one fault spec (see ``apply_fault``), or ``{"clear": true}``
 - ``POST /__sim__/market``  ``{"contractId", "rate"}`` force a quote rate (updates/s; null restores)
 - ``POST /__sim__/stats/reset`` zero the request counters
@@ -166,6 +167,8 @@ def control_routes(gw: SimGateway) -> list[web.RouteDef]:
             can_trade=body.flag("canTrade", required=False),
             balance=balance,
             is_visible=body.flag("isVisible", required=False),
+            kind=body.text("kind", required=False),
+            position_brackets=body.flag("positionBrackets", required=False),
         )
         return _ok({"account": acct})
 

@@ -31,6 +31,7 @@ from .faults import FaultBook
 from .market import MarketSimulator, MarketUpdate
 from .stats import Stats
 from .tokens import TokenBook, TokenInfo
+from .wire import ACTION_NEW, ACTION_UPDATE, hub_payload
 
 log = logging.getLogger(__name__)
 
@@ -479,9 +480,12 @@ _USER_TARGET_KIND = {
 class UserHub(Hub):
     name = "user"
 
-    def __init__(self, tokens: TokenBook, stats: Stats, settings: HubSettings, faults: FaultBook) -> None:
+    def __init__(
+        self, tokens: TokenBook, stats: Stats, settings: HubSettings, faults: FaultBook, live: bool = True
+    ) -> None:
         super().__init__(tokens, stats, settings)
         self.faults = faults
+        self.live = live
         self.method("SubscribeAccounts", lambda c, a: self.subscribe(c, ("accounts", None)))
         self.method("UnsubscribeAccounts", lambda c, a: self.unsubscribe(c, ("accounts", None)))
         for kind in ("Orders", "Positions", "Trades"):
@@ -504,9 +508,16 @@ class UserHub(Hub):
             kind = _USER_TARGET_KIND[target]
             conns = self.index.get((kind, None if kind == "accounts" else account_id))
             if conns:
-                data = event(target, [payload])
+                data = event(target, [self._argument(target, payload)])
                 for conn in conns:
                     conn.send(data)
+
+    def _argument(self, target: str, payload: dict[str, object]) -> object:
+        """Live, each argument is wrapped and carries only the fields that have a value (§2b)."""
+        if not self.live:
+            return payload
+        action = ACTION_NEW if target == "GatewayUserTrade" else ACTION_UPDATE
+        return {"action": action, "data": hub_payload(payload)}
 
 
 # ---- market hub ---------------------------------------------------------------------------------------
@@ -542,13 +553,15 @@ class MarketHub(Hub):
             self.subscribe(conn, (kind, cid))
             book = self.market.books[cid]
             if kind == "quotes":
-                full = book.quote_payload()
+                full = book.quote_payload(self.market.stamp)
                 # The new subscriber's baseline is this snapshot; existing subscribers already saw every
                 # update up to it, so it is the right baseline for the next diff for everyone.
                 self._last_quote[cid] = full
                 conn.send(event("GatewayQuote", [cid, full]))
             elif kind == "depth":
-                conn.send(event("GatewayDepth", [cid, book.depth_snapshot(self.market.rng)]))
+                conn.send(
+                    event("GatewayDepth", [cid, book.depth_snapshot(self.market.rng, self.market.stamp)])
+                )
 
         return subscribe
 
@@ -561,7 +574,7 @@ class MarketHub(Hub):
         cid = update.contract_id
         conns = self.index.get(("quotes", cid))
         if conns:
-            payload = update.book.quote_payload()
+            payload = update.book.quote_payload(self.market.stamp)
             if self.partial_quotes:
                 payload = self._diff(cid, payload)
             data = event("GatewayQuote", [cid, payload])
@@ -570,12 +583,12 @@ class MarketHub(Hub):
         if update.trade_price is not None:
             conns = self.index.get(("trades", cid))
             if conns:
-                data = event("GatewayTrade", [cid, update.trade_payload()])
+                data = event("GatewayTrade", [cid, update.trade_payload(self.market.stamp)])
                 for conn in conns:
                     conn.send(data)
         conns = self.index.get(("depth", cid))
         if conns:
-            data = event("GatewayDepth", [cid, update.depth_payload()])
+            data = event("GatewayDepth", [cid, update.depth_payload(self.market.stamp)])
             for conn in conns:
                 conn.send(data)
 

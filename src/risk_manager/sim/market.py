@@ -19,7 +19,7 @@ from ..domain.contracts import DEFAULT_SPECS, MONTH_CODES, ContractSpec, contrac
 from ..domain.contracts import ROOT_TO_PRODUCT as _ROOT_TO_PRODUCT
 from .clock import Clock
 from .hours import MarketHours
-from .wire import iso
+from .wire import Stamp, iso
 
 MONTH_NAMES = (
     "January",
@@ -227,9 +227,9 @@ class Book:
         """Ticks as a JSON float printing as the short decimal on the grid (21000.25, 70.23)."""
         return round(ticks * self.tick_f, self.digits)
 
-    def quote_payload(self) -> dict[str, object]:
+    def quote_payload(self, stamp: Stamp = iso) -> dict[str, object]:
         pf = self.pf
-        ts = iso(self.updated)
+        ts = stamp(self.updated)
         return {
             "symbol": self.contract.symbol_id,
             "symbolName": self.contract.symbol_name,
@@ -246,8 +246,8 @@ class Book:
             "timestamp": ts,
         }
 
-    def depth_snapshot(self, rng: random.Random) -> list[dict[str, object]]:
-        ts = iso(self.updated)
+    def depth_snapshot(self, rng: random.Random, stamp: Stamp = iso) -> list[dict[str, object]]:
+        ts = stamp(self.updated)
         pf = self.pf
         entries: list[dict[str, object]] = [
             {"timestamp": ts, "type": 6, "price": 0.0, "volume": 0, "currentVolume": 0}  # Reset
@@ -307,21 +307,21 @@ class MarketUpdate:
     trade_type: int = 0  # TradeLogType: 0 buy, 1 sell (aggressor)
     moved: bool = True  # bid/ask changed
 
-    def trade_payload(self) -> list[dict[str, object]]:
+    def trade_payload(self, stamp: Stamp = iso) -> list[dict[str, object]]:
         assert self.trade_price is not None
         return [
             {
                 "symbolId": self.book.contract.symbol_id,
                 "price": self.book.pf(self.trade_price),
-                "timestamp": iso(self.when),
+                "timestamp": stamp(self.when),
                 "type": self.trade_type,
                 "volume": self.trade_size,
             }
         ]
 
-    def depth_payload(self) -> list[dict[str, object]]:
+    def depth_payload(self, stamp: Stamp = iso) -> list[dict[str, object]]:
         b = self.book
-        ts = iso(self.when)
+        ts = stamp(self.when)
         out: list[dict[str, object]] = []
         if self.trade_price is not None:
             out.append(
@@ -372,8 +372,10 @@ class MarketSimulator:
         hours: MarketHours,
         seed: int = 0,
         profiles: Mapping[str, Profile] = PROFILES,
+        stamp: Stamp = iso,
     ) -> None:
         self.contracts = dict(contracts)
+        self.stamp = stamp  # how hub payload timestamps are written (the live gateway's style or ours)
         self.clock = clock
         self.hours = hours
         self.seed = seed

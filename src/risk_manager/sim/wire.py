@@ -7,10 +7,53 @@ here, at the edge.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import IntEnum
 from typing import Any
+
+# ---- wire enums (PROJECTX.md §2 "Enums"; deliberately not the engine's domain enums: the simulator
+# speaks the gateway's protocol, and must not change when our own model of it does) ------------------
+
+
+class OrderSide(IntEnum):
+    BUY = 0  # "Bid"
+    SELL = 1  # "Ask"
+
+
+class OrderType(IntEnum):
+    UNKNOWN = 0
+    LIMIT = 1
+    MARKET = 2
+    STOP_LIMIT = 3
+    STOP = 4
+    TRAILING_STOP = 5
+    JOIN_BID = 6
+    JOIN_ASK = 7
+
+
+class OrderStatus(IntEnum):
+    NONE = 0
+    OPEN = 1
+    FILLED = 2
+    CANCELLED = 3
+    EXPIRED = 4
+    REJECTED = 5
+    PENDING = 6
+    PENDING_CANCELLATION = 7
+    SUSPENDED = 8
+
+
+class PositionType(IntEnum):
+    UNDEFINED = 0
+    LONG = 1
+    SHORT = 2
+
+
+# User-hub wrapper actions seen live (PROJECTX.md §2b): 0 for a new trade, 1 for an update.
+ACTION_NEW = 0
+ACTION_UPDATE = 1
 
 # ---- payload field lists (REST models and hub events) ---------------------------------------------
 
@@ -67,12 +110,36 @@ MARKET_TRADE_FIELDS = ("symbolId", "price", "timestamp", "type", "volume")
 DEPTH_FIELDS = ("timestamp", "type", "price", "volume", "currentVolume")
 RESULT_FIELDS = ("success", "errorCode", "errorMessage")
 
+# Fields the live gateway adds to the documented models (PROJECTX.md §2b "Commissions", "Extra fields");
+# sent by the live-like simulator only, never by --bare.
+LIVE_EXTRA_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "position": ("contractDisplayName",),
+    "order": ("trailPrice", "trailDistance", "parentOrderId", "linkedOrderId"),
+    "trade": ("commissions",),
+}
+
+Stamp = Callable[[datetime], str]
+
 # ---- formatting -----------------------------------------------------------------------------------
 
 
 def iso(when: datetime) -> str:
     """ISO-8601 UTC, microseconds, ``+00:00``, as the gateway sends: ``2025-04-21T19:45:52.105808+00:00``."""
     return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def iso7(when: datetime) -> str:
+    """.NET round-trip style as the live gateway sends it (PROJECTX.md §2b): 7 fractional digits with
+    the trailing zeros dropped (no fraction at all on a whole second), ``+00:00``:
+    ``2026-05-06T14:30:00.12+00:00``."""
+    text = when.astimezone(UTC).isoformat(timespec="microseconds")  # 2026-05-06T14:30:00.120000+00:00
+    fraction = text[20:26].rstrip("0")  # the 7th digit would be a zero: microseconds are all we have
+    return f"{text[:19]}.{fraction}+00:00" if fraction else f"{text[:19]}+00:00"
+
+
+def hub_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A hub event body as the live gateway sends it: fields with no value left out (§2b)."""
+    return {k: v for k, v in payload.items() if v is not None}
 
 
 def num(value: Decimal | int | None) -> float | int | None:

@@ -157,6 +157,7 @@ def _enc_trade(e: TradeEvent) -> list[Any]:
         e.voided,
         e.order_id,
         _t(e.created),
+        str(e.commissions),
     ]
 
 
@@ -224,8 +225,21 @@ def _dec_position(v: list[Any]) -> PositionEvent:
 
 
 def _dec_trade(v: list[Any]) -> TradeEvent:
+    # Entries journaled before commissions were read have 11 fields: no commissions.
+    commissions = Decimal(v[11]) if len(v) > 11 else Decimal(0)
     return TradeEvent(
-        v[0], v[1], v[2], Decimal(v[3]), _dec(v[4]), Decimal(v[5]), v[6], v[7], v[8], v[9], _dt(v[10])
+        v[0],
+        v[1],
+        v[2],
+        Decimal(v[3]),
+        _dec(v[4]),
+        Decimal(v[5]),
+        v[6],
+        v[7],
+        v[8],
+        v[9],
+        _dt(v[10]),
+        commissions,
     )
 
 

@@ -301,7 +301,7 @@ class PersistentEngine:
             executed,
             event.contract_id,
             event.pnl,
-            event.fees,
+            event.fees + event.commissions,  # the store's fees are all per-trade costs
             counted,
         )
 
@@ -326,7 +326,7 @@ class PersistentEngine:
             new.label,
             None if old is None else old.label,
             None if old is None else old.realized,
-            None if old is None else old.fees,
+            None if old is None else old.costs,
             self._recovering,
         )
 
@@ -343,7 +343,7 @@ class PersistentEngine:
                 day.start,
                 day.end,
                 day.realized,
-                day.fees,
+                day.costs,
                 day.trade_count,
                 t,
             )
