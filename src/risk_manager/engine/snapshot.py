@@ -17,7 +17,14 @@ from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.engine.engine import _KIND_LOCKOUT, _KIND_RESET, Engine
 from risk_manager.engine.lockouts import LockoutBook
-from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
+from risk_manager.engine.state import (
+    AccountState,
+    CountedTrade,
+    KeptFill,
+    MarketQuote,
+    Position,
+    TradingDayStats,
+)
 
 SNAPSHOT_VERSION = 1
 
@@ -116,6 +123,9 @@ def _account(a: AccountState) -> dict[str, Any]:
             "fees": str(day.fees),
             "trade_count": day.trade_count,
             "order_first_fill": [[oid, _t(t)] for oid, t in day.order_first_fill.items()],
+            "counted": [
+                [tid, str(c.pnl), str(c.fees), c.order_id, _t(c.executed)] for tid, c in day.counted.items()
+            ],
         },
         "positions": [
             {
@@ -135,6 +145,7 @@ def _account(a: AccountState) -> dict[str, Any]:
         "seen_trades": [[tid, d.isoformat()] for tid, d in a.seen_trades.items()],
         "recent_orders": [[_t(t), oid] for t, oid in a.recent_orders],
         "stops_requested": {cid: str(p) for cid, p in a.stops_requested.items()},
+        "kept_fills": {cid: [k.size, _t(k.executed)] for cid, k in a.kept_fills.items()},
     }
 
 
@@ -180,6 +191,12 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
             Decimal(d["fees"]),
             d["trade_count"],
             {oid: datetime.fromisoformat(t) for oid, t in d["order_first_fill"]},
+            # What each execution added (for voids); absent from snapshots written before voids were
+            # handled: those executions can then no longer be taken back out.
+            {
+                tid: CountedTrade(Decimal(pnl), Decimal(fees), oid, datetime.fromisoformat(t))
+                for tid, pnl, fees, oid, t in d.get("counted", [])
+            },
         )
         account = AccountState(v["id"], day, v["name"], _dec(v["balance"]), v["can_trade"])
         account.failed = v["failed"]
@@ -210,6 +227,10 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
         account.seen_trades = {tid: date.fromisoformat(dd) for tid, dd in v["seen_trades"]}
         account.recent_orders = deque((datetime.fromisoformat(t), oid) for t, oid in v["recent_orders"])
         account.stops_requested = {cid: Decimal(p) for cid, p in v["stops_requested"].items()}
+        account.kept_fills = {
+            cid: KeptFill(size, datetime.fromisoformat(t))
+            for cid, (size, t) in v.get("kept_fills", {}).items()
+        }
         engine._accounts[account.account_id] = account
     reset_at = _dt(data["reset_at"])
     if reset_at is not None:

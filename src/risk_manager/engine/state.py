@@ -113,6 +113,25 @@ class Position:
         return self.average_price + pnl / (size * self.spec.point_value)
 
 
+@dataclass(frozen=True, slots=True)
+class CountedTrade:
+    """What one execution added to its trading day, so that a void can take exactly that back out."""
+
+    pnl: Decimal
+    fees: Decimal
+    order_id: int | None
+    executed: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFill:
+    """The position change of the execution that triggered a lockout which keeps positions: the
+    signed size it brings the contract to, and when it executed (see Engine._keep_triggering_fill)."""
+
+    size: int
+    executed: datetime
+
+
 @dataclass(slots=True)
 class TradingDayStats:
     """Counters of one trading day: [start, end) between two daily resets."""
@@ -125,6 +144,8 @@ class TradingDayStats:
     trade_count: int = 0
     # Distinct order ids executed today, with the time of their first execution (RULE-006).
     order_first_fill: dict[int, datetime] = field(default_factory=dict)
+    # Executions counted in this day by trade id, with what each contributed (voids remove it).
+    counted: dict[int, CountedTrade] = field(default_factory=dict)
 
     def net_realized(self, include_fees: bool) -> Decimal:
         return self.realized - self.fees if include_fees else self.realized
@@ -148,4 +169,6 @@ class AccountState:
     recent_orders: deque[tuple[datetime, int]] = field(default_factory=deque)
     # RULE-012: last stop price requested per contract.
     stops_requested: dict[str, Decimal] = field(default_factory=dict)
+    # close_positions: false keeps the triggering fill, until that contract's next position update.
+    kept_fills: dict[str, KeptFill] = field(default_factory=dict)
     failed: str | None = None  # set when evaluation raised: the account is locked (fail closed)

@@ -68,12 +68,33 @@ def test_several_fills_of_one_order_count_as_one_execution() -> None:
     assert kinds(execute(h, 4)) == LOCK
 
 
-def test_an_execution_exactly_60_seconds_old_is_still_in_the_window() -> None:
+def test_an_execution_exactly_60_seconds_old_is_outside_the_minute_window() -> None:
     h = harness()
     execute(h, 1)
     execute(h, 2, after=20)
     execute(h, 3, after=20)
-    assert kinds(execute(h, 4, after=20)) == LOCK  # orders at 0, 20, 40, 60
+    assert execute(h, 4, after=20) == []  # orders at 0, 20, 40, 60: the window is (0, 60]
+
+
+def test_an_execution_just_under_60_seconds_old_is_inside_the_minute_window() -> None:
+    h = harness()
+    execute(h, 1)
+    execute(h, 2, after=20)
+    execute(h, 3, after=20)
+    assert kinds(execute(h, 4, after=19.999999)) == LOCK
+
+
+def test_an_execution_exactly_3600_seconds_old_is_outside_the_hour_window() -> None:
+    h = harness(per_minute=3, per_hour=3, per_session=50)
+    execute(h, 1)
+    execute(h, 2, after=1200)
+    execute(h, 3, after=1200)
+    assert execute(h, 4, after=1200) == []  # orders at 0, 20, 40, 60 min: the window is (0, 60 min]
+    h2 = harness(per_minute=3, per_hour=3, per_session=50)
+    execute(h2, 1)
+    execute(h2, 2, after=1200)
+    execute(h2, 3, after=1200)
+    assert kinds(execute(h2, 4, after=1199.999999)) == LOCK
 
 
 def test_executions_spread_over_more_than_a_minute_do_not_trip_per_minute() -> None:
