@@ -12,7 +12,7 @@ from risk_manager.domain.actions import Action, LockAccount
 from risk_manager.engine.calendar import SessionWindow, TradingCalendar
 from risk_manager.rules.trade_frequency_limit import TradeFrequencyLimit, TradeFrequencyLimitConfig
 
-from engine_helpers import MNQ, T0, EngineHarness, kinds, trade
+from engine_helpers import MNQ, T0, EngineHarness, kinds, pos, trade
 
 RESET = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)  # 17:00 Chicago on T0's day
 LOCK = [("RULE-006", "cancel_orders"), ("RULE-006", "lockout")]
@@ -268,3 +268,34 @@ def test_a_bad_cooldown_is_rejected_with_the_accepted_forms() -> None:
 def test_an_unknown_cooldown_window_is_an_error() -> None:
     with pytest.raises(ValidationError, match="per_day"):
         TradeFrequencyLimitConfig.model_validate({"cooldowns": {"per_day": "1h"}})
+
+
+# ---- close_positions: false keeps the triggering fill (RULES.md, settled points) --------------------
+
+
+def test_close_positions_false_keeps_the_position_change_of_the_fourth_order() -> None:
+    h = harness()
+    for order_id in (1, 2, 3):
+        assert execute(h, order_id, after=1) == []
+        h.apply(pos(MNQ, order_id, "21000"))
+    assert kinds(execute(h, 4, after=1)) == LOCK
+    h.tick(0.001)
+    assert h.apply(pos(MNQ, 4, "21000")) == []  # the fourth order's own fill, a millisecond later
+    assert execute(h, 5, after=1) == []  # already locked: nothing new from RULE-006
+    assert kinds(h.apply(pos(MNQ, 5, "21000"))) == [("LOCKOUT", "close_position")]  # a later grow
+
+
+def test_close_positions_false_does_not_keep_more_than_the_triggering_fill() -> None:
+    h = harness()
+    for order_id in (1, 2, 3):
+        execute(h, order_id, after=1)
+    assert kinds(execute(h, 4, after=1)) == LOCK  # a buy of 1, and no position seen before it
+    assert kinds(h.apply(pos(MNQ, 6, "21000"))) == [("LOCKOUT", "close_position")]
+
+
+def test_close_positions_true_flattens_and_the_gate_closes_the_triggering_fill_too() -> None:
+    h = harness(close_positions=True)
+    for order_id in (1, 2, 3):
+        execute(h, order_id, after=1)
+    assert [k for _, k in kinds(execute(h, 4, after=1))] == ["flatten", "cancel_orders", "lockout"]
+    assert kinds(h.apply(pos(MNQ, 1, "21000"))) == [("LOCKOUT", "close_position")]
