@@ -441,7 +441,8 @@ class Engine:
         change = trade.size if trade.side == OrderSide.BUY else -trade.size
         account.kept_fills[trade.contract_id] = KeptFill(before + change, now)
 
-    def _unknown_contracts(self, account: AccountState, changes: Mapping[str, str]) -> list[Action]:
+    @staticmethod
+    def _unknown_contracts(account: AccountState, changes: Mapping[str, str]) -> list[Action]:
         """One warning per contract and trading day for a position whose tick spec is unknown."""
         actions: list[Action] = []
         for cid, change in changes.items():
