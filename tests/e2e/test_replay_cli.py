@@ -124,6 +124,17 @@ PENDING_AT_END: list[tuple[dict[str, Any], str]] = [
         },
         COOLDOWN_2,
     ),
+    # the lockout belongs to the closing day: it ends before the reset starts the next one
+    (
+        {
+            "t": "2026-03-02T23:00:00.000Z",
+            "account": 7,
+            "rule": "RULE-003",
+            "action": "unlock",
+            "scope": "account",
+        },
+        DAILY,
+    ),
     (
         {
             "t": "2026-03-02T23:00:00.000Z",
@@ -135,16 +146,6 @@ PENDING_AT_END: list[tuple[dict[str, Any], str]] = [
             "-500.00 and fees + commissions 4.44",
         },
         "",
-    ),
-    (
-        {
-            "t": "2026-03-02T23:00:00.000Z",
-            "account": 7,
-            "rule": "RULE-003",
-            "action": "unlock",
-            "scope": "account",
-        },
-        DAILY,
     ),
 ]
 

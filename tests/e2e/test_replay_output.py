@@ -113,8 +113,10 @@ def test_json_keeps_utc_times_in_its_fields() -> None:
 def test_until_accepts_utc_an_offset_a_zone_name_or_the_configured_zones_abbreviation(until: str) -> None:
     result = run_cli("replay", DAY, "--config", CONFIG, "--json", "--until", until)
     assert result.returncode == 0, result.stderr
-    last = orjson.loads(result.stdout.splitlines()[-1])
-    assert (last["t"], last["rule"], last["action"]) == ("2026-03-02T23:00:00.000Z", "RULE-003", "unlock")
+    # the reset is at 17:00 CST: the lockout until the reset ends first, then the reset itself
+    *_, unlock, reset = (orjson.loads(line) for line in result.stdout.splitlines())
+    assert (unlock["t"], unlock["rule"], unlock["action"]) == ("2026-03-02T23:00:00.000Z", "RULE-003", "unlock")
+    assert (reset["t"], reset["rule"], reset["action"]) == ("2026-03-02T23:00:00.000Z", "RESET", "alert")
 
 
 def test_until_with_an_unknown_zone_exits_2_naming_the_accepted_forms() -> None:

@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 LOCKOUT_RULE = "LOCKOUT"
 RESET_RULE = "RESET"
 BALANCE_RULE = "BALANCE"
+# Alerts about input the engine will not guess at: a contract with no tick spec, an undefined
+# enum value in a gateway payload (RULES.md, settled points).
+INPUT_RULE = "INPUT"
 
 Inputs = tuple[tuple[str, str], ...]
 

@@ -13,10 +13,14 @@ the mechanisms every rule relies on:
   shortened); each ends at its ``until`` or when its condition clears, emitting ``unlock``;
 - the lockout gate: a position that opens or grows, or an order that starts working, while a
   lockout covers it is closed / cancelled (rule ``LOCKOUT``);
-- fail closed: if anything raises while evaluating an account, the account is locked (condition
-  ``evaluation_error``), its orders are cancelled, an alert says why, and other accounts go on;
+- fail closed: everything the engine does for one account — an event, a quote, a timer, its part
+  of the daily reset, an admin clear, a config reload — runs inside one boundary (``_guarded``); if
+  anything raises there, the account is locked (condition ``evaluation_error``), its orders are
+  cancelled, an alert says why, and the other accounts go on;
 - timers: daily reset, lockout ends and rule wake-ups are deadlines in one heap; ``next_deadline()``
-  tells the runtime when to call ``advance``;
+  tells the runtime when to call ``advance``. Deadlines due at the same instant all fire, in a fixed
+  order: rule wake-ups (session-end flatten, grace expiry), then lockout ends, then the daily reset
+  (what belongs to the closing trading day first);
 - the quote fast path: after evaluating an account, each quote-sensitive rule gives a quiet price
   band per position; a quote whose prices stay strictly inside every band cannot change a decision,
   so only quotes that leave a band re-run the rules. ``fast_path=False`` evaluates every quote fully
@@ -27,20 +31,24 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import TracebackType
 from typing import Any
 
 from risk_manager.domain.actions import (
     BALANCE_RULE,
+    INPUT_RULE,
     LOCKOUT_RULE,
     RESET_RULE,
     Action,
     Alert,
     CancelOrders,
     ClosePosition,
+    Flatten,
     LockAccount,
     ModifyStop,
     PlaceStop,
@@ -57,14 +65,23 @@ from risk_manager.domain.events import (
     OrderStatus,
     OrderType,
     PositionEvent,
+    PositionType,
     QuoteEvent,
     TradeEvent,
 )
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money
-from risk_manager.engine.calendar import TradingCalendar
+from risk_manager.domain.windows import in_window
+from risk_manager.engine.calendar import DayBounds, TradingCalendar
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
-from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
+from risk_manager.engine.state import (
+    AccountState,
+    CountedTrade,
+    KeptFill,
+    MarketQuote,
+    Position,
+    TradingDayStats,
+)
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.base import Band, Rule
 
@@ -77,14 +94,24 @@ _HOUR = timedelta(hours=1)
 # Suspended until its entry fills (PROJECTX.md §2b). Each leaves that state through an event the gate
 # does act on (the order turning Open, or the fill's position), so cancelling now would only race it.
 _NOT_YET_WORKING = frozenset({OrderStatus.PENDING, OrderStatus.SUSPENDED})
+# The position update of an execution follows its trade event within milliseconds (PROJECTX.md);
+# one arriving later than this is not that execution's own change but a later open or grow.
+_KEPT_FILL_WINDOW = timedelta(seconds=5)
 _INF = math.inf
 # Quiet bands are shrunk by this relative margin when turned into floats, so that float rounding
 # of a received price can never put a quote "inside" a band it is exactly on the edge of.
 _BAND_MARGIN = 1e-9
 
-_KIND_RESET = 0
+# Heap entries sort by (time, kind, sequence): deadlines due at the same instant fire in this
+# order — what belongs to the closing trading day (rule wake-ups such as a session-end flatten or a
+# grace expiry, then lockout ends) before the daily reset that starts the next one.
+_KIND_WAKE = 0
 _KIND_LOCKOUT = 1
-_KIND_WAKE = 2
+_KIND_RESET = 2
+
+# Enum values whose meaning is certain; anything else is reported, never guessed (RULES.md).
+_POSITION_TYPES = frozenset({PositionType.LONG, PositionType.SHORT})
+_ORDER_STATUSES = frozenset(OrderStatus) - {OrderStatus.NONE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +155,7 @@ class Engine:
         # contract id -> open positions in it, with their account (the quote fan-out list)
         self._watchers: dict[str, list[tuple[AccountState, Position]]] = {}
         self._dispatch: dict[int, _Dispatch] = {}
-        self._heap: list[tuple[datetime, int, int, int, Any]] = []
+        self._heap: list[tuple[datetime, int, int, int, Any]] = []  # (when, kind, seq, account, key)
         self._seq = 0
         self._wakeups: dict[tuple[int, str], datetime] = {}
         self._reset_at: datetime | None = None
@@ -191,12 +218,13 @@ class Engine:
         out: list[Action] = []
         if account is None:
             return out
-        for lockout in account.lockouts:
-            if rule is None or lockout.rule == rule:
-                self._end_lockout(account, lockout, now, f"cleared by {by}: {why}", out)
-        if rule in (None, ENGINE_RULE):
-            account.failed = None
-        self._refresh(account, now)
+        with self._guarded(account, now, out):
+            for lockout in account.lockouts:
+                if rule is None or lockout.rule == rule:
+                    self._end_lockout(account, lockout, now, f"cleared by {by}: {why}", out)
+            if rule in (None, ENGINE_RULE):
+                account.failed = None
+            self._refresh(account, now)
         return out
 
     def update_policy(self, policy: Policy, now: datetime) -> list[Action]:
@@ -207,16 +235,27 @@ class Engine:
         self._unmonitored.clear()
         out: list[Action] = []
         for account in self._accounts.values():
-            rule_set = policy.rules_for(account.account_id)
-            rules = {r.id: r for r in rule_set.rules} if rule_set is not None else {}
-            for lockout in account.lockouts:
-                if lockout.condition is None or lockout.rule in (ENGINE_RULE, LOCKOUT_RULE):
-                    continue
-                rule = rules.get(lockout.rule)
-                if rule is None or not rule.lockout_holds(lockout):
-                    self._end_lockout(account, lockout, now, "no longer required by the configuration", out)
-            self._refresh(account, now)
+            with self._guarded(account, now, out):
+                self._reload_account(account, now, out)
         return out
+
+    def _reload_account(self, account: AccountState, now: datetime, out: list[Action]) -> None:
+        rule_set = self.policy.rules_for(account.account_id)
+        rules = {r.id: r for r in rule_set.rules} if rule_set is not None else {}
+        for lockout in account.lockouts:
+            if lockout.condition is None or lockout.rule in (ENGINE_RULE, LOCKOUT_RULE):
+                continue
+            rule = rules.get(lockout.rule)
+            if rule is None or not rule.lockout_holds(lockout):
+                self._end_lockout(account, lockout, now, "no longer required by the configuration", out)
+        self._refresh(account, now)
+
+    # ---- the fail-closed boundary ------------------------------------------------------------
+
+    def _guarded(self, account: AccountState, now: datetime, out: list[Action]) -> _AccountGuard:
+        """``with self._guarded(account, now, out):`` around everything done for one account: if it
+        raises, the account fails closed and the caller goes on with the other accounts."""
+        return _AccountGuard(self, account, now, out)
 
     # ---- time ------------------------------------------------------------------------------
 
@@ -234,10 +273,10 @@ class Engine:
 
     def _push(self, when: datetime, kind: int, account_id: int, key: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (when, self._seq, kind, account_id, key))
+        heapq.heappush(self._heap, (when, kind, self._seq, account_id, key))
 
     def _is_live(self, entry: tuple[datetime, int, int, int, Any]) -> bool:
-        when, _seq, kind, account_id, key = entry
+        when, kind, _seq, account_id, key = entry
         if kind == _KIND_RESET:
             return when == self._reset_at
         if kind == _KIND_WAKE:
@@ -252,12 +291,12 @@ class Engine:
             entry = heapq.heappop(heap)
             if not self._is_live(entry):
                 continue
-            when, _seq, kind, account_id, key = entry
+            when, kind, _seq, account_id, key = entry
             if kind == _KIND_RESET:
                 self._daily_reset(when, now, out)
                 continue
             account = self._accounts[account_id]
-            try:
+            with self._guarded(account, when, out):
                 if kind == _KIND_LOCKOUT:
                     lockout = account.lockouts.get(key)
                     if lockout is not None:
@@ -266,8 +305,6 @@ class Engine:
                 else:
                     del self._wakeups[(account_id, key)]
                     self._wake_rule(account, key, when, out)
-            except Exception as exc:  # fail closed, keep serving the others
-                self._fail_closed(account, exc, when, out)
 
     def _daily_reset(self, when: datetime, now: datetime, out: list[Action]) -> None:
         """Start the trading day that contains ``now``: one reset however many were missed
@@ -276,29 +313,35 @@ class Engine:
         self._reset_at = bounds.end
         self._push(bounds.end, _KIND_RESET, 0, None)
         for account in self._accounts.values():
-            previous = account.day
-            account.day = TradingDayStats(bounds.label, bounds.start, bounds.end)
-            account.day.opening_balance = account.balance  # the new day starts from the last balance
-            account.breaches.clear()
-            account.recent_orders.clear()
-            oldest_kept = previous.label
-            account.seen_trades = {t: d for t, d in account.seen_trades.items() if d >= oldest_kept}
-            message = (
-                f"daily reset: trading day {bounds.label.isoformat()} begins; "
-                f"{previous.label.isoformat()} closed with realized P&L {money(previous.realized)}"
-                f" and fees + commissions {money(previous.costs)}"
+            with self._guarded(account, now, out):
+                self._start_day(account, bounds, now, out)
+
+    def _start_day(self, account: AccountState, bounds: DayBounds, now: datetime, out: list[Action]) -> None:
+        """One account's part of the daily reset (the counters first: a rule that raises in the
+        refresh at the end cannot keep the account in the old trading day)."""
+        previous = account.day
+        account.day = TradingDayStats(bounds.label, bounds.start, bounds.end)
+        account.day.opening_balance = account.balance  # the new day starts from the last balance
+        account.breaches.clear()
+        account.recent_orders.clear()
+        oldest_kept = previous.label
+        account.seen_trades = {t: d for t, d in account.seen_trades.items() if d >= oldest_kept}
+        message = (
+            f"daily reset: trading day {bounds.label.isoformat()} begins; "
+            f"{previous.label.isoformat()} closed with realized P&L {money(previous.realized)}"
+            f" and fees + commissions {money(previous.costs)}"
+        )
+        out.append(
+            Alert(
+                account_id=account.account_id,
+                rule=RESET_RULE,
+                level="info",
+                message=message,
+                reason=message,
+                inputs=(("realized", money(previous.realized)), ("fees", money(previous.costs))),
             )
-            out.append(
-                Alert(
-                    account_id=account.account_id,
-                    rule=RESET_RULE,
-                    level="info",
-                    message=message,
-                    reason=message,
-                    inputs=(("realized", money(previous.realized)), ("fees", money(previous.costs))),
-                )
-            )
-            self._refresh(account, now)
+        )
+        self._refresh(account, now)
 
     # ---- accounts --------------------------------------------------------------------------
 
@@ -353,27 +396,84 @@ class Engine:
         now: datetime,
         out: list[Action],
     ) -> None:
-        try:
+        with self._guarded(account, now, out):
+            undefined = _undefined_value(event)
+            if undefined is not None:
+                self._commit(account, [_undefined_alert(account.account_id, event, *undefined)], now, out)
+                return  # its meaning is not certain: apply nothing rather than guess
             changes: dict[str, str] | None = None
+            kept: KeptFill | None = None
+            locked_before = False
             if isinstance(event, PositionEvent):
+                kept = account.kept_fills.pop(event.contract_id, None)
                 changes = self._apply_position(account, event, now)
             elif isinstance(event, OrderEvent):
                 self._apply_order(account, event)
             elif isinstance(event, TradeEvent):
+                locked_before = account.lockouts.covering(root_of(event.contract_id)) is not None
                 if not self._apply_trade(account, event, now):
                     return  # a duplicate or an earlier day's execution: nothing to decide
             else:
                 self._apply_account(account, event, now, out)
-            actions = self._gate(account, event, changes, now)
+            actions = self._gate(account, event, changes, now, kept)
+            if changes:
+                actions.extend(self._unknown_contracts(account, changes))
             found = self._rules(account)
             if found is not None:
                 view = self._view(account, now, event, changes)
                 for rule in found[1].by_trigger.get(type(event), ()):
                     actions.extend(rule.evaluate(view))
             self._commit(account, actions, now, out)
+            if isinstance(event, TradeEvent) and not locked_before:
+                self._keep_triggering_fill(account, event, actions, now)
             self._refresh(account, now)
-        except Exception as exc:  # fail closed, keep serving the others
-            self._fail_closed(account, exc, now, out)
+
+    @staticmethod
+    def _keep_triggering_fill(
+        account: AccountState, trade: TradeEvent, actions: list[Action], now: datetime
+    ) -> None:
+        """A lockout that keeps positions (RULE-006/007 with ``close_positions: false``) started on
+        this execution: its own position change, whose update arrives a few ms later, is not undone
+        by the lockout gate. Only the size this fill reaches is kept; more is a later open or grow."""
+        if trade.voided or any(isinstance(a, Flatten) for a in actions):
+            return
+        if not any(
+            isinstance(a, LockAccount) and account.lockouts.get((a.rule, a.scope, a.symbol)) is not None
+            for a in actions
+        ):
+            return
+        position = account.positions.get(trade.contract_id)
+        before = position.size if position is not None else 0
+        change = trade.size if trade.side == OrderSide.BUY else -trade.size
+        account.kept_fills[trade.contract_id] = KeptFill(before + change, now)
+
+    @staticmethod
+    def _unknown_contracts(account: AccountState, changes: Mapping[str, str]) -> list[Action]:
+        """One warning per contract and trading day for a position whose tick spec is unknown."""
+        actions: list[Action] = []
+        for cid, change in changes.items():
+            position = account.positions.get(cid)
+            subject = f"no_tick_spec:{cid}"
+            if position is None or position.spec is not None or (INPUT_RULE, subject) in account.breaches:
+                continue
+            root = position.root
+            message = (
+                f"no tick spec for contract {cid} (symbol {root}): its unrealized P&L is unknown and left "
+                f"out of every limit; add it to risk_config.yaml under `instruments:`, e.g. "
+                f"instruments: {{{root}: {{tick_size: 0.25, tick_value: 0.5}}}} with the exchange's values"
+            )
+            actions.append(
+                Alert(
+                    account_id=account.account_id,
+                    rule=INPUT_RULE,
+                    level="warning",
+                    message=message,
+                    reason=message,
+                    subject=subject,
+                    inputs=(("contract", cid), ("change", change), ("config_key", "instruments")),
+                )
+            )
+        return actions
 
     def _apply_position(self, account: AccountState, event: PositionEvent, now: datetime) -> dict[str, str]:
         cid = event.contract_id
@@ -430,13 +530,11 @@ class Engine:
         else:
             account.working_orders.pop(event.order_id, None)
 
-    @staticmethod
-    def _apply_trade(account: AccountState, event: TradeEvent, now: datetime) -> bool:
-        # (a closing execution, pnl set and on the side that reduces the position, marks the
-        # closed contracts as `closing` until the position snapshot that reflects it arrives)
-        """Count an execution in the trading day it belongs to; False when nothing was counted."""
+    def _apply_trade(self, account: AccountState, event: TradeEvent, now: datetime) -> bool:
+        """Count an execution in the trading day it belongs to, or take a voided one back out.
+        False when nothing changed (a duplicate, an earlier day's execution, a void of nothing)."""
         if event.trade_id in account.seen_trades:
-            return False
+            return event.voided and self._void_trade(account, event.trade_id, now)
         executed = event.created if event.created is not None and event.created <= now else now
         day = account.day
         if executed < day.start:
@@ -444,20 +542,57 @@ class Engine:
             return False
         account.seen_trades[event.trade_id] = day.label
         if event.voided:
-            return False
+            return False  # busted before we counted it: it never enters the day
+        # (a closing execution, pnl set and on the side that reduces the position, marks the
+        # closed contracts as `closing` until the position snapshot that reflects it arrives)
         position = account.positions.get(event.contract_id)
         if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
             position.closing = min(position.closing + event.size, position.abs_size)
-        day.realized += event.pnl if event.pnl is not None else ZERO
-        day.fees += event.fees
-        day.commissions += event.commissions
+        counted = CountedTrade(
+            pnl=event.pnl if event.pnl is not None else ZERO,
+            fees=event.fees,
+            order_id=event.order_id,
+            executed=executed,
+            commissions=event.commissions,
+        )
+        day.counted[event.trade_id] = counted
+        day.realized += counted.pnl
+        day.fees += counted.fees
+        day.commissions += counted.commissions
         day.trade_count += 1
         if event.order_id is not None and event.order_id not in day.order_first_fill:
             day.order_first_fill[event.order_id] = executed
             recent = account.recent_orders
             recent.append((executed, event.order_id))
-            while recent and recent[0][0] <= now - _HOUR:
+            while recent and not in_window(recent[0][0], now, _HOUR):
                 recent.popleft()
+        return True
+
+    @staticmethod
+    def _void_trade(account: AccountState, trade_id: int, now: datetime) -> bool:
+        """A counted execution re-sent voided: remove exactly what it added to today (P&L, fees, its
+        order's place in the execution windows when no other fill of that order remains). One counted
+        in a trading day already closed is left there: that day's figures are history."""
+        day = account.day
+        counted = day.counted.pop(trade_id, None)
+        if counted is None:
+            return False
+        day.realized -= counted.pnl
+        day.fees -= counted.fees
+        day.commissions -= counted.commissions
+        day.trade_count -= 1
+        order_id = counted.order_id
+        if order_id is not None:
+            fills = [c.executed for c in day.counted.values() if c.order_id == order_id]
+            kept = [entry for entry in account.recent_orders if entry[1] != order_id]
+            if fills:
+                first = day.order_first_fill[order_id] = min(fills)
+                if in_window(first, now, _HOUR):
+                    kept.append((first, order_id))
+                    kept.sort()
+            else:
+                day.order_first_fill.pop(order_id, None)
+            account.recent_orders = deque(kept)
         return True
 
     def _apply_account(
@@ -573,7 +708,7 @@ class Engine:
         left: set[int] | None,
     ) -> None:
         """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them)."""
-        try:
+        with self._guarded(account, now, out):
             position = account.positions.get(cid)
             quote = self._quotes[cid]
             if position is not None and quote.last is not None and position.best_price is not None:
@@ -596,8 +731,6 @@ class Engine:
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
-        except Exception as exc:
-            self._fail_closed(account, exc, now, out)
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -608,12 +741,10 @@ class Engine:
             found = self._rules(account)
             if found is None:
                 continue
-            try:
+            with self._guarded(account, now, out):
                 view = self._view(account, now, event)
                 actions = [a for r in found[1].by_trigger.get(ConnectionEvent, ()) for a in r.evaluate(view)]
                 self._commit(account, actions, now, out)
-            except Exception as exc:
-                self._fail_closed(account, exc, now, out)
         if event.state == "restored":
             self.connection_lost_since = None
 
@@ -633,9 +764,17 @@ class Engine:
     # ---- decisions -------------------------------------------------------------------------
 
     def _gate(
-        self, account: AccountState, event: Event, changes: Mapping[str, str] | None, now: datetime
+        self,
+        account: AccountState,
+        event: Event,
+        changes: Mapping[str, str] | None,
+        now: datetime,
+        kept: KeptFill | None = None,
     ) -> list[Action]:
-        """The lock holds outside the tool: undo whatever opens while a lockout covers it."""
+        """The lock holds outside the tool: undo whatever opens while a lockout covers it.
+
+        ``kept``: the signed size the execution that triggered the lockout brings this contract to
+        (see _keep_triggering_fill); a position update within it is that fill's own, and stays."""
         if not account.lockouts:
             return []
         actions: list[Action] = []
@@ -648,6 +787,13 @@ class Engine:
                 if lockout is None or (LOCKOUT_RULE, subject) in account.breaches:
                     continue
                 position = account.positions[cid]
+                if (
+                    kept is not None
+                    and in_window(kept.executed, now, _KEPT_FILL_WINDOW)
+                    and (kept.size > 0) == (position.size > 0)
+                    and position.abs_size <= abs(kept.size)
+                ):
+                    continue  # the triggering execution's own change: close_positions false keeps it
                 lock_text = self._describe_lock(lockout)
                 reason = f"position {change} ({position.size:+d} {cid}) while locked: {lock_text}"
                 actions.append(_close(account.account_id, LOCKOUT_RULE, cid, reason, subject, lockout))
@@ -802,10 +948,15 @@ class Engine:
         self._compute_bands(account, view, quote_rules, None)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
+            current = self._wakeups.get(key)
+            if current is not None and current <= now:
+                # Already due and not fired yet (another deadline at the same instant went first):
+                # it fires, then asks again. Replacing it with a later time would drop it.
+                continue
             when = rule.next_wakeup(view)
             if when is not None and when <= now:
                 when = None if rule.id == woken else now
-            if when != self._wakeups.get(key):
+            if when != current:
                 if when is None:
                     self._wakeups.pop(key, None)
                 else:
@@ -873,4 +1024,70 @@ def _close(account_id: int, rule: str, cid: str, reason: str, subject: str, lock
         reason=reason,
         subject=subject,
         inputs=(("lockout_rule", lockout.rule), ("lockout_reason", lockout.reason)),
+    )
+
+
+class _AccountGuard:
+    """The fail-closed boundary around one account's work (see Engine._guarded).
+
+    A class rather than a contextmanager generator: it is entered on every evaluated quote."""
+
+    __slots__ = ("account", "engine", "now", "out")
+
+    def __init__(self, engine: Engine, account: AccountState, now: datetime, out: list[Action]) -> None:
+        self.engine = engine
+        self.account = account
+        self.now = now
+        self.out = out
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if not isinstance(exc, Exception):
+            return False  # no error (or KeyboardInterrupt / SystemExit: not ours to swallow)
+        self.engine._fail_closed(self.account, exc, self.now, self.out)
+        return True
+
+
+def _undefined_value(event: Event) -> tuple[str, str, int, str] | None:
+    """(target, field, value, what it would have meant) of an enum value whose meaning is not
+    certain, or None. A flat position (size 0) is certain whatever its type says."""
+    if isinstance(event, PositionEvent) and event.size and event.type not in _POSITION_TYPES:
+        return "GatewayUserPosition", "type", event.type, "long or short"
+    if isinstance(event, OrderEvent) and event.status not in _ORDER_STATUSES:
+        return "GatewayUserOrder", "status", event.status, "working or done"
+    return None
+
+
+def _undefined_alert(
+    account_id: int,
+    event: PositionEvent | OrderEvent | AccountEvent | TradeEvent,
+    target: str,
+    field: str,
+    value: int,
+    meaning: str,
+) -> Alert:
+    if isinstance(event, PositionEvent):
+        subject = f"position {event.position_id} ({event.size} {event.contract_id})"
+        known = "type is 1 (long) or 2 (short)"
+    else:
+        assert isinstance(event, OrderEvent)
+        subject = f"order {event.order_id} in {event.contract_id}"
+        known = "status is one of " + ", ".join(
+            f"{s.value} ({s.name.lower()})" for s in sorted(_ORDER_STATUSES)
+        )
+    message = (
+        f"{target} for {subject} has field {field} = {value}, which does not say {meaning}: the update is "
+        f"not applied (nothing is guessed); the engine keeps what it knew until an update whose {known}"
+    )
+    return Alert(
+        account_id=account_id,
+        rule=INPUT_RULE,
+        level="warning",
+        message=message,
+        reason=message,
+        inputs=(("target", target), ("field", field), ("value", str(value))),
     )

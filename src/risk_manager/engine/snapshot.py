@@ -15,9 +15,17 @@ from typing import Any
 from risk_manager.domain.contracts import root_of
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.lockouts import Lockout
+from risk_manager.domain.money import ZERO
 from risk_manager.engine.engine import _KIND_LOCKOUT, _KIND_RESET, Engine
 from risk_manager.engine.lockouts import LockoutBook
-from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
+from risk_manager.engine.state import (
+    AccountState,
+    CountedTrade,
+    KeptFill,
+    MarketQuote,
+    Position,
+    TradingDayStats,
+)
 
 SNAPSHOT_VERSION = 1
 
@@ -119,6 +127,10 @@ def _account(a: AccountState) -> dict[str, Any]:
             "balance_off": day.balance_off,
             "trade_count": day.trade_count,
             "order_first_fill": [[oid, _t(t)] for oid, t in day.order_first_fill.items()],
+            "counted": [
+                [tid, str(c.pnl), str(c.fees), c.order_id, _t(c.executed), str(c.commissions)]
+                for tid, c in day.counted.items()
+            ],
         },
         "positions": [
             {
@@ -138,6 +150,7 @@ def _account(a: AccountState) -> dict[str, Any]:
         "seen_trades": [[tid, d.isoformat()] for tid, d in a.seen_trades.items()],
         "recent_orders": [[_t(t), oid] for t, oid in a.recent_orders],
         "stops_requested": {cid: str(p) for cid, p in a.stops_requested.items()},
+        "kept_fills": {cid: [k.size, _t(k.executed)] for cid, k in a.kept_fills.items()},
     }
 
 
@@ -187,6 +200,19 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
             Decimal(d.get("commissions", "0")),
             _dec(d.get("opening_balance")),
             bool(d.get("balance_off", False)),
+            # What each execution added (for voids); absent from snapshots written before voids were
+            # handled: those executions can then no longer be taken back out.
+            {
+                # (commissions, the sixth field, are absent from snapshots written before them)
+                row[0]: CountedTrade(
+                    Decimal(row[1]),
+                    Decimal(row[2]),
+                    row[3],
+                    datetime.fromisoformat(row[4]),
+                    Decimal(row[5]) if len(row) > 5 else ZERO,
+                )
+                for row in d.get("counted", [])
+            },
         )
         account = AccountState(v["id"], day, v["name"], _dec(v["balance"]), v["can_trade"])
         account.failed = v["failed"]
@@ -217,6 +243,10 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
         account.seen_trades = {tid: date.fromisoformat(dd) for tid, dd in v["seen_trades"]}
         account.recent_orders = deque((datetime.fromisoformat(t), oid) for t, oid in v["recent_orders"])
         account.stops_requested = {cid: Decimal(p) for cid, p in v["stops_requested"].items()}
+        account.kept_fills = {
+            cid: KeptFill(size, datetime.fromisoformat(t))
+            for cid, (size, t) in v.get("kept_fills", {}).items()
+        }
         engine._accounts[account.account_id] = account
     reset_at = _dt(data["reset_at"])
     if reset_at is not None:

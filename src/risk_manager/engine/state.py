@@ -113,6 +113,26 @@ class Position:
         return self.average_price + pnl / (size * self.spec.point_value)
 
 
+@dataclass(frozen=True, slots=True)
+class CountedTrade:
+    """What one execution added to its trading day, so that a void can take exactly that back out."""
+
+    pnl: Decimal
+    fees: Decimal
+    order_id: int | None
+    executed: datetime
+    commissions: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFill:
+    """The position change of the execution that triggered a lockout which keeps positions: the
+    signed size it brings the contract to, and when it executed (see Engine._keep_triggering_fill)."""
+
+    size: int
+    executed: datetime
+
+
 @dataclass(slots=True)
 class TradingDayStats:
     """Counters of one trading day: [start, end) between two daily resets."""
@@ -135,6 +155,8 @@ class TradingDayStats:
     def costs(self) -> Decimal:
         """What the executions cost: fees and commissions (the balance moves by P&L minus both)."""
         return self.fees + self.commissions
+    # Executions counted in this day by trade id, with what each contributed (voids remove it).
+    counted: dict[int, CountedTrade] = field(default_factory=dict)
 
     def net_realized(self, include_fees: bool) -> Decimal:
         """Realized P&L, minus fees and commissions when ``include_fees`` (RULES.md)."""
@@ -165,4 +187,6 @@ class AccountState:
     recent_orders: deque[tuple[datetime, int]] = field(default_factory=deque)
     # RULE-012: last stop price requested per contract.
     stops_requested: dict[str, Decimal] = field(default_factory=dict)
+    # close_positions: false keeps the triggering fill, until that contract's next position update.
+    kept_fills: dict[str, KeptFill] = field(default_factory=dict)
     failed: str | None = None  # set when evaluation raised: the account is locked (fail closed)

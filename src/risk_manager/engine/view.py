@@ -10,6 +10,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
+from risk_manager.domain.windows import in_window
 from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
 
@@ -146,12 +147,11 @@ class AccountView:
 
     # ---- executions (RULE-006) ---------------------------------------------------------------
 
-    def executions_since(self, since: datetime) -> int:
-        """Distinct orders whose first execution is at or after ``since`` (within the last hour)."""
-        return sum(1 for t, _ in self._state.recent_orders if t >= since)
-
     def executions_in_last(self, window: timedelta) -> int:
-        return self.executions_since(self.now - window)
+        """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
+        the last hour is kept)."""
+        now = self.now
+        return sum(1 for t, _ in self._state.recent_orders if in_window(t, now, window))
 
     @property
     def executions_today(self) -> int:

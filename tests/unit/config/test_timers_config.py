@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
+import pytest
 from config_samples import TIMERS_EXAMPLE, issues, line_of, load
 
 RISK = "rules:\n  auth_loss_guard: {enabled: true}\n"
@@ -83,8 +84,12 @@ def test_per_symbol_session_inherits_zone_and_days() -> None:
     assert (cl.timezone, cl.days) == (None, None)  # resolved against session_hours when building the calendar
 
 
-def test_holiday_calendar_accepts_cme_in_any_case_and_rejects_other_names() -> None:
+def test_holiday_calendar_accepts_cme_in_any_case() -> None:
+    pytest.importorskip("exchange_calendars")  # the `cme` extra
     assert load(timers("holidays: {calendar: CME}\n")).timers.holidays.calendar == "cme"
+
+
+def test_holiday_calendar_rejects_other_names() -> None:
     [error] = issues(timers("holidays: {calendar: NYSE}\n"))
     assert (error.path, error.value) == ("holidays.calendar", "NYSE")
     assert "'none' or 'cme'" in error.message

@@ -274,6 +274,7 @@ class TestEarlyClose:
 
 class TestCmeCalendar:
     def test_cme_closed_days_include_good_friday_and_christmas(self) -> None:
+        pytest.importorskip("exchange_calendars")  # the `cme` extra
         cal = TradingCalendar(session=GLOBEX, cme_holidays=True)
         assert cal.closed_on(date(2026, 4, 3))  # Good Friday
         assert cal.closed_on(date(2026, 12, 25))
@@ -283,6 +284,7 @@ class TestCmeCalendar:
         assert cal.next_session_start(None, ct("2026-04-02 16:00")) == ct("2026-04-05 17:00")
 
     def test_cme_early_closes_cut_the_session(self) -> None:
+        pytest.importorskip("exchange_calendars")  # the `cme` extra
         cal = TradingCalendar(session=GLOBEX, cme_holidays=True)
         assert cal.session_end_after(None, ct("2026-11-25 20:00")) == ct("2026-11-26 12:00")  # Thanksgiving
         assert cal.session_end_after(None, ct("2026-12-23 20:00")) == ct("2026-12-24 12:00")
@@ -290,6 +292,7 @@ class TestCmeCalendar:
         assert cal.next_session_start(None, ct("2026-12-24 12:00")) == ct("2026-12-27 17:00")
 
     def test_configured_dates_add_to_the_cme_calendar(self) -> None:
+        pytest.importorskip("exchange_calendars")  # the `cme` extra
         extra = Holidays(closed=frozenset({date(2026, 7, 2)}), early_close={date(2026, 11, 27): time(12, 15)})
         cal = TradingCalendar(session=RTH, holidays=extra, cme_holidays=True)
         assert not cal.in_session(None, ct("2026-07-02 10:00"))  # configured

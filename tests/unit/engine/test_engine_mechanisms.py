@@ -137,7 +137,8 @@ class WakeAfter(Rule[RuleConfig]):
 def test_a_position_opened_while_the_account_is_locked_is_closed_in_any_symbol() -> None:
     h = EngineHarness(lock_rule())
     assert kinds(h.apply(trade(1, MNQ, 21000, pnl="-10"))) == [("RULE-900", "lockout")]
-    for contract in (MNQ, ES, RTY):
+    assert h.apply(pos(MNQ, 1, 21000)) == []  # the triggering fill's own update (no flatten decided)
+    for contract in (ES, RTY):
         actions = h.apply(pos(contract, 1, 100))
         assert kinds(actions) == [("LOCKOUT", "close_position")]
         assert isinstance(actions[0], ClosePosition) and actions[0].contract_id == contract
@@ -157,6 +158,7 @@ def test_the_gate_closes_a_growing_or_reversing_position_but_not_a_shrinking_one
 def test_a_symbol_lockout_only_closes_positions_in_that_symbol() -> None:
     h = EngineHarness(lock_rule(scope="symbol", symbol="ES"))
     h.apply(trade(1, ES, 5000))
+    h.tick(seconds=10)  # long after the triggering fill's own update would have come
     assert h.apply(pos(MNQ, 1, 21000)) == []
     assert kinds(h.apply(pos(ES, 1, 5000))) == [("LOCKOUT", "close_position")]
 
@@ -241,8 +243,9 @@ def test_the_daily_reset_zeroes_the_day_and_ends_lockouts_until_reset() -> None:
     h.apply(trade(1, MNQ, 21000, pnl="-200", order_id=3))
     reset = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)  # 17:00 CST
     actions = h.tick(to=reset)
-    assert kinds(actions) == [("RESET", "alert"), ("RULE-900", "unlock")]
-    assert "-200.00" in actions[0].record(reset)["message"]
+    # the lockout belongs to the closing day: it ends first, then the new day starts
+    assert kinds(actions) == [("RULE-900", "unlock"), ("RESET", "alert")]
+    assert "-200.00" in actions[1].record(reset)["message"]
     assert h.state.day.realized == 0 and h.state.day.order_first_fill == {}
     assert h.state.day.label.isoformat() == "2026-03-03"
 
@@ -265,7 +268,7 @@ def test_the_reset_happens_at_17_00_chicago_on_dst_change_days(
     assert h.engine.next_deadline() == expected_reset_utc
     h.tick(to=expected_reset_utc - timedelta(seconds=1))
     assert len(h.state.lockouts) == 1
-    assert kinds(h.tick(seconds=1)) == [("RESET", "alert"), ("RULE-900", "unlock")]
+    assert kinds(h.tick(seconds=1)) == [("RULE-900", "unlock"), ("RESET", "alert")]
     # and the following reset is 24 h of local time later
     assert h.engine.next_deadline() == expected_reset_utc + timedelta(days=1)
 

@@ -198,3 +198,35 @@ def test_an_empty_tier_list_is_rejected() -> None:
 def test_an_unknown_tier_key_is_an_error() -> None:
     with pytest.raises(ValidationError, match="minutes"):
         CooldownAfterLossConfig.model_validate({"tiers": [{"loss": -100, "minutes": 5}]})
+
+
+# ---- close_positions: false keeps the triggering fill (RULES.md, settled points) --------------------
+
+
+def test_close_positions_false_keeps_the_position_change_of_the_losing_execution() -> None:
+    h = harness(close_positions=False)
+    h.apply(pos(MNQ, 2, "21000"))
+    # sell 3 against a long 2: closes 2 at a loss and opens a short 1 (a reversal)
+    actions = h.apply(trade(1, MNQ, "20900", pnl="-200", side=OrderSide.SELL, size=3))
+    assert kinds(actions) == [("RULE-007", "cancel_orders"), ("RULE-007", "lockout")]
+    h.tick(0.001)
+    assert h.apply(pos(MNQ, -1, "20900")) == []  # that execution's own update arrives: it stays
+    h.tick(1)
+    h.apply(trade(2, MNQ, "20900", side=OrderSide.SELL))
+    assert kinds(h.apply(pos(MNQ, -2, "20900"))) == [("LOCKOUT", "close_position")]  # a later grow
+
+
+def test_close_positions_false_keeps_only_the_size_the_triggering_execution_brings() -> None:
+    h = harness(close_positions=False)
+    h.apply(pos(MNQ, 2, "21000"))
+    h.apply(trade(1, MNQ, "20900", pnl="-200", side=OrderSide.SELL, size=3))
+    # the update shows more than that execution explains: another fill grew it as well
+    assert kinds(h.apply(pos(MNQ, -2, "20900"))) == [("LOCKOUT", "close_position")]
+
+
+def test_a_position_update_long_after_the_losing_execution_is_a_later_open() -> None:
+    h = harness(close_positions=False)
+    h.apply(pos(MNQ, 2, "21000"))
+    h.apply(trade(1, MNQ, "20900", pnl="-200", side=OrderSide.SELL, size=3))
+    h.tick(10)  # a position update follows its execution within milliseconds, not seconds
+    assert kinds(h.apply(pos(MNQ, -1, "20900"))) == [("LOCKOUT", "close_position")]

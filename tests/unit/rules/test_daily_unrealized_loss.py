@@ -83,7 +83,8 @@ def test_a_position_without_a_quote_is_unknown_not_zero() -> None:
     h = harness(limit=-1)
     assert h.apply(pos(MNQ, 1, "21000")) == []
     unknown = "CON.F.US.ZZZ.H26"  # no tick spec: its P&L cannot be known either
-    assert h.apply(pos(unknown, 1, "100"), quote(unknown, 1.0)) == []
+    # no tick spec: one warning naming the contract and the config key (no decision, no guess)
+    assert kinds(h.apply(pos(unknown, 1, "100"), quote(unknown, 1.0))) == [("INPUT", "alert")]
     assert closes(h.apply(quote(MNQ, 20999.5))) == [(MNQ, None)]
 
 

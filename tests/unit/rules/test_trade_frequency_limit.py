@@ -12,7 +12,7 @@ from risk_manager.domain.actions import Action, LockAccount
 from risk_manager.engine.calendar import SessionWindow, TradingCalendar
 from risk_manager.rules.trade_frequency_limit import TradeFrequencyLimit, TradeFrequencyLimitConfig
 
-from engine_helpers import MNQ, T0, EngineHarness, kinds, trade
+from engine_helpers import MNQ, T0, EngineHarness, kinds, pos, trade
 
 RESET = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)  # 17:00 Chicago on T0's day
 LOCK = [("RULE-006", "cancel_orders"), ("RULE-006", "lockout")]
@@ -68,12 +68,33 @@ def test_several_fills_of_one_order_count_as_one_execution() -> None:
     assert kinds(execute(h, 4)) == LOCK
 
 
-def test_an_execution_exactly_60_seconds_old_is_still_in_the_window() -> None:
+def test_an_execution_exactly_60_seconds_old_is_outside_the_minute_window() -> None:
     h = harness()
     execute(h, 1)
     execute(h, 2, after=20)
     execute(h, 3, after=20)
-    assert kinds(execute(h, 4, after=20)) == LOCK  # orders at 0, 20, 40, 60
+    assert execute(h, 4, after=20) == []  # orders at 0, 20, 40, 60: the window is (0, 60]
+
+
+def test_an_execution_just_under_60_seconds_old_is_inside_the_minute_window() -> None:
+    h = harness()
+    execute(h, 1)
+    execute(h, 2, after=20)
+    execute(h, 3, after=20)
+    assert kinds(execute(h, 4, after=19.999999)) == LOCK
+
+
+def test_an_execution_exactly_3600_seconds_old_is_outside_the_hour_window() -> None:
+    h = harness(per_minute=3, per_hour=3, per_session=50)
+    execute(h, 1)
+    execute(h, 2, after=1200)
+    execute(h, 3, after=1200)
+    assert execute(h, 4, after=1200) == []  # orders at 0, 20, 40, 60 min: the window is (0, 60 min]
+    h2 = harness(per_minute=3, per_hour=3, per_session=50)
+    execute(h2, 1)
+    execute(h2, 2, after=1200)
+    execute(h2, 3, after=1200)
+    assert kinds(execute(h2, 4, after=1199.999999)) == LOCK
 
 
 def test_executions_spread_over_more_than_a_minute_do_not_trip_per_minute() -> None:
@@ -247,3 +268,34 @@ def test_a_bad_cooldown_is_rejected_with_the_accepted_forms() -> None:
 def test_an_unknown_cooldown_window_is_an_error() -> None:
     with pytest.raises(ValidationError, match="per_day"):
         TradeFrequencyLimitConfig.model_validate({"cooldowns": {"per_day": "1h"}})
+
+
+# ---- close_positions: false keeps the triggering fill (RULES.md, settled points) --------------------
+
+
+def test_close_positions_false_keeps_the_position_change_of_the_fourth_order() -> None:
+    h = harness()
+    for order_id in (1, 2, 3):
+        assert execute(h, order_id, after=1) == []
+        h.apply(pos(MNQ, order_id, "21000"))
+    assert kinds(execute(h, 4, after=1)) == LOCK
+    h.tick(0.001)
+    assert h.apply(pos(MNQ, 4, "21000")) == []  # the fourth order's own fill, a millisecond later
+    assert execute(h, 5, after=1) == []  # already locked: nothing new from RULE-006
+    assert kinds(h.apply(pos(MNQ, 5, "21000"))) == [("LOCKOUT", "close_position")]  # a later grow
+
+
+def test_close_positions_false_does_not_keep_more_than_the_triggering_fill() -> None:
+    h = harness()
+    for order_id in (1, 2, 3):
+        execute(h, order_id, after=1)
+    assert kinds(execute(h, 4, after=1)) == LOCK  # a buy of 1, and no position seen before it
+    assert kinds(h.apply(pos(MNQ, 6, "21000"))) == [("LOCKOUT", "close_position")]
+
+
+def test_close_positions_true_flattens_and_the_gate_closes_the_triggering_fill_too() -> None:
+    h = harness(close_positions=True)
+    for order_id in (1, 2, 3):
+        execute(h, order_id, after=1)
+    assert [k for _, k in kinds(execute(h, 4, after=1))] == ["flatten", "cancel_orders", "lockout"]
+    assert kinds(h.apply(pos(MNQ, 1, "21000"))) == [("LOCKOUT", "close_position")]

@@ -1,0 +1,15 @@
+"""Time windows ("the last 60 s", "the last hour"): one definition for every rule and the engine.
+
+A window of span N at time ``now`` is half-open, ``(now - N, now]``: an execution exactly N old is
+outside it, one at ``now`` inside (RULES.md, settled points). Every window test in the code goes
+through ``in_window`` so that no two rules can disagree about an edge.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def in_window(t: datetime, now: datetime, span: timedelta) -> bool:
+    """True when ``t`` lies in the last ``span`` at ``now``: ``now - span < t <= now``."""
+    return now - span < t <= now
