@@ -19,8 +19,10 @@ the mechanisms every rule relies on:
   tells the runtime when to call ``advance``;
 - the quote fast path: after evaluating an account, each quote-sensitive rule gives a quiet price
   band per position; a quote whose prices stay strictly inside every band cannot change a decision,
-  so only quotes that leave a band re-run the rules. ``fast_path=False`` evaluates every quote fully
-  (the reference the property tests compare against).
+  so only quotes that leave a band re-run the rules. The bands' edges sit in a per-contract index
+  (band_index.py): a quote inside every band costs O(1), one that crosses k bands re-evaluates those
+  k accounts only. ``fast_path=False`` evaluates every quote fully (the reference the property
+  tests compare against).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from risk_manager.domain.actions import (
@@ -61,6 +62,8 @@ from risk_manager.domain.events import (
 )
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money
+from risk_manager.engine.band_index import BandIndex
+from risk_manager.engine.best_prices import BestPrices
 from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.policy import Policy, RuleSet
 from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
@@ -119,8 +122,10 @@ class Engine:
         self._accounts: dict[int, AccountState] = {}
         self._unmonitored: set[int] = set()
         self._quotes: dict[str, MarketQuote] = {}
-        # contract id -> open positions in it, with their account (the quote fan-out list)
-        self._watchers: dict[str, list[tuple[AccountState, Position]]] = {}
+        # Open positions by contract with their quiet bands' edges (the quote fan-out), and the
+        # last prices that keep their best_price exact.
+        self._bands: BandIndex[AccountState, Position] = BandIndex()
+        self._best = BestPrices()
         self._dispatch: dict[int, _Dispatch] = {}
         self._heap: list[tuple[datetime, int, int, int, Any]] = []
         self._seq = 0
@@ -142,6 +147,13 @@ class Engine:
     @property
     def quotes(self) -> Mapping[str, MarketQuote]:
         return self._quotes
+
+    def settle_best_prices(self) -> None:
+        """Bring every position's ``best_price`` up to date before it is read outside the rules
+        (a snapshot): the engine updates it lazily, when the position's account is evaluated."""
+        for account in self._accounts.values():
+            for position in account.positions.values():
+                self._best.settle(position)
 
     def next_deadline(self) -> datetime | None:
         """The earliest time at which ``advance`` has something to do."""
@@ -327,6 +339,8 @@ class Engine:
     ) -> AccountView:
         rules = self.policy.rules_for(account.account_id)
         warn_at = rules.warn_at if rules is not None else ()
+        for position in account.positions.values():
+            self._best.settle(position)  # rules read best_price: make it exact first
         return AccountView(
             account,
             now,
@@ -396,7 +410,7 @@ class Engine:
                 best_price=event.average_price,
             )
             account.positions[cid] = position
-            self._watchers.setdefault(cid, []).append((account, position))
+            self._watch(account, position)
             return {cid: change}
         previous.closing = 0  # the snapshot is the gateway's settled view of the position
         grew = abs(signed) > abs(previous.size)
@@ -408,13 +422,16 @@ class Engine:
         previous.position_id = event.position_id
         return {cid: change}
 
+    def _watch(self, account: AccountState, position: Position) -> None:
+        """Route the position's contract's quotes to it (a new position is evaluated on every quote
+        until its bands are computed)."""
+        self._bands.add(position.contract_id, account, position)
+        self._best.watch(position)
+
     def _drop_position(self, account: AccountState, position: Position) -> None:
         del account.positions[position.contract_id]
-        watchers = self._watchers.get(position.contract_id)
-        if watchers is not None:
-            watchers[:] = [w for w in watchers if w[1] is not position]
-            if not watchers:
-                del self._watchers[position.contract_id]
+        self._bands.remove(position)
+        self._best.forget(position)
 
     @staticmethod
     def _apply_order(account: AccountState, event: OrderEvent) -> None:
@@ -481,39 +498,31 @@ class Engine:
             quote.ask = ask
         if event.timestamp is not None:
             quote.timestamp = event.timestamp
-        watchers = self._watchers.get(cid)
-        if not watchers:
-            return
         last, bid, ask = quote.last, quote.bid, quote.ask
-        due: dict[int, tuple[AccountState, set[int] | None]] | None = None
-        for account, position in watchers:
-            left: set[int] | None = None  # None: every quote-sensitive rule
-            if self.fast_path:
-                lo, hi = position.band_lo, position.band_hi
-                if (
-                    (last is None or lo < last < hi)
-                    and (bid is None or lo < bid < hi)
-                    and (ask is None or lo < ask < hi)
-                ):
-                    continue
-                left = {
-                    i
-                    for i, (lo, hi) in enumerate(position.rule_bands)
-                    if not (
-                        (last is None or lo < last < hi)
-                        and (bid is None or lo < bid < hi)
-                        and (ask is None or lo < ask < hi)
-                    )
-                }
-            if due is None:
-                due = {}
-            previous = due.get(account.account_id)
-            if previous is not None:
-                left = None if previous[1] is None or left is None else previous[1] | left
-            due[account.account_id] = (account, left)
-        if due is not None:
-            for account, left in due.values():
-                self._evaluate_quote(account, cid, event, now, out, left)
+        if last is not None:
+            self._best.record(cid, last)
+        book = self._bands.contract(cid)
+        if book is None:
+            return
+        if not self.fast_path:
+            for entry in book:
+                self._evaluate_quote(entry.account, cid, event, now, out, None)
+            return
+        prices = [p for p in (last, bid, ask) if p is not None]
+        if not prices:
+            return
+        low, high = min(prices), max(prices)
+        if book.quiet(low, high):
+            return  # inside every band: O(1) whatever the number of positions
+        for entry in book.crossed(low, high):
+            position = entry.position
+            left = {
+                i
+                for i, (lo, hi) in enumerate(position.rule_bands)
+                if not (lo < low and high < hi)
+            }
+            self._evaluate_quote(entry.account, cid, event, now, out, left)
+            book.update(entry)  # back into the index, with the band the evaluation left
 
     def _evaluate_quote(
         self,
@@ -526,12 +535,6 @@ class Engine:
     ) -> None:
         """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them)."""
         try:
-            position = account.positions.get(cid)
-            quote = self._quotes[cid]
-            if position is not None and quote.last is not None and position.best_price is not None:
-                last = Decimal(repr(quote.last))
-                if (last > position.best_price) if position.size > 0 else (last < position.best_price):
-                    position.best_price = last
             found = self._rules(account)
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
@@ -732,6 +735,7 @@ class Engine:
             for position in account.positions.values():
                 position.band_lo, position.band_hi = -_INF, _INF
                 position.rule_bands = []
+                self._bands.update(position)
             return
         view = self._view(account, now, None)
         self._compute_bands(account, view, quote_rules, None)
@@ -747,9 +751,12 @@ class Engine:
                     self._wakeups[key] = when
                     self._push(when, _KIND_WAKE, account.account_id, rule.id)
 
-    @staticmethod
     def _compute_bands(
-        account: AccountState, view: AccountView, quote_rules: tuple[Rule[Any], ...], only: set[int] | None
+        self,
+        account: AccountState,
+        view: AccountView,
+        quote_rules: tuple[Rule[Any], ...],
+        only: set[int] | None,
     ) -> None:
         """Store each quote-sensitive rule's quiet band per position (all rules, or those in ``only``)
         and their intersection, the band the quote fast path tests."""
@@ -768,6 +775,7 @@ class Engine:
                 position.band_hi = min(b[1] for b in bands)
             else:
                 position.band_lo, position.band_hi = -_INF, _INF
+            self._bands.update(position)
 
 
 _NEVER_QUIET = (_INF, -_INF)
