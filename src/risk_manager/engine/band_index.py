@@ -1,10 +1,12 @@
 """Per-contract index of the quiet-band edges of open positions (the quote fast path's lookup).
 
-Every open position carries a quiet band ``(band_lo, band_hi)`` in price terms: while the quote's
-last, bid and ask all stay strictly inside it, no quote-sensitive rule can change its decision for
-that position's account (see ``Engine._compute_bands``; account-level limits such as the day P&L of
-RULE-003/013 are already split across the account's positions in price terms). The index keeps, per
-contract, the lower edges in a max-heap and the upper edges in a min-heap, so that
+Every open position carries two quiet bands in price terms (see ``Engine._compute_bands``): one for
+the last price (``band_lo``, ``band_hi``: the rules whose marks are last prices) and one for the book
+(``book_lo``, ``book_hi``: the rules marking at mid or at the exit side; bid and ask must both stay
+inside). While the quote stays strictly inside both, no quote-sensitive rule can change its decision
+for that position's account; account-level limits such as the day P&L of RULE-003/013 are already
+split across the account's positions in price terms. The index keeps, per contract and per band,
+the lower edges in a max-heap and the upper edges in a min-heap, so that
 
 - a quote that crosses no band is answered by two comparisons with the heap tops: O(1) however many
   positions are open in the contract;
@@ -21,23 +23,34 @@ that heap until ``update`` puts it back, which the engine does after re-evaluati
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, Protocol, TypeVar
 
 
 class Banded(Protocol):
-    """What the index reads of a position: its quiet band as floats."""
+    """What the index reads of a position: its quiet bands as floats."""
 
     band_lo: float
     band_hi: float
+    book_lo: float
+    book_hi: float
 
 
 A = TypeVar("A")  # what the engine files with a position (its account)
 P = TypeVar("P", bound=Banded)
+Edges = Callable[[P], tuple[float, float]]
 
 _ABSENT = 0  # stamp of a side whose item is not in its heap
 # Rebuild a heap once it holds this many more items than live entries (amortised O(1) per push).
 _SLACK = 32
+
+
+def last_band(position: Banded) -> tuple[float, float]:
+    return position.band_lo, position.band_hi
+
+
+def book_band(position: Banded) -> tuple[float, float]:
+    return position.book_lo, position.book_hi
 
 
 class BandEntry(Generic[A, P]):
@@ -56,11 +69,12 @@ class BandEntry(Generic[A, P]):
 
 
 class ContractBands(Generic[A, P]):
-    """The band edges of the open positions in one contract."""
+    """One band (``edges`` of each position) of the open positions in one contract."""
 
-    __slots__ = ("_entries", "_highs", "_lows", "_stamp")
+    __slots__ = ("_edges", "_entries", "_highs", "_lows", "_stamp")
 
-    def __init__(self) -> None:
+    def __init__(self, edges: Edges[P]) -> None:
+        self._edges = edges
         self._entries: dict[int, BandEntry[A, P]] = {}  # id(position) -> entry, in registration order
         # (-lo, stamp, entry): the top is the highest lower edge
         self._lows: list[tuple[float, int, BandEntry[A, P]]] = []
@@ -90,8 +104,7 @@ class ContractBands(Generic[A, P]):
 
     def update(self, entry: BandEntry[A, P]) -> None:
         """Index the position's current band: O(1) when unchanged, O(log n) per edge that moved."""
-        position = entry.position
-        lo, hi = position.band_lo, position.band_hi
+        lo, hi = self._edges(entry.position)
         if lo != entry.lo or entry.lo_stamp == _ABSENT:
             self._stamp += 1
             entry.lo, entry.lo_stamp = lo, self._stamp
@@ -117,13 +130,10 @@ class ContractBands(Generic[A, P]):
         lows, highs = self._lows, self._highs
         return (not lows or -lows[0][0] < low) and (not highs or highs[0][0] > high)
 
-    def crossed(self, low: float, high: float) -> list[BandEntry[A, P]]:
-        """Pop the entries whose band does not strictly contain [low, high], in registration order.
-
-        Their popped sides stay out of the heaps until ``update``: the caller re-evaluates each
-        position and then updates its entry.
-        """
-        found: dict[int, BandEntry[A, P]] = {}
+    def crossed(self, low: float, high: float, found: dict[int, BandEntry[A, P]]) -> None:
+        """Pop the entries whose band does not strictly contain [low, high] into ``found`` (by
+        registration order). Their popped sides stay out of the heaps until ``update``: the caller
+        re-evaluates each position and then updates its entry."""
         lows = self._lows
         while lows and -lows[0][0] >= low:
             _, stamp, entry = heapq.heappop(lows)
@@ -136,11 +146,52 @@ class ContractBands(Generic[A, P]):
             if stamp == entry.hi_stamp:
                 entry.hi_stamp = _ABSENT
                 found[entry.order] = entry
-        return [found[order] for order in sorted(found)]
 
     def heap_sizes(self) -> tuple[int, int]:
         """(items in the low heap, items in the high heap), stale ones included (for tests)."""
         return len(self._lows), len(self._highs)
+
+
+class ContractIndex(Generic[A, P]):
+    """The open positions of one contract with both their bands indexed."""
+
+    __slots__ = ("book", "last")
+
+    def __init__(self) -> None:
+        self.last: ContractBands[A, P] = ContractBands(last_band)
+        self.book: ContractBands[A, P] = ContractBands(book_band)
+
+    def __len__(self) -> int:
+        return len(self.last)
+
+    def __iter__(self) -> Iterator[BandEntry[A, P]]:
+        """Every position (as its entry in the last-price band), in registration order."""
+        return iter(self.last)
+
+    def quiet(self, last: float | None, book: tuple[float, float] | None) -> bool:
+        """True when the last price (if any) is inside every last-price band and the book (the lower
+        and the higher of bid and ask, if any) inside every book band: O(1)."""
+        return (last is None or self.last.quiet(last, last)) and (
+            book is None or self.book.quiet(book[0], book[1])
+        )
+
+    def crossed(self, last: float | None, book: tuple[float, float] | None) -> list[BandEntry[A, P]]:
+        """The positions whose last-price or book band the quote leaves, in registration order (as
+        their entry in one of the bands): O(k log n). Call ``update`` for each once it is re-evaluated."""
+        found: dict[int, BandEntry[A, P]] = {}
+        if last is not None:
+            self.last.crossed(last, last, found)
+        if book is not None:
+            self.book.crossed(book[0], book[1], found)
+        return [found[order] for order in sorted(found)]
+
+    def update(self, position: P) -> None:
+        entry = self.last.get(position)
+        if entry is not None:
+            self.last.update(entry)
+        entry = self.book.get(position)
+        if entry is not None:
+            self.book.update(entry)
 
 
 class BandIndex(Generic[A, P]):
@@ -149,39 +200,37 @@ class BandIndex(Generic[A, P]):
     __slots__ = ("_by_contract", "_contract_of", "_order")
 
     def __init__(self) -> None:
-        self._by_contract: dict[str, ContractBands[A, P]] = {}
+        self._by_contract: dict[str, ContractIndex[A, P]] = {}
         self._contract_of: dict[int, str] = {}  # id(position) -> contract id
         self._order = 0
 
     def add(self, contract_id: str, account: A, position: P) -> None:
-        """Start watching ``position`` (its band as it is now; (inf, -inf) means "always evaluate")."""
+        """Start watching ``position`` (its bands as they are now; (inf, -inf) means "always evaluate")."""
         self._order += 1
-        book = self._by_contract.get(contract_id)
-        if book is None:
-            book = self._by_contract[contract_id] = ContractBands()
-        book.add(BandEntry(account, position, self._order))
+        index = self._by_contract.get(contract_id)
+        if index is None:
+            index = self._by_contract[contract_id] = ContractIndex()
+        index.last.add(BandEntry(account, position, self._order))
+        index.book.add(BandEntry(account, position, self._order))
         self._contract_of[id(position)] = contract_id
 
     def remove(self, position: P) -> None:
         contract_id = self._contract_of.pop(id(position), None)
         if contract_id is None:
             return
-        book = self._by_contract[contract_id]
-        book.remove(position)
-        if not book:
+        index = self._by_contract[contract_id]
+        index.last.remove(position)
+        index.book.remove(position)
+        if not index:
             del self._by_contract[contract_id]
 
     def update(self, position: P) -> None:
-        """Re-index ``position`` after its band changed (or after it was popped as crossed)."""
+        """Re-index ``position`` after its bands changed (or after it was popped as crossed)."""
         contract_id = self._contract_of.get(id(position))
-        if contract_id is None:
-            return
-        book = self._by_contract[contract_id]
-        entry = book.get(position)
-        if entry is not None:
-            book.update(entry)
+        if contract_id is not None:
+            self._by_contract[contract_id].update(position)
 
-    def contract(self, contract_id: str) -> ContractBands[A, P] | None:
+    def contract(self, contract_id: str) -> ContractIndex[A, P] | None:
         return self._by_contract.get(contract_id)
 
     def __len__(self) -> int:

@@ -91,6 +91,9 @@ class _Dispatch:
     by_trigger: Mapping[type, tuple[Rule[Any], ...]]
     quote_rules: tuple[Rule[Any], ...]
     clock_rules: tuple[Rule[Any], ...]
+    # Per quote rule: is its band tested against the last price / against bid and ask?
+    on_last: tuple[bool, ...]
+    on_book: tuple[bool, ...]
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -103,6 +106,8 @@ class _Dispatch:
             {k: tuple(v) for k, v in by_trigger.items()},
             quote_rules,
             tuple(by_trigger.get(ClockEvent, ())),
+            tuple("last" in r.band_prices for r in quote_rules),
+            tuple(bool(r.band_prices & {"bid", "ask"}) for r in quote_rules),
         )
 
 
@@ -501,28 +506,37 @@ class Engine:
         last, bid, ask = quote.last, quote.bid, quote.ask
         if last is not None:
             self._best.record(cid, last)
-        book = self._bands.contract(cid)
-        if book is None:
+        index = self._bands.contract(cid)
+        if index is None:
             return
         if not self.fast_path:
-            for entry in book:
+            for entry in index:
                 self._evaluate_quote(entry.account, cid, event, now, out, None)
             return
-        prices = [p for p in (last, bid, ask) if p is not None]
-        if not prices:
-            return
-        low, high = min(prices), max(prices)
-        if book.quiet(low, high):
+        # bid and ask are tested together: the lower against lower edges, the higher against upper
+        book: tuple[float, float] | None = None
+        if bid is not None and ask is not None:
+            book = (bid, ask) if bid <= ask else (ask, bid)
+        elif bid is not None or ask is not None:
+            only = bid if bid is not None else ask
+            assert only is not None
+            book = (only, only)
+        if index.quiet(last, book):
             return  # inside every band: O(1) whatever the number of positions
-        for entry in book.crossed(low, high):
-            position = entry.position
-            left = {
-                i
-                for i, (lo, hi) in enumerate(position.rule_bands)
-                if not (lo < low and high < hi)
-            }
-            self._evaluate_quote(entry.account, cid, event, now, out, left)
-            book.update(entry)  # back into the index, with the band the evaluation left
+        for entry in index.crossed(last, book):
+            account, position = entry.account, entry.position
+            found = self._rules(account)
+            left: set[int] | None = None
+            if found is not None:
+                on_last, on_book = found[1].on_last, found[1].on_book
+                left = {
+                    i
+                    for i, (lo, hi) in enumerate(position.rule_bands)
+                    if (on_last[i] and last is not None and not lo < last < hi)
+                    or (on_book[i] and book is not None and not (lo < book[0] and book[1] < hi))
+                }
+            self._evaluate_quote(account, cid, event, now, out, left)
+            index.update(position)  # back into the index, with the bands the evaluation left
 
     def _evaluate_quote(
         self,
@@ -538,7 +552,8 @@ class Engine:
             found = self._rules(account)
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
-                quote_rules = found[1].quote_rules
+                dispatch = found[1]
+                quote_rules = dispatch.quote_rules
                 view = self._view(account, now, event)
                 for i, rule in enumerate(quote_rules):
                     if left is None or i in left:
@@ -547,7 +562,7 @@ class Engine:
                     # No lockout started, so nothing another rule reads has changed: only the re-run
                     # rules' own bands (and breach markers) move.
                     self._commit(account, actions, now, out)
-                    self._compute_bands(account, self._view(account, now, None), quote_rules, left)
+                    self._compute_bands(account, self._view(account, now, None), dispatch, left)
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
@@ -729,16 +744,17 @@ class Engine:
         ``now`` would loop forever, so such an answer means "nothing more to wait for".
         """
         found = self._rules(account)
-        quote_rules = found[1].quote_rules if found is not None else ()
-        clock_rules = found[1].clock_rules if found is not None else ()
-        if not quote_rules and not clock_rules:
+        dispatch = found[1] if found is not None else None
+        clock_rules = dispatch.clock_rules if dispatch is not None else ()
+        if dispatch is None or (not dispatch.quote_rules and not clock_rules):
             for position in account.positions.values():
                 position.band_lo, position.band_hi = -_INF, _INF
+                position.book_lo, position.book_hi = -_INF, _INF
                 position.rule_bands = []
                 self._bands.update(position)
             return
         view = self._view(account, now, None)
-        self._compute_bands(account, view, quote_rules, None)
+        self._compute_bands(account, view, dispatch, None)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             when = rule.next_wakeup(view)
@@ -755,11 +771,13 @@ class Engine:
         self,
         account: AccountState,
         view: AccountView,
-        quote_rules: tuple[Rule[Any], ...],
+        dispatch: _Dispatch,
         only: set[int] | None,
     ) -> None:
         """Store each quote-sensitive rule's quiet band per position (all rules, or those in ``only``)
-        and their intersection, the band the quote fast path tests."""
+        and their intersections, the bands the quote fast path tests: one for the last price (rules
+        marking at last), one for bid and ask (rules marking at mid or the exit side)."""
+        quote_rules, on_last, on_book = dispatch.quote_rules, dispatch.on_last, dispatch.on_book
         count = len(quote_rules)
         for position in account.positions.values():
             bands = position.rule_bands
@@ -770,11 +788,15 @@ class Engine:
                 todo = only
             for i in todo:
                 bands[i] = _float_band(quote_rules[i].price_band(view, position))
-            if count:
-                position.band_lo = max(b[0] for b in bands)
-                position.band_hi = min(b[1] for b in bands)
-            else:
-                position.band_lo, position.band_hi = -_INF, _INF
+            last_lo = book_lo = -_INF
+            last_hi = book_hi = _INF
+            for i, (lo, hi) in enumerate(bands):
+                if on_last[i]:
+                    last_lo, last_hi = max(last_lo, lo), min(last_hi, hi)
+                if on_book[i]:
+                    book_lo, book_hi = max(book_lo, lo), min(book_hi, hi)
+            position.band_lo, position.band_hi = last_lo, last_hi
+            position.book_lo, position.book_hi = book_lo, book_hi
             self._bands.update(position)
 
 

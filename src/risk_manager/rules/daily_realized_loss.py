@@ -11,6 +11,7 @@ from risk_manager.domain.money import ZERO, money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.base import (
+    QUOTE_PRICES,
     Band,
     Rule,
     RuleConfig,
@@ -130,6 +131,10 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
     @property
     def quote_sensitive(self) -> bool:
         return self.config.include_unrealized
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        return QUOTE_PRICES[SOURCE]
 
     def evaluate(self, view: AccountView) -> list[Action]:
         cfg = self.config

@@ -12,8 +12,15 @@ from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig, hard_lockout, warning_alerts
-from risk_manager.rules.daily_realized_loss import SUBJECT, day_pnl, day_pnl_band, pnl_basis, pnl_inputs
+from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, hard_lockout, warning_alerts
+from risk_manager.rules.daily_realized_loss import (
+    SOURCE,
+    SUBJECT,
+    day_pnl,
+    day_pnl_band,
+    pnl_basis,
+    pnl_inputs,
+)
 
 DEFAULT_MESSAGE = "Target reached - see you tomorrow"
 
@@ -60,6 +67,10 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
             why += f" ({unknown} open position(s) without a price not counted)"
         inputs = pnl_inputs(view, value, cfg.target, unknown, cfg.include_fees, "target")
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        return QUOTE_PRICES[SOURCE]
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         cfg = self.config

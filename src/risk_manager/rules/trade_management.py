@@ -24,7 +24,7 @@ from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig
+from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig
 
 
 def _ticks(value: Any) -> int:
@@ -190,6 +190,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
             reason=why,
             inputs=inputs,
         )
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        return QUOTE_PRICES["last"]  # profit is measured on last prices only
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         """Only a new best price can move the stop: the band's edge on the profit side is the next
