@@ -91,9 +91,11 @@ class _Dispatch:
     by_trigger: Mapping[type, tuple[Rule[Any], ...]]
     quote_rules: tuple[Rule[Any], ...]
     clock_rules: tuple[Rule[Any], ...]
-    # Per quote rule: is its band tested against the last price / against bid and ask?
+    # Per quote rule: is its band tested against the last price / against bid and ask? Does a
+    # position's band depend on that position only?
     on_last: tuple[bool, ...]
     on_book: tuple[bool, ...]
+    per_position: tuple[bool, ...]
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -108,6 +110,7 @@ class _Dispatch:
             tuple(by_trigger.get(ClockEvent, ())),
             tuple("last" in r.band_prices for r in quote_rules),
             tuple(bool(r.band_prices & {"bid", "ask"}) for r in quote_rules),
+            tuple(r.bands_per_position for r in quote_rules),
         )
 
 
@@ -560,9 +563,11 @@ class Engine:
                         actions.extend(rule.evaluate(view))
                 if left is not None and not any(isinstance(a, LockAccount) for a in actions):
                     # No lockout started, so nothing another rule reads has changed: only the re-run
-                    # rules' own bands (and breach markers) move.
+                    # rules' own bands (and breach markers) move — and of a per-position rule only
+                    # on the positions the quote or a decision concerns.
                     self._commit(account, actions, now, out)
-                    self._compute_bands(account, self._view(account, now, None), dispatch, left)
+                    view = self._view(account, now, None)
+                    self._compute_bands(account, view, dispatch, left, _concerned(cid, actions))
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
@@ -773,10 +778,14 @@ class Engine:
         view: AccountView,
         dispatch: _Dispatch,
         only: set[int] | None,
+        concerned: set[str] | None = None,
     ) -> None:
         """Store each quote-sensitive rule's quiet band per position (all rules, or those in ``only``)
         and their intersections, the bands the quote fast path tests: one for the last price (rules
-        marking at last), one for bid and ask (rules marking at mid or the exit side)."""
+        marking at last), one for bid and ask (rules marking at mid or the exit side).
+
+        ``concerned``: the contracts whose positions may have moved; the bands of per-position rules
+        (``Rule.bands_per_position``) on other positions are kept (None: every position moved)."""
         quote_rules, on_last, on_book = dispatch.quote_rules, dispatch.on_last, dispatch.on_book
         count = len(quote_rules)
         for position in account.positions.values():
@@ -784,8 +793,12 @@ class Engine:
             if only is None or len(bands) != count:
                 bands = position.rule_bands = [_NEVER_QUIET] * count
                 todo: Iterable[int] = range(count)
-            else:
+            elif concerned is None or position.contract_id in concerned:
                 todo = only
+            else:
+                todo = [i for i in only if not dispatch.per_position[i]]
+                if not todo:
+                    continue
             for i in todo:
                 bands[i] = _float_band(quote_rules[i].price_band(view, position))
             last_lo = book_lo = -_INF
@@ -801,6 +814,20 @@ class Engine:
 
 
 _NEVER_QUIET = (_INF, -_INF)
+
+
+def _concerned(cid: str, actions: list[Action]) -> set[str] | None:
+    """The contracts a quote of ``cid`` and the decisions it led to concern (None: the account)."""
+    contracts = {cid}
+    for action in actions:
+        contract_id = getattr(action, "contract_id", None)
+        subject = action.subject or ""
+        if contract_id is None and subject.startswith("pos:"):
+            contract_id = subject.split(":", 2)[1]
+        if contract_id is None:
+            return None
+        contracts.add(contract_id)
+    return contracts
 
 
 def _float_band(band: Band | None) -> tuple[float, float]:

@@ -75,6 +75,13 @@ class Rule(ABC, Generic[C]):
         return (None, None)
 
     @property
+    def bands_per_position(self) -> bool:
+        """True when a position's band depends only on that position (its contract's quote, its
+        orders, its breach markers): a quote of another contract cannot move it. False for sums
+        over the account (RULE-003/013), whose bands share the distance to the limit."""
+        return False
+
+    @property
     def band_prices(self) -> frozenset[str]:
         """The quote prices ("last", "bid", "ask") the rule's marks are made of: its band is tested
         against these only (a last-price rule is not woken by the book moving)."""

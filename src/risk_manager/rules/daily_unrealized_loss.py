@@ -71,6 +71,10 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         return actions
 
     @property
+    def bands_per_position(self) -> bool:
+        return True
+
+    @property
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 

@@ -57,6 +57,10 @@ class MaxUnrealizedProfit(Rule[MaxUnrealizedProfitConfig]):
         return actions
 
     @property
+    def bands_per_position(self) -> bool:
+        return True
+
+    @property
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 

@@ -192,6 +192,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
         )
 
     @property
+    def bands_per_position(self) -> bool:
+        return True
+
+    @property
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES["last"]  # profit is measured on last prices only
 
