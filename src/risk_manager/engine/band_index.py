@@ -126,9 +126,20 @@ class ContractBands(Generic[A, P]):
         return live
 
     def quiet(self, low: float, high: float) -> bool:
-        """True when prices in [low, high] lie strictly inside every band (no position to evaluate)."""
+        """True when prices in [low, high] lie strictly inside every band (no position to evaluate).
+
+        A stale item on top that would answer "crossed" is dropped first (each stale item is dropped
+        once: amortised O(1))."""
         lows, highs = self._lows, self._highs
-        return (not lows or -lows[0][0] < low) and (not highs or highs[0][0] > high)
+        while lows and -lows[0][0] >= low:
+            if lows[0][1] == lows[0][2].lo_stamp:
+                return False
+            heapq.heappop(lows)
+        while highs and highs[0][0] <= high:
+            if highs[0][1] == highs[0][2].hi_stamp:
+                return False
+            heapq.heappop(highs)
+        return True
 
     def crossed(self, low: float, high: float, found: dict[int, BandEntry[A, P]]) -> None:
         """Pop the entries whose band does not strictly contain [low, high] into ``found`` (by

@@ -7,7 +7,7 @@ from decimal import Decimal
 from risk_manager.config.types import LossLimit
 from risk_manager.domain.actions import Action, Inputs
 from risk_manager.domain.events import PositionEvent, QuoteEvent, TradeEvent
-from risk_manager.domain.money import ZERO, money
+from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.base import (
@@ -42,13 +42,7 @@ def day_pnl(view: AccountView, include_fees: bool, include_unrealized: bool) -> 
     value = view.realized_day(include_fees)
     if not include_unrealized:
         return value, 0
-    total, unknown = ZERO, 0
-    for position in view.positions.values():
-        pnl = view.unrealized(position, SOURCE)
-        if pnl is None:
-            unknown += 1
-        else:
-            total += pnl
+    total, unknown = view.unrealized_total(SOURCE)
     return value + total, unknown
 
 
@@ -82,7 +76,7 @@ def account_band(
         return None
     pnl_now = position.unrealized_at(mark)
     assert pnl_now is not None  # spec is known
-    known = sum(1 for p in view.positions.values() if view.unrealized(p, SOURCE) is not None)
+    known = len(view.positions) - view.unrealized_total(SOURCE)[1]
     threshold = next_threshold(view, rule_id, SUBJECT, value, limit)
     slack = value - threshold if limit < 0 else threshold - value
     if slack <= 0 or known == 0:
