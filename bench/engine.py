@@ -202,35 +202,43 @@ def copier(quotes: int, runs: int, memory_accounts: int) -> None:
         )
         del engine
         gc.collect()
-    per_quote: dict[int, float] = {}
-    for n in (10, 100, 1000):
-        events = decode(list(copier_day(n, quotes)))
-        # the opening (positions, fills, stops) is set-up; what follows is the quote stream timed
-        split = 1 + max(i for i, (_, evs) in enumerate(events) if any(type(e) is not QuoteEvent for e in evs))
-        setup, stream = events[:split], events[split:]
-        n_quotes = sum(len(evs) for _, evs in stream)
+    for label, breakout_every in (("quotes inside the bands only", 10**12), ("with breakouts", 5000)):
+        every = "" if breakout_every > quotes else f" (about one per {breakout_every:,} quotes of a contract)"
+        print(f"{label}{every}:")
+        per_quote: dict[int, float] = {}
+        for n in (10, 100, 1000):
+            events = decode(list(copier_day(n, quotes, breakout_every=breakout_every)))
+            # the opening (positions, fills, stops) is set-up; what follows is the quote stream timed
+            split = 1 + max(
+                i for i, (_, evs) in enumerate(events) if any(type(e) is not QuoteEvent for e in evs)
+            )
+            setup, stream = events[:split], events[split:]
+            n_quotes = sum(len(evs) for _, evs in stream)
 
-        def run(setup: list[Any] = setup, stream: list[Any] = stream) -> float:
-            engine = build_engine(keys=keys)
-            for t, evs in setup:
-                for ev in evs:
-                    engine.apply(ev, t)
-            gc.collect()
-            start = time.perf_counter()
-            apply = engine.apply
-            for t, evs in stream:
-                for ev in evs:
-                    apply(ev, t)
-            return time.perf_counter() - start
+            def run(setup: list[Any] = setup, stream: list[Any] = stream) -> tuple[float, int]:
+                engine = build_engine(keys=keys)
+                for t, evs in setup:
+                    for ev in evs:
+                        engine.apply(ev, t)
+                gc.collect()
+                decided = 0
+                start = time.perf_counter()
+                apply = engine.apply
+                for t, evs in stream:
+                    for ev in evs:
+                        decided += len(apply(ev, t))
+                return time.perf_counter() - start, decided
 
-        elapsed = min(run() for _ in range(runs))
-        per_quote[n] = elapsed / n_quotes
-        ratio = per_quote[n] / per_quote[10]
-        row(
-            f"per quote, {n:,} accounts ({2 * n:,} pos.)",
-            f"{per_quote[n] * 1e6:.2f} us",
-            f"{ratio:.2f} x the cost at 10" + (" (target <= 3)" if n == 1000 else ""),
-        )
+            results = [run() for _ in range(runs)]
+            elapsed, decided = min(r[0] for r in results), results[0][1]
+            per_quote[n] = elapsed / n_quotes
+            ratio = per_quote[n] / per_quote[10]
+            row(
+                f"  per quote, {n:,} accounts ({2 * n:,} pos.)",
+                f"{per_quote[n] * 1e6:.2f} us",
+                f"{ratio:.2f} x the cost at 10" + (" (target <= 3)" if n == 1000 else "")
+                + f"; {decided:,} actions",
+            )
 
 
 def main() -> None:
