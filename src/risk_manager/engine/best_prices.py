@@ -84,45 +84,43 @@ class LastPrices:
 class BestPrices:
     """The last-price records of every quoted contract and how far each open position has seen them."""
 
-    __slots__ = ("_records", "_seen")
+    __slots__ = ("_records", "_watched")
 
     def __init__(self) -> None:
         self._records: dict[str, LastPrices] = {}
-        # contract id -> {id(position): [position, quotes accounted for in its best_price]}
-        self._seen: dict[str, dict[int, tuple[Trailed, list[int]]]] = {}
+        # id(position) -> (position, its contract's record, [quotes accounted for in its best_price])
+        self._watched: dict[int, tuple[Trailed, LastPrices, list[int]]] = {}
 
-    def watch(self, position: Trailed) -> None:
-        """Start tracking a position that opens now: quotes before this point do not count."""
-        record = self._records.get(position.contract_id)
-        count = record.count if record is not None else 0
-        self._seen.setdefault(position.contract_id, {})[id(position)] = (position, [count])
-
-    def forget(self, position: Trailed) -> None:
-        watched = self._seen.get(position.contract_id)
-        if watched is not None:
-            watched.pop(id(position), None)
-            if not watched:
-                del self._seen[position.contract_id]
-
-    def record(self, contract_id: str, last: float) -> None:
-        """A quote of ``contract_id`` whose (possibly carried over) last price is ``last``."""
+    def _record_of(self, contract_id: str) -> LastPrices:
         record = self._records.get(contract_id)
         if record is None:
             record = self._records[contract_id] = LastPrices()
+        return record
+
+    def watch(self, position: Trailed) -> None:
+        """Start tracking a position that opens now: quotes before this point do not count."""
+        record = self._record_of(position.contract_id)
+        self._watched[id(position)] = (position, record, [record.count])
+
+    def forget(self, position: Trailed) -> None:
+        self._watched.pop(id(position), None)
+
+    def record(self, contract_id: str, last: float) -> None:
+        """A quote of ``contract_id`` whose (possibly carried over) last price is ``last``."""
+        record = self._record_of(contract_id)
         record.record(last)
         if record.kept() > _MAX_KEPT:
-            for position, _ in list(self._seen.get(contract_id, {}).values()):
-                self.settle(position)
+            for position, of, _ in list(self._watched.values()):
+                if of is record:
+                    self.settle(position)
             record.forget_before_now()
 
     def settle(self, position: Trailed) -> None:
         """Bring ``position.best_price`` up to date with every quote recorded since it was last settled."""
-        watched = self._seen.get(position.contract_id)
-        found = watched.get(id(position)) if watched is not None else None
-        record = self._records.get(position.contract_id)
-        if found is None or record is None:
+        found = self._watched.get(id(position))
+        if found is None:
             return
-        seen = found[1]
+        _, record, seen = found
         if seen[0] == record.count:
             return
         if position.size > 0:

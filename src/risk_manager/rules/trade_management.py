@@ -151,10 +151,9 @@ class TradeManagement(Rule[TradeManagementConfig]):
         target, part, gain = found
         long = position.size > 0
         cid = position.contract_id
-        blocked, previous = self._previous_stop(view, position)
+        blocked, previous, existing = self._previous_stop(view, position)
         if blocked:
             return None
-        existing = view.protective_stop(position)
         if previous is not None and (target <= previous if long else target >= previous):
             return None
         was = "none" if previous is None else str(previous)
@@ -205,7 +204,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
         trailing stop first beats the current one — not every new best, most of which move nothing)."""
         if position.spec is None or position.size == 0:
             return (None, None)
-        blocked, previous = self._previous_stop(view, position)
+        blocked, previous, _ = self._previous_stop(view, position)
         if blocked:
             return (None, None)  # waiting for its own stop, or unable to compare: no quote decides
         tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
@@ -231,20 +230,23 @@ class TradeManagement(Rule[TradeManagementConfig]):
         return (None, min(levels)) if sign > 0 else (max(levels), None)
 
     @staticmethod
-    def _previous_stop(view: AccountView, position: Position) -> tuple[bool, Decimal | None]:
-        """(blocked, the stop a new one must beat or None when there is none yet). Blocked: the rule
+    def _previous_stop(
+        view: AccountView, position: Position
+    ) -> tuple[bool, Decimal | None, OrderEvent | None]:
+        """(blocked, the stop a new one must beat or None when there is none yet, the working
+        protective stop). Blocked: the rule
         does nothing whatever the price — its own stop has not shown up yet (never place a second),
         or the working stop's price is unknown (a new one cannot be proven tighter)."""
         existing = view.protective_stop(position)
         requested = view.stop_requested(position.contract_id)
         if existing is None and requested is not None:
-            return True, None
+            return True, None, existing
         if existing is not None and existing.stop_price is None:
-            return True, None
+            return True, None, existing
         known = [p for p in (requested, None if existing is None else existing.stop_price) if p is not None]
         if not known:
-            return False, None
-        return False, max(known) if position.size > 0 else min(known)
+            return False, None, existing
+        return False, max(known) if position.size > 0 else min(known), existing
 
     def describe(self) -> str:
         be, tr = self.config.breakeven, self.config.trailing
