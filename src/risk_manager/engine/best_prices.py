@@ -46,20 +46,23 @@ class LastPrices:
         self.low_at: list[int] = []
         self.low_prices: list[float] = []
 
-    def record(self, last: float) -> None:
-        self.count += 1
+    def record(self, last: float) -> bool:
+        """Record a quote's last price; True when the kept lists have grown past their bound."""
+        self.count = count = self.count + 1
         at, prices = self.high_at, self.high_prices
         while prices and prices[-1] <= last:
             prices.pop()
             at.pop()
-        at.append(self.count)
+        at.append(count)
         prices.append(last)
+        grown = len(at) > _MAX_KEPT
         at, prices = self.low_at, self.low_prices
         while prices and prices[-1] >= last:
             prices.pop()
             at.pop()
-        at.append(self.count)
+        at.append(count)
         prices.append(last)
+        return grown or len(at) > _MAX_KEPT
 
     def highest_since(self, count: int) -> float | None:
         """The highest last price among the quotes recorded after the first ``count``."""
@@ -69,9 +72,6 @@ class LastPrices:
     def lowest_since(self, count: int) -> float | None:
         i = bisect_right(self.low_at, count)
         return self.low_prices[i] if i < len(self.low_prices) else None
-
-    def kept(self) -> int:
-        return max(len(self.high_at), len(self.low_at))
 
     def forget_before_now(self) -> None:
         """Drop everything recorded: only valid once no position still needs those quotes."""
@@ -107,9 +107,10 @@ class BestPrices:
 
     def record(self, contract_id: str, last: float) -> None:
         """A quote of ``contract_id`` whose (possibly carried over) last price is ``last``."""
-        record = self._record_of(contract_id)
-        record.record(last)
-        if record.kept() > _MAX_KEPT:
+        record = self._records.get(contract_id)
+        if record is None:
+            record = self._record_of(contract_id)
+        if record.record(last):
             for position, of, _ in list(self._watched.values()):
                 if of is record:
                     self.settle(position)

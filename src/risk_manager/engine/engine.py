@@ -506,12 +506,12 @@ class Engine:
             quote.ask = ask
         if event.timestamp is not None:
             quote.timestamp = event.timestamp
+        index = self._bands.contract(cid)
+        if index is None:
+            return  # no open position in the contract (one opening later ignores earlier quotes)
         last, bid, ask = quote.last, quote.bid, quote.ask
         if last is not None:
             self._best.record(cid, last)
-        index = self._bands.contract(cid)
-        if index is None:
-            return
         if not self.fast_path:
             for entry in index:
                 self._evaluate_quote(entry.account, cid, event, now, out, None)
