@@ -1,13 +1,22 @@
-"""Engine throughput on a synthetic day: 50 accounts, all 13 rules enabled, ~90 % quotes.
+"""Engine throughput on synthetic days. Every quote is evaluated: no throttling.
 
+``--profile default``: 50 accounts, all 13 rules enabled, ~90 % quotes, one position per account.
 Prints: decode-only (orjson) rate, normalization rate, events/s through ``Engine.apply`` alone, the
 engine's cost relative to decoding, and the wall time of a full replay (decode + normalize + engine,
 through the real replay runner) of a recording of --replay-lines lines.
-
-    python bench/engine.py [--lines 300000] [--replay-lines 1000000]
-
 Targets (issue 2): >= 200,000 events/s through apply; engine cost <= 3x decode-only cost;
-a 1,000,000-line recording replays in under 15 s. Every quote is evaluated: no throttling.
+a 1,000,000-line recording replays in under 15 s.
+
+``--profile busy``: the same figures for 50 accounts holding about 25 open positions per contract
+(breakeven and trailing on, all 13 rules, ~90 % quotes). Targets (issue 9): engine cost <= 10x
+decode-only (moonshot 3x); a 1,000,000-line recording replays in under 15 s.
+
+``--profile copier``: N accounts all long MNQ and ES with rules 003/004/005/012, quotes wandering
+inside the quiet bands with a breakout now and then, N = 10, 100, 1000: the engine's cost per quote.
+Target (issue 9): at 1,000 accounts (2,000 positions) within 3x of the cost at 10. Also the resident
+memory of an engine holding 5,000 accounts with two positions each (target < 1 GB).
+
+    python bench/engine.py [--profile default|busy|copier] [--lines 300000] [--replay-lines 1000000]
 """
 
 from __future__ import annotations
@@ -24,10 +33,11 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic_day import synthetic_day
+from synthetic_day import busy_day, copier_day, synthetic_day
 
 from risk_manager.broker.normalize import normalize_message, parse_timestamp
 from risk_manager.domain.contracts import ContractTable
+from risk_manager.domain.events import QuoteEvent
 from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
@@ -53,10 +63,15 @@ ALL_RULES: dict[str, dict[str, Any]] = {
 }
 
 
-def build_engine(fast_path: bool = True) -> Engine:
+# The copy-trader set: daily loss with unrealized P&L, per-position stop-loss and take-profit in
+# dollars, breakeven and trailing stops.
+COPIER_RULES = ("daily_realized_loss", "daily_unrealized_loss", "max_unrealized_profit", "trade_management")
+
+
+def build_engine(fast_path: bool = True, keys: tuple[str, ...] = RULE_KEYS) -> Engine:
     rules = [
         rule_class(k)(rule_class(k).config_model.model_validate({"enabled": True, **ALL_RULES[k]}))
-        for k in RULE_KEYS
+        for k in keys
     ]
     return Engine(Policy.uniform(rules), TradingCalendar(), ContractTable(), fast_path=fast_path)
 
@@ -81,21 +96,39 @@ def best_of(runs: int, fn: Any) -> float:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--lines", type=int, default=300_000)
-    parser.add_argument("--replay-lines", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+def row(label: str, value: str, note: str = "") -> None:
+    print(f"{label:<36}{value:>24}   {note}")
 
-    lines = list(synthetic_day(args.lines))
+
+def rss_mb() -> float:
+    """Resident set size of this process now (Linux), in MB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def open_positions_per_contract(events: list[tuple[datetime, list[Any]]]) -> float:
+    """Average number of positions open in the quoted contract when a quote arrives."""
+    engine = build_engine()
+    total = samples = 0
+    for n, (t, evs) in enumerate(events):
+        for ev in evs:
+            engine.apply(ev, t)
+        if n % 997 == 0 and evs and type(evs[0]).__name__ == "QuoteEvent":
+            cid = evs[0].contract_id
+            total += sum(1 for a in engine.accounts.values() if cid in a.positions)
+            samples += 1
+    return total / max(samples, 1)
+
+
+def throughput(lines: list[bytes], runs: int, description: str, *, busy: bool) -> None:
     quotes = sum(1 for line in lines if b'"GatewayQuote"' in line)
-    print(f"synthetic day: {len(lines):,} lines, {quotes / len(lines):.0%} quotes, 50 accounts, all 13 rules")
+    print(f"{description}: {len(lines):,} lines, {quotes / len(lines):.0%} quotes")
 
-    t_decode = best_of(args.runs, lambda: [orjson.loads(line) for line in lines])
-    t_decode_norm = best_of(args.runs, lambda: decode(lines))
+    t_decode = best_of(runs, lambda: [orjson.loads(line) for line in lines])
+    t_decode_norm = best_of(runs, lambda: decode(lines))
     events = decode(lines)
     n_events = sum(len(evs) for _, evs in events)
 
@@ -106,13 +139,12 @@ def main() -> None:
             for ev in evs:
                 apply(ev, t)
 
-    t_engine = best_of(args.runs, run_engine)
+    t_engine = best_of(runs, run_engine)
     engine = build_engine()
     n_actions = sum(len(engine.apply(ev, t)) for t, evs in events for ev in evs)
 
-    def row(label: str, value: str, note: str = "") -> None:
-        print(f"{label:<32}{value:>24}   {note}")
-
+    if busy:
+        row("open positions per quoted contract", f"{open_positions_per_contract(events):.1f}", "about 25")
     row(
         "decode only (orjson)",
         f"{len(lines) / t_decode:,.0f} lines/s",
@@ -123,25 +155,114 @@ def main() -> None:
         f"{len(lines) / t_decode_norm:,.0f} lines/s",
         f"{t_decode_norm * 1e6 / len(lines):.2f} us/line",
     )
-    row("engine.apply alone", f"{n_events / t_engine:,.0f} events/s", "target >= 200,000")
-    row("engine cost / decode cost", f"{t_engine / t_decode:.2f} x", "target <= 3")
+    row("engine.apply alone", f"{n_events / t_engine:,.0f} events/s", "" if busy else "target >= 200,000")
+    row(
+        "engine cost / decode cost",
+        f"{t_engine / t_decode:.2f} x",
+        "target <= 10 (moonshot 3)" if busy else "target <= 3",
+    )
     row("actions decided", f"{n_actions:,}")
 
-    if args.replay_lines:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "day.jsonl"
-            with path.open("wb") as fh:
-                for line in synthetic_day(args.replay_lines):
-                    fh.write(line + b"\n")
-            gc.collect()
-            start = time.perf_counter()
-            count = sum(1 for _ in replay(read_recording(path), build_engine()))
-            elapsed = time.perf_counter() - start
-            row(
-                f"replay of {args.replay_lines:,} lines",
-                f"{elapsed:.2f} s",
-                f"target < 15 s ({count:,} actions)",
+
+def replay_figure(replay_lines: int, make_lines: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "day.jsonl"
+        with path.open("wb") as fh:
+            for line in make_lines(replay_lines):
+                fh.write(line + b"\n")
+        gc.collect()
+        start = time.perf_counter()
+        count = sum(1 for _ in replay(read_recording(path), build_engine()))
+        elapsed = time.perf_counter() - start
+        row(
+            f"replay of {replay_lines:,} lines",
+            f"{elapsed:.2f} s",
+            f"target < 15 s ({count:,} actions)",
+        )
+
+
+def copier(quotes: int, runs: int, memory_accounts: int) -> None:
+    keys = COPIER_RULES
+    print(f"copier: N accounts long 1 MNQ + 1 ES, rules {', '.join(keys)}, {quotes:,} quotes")
+    if memory_accounts:
+        # First, while the process is small: the engine's footprint at scale.
+        before = rss_mb()
+        engine = build_engine(keys=keys)
+        for line in copier_day(memory_accounts, 20_000):
+            msg = orjson.loads(line)
+            t = parse_timestamp(msg["t"])
+            for ev in normalize_message(msg["hub"], msg["target"], msg["arguments"]):
+                engine.apply(ev, t)
+        positions = sum(len(a.positions) for a in engine.accounts.values())
+        after = rss_mb()
+        row(
+            f"memory, {memory_accounts:,} accounts",
+            f"{after:,.0f} MB RSS",
+            f"target < 1024 MB ({positions:,} positions; engine share {after - before:,.0f} MB)",
+        )
+        del engine
+        gc.collect()
+    for label, breakout_every in (("quotes inside the bands only", 10**12), ("with breakouts", 5000)):
+        every = "" if breakout_every > quotes else f" (about one per {breakout_every:,} quotes of a contract)"
+        print(f"{label}{every}:")
+        per_quote: dict[int, float] = {}
+        for n in (10, 100, 1000):
+            events = decode(list(copier_day(n, quotes, breakout_every=breakout_every)))
+            # the opening (positions, fills, stops) is set-up; what follows is the quote stream timed
+            split = 1 + max(
+                i for i, (_, evs) in enumerate(events) if any(type(e) is not QuoteEvent for e in evs)
             )
+            setup, stream = events[:split], events[split:]
+            n_quotes = sum(len(evs) for _, evs in stream)
+
+            def run(setup: list[Any] = setup, stream: list[Any] = stream) -> tuple[float, int]:
+                engine = build_engine(keys=keys)
+                for t, evs in setup:
+                    for ev in evs:
+                        engine.apply(ev, t)
+                gc.collect()
+                decided = 0
+                start = time.perf_counter()
+                apply = engine.apply
+                for t, evs in stream:
+                    for ev in evs:
+                        decided += len(apply(ev, t))
+                return time.perf_counter() - start, decided
+
+            results = [run() for _ in range(runs)]
+            elapsed, decided = min(r[0] for r in results), results[0][1]
+            per_quote[n] = elapsed / n_quotes
+            ratio = per_quote[n] / per_quote[10]
+            row(
+                f"  per quote, {n:,} accounts ({2 * n:,} pos.)",
+                f"{per_quote[n] * 1e6:.2f} us",
+                f"{ratio:.2f} x the cost at 10" + (" (target <= 3)" if n == 1000 else "")
+                + f"; {decided:,} actions",
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", choices=("default", "busy", "copier"), default="default")
+    parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--replay-lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--copier-quotes", type=int, default=200_000)
+    parser.add_argument("--memory-accounts", type=int, default=5_000)
+    args = parser.parse_args()
+
+    if args.profile == "copier":
+        copier(args.copier_quotes, args.runs, args.memory_accounts)
+        return
+    make_lines = busy_day if args.profile == "busy" else synthetic_day
+    lines = list(make_lines(args.lines))
+    day = "busy day" if args.profile == "busy" else "synthetic day"
+    description = f"{day}, 50 accounts, all 13 rules"
+    throughput(lines, args.runs, description, busy=args.profile == "busy")
+    if args.replay_lines:
+        replay_figure(args.replay_lines, make_lines)
 
 
 if __name__ == "__main__":

@@ -115,8 +115,9 @@ def test_until_accepts_utc_an_offset_a_zone_name_or_the_configured_zones_abbrevi
     assert result.returncode == 0, result.stderr
     # the reset is at 17:00 CST: the lockout until the reset ends first, then the reset itself
     *_, unlock, reset = (orjson.loads(line) for line in result.stdout.splitlines())
-    assert (unlock["t"], unlock["rule"], unlock["action"]) == ("2026-03-02T23:00:00.000Z", "RULE-003", "unlock")
-    assert (reset["t"], reset["rule"], reset["action"]) == ("2026-03-02T23:00:00.000Z", "RESET", "alert")
+    reset_at = "2026-03-02T23:00:00.000Z"
+    assert (unlock["t"], unlock["rule"], unlock["action"]) == (reset_at, "RULE-003", "unlock")
+    assert (reset["t"], reset["rule"], reset["action"]) == (reset_at, "RESET", "alert")
 
 
 def test_until_with_an_unknown_zone_exits_2_naming_the_accepted_forms() -> None:

@@ -23,8 +23,10 @@ the mechanisms every rule relies on:
   (what belongs to the closing trading day first);
 - the quote fast path: after evaluating an account, each quote-sensitive rule gives a quiet price
   band per position; a quote whose prices stay strictly inside every band cannot change a decision,
-  so only quotes that leave a band re-run the rules. ``fast_path=False`` evaluates every quote fully
-  (the reference the property tests compare against).
+  so only quotes that leave a band re-run the rules. The bands' edges sit in a per-contract index
+  (band_index.py): a quote inside every band costs O(1), one that crosses k bands re-evaluates those
+  k accounts only. ``fast_path=False`` evaluates every quote fully (the reference the property
+  tests compare against).
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
@@ -72,6 +73,8 @@ from risk_manager.domain.events import (
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.windows import in_window
+from risk_manager.engine.band_index import BandIndex
+from risk_manager.engine.best_prices import BestPrices
 from risk_manager.engine.calendar import DayBounds, TradingCalendar
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import (
@@ -121,6 +124,11 @@ class _Dispatch:
     by_trigger: Mapping[type, tuple[Rule[Any], ...]]
     quote_rules: tuple[Rule[Any], ...]
     clock_rules: tuple[Rule[Any], ...]
+    # Per quote rule: is its band tested against the last price / against bid and ask? Does a
+    # position's band depend on that position only?
+    on_last: tuple[bool, ...]
+    on_book: tuple[bool, ...]
+    per_position: tuple[bool, ...]
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -133,6 +141,9 @@ class _Dispatch:
             {k: tuple(v) for k, v in by_trigger.items()},
             quote_rules,
             tuple(by_trigger.get(ClockEvent, ())),
+            tuple("last" in r.band_prices for r in quote_rules),
+            tuple(bool(r.band_prices & {"bid", "ask"}) for r in quote_rules),
+            tuple(r.bands_per_position for r in quote_rules),
         )
 
 
@@ -152,8 +163,10 @@ class Engine:
         self._accounts: dict[int, AccountState] = {}
         self._unmonitored: set[int] = set()
         self._quotes: dict[str, MarketQuote] = {}
-        # contract id -> open positions in it, with their account (the quote fan-out list)
-        self._watchers: dict[str, list[tuple[AccountState, Position]]] = {}
+        # Open positions by contract with their quiet bands' edges (the quote fan-out), and the
+        # last prices that keep their best_price exact.
+        self._bands: BandIndex[AccountState, Position] = BandIndex()
+        self._best = BestPrices()
         self._dispatch: dict[int, _Dispatch] = {}
         self._heap: list[tuple[datetime, int, int, int, Any]] = []  # (when, kind, seq, account, key)
         self._seq = 0
@@ -175,6 +188,13 @@ class Engine:
     @property
     def quotes(self) -> Mapping[str, MarketQuote]:
         return self._quotes
+
+    def settle_best_prices(self) -> None:
+        """Bring every position's ``best_price`` up to date before it is read outside the rules
+        (a snapshot): the engine updates it lazily, when the position's account is evaluated."""
+        for account in self._accounts.values():
+            for position in account.positions.values():
+                self._best.settle(position)
 
     def next_deadline(self) -> datetime | None:
         """The earliest time at which ``advance`` has something to do."""
@@ -377,6 +397,8 @@ class Engine:
     ) -> AccountView:
         rules = self.policy.rules_for(account.account_id)
         warn_at = rules.warn_at if rules is not None else ()
+        for position in account.positions.values():
+            self._best.settle(position)  # rules read best_price: make it exact first
         return AccountView(
             account,
             now,
@@ -503,7 +525,7 @@ class Engine:
                 best_price=event.average_price,
             )
             account.positions[cid] = position
-            self._watchers.setdefault(cid, []).append((account, position))
+            self._watch(account, position)
             return {cid: change}
         previous.closing = 0  # the snapshot is the gateway's settled view of the position
         grew = abs(signed) > abs(previous.size)
@@ -515,13 +537,16 @@ class Engine:
         previous.position_id = event.position_id
         return {cid: change}
 
+    def _watch(self, account: AccountState, position: Position) -> None:
+        """Route the position's contract's quotes to it (a new position is evaluated on every quote
+        until its bands are computed)."""
+        self._bands.add(position.contract_id, account, position)
+        self._best.watch(position)
+
     def _drop_position(self, account: AccountState, position: Position) -> None:
         del account.positions[position.contract_id]
-        watchers = self._watchers.get(position.contract_id)
-        if watchers is not None:
-            watchers[:] = [w for w in watchers if w[1] is not position]
-            if not watchers:
-                del self._watchers[position.contract_id]
+        self._bands.remove(position)
+        self._best.forget(position)
 
     @staticmethod
     def _apply_order(account: AccountState, event: OrderEvent) -> None:
@@ -664,39 +689,40 @@ class Engine:
             quote.ask = ask
         if event.timestamp is not None:
             quote.timestamp = event.timestamp
-        watchers = self._watchers.get(cid)
-        if not watchers:
-            return
+        index = self._bands.contract(cid)
+        if index is None:
+            return  # no open position in the contract (one opening later ignores earlier quotes)
         last, bid, ask = quote.last, quote.bid, quote.ask
-        due: dict[int, tuple[AccountState, set[int] | None]] | None = None
-        for account, position in watchers:
-            left: set[int] | None = None  # None: every quote-sensitive rule
-            if self.fast_path:
-                lo, hi = position.band_lo, position.band_hi
-                if (
-                    (last is None or lo < last < hi)
-                    and (bid is None or lo < bid < hi)
-                    and (ask is None or lo < ask < hi)
-                ):
-                    continue
+        if last is not None:
+            self._best.record(cid, last)
+        if not self.fast_path:
+            for entry in index:
+                self._evaluate_quote(entry.account, cid, event, now, out, None)
+            return
+        # bid and ask are tested together: the lower against lower edges, the higher against upper
+        book: tuple[float, float] | None = None
+        if bid is not None and ask is not None:
+            book = (bid, ask) if bid <= ask else (ask, bid)
+        elif bid is not None or ask is not None:
+            only = bid if bid is not None else ask
+            assert only is not None
+            book = (only, only)
+        if index.quiet(last, book):
+            return  # inside every band: O(1) whatever the number of positions
+        for entry in index.crossed(last, book):
+            account, position = entry.account, entry.position
+            found = self._rules(account)
+            left: set[int] | None = None
+            if found is not None:
+                on_last, on_book = found[1].on_last, found[1].on_book
                 left = {
                     i
                     for i, (lo, hi) in enumerate(position.rule_bands)
-                    if not (
-                        (last is None or lo < last < hi)
-                        and (bid is None or lo < bid < hi)
-                        and (ask is None or lo < ask < hi)
-                    )
+                    if (on_last[i] and last is not None and not lo < last < hi)
+                    or (on_book[i] and book is not None and not (lo < book[0] and book[1] < hi))
                 }
-            if due is None:
-                due = {}
-            previous = due.get(account.account_id)
-            if previous is not None:
-                left = None if previous[1] is None or left is None else previous[1] | left
-            due[account.account_id] = (account, left)
-        if due is not None:
-            for account, left in due.values():
-                self._evaluate_quote(account, cid, event, now, out, left)
+            self._evaluate_quote(account, cid, event, now, out, left)
+            index.update(position)  # back into the index, with the bands the evaluation left
 
     def _evaluate_quote(
         self,
@@ -709,25 +735,22 @@ class Engine:
     ) -> None:
         """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them)."""
         with self._guarded(account, now, out):
-            position = account.positions.get(cid)
-            quote = self._quotes[cid]
-            if position is not None and quote.last is not None and position.best_price is not None:
-                last = Decimal(repr(quote.last))
-                if (last > position.best_price) if position.size > 0 else (last < position.best_price):
-                    position.best_price = last
             found = self._rules(account)
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
-                quote_rules = found[1].quote_rules
+                dispatch = found[1]
+                quote_rules = dispatch.quote_rules
                 view = self._view(account, now, event)
                 for i, rule in enumerate(quote_rules):
                     if left is None or i in left:
                         actions.extend(rule.evaluate(view))
                 if left is not None and not any(isinstance(a, LockAccount) for a in actions):
                     # No lockout started, so nothing another rule reads has changed: only the re-run
-                    # rules' own bands (and breach markers) move.
+                    # rules' own bands (and breach markers) move — and of a per-position rule only
+                    # on the positions the quote or a decision concerns.
                     self._commit(account, actions, now, out)
-                    self._compute_bands(account, self._view(account, now, None), quote_rules, left)
+                    view = self._view(account, now, None)
+                    self._compute_bands(account, view, dispatch, left, _concerned(cid, actions))
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
@@ -937,15 +960,17 @@ class Engine:
         ``now`` would loop forever, so such an answer means "nothing more to wait for".
         """
         found = self._rules(account)
-        quote_rules = found[1].quote_rules if found is not None else ()
-        clock_rules = found[1].clock_rules if found is not None else ()
-        if not quote_rules and not clock_rules:
+        dispatch = found[1] if found is not None else None
+        clock_rules = dispatch.clock_rules if dispatch is not None else ()
+        if dispatch is None or (not dispatch.quote_rules and not clock_rules):
             for position in account.positions.values():
                 position.band_lo, position.band_hi = -_INF, _INF
+                position.book_lo, position.book_hi = -_INF, _INF
                 position.rule_bands = []
+                self._bands.update(position)
             return
         view = self._view(account, now, None)
-        self._compute_bands(account, view, quote_rules, None)
+        self._compute_bands(account, view, dispatch, None)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             current = self._wakeups.get(key)
@@ -963,30 +988,62 @@ class Engine:
                     self._wakeups[key] = when
                     self._push(when, _KIND_WAKE, account.account_id, rule.id)
 
-    @staticmethod
     def _compute_bands(
-        account: AccountState, view: AccountView, quote_rules: tuple[Rule[Any], ...], only: set[int] | None
+        self,
+        account: AccountState,
+        view: AccountView,
+        dispatch: _Dispatch,
+        only: set[int] | None,
+        concerned: set[str] | None = None,
     ) -> None:
         """Store each quote-sensitive rule's quiet band per position (all rules, or those in ``only``)
-        and their intersection, the band the quote fast path tests."""
+        and their intersections, the bands the quote fast path tests: one for the last price (rules
+        marking at last), one for bid and ask (rules marking at mid or the exit side).
+
+        ``concerned``: the contracts whose positions may have moved; the bands of per-position rules
+        (``Rule.bands_per_position``) on other positions are kept (None: every position moved)."""
+        quote_rules, on_last, on_book = dispatch.quote_rules, dispatch.on_last, dispatch.on_book
         count = len(quote_rules)
         for position in account.positions.values():
             bands = position.rule_bands
             if only is None or len(bands) != count:
                 bands = position.rule_bands = [_NEVER_QUIET] * count
                 todo: Iterable[int] = range(count)
-            else:
+            elif concerned is None or position.contract_id in concerned:
                 todo = only
+            else:
+                todo = [i for i in only if not dispatch.per_position[i]]
+                if not todo:
+                    continue
             for i in todo:
                 bands[i] = _float_band(quote_rules[i].price_band(view, position))
-            if count:
-                position.band_lo = max(b[0] for b in bands)
-                position.band_hi = min(b[1] for b in bands)
-            else:
-                position.band_lo, position.band_hi = -_INF, _INF
+            last_lo = book_lo = -_INF
+            last_hi = book_hi = _INF
+            for i, (lo, hi) in enumerate(bands):
+                if on_last[i]:
+                    last_lo, last_hi = max(last_lo, lo), min(last_hi, hi)
+                if on_book[i]:
+                    book_lo, book_hi = max(book_lo, lo), min(book_hi, hi)
+            position.band_lo, position.band_hi = last_lo, last_hi
+            position.book_lo, position.book_hi = book_lo, book_hi
+            self._bands.update(position)
 
 
 _NEVER_QUIET = (_INF, -_INF)
+
+
+def _concerned(cid: str, actions: list[Action]) -> set[str] | None:
+    """The contracts a quote of ``cid`` and the decisions it led to concern (None: the account)."""
+    contracts = {cid}
+    for action in actions:
+        contract_id = getattr(action, "contract_id", None)
+        subject = action.subject or ""
+        if contract_id is None and subject.startswith("pos:"):
+            contract_id = subject.split(":", 2)[1]
+        if contract_id is None:
+            return None
+        contracts.add(contract_id)
+    return contracts
 
 
 def _float_band(band: Band | None) -> tuple[float, float]:

@@ -156,6 +156,7 @@ def _account(a: AccountState) -> dict[str, Any]:
 
 def snapshot(engine: Engine) -> dict[str, Any]:
     """The engine's state as JSON-able data (Decimals and datetimes as strings)."""
+    engine.settle_best_prices()
     return {
         "version": SNAPSHOT_VERSION,
         "now": _t(engine.now),
@@ -233,7 +234,7 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
             # from snapshots written before the field existed (0 is what they meant).
             position.closing = p.get("closing", 0)
             account.positions[cid] = position
-            engine._watchers.setdefault(cid, []).append((account, position))
+            engine._watch(account, position)
         account.working_orders = {o[0]: _order_back(o) for o in (v["working_orders"])}
         book = LockoutBook()
         for lo in v["lockouts"]:

@@ -77,10 +77,14 @@ class Position:
     # The gateway sends a closing trade before the position update: until that update arrives the
     # closed contracts' P&L is already realized and must not also count as unrealized.
     closing: int = 0
-    # Quiet band on quote prices (see Engine._compute_bands): while last, bid and ask all stay
-    # strictly inside, no quote-sensitive rule can change its decision for this account.
+    # Quiet bands (see Engine._compute_bands): while the last price stays strictly inside
+    # (band_lo, band_hi) and bid and ask inside (book_lo, book_hi), no quote-sensitive rule can
+    # change its decision for this account. The first band gathers the rules that mark at the last
+    # price, the second those that mark at mid or at the exit side.
     band_lo: float = _INF
     band_hi: float = -_INF
+    book_lo: float = _INF
+    book_hi: float = -_INF
     # The band of each quote-sensitive rule of the account (same order as the rules), so that a
     # quote leaving one rule's band re-runs that rule only.
     rule_bands: list[tuple[float, float]] = field(default_factory=list)

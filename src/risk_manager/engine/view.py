@@ -26,6 +26,7 @@ class AccountView:
     __slots__ = (
         "_quotes",
         "_state",
+        "_totals",
         "calendar",
         "changes",
         "connection_lost_since",
@@ -49,6 +50,10 @@ class AccountView:
     ) -> None:
         self._state = state
         self._quotes = quotes
+        # unrealized_total by price source: a view lives for one evaluation (or one computation of
+        # bands), during which the account does not change, and account-level bands ask once per
+        # position.
+        self._totals: dict[str, tuple[Decimal, int]] = {}
         self.now = now
         self.event = event
         self.contracts = contracts
@@ -115,6 +120,9 @@ class AccountView:
 
     def unrealized_total(self, source: str = "last") -> tuple[Decimal, int]:
         """(sum of known unrealized P&L, number of positions whose P&L is unknown)."""
+        cached = self._totals.get(source)
+        if cached is not None:
+            return cached
         total, unknown = ZERO, 0
         for position in self._state.positions.values():
             pnl = self.unrealized(position, source)
@@ -122,6 +130,7 @@ class AccountView:
                 unknown += 1
             else:
                 total += pnl
+        self._totals[source] = (total, unknown)
         return total, unknown
 
     # ---- orders ----------------------------------------------------------------------------

@@ -23,6 +23,13 @@ from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
 
 PRICE_SOURCES = ("last", "mid", "exit_side")
+# The quote prices a mark of each price source is made of: a band is tested against these only.
+QUOTE_PRICES: dict[str, frozenset[str]] = {
+    "last": frozenset({"last"}),
+    "mid": frozenset({"bid", "ask"}),
+    "exit_side": frozenset({"bid", "ask"}),
+}
+ALL_QUOTE_PRICES = frozenset({"last", "bid", "ask"})
 
 # A quiet band: (lowest, highest) mark price of one position strictly inside which the rule's
 # decision cannot change on a quote; None on a side means unbounded. A rule that cannot say
@@ -67,6 +74,19 @@ class Rule(ABC, Generic[C]):
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         """Quiet band of ``position`` for this rule (quote-sensitive rules only)."""
         return (None, None)
+
+    @property
+    def bands_per_position(self) -> bool:
+        """True when a position's band depends only on that position (its contract's quote, its
+        orders, its breach markers): a quote of another contract cannot move it. False for sums
+        over the account (RULE-003/013), whose bands share the distance to the limit."""
+        return False
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        """The quote prices ("last", "bid", "ask") the rule's marks are made of: its band is tested
+        against these only (a last-price rule is not woken by the book moving)."""
+        return ALL_QUOTE_PRICES
 
     def next_wakeup(self, view: AccountView) -> datetime | None:
         """When this rule must be evaluated again without an event (timers), or None."""

@@ -8,10 +8,11 @@ from typing import Literal
 from risk_manager.config.types import LossLimit
 from risk_manager.domain.actions import Action, Inputs
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
-from risk_manager.domain.money import ZERO, money
+from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.base import (
+    QUOTE_PRICES,
     Band,
     Rule,
     RuleConfig,
@@ -59,13 +60,7 @@ def day_pnl(
     value = realized(view, include_fees, source)
     if not include_unrealized:
         return value, 0
-    total, unknown = ZERO, 0
-    for position in view.positions.values():
-        pnl = view.unrealized(position, SOURCE)
-        if pnl is None:
-            unknown += 1
-        else:
-            total += pnl
+    total, unknown = view.unrealized_total(SOURCE)
     return value + total, unknown
 
 
@@ -106,7 +101,7 @@ def account_band(
         return None
     pnl_now = position.unrealized_at(mark)
     assert pnl_now is not None  # spec is known
-    known = sum(1 for p in view.positions.values() if view.unrealized(p, SOURCE) is not None)
+    known = len(view.positions) - view.unrealized_total(SOURCE)[1]
     threshold = next_threshold(view, rule_id, SUBJECT, value, limit)
     slack = value - threshold if limit < 0 else threshold - value
     if slack <= 0 or known == 0:
@@ -160,6 +155,10 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
     @property
     def quote_sensitive(self) -> bool:
         return self.config.include_unrealized
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        return QUOTE_PRICES[SOURCE]
 
     def evaluate(self, view: AccountView) -> list[Action]:
         cfg = self.config

@@ -12,8 +12,9 @@ from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, 
 from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig, hard_lockout, warning_alerts
+from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, hard_lockout, warning_alerts
 from risk_manager.rules.daily_realized_loss import (
+    SOURCE,
     SUBJECT,
     PnlSource,
     day_pnl,
@@ -69,6 +70,10 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
             why += f" ({unknown} open position(s) without a price not counted)"
         inputs = pnl_inputs(view, value, cfg.target, unknown, cfg.include_fees, "target", cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        return QUOTE_PRICES[SOURCE]
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         cfg = self.config

@@ -11,7 +11,7 @@ from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
 from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig, band_for_pnl, warning_alerts
+from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, band_for_pnl, warning_alerts
 
 PriceSource = Literal["last", "mid", "exit_side"]
 
@@ -70,6 +70,14 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
             actions.extend(warning_alerts(view, self.id, subject, pnl, limit, f"{contract_id} unrealized"))
         return actions
 
+    @property
+    def bands_per_position(self) -> bool:
+        return True
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        return QUOTE_PRICES[self.config.price_source]
+
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         limit = self.config.limit
         mark = view.mark(position, self.config.price_source)
@@ -77,10 +85,13 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         if mark is None or pnl is None:
             return None
         subject = f"pos:{position.contract_id}"
-        # Levels that would still produce a decision: unfired warnings, and the limit until enforced.
-        # Only a falling P&L can reach them; a rising one decides nothing (markers re-arm on
-        # position events, which are evaluated anyway).
-        levels = [limit * f for f in view.warn_at if not view.breached(self.id, f"{subject}:warn:{f}")]
+        # Levels that would still produce a decision: warnings above the highest one announced (a
+        # lower one counts as passed, see due_warning), and the limit until enforced. Only a falling
+        # P&L can reach them; a rising one decides nothing (markers re-arm on position events,
+        # which are evaluated anyway).
+        announced = [f for f in view.warn_at if view.breached(self.id, f"{subject}:warn:{f}")]
+        passed = max(announced, default=Decimal(0))
+        levels = [limit * f for f in view.warn_at if f > passed]
         if not view.breached(self.id, subject):
             levels.append(limit)
         if not levels:

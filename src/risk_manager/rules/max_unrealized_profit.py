@@ -11,7 +11,7 @@ from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
 from risk_manager.domain.money import money
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig, band_for_pnl
+from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, band_for_pnl
 from risk_manager.rules.daily_unrealized_loss import PriceSource, position_inputs
 
 
@@ -55,6 +55,14 @@ class MaxUnrealizedProfit(Rule[MaxUnrealizedProfitConfig]):
                     )
                 )
         return actions
+
+    @property
+    def bands_per_position(self) -> bool:
+        return True
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        return QUOTE_PRICES[self.config.price_source]
 
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         target = self.config.target

@@ -25,7 +25,7 @@ from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.engine.state import Position
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig
+from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig
 
 
 def _ticks(value: Any) -> int:
@@ -152,14 +152,9 @@ class TradeManagement(Rule[TradeManagementConfig]):
         target, part, gain = found
         long = position.size > 0
         cid = position.contract_id
-        existing = view.protective_stop(position)
-        requested = view.stop_requested(cid)
-        if existing is None and requested is not None:
-            return None  # the stop we placed has not shown up yet (or is gone): never place a second
-        if existing is not None and existing.stop_price is None:
+        blocked, previous, existing = self._previous_stop(view, position)
+        if blocked:
             return None
-        known = [p for p in (requested, None if existing is None else existing.stop_price) if p is not None]
-        previous = (max(known) if long else min(known)) if known else None
         if previous is not None and (target <= previous if long else target >= previous):
             return None
         was = "none" if previous is None else str(previous)
@@ -196,11 +191,23 @@ class TradeManagement(Rule[TradeManagementConfig]):
             inputs=inputs,
         )
 
+    @property
+    def bands_per_position(self) -> bool:
+        return True
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        return QUOTE_PRICES["last"]  # profit is measured on last prices only
+
     def price_band(self, view: AccountView, position: Position) -> Band | None:
         """Only a new best price can move the stop: the band's edge on the profit side is the next
-        level that would (a trigger not reached yet, or the best price itself once trailing)."""
+        price that would (a trigger not reached yet, or, once trailing, the best price at which the
+        trailing stop first beats the current one — not every new best, most of which move nothing)."""
         if position.spec is None or position.size == 0:
             return (None, None)
+        blocked, previous, _ = self._previous_stop(view, position)
+        if blocked:
+            return (None, None)  # waiting for its own stop, or unable to compare: no quote decides
         tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
         best = self._best(view, position)
         gain = None if best is None else (best - entry) * sign / tick
@@ -209,13 +216,38 @@ class TradeManagement(Rule[TradeManagementConfig]):
         if be.enabled and (gain is None or gain < be.trigger_ticks):
             levels.append(entry + sign * be.trigger_ticks * tick)
         if tr.enabled:
-            if best is not None and gain is not None and gain >= tr.activation_ticks:
-                levels.append(best)
-            else:
+            if gain is None or gain < tr.activation_ticks:
                 levels.append(entry + sign * tr.activation_ticks * tick)
+            elif previous is None:
+                return None  # a stop is due now: no quiet band
+            else:
+                # The trailing target (best - distance, rounded up to the grid for a long) beats the
+                # previous stop exactly when best passes the grid price at or below it + distance.
+                rounding = ROUND_FLOOR if sign > 0 else ROUND_CEILING
+                on_grid = (previous / tick).to_integral_value(rounding) * tick
+                levels.append(on_grid + sign * tr.distance_ticks * tick)
         if not levels:
             return (None, None)
         return (None, min(levels)) if sign > 0 else (max(levels), None)
+
+    @staticmethod
+    def _previous_stop(
+        view: AccountView, position: Position
+    ) -> tuple[bool, Decimal | None, OrderEvent | None]:
+        """(blocked, the stop a new one must beat or None when there is none yet, the working
+        protective stop). Blocked: the rule
+        does nothing whatever the price — its own stop has not shown up yet (never place a second),
+        or the working stop's price is unknown (a new one cannot be proven tighter)."""
+        existing = view.protective_stop(position)
+        requested = view.stop_requested(position.contract_id)
+        if existing is None and requested is not None:
+            return True, None, existing
+        if existing is not None and existing.stop_price is None:
+            return True, None, existing
+        known = [p for p in (requested, None if existing is None else existing.stop_price) if p is not None]
+        if not known:
+            return False, None, existing
+        return False, max(known) if position.size > 0 else min(known), existing
 
     def describe(self) -> str:
         be, tr = self.config.breakeven, self.config.trailing

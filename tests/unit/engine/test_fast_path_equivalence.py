@@ -115,3 +115,130 @@ def test_the_fast_path_really_skips_quotes() -> None:
     for i in range(50):
         h.apply(quote(MNQ, 21000.0 - (i % 3) * 0.25), at=T0 + timedelta(seconds=i))
     assert calls < 10
+
+
+# ---- busy and copier streams (issue 9: the band index must decide exactly as full evaluation) ----
+
+walk_steps = st.sampled_from([-1, 1, -1, 1, -1, 1, -3, 3, 0])
+
+
+@st.composite
+def busy_streams(draw: st.DrawFn) -> list[tuple[int, Any]]:
+    """Several accounts with positions in the same contracts at once, prices walking on the tick
+    grid (so trailing stops keep moving), positions opening, growing, reversing and closing, stops
+    placed and moved by hand, executions with P&L."""
+    accounts_ = list(range(7, 7 + draw(st.integers(3, 8))))
+    price = dict(BASE)
+    stream: list[tuple[int, Any]] = []
+    for _ in range(draw(st.integers(10, 160))):
+        gap = draw(st.integers(0, 20))
+        kind = draw(st.sampled_from(["quote"] * 10 + ["position", "position", "stop", "trade"]))
+        cid = draw(contracts)
+        if kind == "quote":
+            price[cid] += draw(walk_steps) * 0.25
+            p = price[cid]
+            stream.append((gap, quote(cid, p, p - 0.25, p) if draw(st.booleans()) else quote(cid, p)))
+            continue
+        account = draw(st.sampled_from(accounts_))
+        if kind == "position":
+            size = draw(st.integers(-3, 3))
+            avg = price[cid] + draw(st.integers(-4, 4)) * 0.25
+            stream.append((gap, pos(cid, size, f"{avg:.2f}", account=account)))
+        elif kind == "stop":
+            side = draw(st.sampled_from([OrderSide.SELL, OrderSide.BUY]))
+            stop = price[cid] + draw(st.integers(-30, 30)) * 0.25
+            stream.append(
+                (
+                    gap,
+                    order(
+                        account * 10 + draw(st.integers(1, 3)),
+                        cid,
+                        type=OrderType.STOP,
+                        side=side,
+                        stop_price=f"{stop:.2f}",
+                        account=account,
+                    ),
+                )
+            )
+        else:
+            pnl = draw(st.one_of(st.none(), st.integers(-600, 400).map(lambda c: f"{c / 2:.2f}")))
+            stream.append(
+                (gap, trade(draw(st.integers(1, 60)), cid, f"{price[cid]:.2f}", pnl=pnl, account=account))
+            )
+    return stream
+
+
+@st.composite
+def copier_streams(draw: st.DrawFn) -> list[tuple[int, Any]]:
+    """N accounts holding the same MNQ and ES positions from the same entry with the same stops;
+    quotes wander a few ticks around a centre and now and then break out by 20-30 ticks."""
+    n = draw(st.integers(2, 10))
+    side = draw(st.sampled_from([1, -1]))
+    stream: list[tuple[int, Any]] = [(0, quote(cid, BASE[cid], BASE[cid] - 0.25, BASE[cid])) for cid in BASE]
+    for account in range(7, 7 + n):
+        for k, cid in enumerate(BASE):
+            stream.append((0, pos(cid, side, f"{BASE[cid]:.2f}", account=account)))
+            stop = BASE[cid] - side * 40 * 0.25
+            stop_side = OrderSide.SELL if side > 0 else OrderSide.BUY
+            stream.append(
+                (0, order(account * 10 + k, cid, side=stop_side, stop_price=f"{stop:.2f}", account=account))
+            )
+    centre = dict(BASE)
+    offset = dict.fromkeys(BASE, 0)
+    for _ in range(draw(st.integers(10, 200))):
+        cid = draw(contracts)
+        if draw(st.integers(0, 14)) == 0:  # a breakout: a run of ticks in one direction
+            direction = draw(st.sampled_from([1, -1]))
+            for _ in range(draw(st.integers(20, 30))):
+                centre[cid] += direction * 0.25
+                stream.append((1, quote(cid, centre[cid] + offset[cid] * 0.25)))
+        else:
+            offset[cid] = max(-6, min(6, offset[cid] + draw(walk_steps)))
+            p = centre[cid] + offset[cid] * 0.25
+            stream.append((draw(st.integers(0, 5)), quote(cid, p, p - 0.25, p)))
+    return stream
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(busy_streams())
+def test_on_busy_streams_the_band_index_decides_exactly_as_full_evaluation(
+    stream: list[tuple[int, Any]],
+) -> None:
+    keys = list(QUOTE_RULES)
+    assert run(stream, True, keys) == run(stream, False, keys)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(copier_streams())
+def test_on_copier_streams_the_band_index_decides_exactly_as_full_evaluation(
+    stream: list[tuple[int, Any]],
+) -> None:
+    keys = list(QUOTE_RULES)
+    assert run(stream, True, keys) == run(stream, False, keys)
+
+
+def evaluations_of_wandering_quotes(accounts: int) -> int:
+    h = build(True, list(QUOTE_RULES))
+    for account in range(7, 7 + accounts):
+        h.apply(quote(MNQ, 21000.0, 20999.75, 21000.0), pos(MNQ, 1, "21000", account=account))
+        h.apply(order(account, MNQ, stop_price="20990", account=account))
+    calls = 0
+    engine = h.engine
+    original = engine._evaluate_quote
+
+    def counting(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        original(*args)
+
+    engine._evaluate_quote = counting  # type: ignore[method-assign]
+    for i in range(200):
+        p = 21000.0 + ((i % 7) - 3) * 0.25  # within 3 ticks: below breakeven and warnings
+        h.apply(quote(MNQ, p, p - 0.25, p), at=h.now + timedelta(seconds=1))
+    return calls
+
+
+def test_on_a_copier_stream_quotes_inside_the_bands_wake_nobody_however_many_accounts() -> None:
+    """The point of the index: wandering quotes cost no evaluation, at 3 accounts as at 30."""
+    assert evaluations_of_wandering_quotes(3) == 0
+    assert evaluations_of_wandering_quotes(30) == 0
