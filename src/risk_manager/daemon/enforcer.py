@@ -294,11 +294,8 @@ class Enforcer:
             orders = [o for o in await self._orders(account_id) if o.id not in refused]
             await asyncio.gather(*(self._cancel_one(o, run, refused) for o in orders))
             positions = await self._positions(account_id)
-            acks = await asyncio.gather(*(
-                self._send(self.broker.close_position(account_id, p.contract_id), run,
-                           f"account {account_id} close {p.contract_id}")
-                for p in positions
-            ))
+            closes = (self._close_once(account_id, p.contract_id, run) for p in positions)
+            acks = await asyncio.gather(*closes)
             if closed_at is None and any(acks):
                 closed_at = self.clock()
                 run.acked = closed_at
@@ -310,6 +307,15 @@ class Enforcer:
             return ("fallback" if refused else "done"), "flat"
         return "failed", (f"still {len(positions)} position(s) and {len(orders)} working order(s) "
                           f"after {self.max_rounds} rounds")
+
+    async def _close_once(self, account_id: int, contract_id: str, run: _Run) -> bool:
+        """One close within a flatten: any failure is settled by the next round's read."""
+        try:
+            return await self._send(self.broker.close_position(account_id, contract_id), run,
+                                    f"account {account_id} close {contract_id}")
+        except GatewayRejected as exc:  # e.g. closed meanwhile by another action
+            log.info("account %s close %s refused: %s", account_id, contract_id, exc)
+            return False
 
     async def _cancel_one(self, order: Order, run: _Run, refused: set[int]) -> None:
         try:
