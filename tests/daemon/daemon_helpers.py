@@ -31,18 +31,32 @@ def live_gateway(**kwargs: Any) -> SimGateway:
     return SimGateway(**kwargs)
 
 
-def write_config(directory: Path, rules: dict[str, Any], gw: SimGateway | None = None,
-                 accounts: tuple[int, ...] = (ACCOUNT,), **risk: Any) -> Path:
+def write_config(
+    directory: Path,
+    rules: dict[str, Any],
+    gw: SimGateway | None = None,
+    accounts: tuple[int, ...] = (ACCOUNT,),
+    **risk: Any,
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "risk_config.yaml").write_text(yaml.safe_dump({"rules": rules, **risk}))
-    (directory / "accounts.yaml").write_text(yaml.safe_dump(
-        {"monitor": "listed", "accounts": [{"id": a, "name": f"acct {a}"} for a in accounts]}))
-    (directory / "timers.yaml").write_text(yaml.safe_dump(
-        {"daily_reset": {"time": "17:00", "timezone": "America/Chicago"}}))
+    (directory / "accounts.yaml").write_text(
+        yaml.safe_dump({"monitor": "listed", "accounts": [{"id": a, "name": f"acct {a}"} for a in accounts]})
+    )
+    (directory / "timers.yaml").write_text(
+        yaml.safe_dump({"daily_reset": {"time": "17:00", "timezone": "America/Chicago"}})
+    )
     if gw is not None:
-        api = {"projectx": {"api_url": gw.base_url, "user_hub_url": gw.user_hub_url,
-                            "market_hub_url": gw.market_hub_url, "username": USER, "api_key": API_KEY},
-               "connection": {"request_timeout": 2}}
+        api = {
+            "projectx": {
+                "api_url": gw.base_url,
+                "user_hub_url": gw.user_hub_url,
+                "market_hub_url": gw.market_hub_url,
+                "username": USER,
+                "api_key": API_KEY,
+            },
+            "connection": {"request_timeout": 2},
+        }
         path = directory / "api_config.yaml"
         path.write_text(yaml.safe_dump(api))
         path.chmod(0o600)
@@ -50,7 +64,9 @@ def write_config(directory: Path, rules: dict[str, Any], gw: SimGateway | None =
 
 
 @contextlib.asynccontextmanager
-async def running(gw: SimGateway, config_dir: Path, data_dir: Path, **overrides: Any) -> AsyncIterator[Daemon]:
+async def running(
+    gw: SimGateway, config_dir: Path, data_dir: Path, **overrides: Any
+) -> AsyncIterator[Daemon]:
     daemon = Daemon(load_config(config_dir), data_dir, settings=settings(gw, **overrides))
     await daemon.start()
     try:

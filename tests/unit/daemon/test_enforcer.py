@@ -66,8 +66,10 @@ class FakeBroker:
 
     async def search_open_orders(self, account_id: int) -> list[Order]:
         self.calls.append(("orders", account_id))
-        return [Order(i, account_id, c, 1, t, 1, 1, None, price, tag, {})
-                for i, (c, t, price, tag) in self.orders.items()]
+        return [
+            Order(i, account_id, c, 1, t, 1, 1, None, price, tag, {})
+            for i, (c, t, price, tag) in self.orders.items()
+        ]
 
     async def search_trades(self, account_id: int, since: datetime) -> list[Any]:
         return []
@@ -94,8 +96,15 @@ class FakeBroker:
         self.calls.append(("cancel", account_id, order_id))
         await self._mutate("cancel", lambda: self.orders.pop(order_id))
 
-    async def place_stop(self, account_id: int, contract_id: str, side: int, size: int,
-                         stop_price: Decimal, custom_tag: str | None = None) -> int:
+    async def place_stop(
+        self,
+        account_id: int,
+        contract_id: str,
+        side: int,
+        size: int,
+        stop_price: Decimal,
+        custom_tag: str | None = None,
+    ) -> int:
         self.calls.append(("place_stop", account_id, contract_id, side, size, stop_price, custom_tag))
 
         def do() -> int:
@@ -135,8 +144,15 @@ def enforcer(broker: FakeBroker, **kwargs: Any) -> tuple[Enforcer, list[tuple[An
     async def no_sleep(_: float) -> None:
         return None
 
-    e = Enforcer(broker, record=lambda *row: recorded.append(row), alert=alerts.append, clock=Clock(),
-                 wall=lambda: NOW, sleep=no_sleep, **kwargs)
+    e = Enforcer(
+        broker,
+        record=lambda *row: recorded.append(row),
+        alert=alerts.append,
+        clock=Clock(),
+        wall=lambda: NOW,
+        sleep=no_sleep,
+        **kwargs,
+    )
     return e, recorded, alerts
 
 
@@ -188,8 +204,13 @@ def test_a_close_rate_limited_twice_is_sent_again_only_after_re_reading_the_posi
     e, _, _ = enforcer(broker)
     outcome = run(e.execute(1, ClosePosition(account_id=7, rule="RULE-004", contract_id=MNQ)))
     assert outcome.status == "done" and broker.positions == {}
-    assert broker.calls == [("close", 7, MNQ), ("positions", 7), ("close", 7, MNQ), ("positions", 7),
-                            ("close", 7, MNQ)]
+    assert broker.calls == [
+        ("close", 7, MNQ),
+        ("positions", 7),
+        ("close", 7, MNQ),
+        ("positions", 7),
+        ("close", 7, MNQ),
+    ]
 
 
 def test_a_5xx_on_a_partial_close_is_reconciled_against_the_remaining_size() -> None:
@@ -222,8 +243,9 @@ def test_a_refused_cancel_during_a_flatten_still_leaves_the_account_flat_and_ale
 
 
 def test_cancel_orders_of_one_symbol_leaves_the_other_symbols_orders() -> None:
-    broker = FakeBroker(orders={5: (MNQ, 1, None, None), 6: (ES, 1, None, None), 7: ("CON.F.US.MNQ.M26", 1,
-                                                                                      None, None)})
+    broker = FakeBroker(
+        orders={5: (MNQ, 1, None, None), 6: (ES, 1, None, None), 7: ("CON.F.US.MNQ.M26", 1, None, None)}
+    )
     e, _, _ = enforcer(broker)
     outcome = run(e.execute(1, CancelOrders(account_id=7, rule="RULE-011", symbol="MNQ")))
     assert outcome.text == "done: cancelled 2"
@@ -242,8 +264,9 @@ def test_a_stop_placed_although_its_answer_was_lost_is_found_by_its_tag_and_not_
     broker = FakeBroker(positions={MNQ: 1})
     broker.failures["place_stop"] = [(GatewayTimeout("Order/place", 2.0), True)]
     e, _, _ = enforcer(broker)
-    action = PlaceStop(account_id=7, rule="RULE-012", contract_id=MNQ, stop_price=Decimal("19990.25"),
-                       side=1, size=1)
+    action = PlaceStop(
+        account_id=7, rule="RULE-012", contract_id=MNQ, stop_price=Decimal("19990.25"), side=1, size=1
+    )
     outcome = run(e.execute(42, action))
     assert outcome.text == "done: stop placed"
     assert [c[0] for c in broker.mutations()] == ["place_stop"]
@@ -254,8 +277,12 @@ def test_a_stop_move_that_got_a_5xx_and_did_not_happen_is_sent_again_after_readi
     broker = FakeBroker(positions={MNQ: 1}, orders={5: (MNQ, 4, Decimal(19990), None)})
     broker.failures["modify_stop"] = [(ServerError("Order/modify", 500), False)]
     e, _, _ = enforcer(broker)
-    outcome = run(e.execute(1, ModifyStop(account_id=7, rule="RULE-012", contract_id=MNQ, order_id=5,
-                                          stop_price=Decimal(19995))))
+    outcome = run(
+        e.execute(
+            1,
+            ModifyStop(account_id=7, rule="RULE-012", contract_id=MNQ, order_id=5, stop_price=Decimal(19995)),
+        )
+    )
     assert outcome.status == "done" and broker.orders[5][2] == Decimal(19995)
     assert [c[0] for c in broker.mutations()] == ["modify_stop", "modify_stop"]
 
