@@ -49,17 +49,26 @@ def reconcile_events(
         if order_id not in listed_orders:
             events.append(replace(held, status=OrderStatus.CANCELLED))
     listed_positions = set()
+    held_positions: Mapping[str, Any] = getattr(account, "positions", {}) or {}
     for position in positions:
         listed_positions.add(position.contract_id)
-        events.append(normalize_position(dict(position.raw), "Position/searchOpen"))
-    held_positions: Mapping[str, Any] = getattr(account, "positions", {}) or {}
+        event = normalize_position(dict(position.raw), "Position/searchOpen")
+        before = held_positions.get(position.contract_id)
+        if before is not None and event.created is not None and event.created > before.opened_at:
+            # Created after the engine first saw its position: the one it holds was closed and this
+            # one opened while nobody listened. Say so, so the engine sees an open (and its gate acts).
+            events.append(_flat(account_id, position.contract_id, before))
+        events.append(event)
     for contract_id, held in list(held_positions.items()):
         if contract_id not in listed_positions:
-            side = PositionType.LONG if held.size > 0 else PositionType.SHORT
-            events.append(PositionEvent(position_id=held.position_id, account_id=account_id,
-                                        contract_id=contract_id, type=side, size=0,
-                                        average_price=held.average_price))
+            events.append(_flat(account_id, contract_id, held))
     return events
+
+
+def _flat(account_id: int, contract_id: str, held: Any) -> PositionEvent:
+    side = PositionType.LONG if held.size > 0 else PositionType.SHORT
+    return PositionEvent(position_id=held.position_id, account_id=account_id, contract_id=contract_id,
+                         type=side, size=0, average_price=held.average_price)
 
 
 def trading_day_start(account: Any, now: datetime) -> datetime:
