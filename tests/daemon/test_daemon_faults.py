@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from daemon_helpers import ACCOUNT, eventually, live_gateway, positions, running, write_config
+from projectx_helpers import FAST_HUB
 from sim_helpers import Api, run
 
 from risk_manager.broker.port import HubMessage
@@ -173,3 +177,27 @@ def test_duplicated_user_events_count_a_loss_once(tmp_path: Path) -> None:
                 assert not engine.accounts[ACCOUNT].lockouts
 
     run(body, timeout=30)
+
+
+def test_silent_quotes_raise_an_alert_and_positions_are_valued_from_rest_bars(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body() -> None:
+        async with live_gateway() as gw, Api(gw) as trader:
+            es = gw.contract_id("ES")
+            gw.set_price(es, "6000.00")
+            hub = replace(FAST_HUB, server_timeout=30.0)  # a frozen hub is not reconnected in this test
+            config = write_config(tmp_path / "c", UNREALIZED_RULES)
+            async with running(gw, config, tmp_path / "d", hub=hub, stale_quote_seconds=0.5):
+                await trader.login()
+                await trader.place(account=ACCOUNT, contract=es, size=1)
+                await eventually(lambda: positions(gw) == {es: 1})
+                await asyncio.sleep(0.2)  # the quote subscription is in place
+                gw.fault({"hub": "market", "action": "freeze"})
+                gw.set_price(es, "5990.00")  # never reaches the daemon as a quote
+                await eventually(lambda: positions(gw) == {}, timeout=10, what="closed on the REST valuation")
+                assert gw.state()["requests"].get("History/retrieveBars", 0) >= 1
+
+    with caplog.at_level(logging.WARNING):
+        run(body, timeout=30)
+    assert f"no quote for {'CON.F.US.EP'}" in caplog.text
