@@ -52,7 +52,7 @@ def test_live_decisions_equal_the_replay_of_the_daemons_own_recording(tmp_path: 
                 await trader.login()
                 await trader.place(account=ACCOUNT, contract=mnq, size=5)  # over-size: reduced to 3
                 await eventually(lambda: positions(gw) == {mnq: 3})
-                await trader.place(account=ACCOUNT, contract=rty, size=1)  # blocked symbol: closed (over the size limit too), symbol locked
+                await trader.place(account=ACCOUNT, contract=rty, size=1)  # blocked: closed, symbol locked
                 await eventually(lambda: rty not in positions(gw))
                 await trader.place(account=ACCOUNT, contract=es, size=1)
                 await eventually(lambda: es in positions(gw))
