@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder
+from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder, RequestBudget
 from risk_manager.config.loader import LoadedConfig
 from risk_manager.daemon.enforcer import AlertHook
 from risk_manager.daemon.supervisor import Supervisor
@@ -50,6 +50,7 @@ class Daemon:
         recorder: Recorder | None = None,
         alert: AlertHook | None = None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        budget: RequestBudget | None = None,
     ) -> None:
         if not config.risk.rules.enabled() and not any(r.enabled() for r in config.account_rules.values()):
             raise NoRuleEnabled(
@@ -62,6 +63,7 @@ class Daemon:
         self.recorder = recorder
         self.alert = alert
         self.wall = wall
+        self.budget = budget  # None: the gateway's documented limits
         self.persistent: PersistentEngine | None = None
         self.report: RecoveryReport | None = None
         self.client: ProjectXClient | None = None
@@ -81,7 +83,7 @@ class Daemon:
             store.close()
             raise
         try:
-            self.client = ProjectXClient(self.settings, recorder=self.recorder)
+            self.client = ProjectXClient(self.settings, recorder=self.recorder, budget=self.budget)
             await self.client.start()
             self.supervisor = Supervisor(
                 self.persistent, self.client, monitored=self.config.monitored,
