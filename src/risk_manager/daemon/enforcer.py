@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,7 +50,7 @@ from risk_manager.domain.actions import (
 from risk_manager.domain.contracts import root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, WORKING_STATUSES
 
-__all__ = ["STOP_TAG_PREFIX", "Enforcer", "Outcome", "RefusedOnAccount"]
+__all__ = ["STOP_TAG_PREFIX", "Enforcer", "Outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +58,11 @@ log = logging.getLogger(__name__)
 CANCEL_REFUSED = 6
 PARTIAL_CLOSE_REFUSED = 9
 STOP_TAG_PREFIX = "rm-"
+KEEP_OUTCOMES = 100_000
 BROKER_KINDS = (Flatten, ClosePosition, CancelOrders, PlaceStop, ModifyStop)
 
 RecordOutcome = Callable[[int, str, "float | None", datetime], None]
 AlertHook = Callable[[Alert], None]
-
-
-class RefusedOnAccount(Exception):
-    """The gateway refused an operation this account does not support (cancel / partial close)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +115,8 @@ class Enforcer:
         self.max_rounds = max_rounds
         self.retry_delay = retry_delay
         self._sleep = sleep
-        self._outcomes: dict[int, Outcome] = {}
+        # Recent outcomes by audit id (a repeat of an old id is long past: the oldest are dropped).
+        self._outcomes: OrderedDict[int, Outcome] = OrderedDict()
         self._running: dict[int, asyncio.Task[Outcome]] = {}
 
     # ---- entry point --------------------------------------------------------------------------------
@@ -135,7 +134,7 @@ class Enforcer:
         return await asyncio.shield(running)
 
     @property
-    def outcomes(self) -> dict[int, Outcome]:
+    def outcomes(self) -> OrderedDict[int, Outcome]:
         return self._outcomes
 
     async def _run(self, audit_id: int, action: Action, received: float | None) -> Outcome:
@@ -149,6 +148,8 @@ class Enforcer:
             latency = round((run.acked - run.received) * 1000, 3)
         outcome = Outcome(audit_id, action, status, detail, latency)
         self._outcomes[audit_id] = outcome
+        if len(self._outcomes) > KEEP_OUTCOMES:
+            self._outcomes.popitem(last=False)
         self._running.pop(audit_id, None)
         self._report(outcome)
         return outcome
