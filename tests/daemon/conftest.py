@@ -5,3 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "sim"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "broker"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "notify"))

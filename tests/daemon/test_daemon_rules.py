@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import orjson
 from daemon_helpers import ACCOUNT, eventually, live_gateway, positions, running, working_orders, write_config
+from notify_fakes import ChatApi
 from sim_helpers import Api, run
 
 
@@ -171,5 +173,31 @@ def test_rule_012_a_stop_is_placed_at_breakeven_then_trailed(tmp_path: Path) -> 
                     what="the stop trailed 10 ticks behind the best price",
                 )
                 assert positions(gw) == {mnq: 1}  # trade management never closes
+
+    run(body, timeout=30)
+
+
+def test_a_lockout_and_the_daemons_start_and_stop_are_notified_on_the_configured_channel(
+    tmp_path: Path,
+) -> None:
+    async def body() -> None:
+        async with live_gateway() as gw, Api(gw) as trader, ChatApi() as chat:
+            es = gw.contract_id("ES")
+            gw.set_price(es, "6000.00")
+            rules = {"daily_realized_loss": {"enabled": True, "limit": -500, "include_unrealized": False}}
+            general = {"notifications": {"discord_webhook": chat.discord_url}}
+            config = write_config(tmp_path / "config", rules, general=general)
+            async with running(gw, config, tmp_path / "data"):
+                await trader.login()
+                await trader.place(account=ACCOUNT, contract=es, size=1)
+                gw.set_price(es, "5985.00")
+                await trader.place(account=ACCOUNT, contract=es, side=1, size=1)
+                await eventually(
+                    lambda: "RULE-003" in orjson.dumps(chat.delivered("discord")).decode(),
+                    timeout=10,
+                    what="the lockout notified",
+                )
+            text = orjson.dumps(chat.delivered("discord")).decode().lower()
+            assert "start" in text and "stop" in text
 
     run(body, timeout=30)

@@ -25,6 +25,7 @@ from risk_manager.daemon.enforcer import AlertHook
 from risk_manager.daemon.supervisor import Supervisor
 from risk_manager.domain.actions import format_time
 from risk_manager.engine.engine import Engine
+from risk_manager.notify.service import Notifications
 from risk_manager.rules.base import Rule
 from risk_manager.store.recovery import PersistentEngine, RecoveryReport, describe, recover
 from risk_manager.store.sqlite import Store
@@ -34,6 +35,7 @@ __all__ = ["STORE_NAME", "Daemon", "NoRuleEnabled"]
 log = logging.getLogger(__name__)
 
 STORE_NAME = "risk.db"
+NOTIFY_FLUSH = 0.3  # seconds the notifier gets at stop (the whole stop stays under 2 s)
 
 
 class NoRuleEnabled(ValueError):
@@ -51,6 +53,7 @@ class Daemon:
         alert: AlertHook | None = None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         budget: RequestBudget | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
         if not config.risk.rules.enabled() and not any(r.enabled() for r in config.account_rules.values()):
             raise NoRuleEnabled(
@@ -64,6 +67,8 @@ class Daemon:
         self.alert = alert
         self.wall = wall
         self.budget = budget  # None: the gateway's documented limits
+        # None: built from general.notifications (no channel configured: every call is a no-op)
+        self.notifications = notifications
         self.persistent: PersistentEngine | None = None
         self.report: RecoveryReport | None = None
         self.client: ProjectXClient | None = None
@@ -83,13 +88,19 @@ class Daemon:
             store.close()
             raise
         try:
+            if self.notifications is None:
+                general = self.config.risk.general
+                self.notifications = Notifications.from_config(general.notifications, general.timezone)
+            await self.notifications.start()
             self.client = ProjectXClient(self.settings, recorder=self.recorder, budget=self.budget)
             await self.client.start()
             self.supervisor = Supervisor(
                 self.persistent, self.client, monitored=self.config.monitored,
                 stale_quote_seconds=self.settings.stale_quote_seconds, alert=self.alert, wall=self.wall,
+                notifications=self.notifications,
             )
             await self.supervisor.start()
+            self.notifications.on_started(self.wall(), self.supervisor.accounts)
         except BaseException:
             await self.stop()
             raise
@@ -98,11 +109,14 @@ class Daemon:
             log.info("%s", line)
         return lines
 
-    async def stop(self) -> None:
+    async def stop(self, reason: str = "stopped") -> None:
         """Stop the loops, close the gateway connections, flush and snapshot the store."""
         try:
             if self.supervisor is not None:
                 await self.supervisor.stop()
+            if self.notifications is not None:
+                self.notifications.on_stopped(self.wall(), reason)
+                await self.notifications.aclose(NOTIFY_FLUSH)
         finally:
             try:
                 if self.client is not None:

@@ -63,6 +63,7 @@ BROKER_KINDS = (Flatten, ClosePosition, CancelOrders, PlaceStop, ModifyStop)
 
 RecordOutcome = Callable[[int, str, "float | None", datetime], None]
 AlertHook = Callable[[Alert], None]
+FailedHook = Callable[[Action, str, int], None]  # action, why, attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class Enforcer:
         *,
         record: RecordOutcome | None = None,
         alert: AlertHook | None = None,
+        failed: FailedHook | None = None,
         clock: Callable[[], float] = time.perf_counter,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_rounds: int = 5,
@@ -110,6 +112,7 @@ class Enforcer:
         self.broker = broker
         self.record = record
         self.alert_hook = alert
+        self.failed_hook = failed
         self.clock = clock
         self.wall = wall
         self.max_rounds = max_rounds
@@ -160,6 +163,11 @@ class Enforcer:
             level = logging.ERROR if outcome.status == "failed" else logging.INFO
             log.log(level, "account %s %s %s (%s): %s, latency %s ms", action.account_id, action.rule,
                     action.kind, action.reason or "", outcome.text, outcome.latency_ms)
+            if outcome.status == "failed" and self.failed_hook is not None:
+                try:
+                    self.failed_hook(action, outcome.detail, self.max_rounds)
+                except Exception as exc:
+                    log.error("the failure hook failed: %s", exc)
             if outcome.status == "failed":
                 self._raise(Alert(account_id=action.account_id, rule=action.rule, level="critical",
                                   message=f"could not enforce {action.kind}: {outcome.detail}",

@@ -33,8 +33,9 @@ from risk_manager.broker.projectx.client import ProjectXClient
 from risk_manager.daemon.enforcer import BROKER_KINDS, AlertHook, Enforcer
 from risk_manager.daemon.feed_health import FeedHealth
 from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
-from risk_manager.domain.actions import Alert
+from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import ConnectionEvent, Event, PositionEvent, QuoteEvent
+from risk_manager.notify.service import Notifications
 from risk_manager.store.recovery import Decision, PersistentEngine
 
 __all__ = ["Supervisor"]
@@ -57,15 +58,18 @@ class Supervisor:
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         perf: Callable[[], float] = time.perf_counter,
         enforcer: Enforcer | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
         self.persistent = persistent
         self.client = client
         self.monitored = monitored
         self.wall = wall
         self.perf = perf
+        self.notifications = notifications
         self.alert_hook = alert
-        self.enforcer = enforcer or Enforcer(client, record=persistent.record_outcome, alert=alert,
-                                             clock=perf, wall=wall)
+        self.enforcer = enforcer or Enforcer(client, record=persistent.record_outcome, alert=self._alert,
+                                             failed=self._failed, clock=perf, wall=wall)
+        self._lost_at: dict[str, datetime] = {}
         self.feed = FeedHealth(stale_quote_seconds)
         self.accounts: list[int] = []
         self.connection: dict[str, ConnectionState] = {"user": ConnectionState.CONNECTING,
@@ -146,10 +150,17 @@ class Supervisor:
 
     def handle_change(self, change: ConnectionChange) -> None:
         self.connection[change.hub] = change.state
+        notifications = self.notifications
         try:
             if change.lost:
+                self._lost_at[change.hub] = change.at
+                if notifications is not None:
+                    notifications.on_connection_lost(change.at, change.hub)
                 self._decide([ConnectionEvent("lost", change.hub)], change.at)
             elif change.restored:
+                if notifications is not None:
+                    notifications.on_connection_restored(change.at, self._lost_at.pop(change.hub, None),
+                                                         change.hub)
                 self._decide([ConnectionEvent("restored", change.hub)], change.at)
         except Exception:
             log.exception("processing the %s hub's %s failed", change.hub, change.state.value)
@@ -173,6 +184,8 @@ class Supervisor:
             self._wake.set()
 
     def _dispatch(self, decisions: Sequence[Decision], received: float | None) -> None:
+        if self.notifications is not None:  # never raises, never blocks (notify/service.py)
+            self.notifications.on_actions([d.action for d in decisions], decisions[0].t)
         for decision in decisions:
             action = decision.action
             if isinstance(action, (*BROKER_KINDS, Alert)):
@@ -180,6 +193,15 @@ class Supervisor:
             else:
                 log.info("account %s %s %s: %s", action.account_id, action.rule, action.kind,
                          action.reason or "")
+
+    def _alert(self, alert: Alert) -> None:
+        """An alert of the enforcer or the feed check (the engine's own go out with its actions)."""
+        if self.alert_hook is not None:
+            self.alert_hook(alert)
+
+    def _failed(self, action: Action, why: str, attempts: int) -> None:
+        if self.notifications is not None:
+            self.notifications.on_enforcement_failed(action, self.wall(), why, attempts)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -267,9 +289,8 @@ class Supervisor:
                           message=f"no quote for {contract_id} in {self.feed.stale_after:g} s while "
                                   "positions are open; valuing them from REST bars until quotes return")
             log.warning("ALERT %s", alert.message)
-            if self.alert_hook is not None:
-                with contextlib.suppress(Exception):
-                    self.alert_hook(alert)
+            with contextlib.suppress(Exception):
+                self._alert(alert)
         for contract_id in due:
             self._spawn(self._value_from_bars(contract_id))
 
