@@ -14,7 +14,9 @@ the gateway is told to print a price 200 points lower (-400 USD). Measured, per 
     commit    the store write inside ``decide``
     rest      decided -> the gateway's handler runs closeContract (task start, httpx, loopback)
 
-p50 and p99 of each are printed. The gateway and the daemon share one event loop and one core here,
+p50 and p99 of each are printed, and the process's peak RSS (``--accounts 500`` for the issue's
+memory figure; it includes the simulated gateway's own accounts, books and connections).
+The gateway and the daemon share one event loop and one core here,
 so the figures include the gateway's own work; the targets of issue 11 are p50 < 5 ms, p99 < 20 ms.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import resource
 import statistics
 import sys
 import tempfile
@@ -139,6 +142,7 @@ async def main(accounts: int, samples: int, rate: float) -> None:
             finally:
                 gw.set_quote_rate(mes, None)
                 await daemon.stop()
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         n = len(stages["total"])
         print(f"breach-to-close over loopback: {accounts} accounts, {rate:g} background quotes/s, "
               f"{n} samples")
@@ -147,6 +151,7 @@ async def main(accounts: int, samples: int, rate: float) -> None:
             if values:
                 print(f"{name:<10}{pct(values, 0.5):>10.3f}{pct(values, 0.99):>10.3f}"
                       f"{statistics.fmean(values):>10.3f}")
+        print(f"peak RSS of the process (gateway and daemon together): {rss_mb:.0f} MB")
 
 
 class _NoAccount:

@@ -54,15 +54,26 @@ def reconcile_events(
         listed_positions.add(position.contract_id)
         event = normalize_position(dict(position.raw), "Position/searchOpen")
         before = held_positions.get(position.contract_id)
-        if before is not None and event.created is not None and event.created > before.opened_at:
-            # Created after the engine first saw its position: the one it holds was closed and this
-            # one opened while nobody listened. Say so, so the engine sees an open (and its gate acts).
+        if before is not None and _reopened(before, event):
+            # The position the engine holds was closed and this one opened while nobody listened.
+            # Say so, so the engine sees an open (and its lockout gate acts on it).
             events.append(_flat(account_id, position.contract_id, before))
         events.append(event)
     for contract_id, held in list(held_positions.items()):
         if contract_id not in listed_positions:
             events.append(_flat(account_id, contract_id, held))
     return events
+
+
+# Gateway and local clocks may disagree by this much: a later creation time alone proves a reopen
+# only beyond it. A different position id proves it at once.
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def _reopened(before: Any, event: PositionEvent) -> bool:
+    if event.position_id and before.position_id and event.position_id != before.position_id:
+        return True
+    return event.created is not None and event.created > before.opened_at + CLOCK_SKEW
 
 
 def _flat(account_id: int, contract_id: str, held: Any) -> PositionEvent:

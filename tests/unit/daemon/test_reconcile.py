@@ -31,9 +31,9 @@ class Account:
     working_orders: dict[int, OrderEvent] = field(default_factory=dict)
 
 
-def position(contract: str, size: int, created: datetime) -> Position:
+def position(contract: str, size: int, created: datetime, position_id: int = 3) -> Position:
     raw: dict[str, Any] = {
-        "id": 3,
+        "id": position_id,
         "accountId": 7,
         "contractId": contract,
         "type": 1,
@@ -93,12 +93,15 @@ def test_a_position_and_an_order_the_gateway_no_longer_lists_are_reported_gone()
     ]
 
 
-def test_a_position_created_after_the_one_the_engine_holds_is_reported_closed_then_opened() -> None:
-    account = Account({MNQ: Held(1, Decimal(100), T0)})
-    later = reconcile_events(7, account, [position(MNQ, 1, T0 + timedelta(minutes=3))], [], [])
-    assert [e.size for e in later] == [0, 1]  # type: ignore[union-attr]
-    same = reconcile_events(7, account, [position(MNQ, 1, T0 - timedelta(milliseconds=5))], [], [])
-    assert [e.size for e in same] == [1]  # type: ignore[union-attr]
+def test_a_position_with_a_new_id_or_created_well_after_the_held_one_is_reported_closed_then_opened() -> None:
+    account = Account({MNQ: Held(1, Decimal(100), T0, position_id=3)})
+    new_id = position(MNQ, 1, T0, position_id=4)
+    assert [e.size for e in reconcile_events(7, account, [new_id], [], [])] == [0, 1]  # type: ignore[union-attr]
+    later = position(MNQ, 1, T0 + timedelta(minutes=3))
+    assert [e.size for e in reconcile_events(7, account, [later], [], [])] == [0, 1]  # type: ignore[union-attr]
+    # Same id, a creation time within the clock skew allowed: the same position.
+    skewed = position(MNQ, 1, T0 + timedelta(seconds=2))
+    assert [e.size for e in reconcile_events(7, account, [skewed], [], [])] == [1]  # type: ignore[union-attr]
 
 
 def test_the_trades_are_read_from_the_start_of_the_engines_trading_day_or_the_last_24_hours() -> None:
