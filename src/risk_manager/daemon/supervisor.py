@@ -43,6 +43,7 @@ __all__ = ["Supervisor"]
 log = logging.getLogger(__name__)
 
 TIMER_MAX_SLEEP = 1.0
+TIMER_MIN_SLEEP = 0.001
 STALE_RULE = "FEED"
 
 
@@ -260,7 +261,8 @@ class Supervisor:
             self._waiting_for = due
             wait = TIMER_MAX_SLEEP
             if due is not None:
-                wait = min(wait, max(0.0, (due - self.now()).total_seconds()))
+                # a floor: a deadline the engine did not consume must not spin the loop
+                wait = min(wait, max(TIMER_MIN_SLEEP, (due - self.now()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
