@@ -201,3 +201,43 @@ def test_silent_quotes_raise_an_alert_and_positions_are_valued_from_rest_bars(
     with caplog.at_level(logging.WARNING):
         run(body, timeout=30)
     assert f"no quote for {'CON.F.US.EP'}" in caplog.text
+
+
+def test_a_5xx_on_close_that_did_not_close_is_followed_by_a_second_close_after_a_re_read(
+    tmp_path: Path,
+) -> None:
+    async def body() -> None:
+        async with live_gateway() as gw, Api(gw) as trader:
+            es = gw.contract_id("ES")
+            gw.set_price(es, "6000.00")
+            async with running(gw, write_config(tmp_path / "c", UNREALIZED_RULES), tmp_path / "d"):
+                await trader.login()
+                await trader.place(account=ACCOUNT, contract=es, size=1)
+                await eventually(lambda: positions(gw) == {es: 1})
+                gw.fault({"endpoint": "Position/closeContract", "status": 503, "count": 1})
+                await eventually(lambda: gw.set_price(es, "5990.00") and positions(gw) == {}, timeout=10)
+                assert closes(gw) == 2
+                assert gw.state()["requests"].get("Position/searchOpen", 0) >= 2  # re-read in between
+
+    run(body, timeout=30)
+
+
+def test_a_user_hub_gone_silent_without_closing_is_reconnected_and_the_missed_breach_enforced(
+    tmp_path: Path,
+) -> None:
+    async def body() -> None:
+        async with live_gateway() as gw, Api(gw) as trader:
+            es, mnq = gw.contract_id("ES"), gw.contract_id("MNQ")
+            gw.set_price(es, "6000.00")
+            gw.set_price(mnq, "21000.00")
+            async with running(gw, write_config(tmp_path / "c", LOSS_RULES), tmp_path / "d"):
+                await trader.login()
+                await trader.place(account=ACCOUNT, contract=mnq, size=1)
+                await eventually(lambda: positions(gw) == {mnq: 1})
+                gw.fault({"hub": "user", "action": "freeze"})
+                await lose_on_es(gw, trader)  # its events go nowhere
+                await eventually(
+                    lambda: positions(gw) == {}, timeout=10, what="flattened after the reconnect"
+                )
+
+    run(body, timeout=30)
