@@ -48,7 +48,7 @@ from risk_manager.domain.actions import (
     PlaceStop,
 )
 from risk_manager.domain.contracts import root_of
-from risk_manager.domain.events import PROTECTIVE_TYPES, WORKING_STATUSES
+from risk_manager.domain.events import PROTECTIVE_TYPES, WORKING_STATUSES, OrderSide, PositionType
 
 __all__ = ["STOP_TAG_PREFIX", "Enforcer", "Outcome"]
 
@@ -244,8 +244,17 @@ class Enforcer:
         return await self._position(account_id, contract_id) is not None
 
     async def _has_stop(self, account_id: int, contract_id: str) -> bool:
-        return any(o.contract_id == contract_id and o.type in PROTECTIVE_TYPES
-                   for o in await self._orders(account_id))
+        """A protective stop (RULE-008): a working Stop or TrailingStop on the contract, on the side
+        that closes the position (a sell protects a long)."""
+        stops = [o for o in await self._orders(account_id)
+                 if o.contract_id == contract_id and o.type in PROTECTIVE_TYPES]
+        if not stops:
+            return False
+        position = await self._position(account_id, contract_id)
+        if position is None:
+            return False  # nothing to protect: the close finds it flat
+        closing_side = OrderSide.SELL if position.type == PositionType.LONG else OrderSide.BUY
+        return any(o.side == closing_side for o in stops)
 
     # ---- closing -------------------------------------------------------------------------------------
 

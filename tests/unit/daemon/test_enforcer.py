@@ -43,6 +43,7 @@ class FakeBroker:
     # endpoint -> list of failures to raise, in turn; "executed:" prefix = fail after doing it
     failures: dict[str, list[tuple[Exception, bool]]] = field(default_factory=dict)
     next_order_id: int = 100
+    sides: dict[int, int] = field(default_factory=dict)  # order id -> side when not 1 (sell)
 
     def events(self) -> AsyncIterator[BrokerEvent]:
         raise NotImplementedError
@@ -67,7 +68,7 @@ class FakeBroker:
     async def search_open_orders(self, account_id: int) -> list[Order]:
         self.calls.append(("orders", account_id))
         return [
-            Order(i, account_id, c, 1, t, 1, 1, None, price, tag, {})
+            Order(i, account_id, c, 1, t, self.sides.get(i, 1), 1, None, price, tag, {})
             for i, (c, t, price, tag) in self.orders.items()
         ]
 
@@ -250,6 +251,15 @@ def test_cancel_orders_of_one_symbol_leaves_the_other_symbols_orders() -> None:
     outcome = run(e.execute(1, CancelOrders(account_id=7, rule="RULE-011", symbol="MNQ")))
     assert outcome.text == "done: cancelled 2"
     assert set(broker.orders) == {6}
+
+
+def test_a_stop_on_the_wrong_side_does_not_count_as_protection() -> None:
+    broker = FakeBroker(positions={MNQ: 1}, orders={5: (MNQ, 4, Decimal(21010), None)})
+    broker.sides[5] = 0  # a buy stop above the market: it adds to a long, it does not protect it
+    e, _, _ = enforcer(broker)
+    action = ClosePosition(account_id=7, rule="RULE-008", contract_id=MNQ, verify_no_stop=True)
+    assert run(e.execute(1, action)).text == "done: closed"
+    assert broker.positions == {}
 
 
 def test_a_no_stop_close_is_skipped_when_a_stop_arrived_meanwhile() -> None:
