@@ -83,7 +83,8 @@ class Broker(Protocol):
     async def cancel_order(self, account_id: int, order_id: int) -> None: ...
 
     async def place_stop(
-        self, account_id: int, contract_id: str, side: int, size: int, stop_price: Decimal
+        self, account_id: int, contract_id: str, side: int, size: int, stop_price: Decimal,
+        custom_tag: str | None = None,
     ) -> int: ...
 
     async def modify_stop(self, account_id: int, order_id: int, stop_price: Decimal) -> None: ...

@@ -203,6 +203,30 @@ class TimersConfig(StrictModel):
     holidays: HolidaysConfig = HolidaysConfig()
 
 
+# ---- risk_config.yaml: daemon (runtime settings of `risk-manager run`) ----------------------------
+
+
+class DaemonStoreConfig(StrictModel):
+    journal_days: int = Field(30, gt=0)
+    audit_days: int = Field(365, gt=0)
+
+
+class DashboardConfig(StrictModel):
+    enabled: bool = False
+    port: int = Field(8765, gt=0, lt=65536)
+
+
+class DaemonLogConfig(StrictModel):
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class DaemonConfig(StrictModel):
+    store: DaemonStoreConfig = DaemonStoreConfig()
+    dashboard: DashboardConfig = DashboardConfig()
+    log: DaemonLogConfig = DaemonLogConfig()
+
+
 # ---- accounts.yaml -------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from pydantic import ConfigDict, Field, create_model
 
-from risk_manager.config.models import GeneralConfig, InstrumentSpec, StrictModel
+from risk_manager.config.models import DaemonConfig, GeneralConfig, InstrumentSpec, StrictModel
 from risk_manager.config.types import Symbol
 from risk_manager.rules.base import RuleConfig
 from risk_manager.rules.registry import RULE_KEYS, rule_class
@@ -41,6 +41,7 @@ class RiskConfigBase(StrictModel):
     general: GeneralConfig = GeneralConfig()
     instruments: dict[Symbol, InstrumentSpec] = Field(default_factory=dict)
     rules: RulesBase = RulesBase()
+    daemon: DaemonConfig = DaemonConfig()
 
 
 @cache

@@ -1,0 +1,162 @@
+"""The daemon assembled: config + data directory -> store, recovered engine, gateway client, supervisor.
+
+``risk-manager run`` uses it, and the integration tests run it in-process against the simulated
+gateway. Start-up, in order:
+
+1. refuse a config with no rule enabled (it would guard nothing);
+2. open ``<data-dir>/risk.db`` (one writer: a second daemon on the same data dir is refused) and
+   ``recover``: the engine as it was, a missed daily reset applied once, lockouts that ended while
+   the daemon was down closed (with audit rows);
+3. log in to the gateway, subscribe each monitored account, reconcile each over REST -- a position
+   opened while the daemon was down under an active lockout is closed here by the lockout gate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder, RequestBudget
+from risk_manager.config.loader import LoadedConfig
+from risk_manager.daemon.enforcer import AlertHook
+from risk_manager.daemon.supervisor import Supervisor
+from risk_manager.domain.actions import format_time
+from risk_manager.engine.engine import Engine
+from risk_manager.notify.service import Notifications
+from risk_manager.rules.base import Rule
+from risk_manager.store.recovery import PersistentEngine, RecoveryReport, describe, recover
+from risk_manager.store.sqlite import Store
+
+__all__ = ["STORE_NAME", "Daemon", "NoRuleEnabled"]
+
+log = logging.getLogger(__name__)
+
+STORE_NAME = "risk.db"
+NOTIFY_FLUSH = 0.3  # seconds the notifier gets at stop (the whole stop stays under 2 s)
+
+
+class NoRuleEnabled(ValueError):
+    """The configuration enables no rule: the daemon would guard nothing."""
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: LoadedConfig,
+        data_dir: Path,
+        *,
+        settings: ProjectXSettings | None = None,
+        recorder: Recorder | None = None,
+        alert: AlertHook | None = None,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        budget: RequestBudget | None = None,
+        notifications: Notifications | None = None,
+    ) -> None:
+        if not config.risk.rules.enabled() and not any(r.enabled() for r in config.account_rules.values()):
+            raise NoRuleEnabled(
+                f"no rule is enabled in {config.directory or 'the config'}/risk_config.yaml: the daemon "
+                "would guard nothing; set `enabled: true` on at least one rule under `rules:`"
+            )
+        self.config = config
+        self.data_dir = data_dir
+        self.settings = settings if settings is not None else ProjectXSettings.from_api_config(config.api)
+        self.recorder = recorder
+        self.alert = alert
+        self.wall = wall
+        self.budget = budget  # None: the gateway's documented limits
+        # None: built from general.notifications (no channel configured: every call is a no-op)
+        self.notifications = notifications
+        self.persistent: PersistentEngine | None = None
+        self.report: RecoveryReport | None = None
+        self.client: ProjectXClient | None = None
+        self.supervisor: Supervisor | None = None
+
+    def _engine(self) -> Engine:
+        config = self.config
+        return Engine(config.policy(), config.calendar(), config.contracts())
+
+    async def start(self) -> list[str]:
+        """Recover, connect, reconcile; returns the start-up lines (also logged)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store.open(self.data_dir / STORE_NAME)
+        try:
+            self.persistent, self.report = recover(store, self._engine, self.wall())
+        except BaseException:
+            store.close()
+            raise
+        try:
+            if self.notifications is None:
+                general = self.config.risk.general
+                self.notifications = Notifications.from_config(general.notifications, general.timezone)
+            await self.notifications.start()
+            self.client = ProjectXClient(self.settings, recorder=self.recorder, budget=self.budget)
+            await self.client.start()
+            self.supervisor = Supervisor(
+                self.persistent, self.client, monitored=self.config.monitored,
+                stale_quote_seconds=self.settings.stale_quote_seconds, alert=self.alert, wall=self.wall,
+                notifications=self.notifications,
+            )
+            await self.supervisor.start()
+            self.notifications.on_started(self.wall(), self.supervisor.accounts)
+        except BaseException:
+            await self.stop()
+            raise
+        lines = self.startup_lines()
+        for line in lines:
+            log.info("%s", line)
+        return lines
+
+    async def stop(self, reason: str = "stopped") -> None:
+        """Stop the loops, close the gateway connections, flush and snapshot the store."""
+        try:
+            if self.supervisor is not None:
+                await self.supervisor.stop()
+            if self.notifications is not None:
+                self.notifications.on_stopped(self.wall(), reason)
+                await self.notifications.aclose(NOTIFY_FLUSH)
+        finally:
+            try:
+                if self.client is not None:
+                    await self.client.close()
+            finally:
+                if self.persistent is not None:
+                    self.persistent.close()
+                    self.persistent = None
+
+    def startup_lines(self) -> list[str]:
+        config = self.config
+        lines = [f"gateway {self.settings.api_url} as {self.settings.username}"]
+        if self.report is not None:
+            lines.append(describe(self.report))
+        supervisor = self.supervisor
+        accounts = supervisor.accounts if supervisor is not None else []
+        if not accounts:
+            lines.append("no monitored account found on the gateway (accounts.yaml decides which)")
+        engine = self.persistent.engine if self.persistent is not None else None
+        for account_id in accounts:
+            entry = config.accounts.entry(account_id)
+            name = entry.name if entry is not None and entry.name else ""
+            lines.append(f"account {account_id}{' ' + repr(name) if name else ''}: monitored")
+            rules = config.rules_for(account_id)
+            for rule in _rules(rules):
+                lines.append(f"  {rule.describe()}")
+            state = engine.accounts.get(account_id) if engine is not None else None
+            for lockout in (state.lockouts if state is not None else ()):
+                until = format_time(lockout.until) if lockout.until is not None else lockout.condition
+                lines.append(f"  restored lockout {lockout.rule} ({lockout.scope}"
+                             f"{' ' + lockout.symbol if lockout.symbol else ''}) until {until}: "
+                             f"{lockout.reason}")
+        calendar = config.calendar()
+        lines.append(f"next daily reset {format_time(calendar.next_reset(self.wall()))}")
+        return lines
+
+
+def _rules(rules: Any) -> list[Rule[Any]]:
+    if rules is None:
+        return []
+    from risk_manager.config.runtime import build_rules
+
+    return list(build_rules(rules))
