@@ -16,7 +16,7 @@ from risk_manager.domain.contracts import root_of
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
-from risk_manager.engine.engine import _KIND_LOCKOUT, _KIND_RESET, Engine
+from risk_manager.engine.engine import Engine
 from risk_manager.engine.lockouts import LockoutBook
 from risk_manager.engine.state import (
     AccountState,
@@ -26,6 +26,7 @@ from risk_manager.engine.state import (
     Position,
     TradingDayStats,
 )
+from risk_manager.engine.timers import TimerKind
 
 SNAPSHOT_VERSION = 1
 
@@ -252,11 +253,11 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
     reset_at = _dt(data["reset_at"])
     if reset_at is not None:
         engine._reset_at = reset_at
-        engine._push(reset_at, _KIND_RESET, 0, None)
+        engine._push(reset_at, TimerKind.RESET, 0, None)
     now = engine.now
     for account in engine._accounts.values():
         for lockout in account.lockouts:
             if lockout.until is not None:
-                engine._push(lockout.until, _KIND_LOCKOUT, account.account_id, lockout.key)
+                engine._push(lockout.until, TimerKind.LOCKOUT_END, account.account_id, lockout.key)
         if now is not None:
             engine._refresh(account, now)

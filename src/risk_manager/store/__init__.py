@@ -1,26 +1,19 @@
-"""SQLite persistence: event journal, lockouts, day counters, audit trail, snapshots.
+"""SQLite persistence, a repository: event journal, lockouts, day counters, audit trail, snapshots.
 
 - :class:`Store` (store/sqlite.py): the file -- open/validate/migrate, batched writes, readers.
-- :class:`PersistentEngine` and :func:`recover` (store/recovery.py): the engine with a journal,
-  and its restart.
 - store/codec.py: exact (de)serialization of journal entries; store/migrations.py: the schema.
 
-See docs/persistence.md.
+What to write and how durably is the caller's to say (the runtime layer, risk_manager.daemon:
+PersistentEngine and recover). See docs/persistence.md.
 """
 
 from risk_manager.store.errors import StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
-from risk_manager.store.recovery import Decision, PersistentEngine, RecoveryReport, open_for_replay, recover
 from risk_manager.store.sqlite import Store
 
 __all__ = [
-    "Decision",
-    "PersistentEngine",
-    "RecoveryReport",
     "Store",
     "StoreCorruptError",
     "StoreError",
     "StoreLockedError",
     "StoreVersionError",
-    "open_for_replay",
-    "recover",
 ]

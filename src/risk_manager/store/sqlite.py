@@ -28,7 +28,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 import orjson
 
-from risk_manager.domain.actions import RESET_RULE, Action, Alert, LockAccount, Unlock
+from risk_manager.domain.actions import Action, LockAccount, Unlock
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.store.codec import Entry, decode, encode, from_us, iso, parse_iso, to_us
 from risk_manager.store.errors import StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
@@ -83,6 +83,7 @@ class AuditRow:
     outcome: str | None
     outcome_t: datetime | None
     latency_ms: float | None
+    action_id: str | None  # "<journal seq>.<index>" (None: decided outside any journal entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,16 +446,14 @@ class Store:
         actions: Sequence[Action],
         *,
         journal_seq: int | None = None,
+        first_index: int = 0,
         notes: Sequence[str | None] | None = None,
-        lockout_of: Callable[[LockAccount], Lockout | None] | None = None,
-        cleared_by: Callable[[Unlock], str] | None = None,
     ) -> list[int]:
-        """Audit rows for ``actions`` (decided at ``t``) plus the lockout rows they start or end.
+        """Audit rows for ``actions`` (decided at ``t``); returns their audit ids, in order.
 
-        Returns the audit ids, in order. ``lockout_of`` gives the engine's record of a lockout just
-        started (its exact ``since``); ``cleared_by`` names who ended one ("timer", an admin, ...).
-        A LockAccount replacing an active lockout of the same key (a longer one) closes the old row
-        as "superseded". Lockout and reset rows make the batch durable.
+        With ``journal_seq`` (the entry that decided them) each row gets the action id
+        ``"<journal_seq>.<first_index + i>"``. Lockout rows are the caller's to stage
+        (:meth:`stage_lockout_start`, :meth:`stage_lockout_end`), and so is durability.
         """
         ids: list[int] = []
         t_text = iso(t)
@@ -476,56 +475,51 @@ class Store:
                     orjson.dumps(action.record(t)).decode(),
                     journal_seq,
                     note,
+                    None if journal_seq is None else f"{journal_seq}.{first_index + i}",
                 )
             )
-            if isinstance(action, LockAccount):
-                batch.durable = True
-                lockout = lockout_of(action) if lockout_of is not None else None
-                if lockout is None:
-                    lockout = Lockout(
-                        action.account_id,
-                        action.rule,
-                        action.reason or "",
-                        t,
-                        action.scope,
-                        action.symbol,
-                        action.until,
-                        action.condition,
-                    )
-                key = (action.account_id, lockout.rule, lockout.scope, lockout.symbol)
-                previous = self._active.get(key)
-                if previous is not None:
-                    until = iso(lockout.until) if lockout.until is not None else f"{lockout.condition} clears"
-                    batch.lockouts_cleared.append(
-                        (t_text, "superseded", f"replaced by a longer lockout (until {until})", previous)
-                    )
-                row_id = self._next_lockout
-                self._next_lockout += 1
-                self._active[key] = row_id
-                batch.lockouts_new.append(
-                    (
-                        row_id,
-                        lockout.account_id,
-                        lockout.rule,
-                        lockout.scope,
-                        lockout.symbol,
-                        lockout.reason,
-                        iso(lockout.since),
-                        None if lockout.until is None else iso(lockout.until),
-                        lockout.condition,
-                        audit_id,
-                    )
-                )
-            elif isinstance(action, Unlock):
-                batch.durable = True
-                key = (action.account_id, action.rule, action.scope, action.symbol)
-                row_id_or_none = self._active.pop(key, None)
-                if row_id_or_none is not None:
-                    by = cleared_by(action) if cleared_by is not None else "engine"
-                    batch.lockouts_cleared.append((t_text, by, action.reason or "", row_id_or_none))
-            elif isinstance(action, Alert) and action.rule == RESET_RULE:
-                batch.durable = True
         return ids
+
+    def stage_lockout_start(self, batch: Batch, lockout: Lockout, audit_id: int | None) -> None:
+        """A lockout row (active). Its key must not have an active row: end that one first."""
+        key = (lockout.account_id, lockout.rule, lockout.scope, lockout.symbol)
+        if key in self._active:
+            raise StoreError(
+                f"{self.path}: lockout {key} already has an active row; end it before starting another"
+            )
+        row_id = self._next_lockout
+        self._next_lockout += 1
+        self._active[key] = row_id
+        batch.lockouts_new.append(
+            (
+                row_id,
+                lockout.account_id,
+                lockout.rule,
+                lockout.scope,
+                lockout.symbol,
+                lockout.reason,
+                iso(lockout.since),
+                None if lockout.until is None else iso(lockout.until),
+                lockout.condition,
+                audit_id,
+            )
+        )
+
+    def stage_lockout_end(
+        self,
+        batch: Batch,
+        account: int,
+        key: tuple[str, str, str | None],
+        t: datetime,
+        by: str,
+        why: str,
+    ) -> bool:
+        """Close the active row of ``(account, rule, scope, symbol)``; False if there is none."""
+        row_id = self._active.pop((account, *key), None)
+        if row_id is None:
+            return False
+        batch.lockouts_cleared.append((iso(t), by, why, row_id))
+        return True
 
     def stage_day(
         self,
@@ -587,7 +581,6 @@ class Store:
         previous_fees: Decimal | None,
         missed: bool,
     ) -> None:
-        batch.durable = True
         batch.resets.append(
             (
                 iso(t),
@@ -657,7 +650,7 @@ class Store:
         if batch.audit:
             con.executemany(
                 "INSERT INTO audit (id, t, account, rule, kind, reason, subject, inputs, record,"
-                " journal_seq, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " journal_seq, note, action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch.audit,
             )
         # Old rows are closed before new ones open: the partial unique index allows one active per key.
@@ -720,13 +713,37 @@ class Store:
         *,
         journal_seq: int | None = None,
         note: str | None = None,
+        durable: bool = False,
     ) -> list[int]:
-        """Audit rows (and lockout rows) for actions decided at ``t``; returns the audit ids."""
+        """Record actions as given, in one transaction (tools and tests; the daemon's PersistentEngine
+        stages from the engine's change report instead): audit rows, a lockout row per LockAccount
+        (since ``t``; it replaces the key's active row, which the caller asserts by recording it) and
+        the end of the row an Unlock names. Returns the audit ids."""
         self._writer()
-        batch = Batch()
+        batch = Batch(durable=durable)
         ids = self.stage_actions(
             batch, t, actions, journal_seq=journal_seq, notes=[note] * len(actions) if note else None
         )
+        for audit_id, action in zip(ids, actions, strict=True):
+            if isinstance(action, LockAccount):
+                lockout = Lockout(
+                    action.account_id,
+                    action.rule,
+                    action.reason or "",
+                    t,
+                    action.scope,
+                    action.symbol,
+                    action.until,
+                    action.condition,
+                )
+                until = iso(lockout.until) if lockout.until is not None else f"{lockout.condition} clears"
+                self.stage_lockout_end(
+                    batch, action.account_id, lockout.key, t, "superseded", f"replaced (until {until})"
+                )
+                self.stage_lockout_start(batch, lockout, audit_id)
+            elif isinstance(action, Unlock):
+                key = (action.rule, action.scope, action.symbol)
+                self.stage_lockout_end(batch, action.account_id, key, t, "recorded", action.reason or "")
         self._write_once(batch)
         return ids
 
@@ -902,6 +919,7 @@ class Store:
                 r[11],
                 _dt_or_none(r[12]),
                 r[13],
+                r[14],
             )
             for r in self._read(sql, args)
         ]
