@@ -351,7 +351,7 @@ class Engine:
 
     def _push(self, when: datetime, kind: TimerKind, account_id: int, key: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, Timer(when, kind, self._seq, account_id, key))
+        heapq.heappush(self._heap, Timer.of(when, kind, account_id, key, self._seq))
 
     def _is_live(self, entry: Timer) -> bool:
         when, kind, account_id, key = entry.when, entry.kind, entry.account_id, entry.key

@@ -20,10 +20,25 @@ class TimerKind(IntEnum):
 
 @dataclass(frozen=True, slots=True, order=True)
 class Timer:
-    """A heap entry: sorts by (when, kind, seq); ``seq`` (push order) breaks the remaining ties."""
+    """A heap entry. Sorts by (when, kind, account, what): a total order that depends on the
+    state only, not on the order timers were pushed in, so an engine restored from a snapshot fires
+    deadlines due at the same instant in the same order as the one that exported it (and a recovery
+    gives the same decisions the same action ids). ``seq`` (push order) only separates a deadline
+    pushed twice."""
 
     when: datetime
     kind: TimerKind
+    account_id: int
+    what: str  # the key as text: rule id (wake-up), "rule/scope/symbol" (lockout end), "" (reset)
     seq: int
-    account_id: int = field(compare=False)
     key: Any = field(compare=False)
+
+    @classmethod
+    def of(cls, when: datetime, kind: TimerKind, account_id: int, key: Any, seq: int) -> Timer:
+        if key is None:
+            what = ""
+        elif isinstance(key, tuple):
+            what = "/".join("" if part is None else str(part) for part in key)
+        else:
+            what = str(key)
+        return cls(when, kind, account_id, what, seq, key)
