@@ -38,8 +38,9 @@ from typing import Any, Literal
 import orjson
 
 from risk_manager.domain.actions import Action, LockAccount, Unlock
+from risk_manager.domain.codec import from_us, to_us
 from risk_manager.domain.lockouts import Lockout
-from risk_manager.store.codec import Entry, decode, encode, from_us, iso, parse_iso, to_us
+from risk_manager.store.codec import Entry, decode, encode, iso, parse_iso
 from risk_manager.store.errors import StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
 from risk_manager.store.migrations import SCHEMA_VERSION, VersionInfo, check_supported, migrate, read_version
 
@@ -1096,7 +1097,7 @@ class Store:
 
     def check(self, *, full: bool = True) -> CheckReport:
         """Integrity and consistency of the file: what ``risk-manager db check`` prints."""
-        from risk_manager.engine.snapshot import SNAPSHOT_VERSION
+        from risk_manager.engine.snapshot import READABLE_VERSIONS
 
         report = CheckReport(str(self.path))
         con = self._con
@@ -1123,10 +1124,11 @@ class Store:
                 report.snapshot_seq = after = latest.journal_seq
                 try:
                     data = latest.load()
-                    if data.get("version") != SNAPSHOT_VERSION:
+                    if data.get("version") not in READABLE_VERSIONS:
+                        readable = ", ".join(map(str, READABLE_VERSIONS))
                         report.problem(
                             f"snapshot {latest.id} has version {data.get('version')!r}; this program reads "
-                            f"{SNAPSHOT_VERSION}: a restart replays the journal from the start instead"
+                            f"{readable}: a restart replays the journal from the start instead"
                         )
                 except StoreCorruptError as exc:
                     report.problem(str(exc))
