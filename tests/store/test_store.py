@@ -30,10 +30,9 @@ from risk_manager.domain.events import (
 )
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.store import migrations
-from risk_manager.store import sqlite as store_module
 from risk_manager.store.codec import ClearLockout, Entry, decode, encode
 from risk_manager.store.errors import StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
-from risk_manager.store.sqlite import Batch, Store
+from risk_manager.store.sqlite import Batch, Store, StoreReader
 
 T = datetime(2026, 3, 2, 14, 30, 0, 123456, tzinfo=UTC)
 MNQ = "CON.F.US.MNQ.H26"
@@ -255,7 +254,6 @@ def _with_migration(monkeypatch: pytest.MonkeyPatch, *statements: str) -> None:
     extra = migrations.Migration(migrations.SCHEMA_VERSION + 1, "test", statements)
     monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, extra))
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", extra.version)
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", extra.version)
 
 
 def test_an_older_store_is_migrated_once_and_keeps_its_rows(
@@ -520,3 +518,15 @@ def test_symbol_and_account_lockouts_of_one_rule_are_separate_rows(store: Store)
         "symbol_blocked",
         True,
     )
+
+
+def test_a_store_reader_reads_what_the_writer_committed_and_cannot_write(db: Path) -> None:
+    with Store.open(db) as writer:
+        writer.append_events([(T, QuoteEvent(MNQ, 1.0))])
+        writer.record_actions(T, [LockAccount(account_id=7, rule="RULE-003", until=T + timedelta(hours=1))])
+        with StoreReader.open(db) as reader:
+            assert reader.readonly and reader.last_seq == 1
+            assert [row.rule for row in reader.active_lockouts(7)] == ["RULE-003"]
+            assert not hasattr(reader, "stage_entry")
+    with pytest.raises(ValueError, match="only reads"):
+        StoreReader.open(db, readonly=False)
