@@ -19,13 +19,13 @@ BUSY_TIMEOUT_MS = 5000
 CheckLevel = Literal["quick", "full", "none"]
 
 
-def _uri_path(p: Path) -> str:
+def uri_path(p: Path) -> str:
     from urllib.parse import quote
 
     return quote(str(p.resolve()), safe="/")
 
 
-def _validate(con: sqlite3.Connection, name: str, *, check: CheckLevel) -> VersionInfo:
+def validate(con: sqlite3.Connection, name: str, *, check: CheckLevel) -> VersionInfo:
     """Read-only checks before anything is written: a database, ours, a version we read, intact."""
     info = read_version(con, name)  # raises sqlite3.DatabaseError on a file that is not SQLite
     check_supported(info, name)
@@ -41,7 +41,7 @@ def _validate(con: sqlite3.Connection, name: str, *, check: CheckLevel) -> Versi
     return info
 
 
-def _initialize(con: sqlite3.Connection, name: str, *, fresh: bool) -> None:
+def initialize(con: sqlite3.Connection, name: str, *, fresh: bool) -> None:
     """WAL mode, then the schema migrations (a writer's open, after validation)."""
     if fresh:
         # Must precede the first table; free pages after pruning then go back on incremental_vacuum.
@@ -57,7 +57,7 @@ def _initialize(con: sqlite3.Connection, name: str, *, fresh: bool) -> None:
         )
 
 
-def _create(p: Path) -> None:
+def create_file(p: Path) -> None:
     """Create a new store atomically: built in ``FILE.creating``, then linked into place.
 
     A process killed half-way through creating leaves at most the side file (removed by the next
@@ -69,7 +69,7 @@ def _create(p: Path) -> None:
         leftover.unlink(missing_ok=True)
     con = sqlite3.connect(str(tmp), isolation_level=None)
     try:
-        _initialize(con, str(p), fresh=True)
+        initialize(con, str(p), fresh=True)
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         con.close()  # the last connection checkpoints and removes the -wal file
@@ -91,7 +91,7 @@ def _create(p: Path) -> None:
         os.close(dir_fd)
 
 
-def _acquire_writer_lock(p: Path) -> int:
+def acquire_writer_lock(p: Path) -> int:
     lock_path = p.with_name(p.name + "-lock")
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -113,7 +113,7 @@ def _acquire_writer_lock(p: Path) -> int:
     return fd
 
 
-def _release(fd: int | None) -> None:
+def release(fd: int | None) -> None:
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)  # closing drops the flock

@@ -23,12 +23,11 @@ from risk_manager.store.errors import StoreCorruptError, StoreError, StoreVersio
 from risk_manager.store.files import (
     BUSY_TIMEOUT_MS,
     CheckLevel,
-    _acquire_writer_lock,
-    _create,
-    _initialize,
-    _release,
-    _uri_path,
-    _validate,
+    acquire_writer_lock,
+    initialize,
+    release,
+    uri_path,
+    validate,
 )
 from risk_manager.store.migrations import VersionInfo, read_version
 from risk_manager.store.rows import (
@@ -40,9 +39,9 @@ from risk_manager.store.rows import (
     ResetRow,
     SnapshotRow,
     TradeRow,
-    _date_or_none,
-    _dec_or_none,
-    _dt_or_none,
+    date_or_none,
+    dec_or_none,
+    dt_or_none,
 )
 
 DEFAULT_JOURNAL_DAYS = 30
@@ -105,17 +104,17 @@ class StoreReader:
         if not exists and not p.parent.is_dir():
             raise StoreError(f"cannot create {name}: the directory {p.parent} does not exist")
 
-        lock_fd = None if readonly else _acquire_writer_lock(p)
+        lock_fd = None if readonly else acquire_writer_lock(p)
         con: sqlite3.Connection | None = None
         try:
             if not readonly and not p.exists():
-                _create(p)
+                create_file(p)
             # Validation runs on a read-only connection: closing a read-write one may checkpoint a
             # leftover WAL into the main file, which must not happen to a file found damaged.
-            uri = f"file:{_uri_path(p)}?mode=ro"
+            uri = f"file:{uri_path(p)}?mode=ro"
             con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=check_same_thread)
             con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            info = _validate(con, name, check="none" if readonly else check)
+            info = validate(con, name, check="none" if readonly else check)
             if not readonly:
                 con.close()
                 con = None
@@ -133,16 +132,16 @@ class StoreReader:
                         "(that upgrades the file), then retry"
                     )
             else:
-                _initialize(con, name, fresh=info.version == 0)
+                initialize(con, name, fresh=info.version == 0)
         except sqlite3.OperationalError as exc:
             if con is not None:
                 con.close()
-            _release(lock_fd)
+            release(lock_fd)
             raise StoreError(f"cannot open {name}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             if con is not None:
                 con.close()
-            _release(lock_fd)
+            release(lock_fd)
             raise StoreCorruptError(
                 f"{name} is not a usable risk-manager database ({exc}); it was left untouched. "
                 "Restore it from a backup, or move it away to start a new store"
@@ -150,7 +149,7 @@ class StoreReader:
         except BaseException:
             if con is not None:
                 con.close()
-            _release(lock_fd)
+            release(lock_fd)
             raise
         return cls(p, con, readonly, lock_fd)
 
@@ -161,7 +160,7 @@ class StoreReader:
         try:
             self._con.close()
         finally:
-            _release(self._lock_fd)
+            release(self._lock_fd)
             self._lock_fd = None
 
     def __enter__(self) -> Self:
@@ -235,7 +234,7 @@ class StoreReader:
     def snapshots(self) -> list[SnapshotRow]:
         """Stored snapshots, newest first."""
         return [
-            SnapshotRow(r[0], r[1], _dt_or_none(r[2]), r[3])
+            SnapshotRow(r[0], r[1], dt_or_none(r[2]), r[3])
             for r in self._read("SELECT id, journal_seq, t, data FROM snapshots ORDER BY id DESC")
         ]
 
@@ -264,10 +263,10 @@ class StoreReader:
                 r[4],
                 r[5],
                 parse_iso(r[6]),
-                _dt_or_none(r[7]),
+                dt_or_none(r[7]),
                 r[8],
                 r[9],
-                _dt_or_none(r[10]),
+                dt_or_none(r[10]),
                 r[11],
                 r[12],
             )
@@ -318,7 +317,7 @@ class StoreReader:
                 r[9],
                 r[10],
                 r[11],
-                _dt_or_none(r[12]),
+                dt_or_none(r[12]),
                 r[13],
                 r[14],
             )
@@ -363,7 +362,7 @@ class StoreReader:
                 date.fromisoformat(r[2]),
                 parse_iso(r[3]),
                 r[4],
-                _dec_or_none(r[5]),
+                dec_or_none(r[5]),
                 Decimal(r[6]),
                 bool(r[7]),
             )
@@ -383,9 +382,9 @@ class StoreReader:
                 parse_iso(r[1]),
                 r[2],
                 date.fromisoformat(r[3]),
-                _date_or_none(r[4]),
-                _dec_or_none(r[5]),
-                _dec_or_none(r[6]),
+                date_or_none(r[4]),
+                dec_or_none(r[5]),
+                dec_or_none(r[6]),
                 bool(r[7]),
             )
             for r in self._read(sql, args)
@@ -398,7 +397,7 @@ class StoreReader:
         self, now: datetime, *, journal_days: int = DEFAULT_JOURNAL_DAYS, audit_days: int = DEFAULT_AUDIT_DAYS
     ) -> PruneReport:
         """What ``prune`` with the same arguments would delete, counted without writing anything."""
-        journal_cut, audit_cut, trade_cut, day_cut = _prune_cuts(now, journal_days, audit_days)
+        journal_cut, audit_cut, trade_cut, day_cut = prune_cuts(now, journal_days, audit_days)
 
         def count(sql: str, *args: Any) -> int:
             return int(self._read(sql, args)[0][0])
@@ -489,7 +488,7 @@ class StoreReader:
         return report
 
 
-def _prune_cuts(now: datetime, journal_days: int, audit_days: int) -> tuple[int, str, str, str]:
+def prune_cuts(now: datetime, journal_days: int, audit_days: int) -> tuple[int, str, str, str]:
     """(journal cut in microseconds, audit cut, trade cut, first day kept) for a prune at ``now``."""
     if journal_days < 1 or audit_days < 1:
         raise ValueError(

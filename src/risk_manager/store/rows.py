@@ -176,13 +176,13 @@ class CheckReport:
         }
 
 
-def _dt_or_none(text: str | None) -> datetime | None:
+def dt_or_none(text: str | None) -> datetime | None:
     return None if text is None else parse_iso(text)
 
 
-def _dec_or_none(text: str | None) -> Decimal | None:
+def dec_or_none(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-def _date_or_none(text: str | None) -> date | None:
+def date_or_none(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)

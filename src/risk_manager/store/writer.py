@@ -29,7 +29,7 @@ from risk_manager.domain.codec import to_us
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.store.codec import Entry, encode, iso
 from risk_manager.store.errors import StoreError
-from risk_manager.store.reader import DEFAULT_AUDIT_DAYS, DEFAULT_JOURNAL_DAYS, StoreReader, _prune_cuts
+from risk_manager.store.reader import DEFAULT_AUDIT_DAYS, DEFAULT_JOURNAL_DAYS, StoreReader, prune_cuts
 from risk_manager.store.rows import PruneReport
 
 SNAPSHOTS_KEPT = 2
@@ -478,7 +478,7 @@ class Store(StoreReader):
         deleted, whatever their age; active lockouts are never deleted. Deletes run in chunks of
         ``chunk`` rows, one short transaction each, so a daemon sharing the file is not held up.
         """
-        journal_cut, audit_cut, trade_cut, day_cut = _prune_cuts(now, journal_days, audit_days)
+        journal_cut, audit_cut, trade_cut, day_cut = prune_cuts(now, journal_days, audit_days)
         con = self._writer()
         report = PruneReport()
         kept = con.execute("SELECT min(journal_seq) FROM snapshots").fetchone()[0]
