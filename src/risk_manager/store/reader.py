@@ -24,6 +24,7 @@ from risk_manager.store.files import (
     BUSY_TIMEOUT_MS,
     CheckLevel,
     acquire_writer_lock,
+    create_file,
     initialize,
     release,
     uri_path,
