@@ -166,7 +166,8 @@ class Engine:
         self._bands: BandIndex[AccountState, Position] = BandIndex()
         self._best = BestPrices()
         self._dispatch: dict[int, _Dispatch] = {}
-        self._heap: list[Timer] = []
+        # (sort key, timer): the heap compares the plain key tuples (C speed), never the Timers
+        self._heap: list[tuple[tuple[datetime, int, int, str, int], Timer]] = []
         self._seq = 0
         self._wakeups: dict[tuple[int, str], datetime] = {}
         self._reset_at: datetime | None = None
@@ -239,7 +240,7 @@ class Engine:
 
     def timers(self) -> list[Timer]:
         """The pending timers, in the order they fire (stale entries left out)."""
-        return sorted(t for t in self._heap if self._is_live(t))
+        return sorted(entry[1] for entry in self._heap if self._is_live(entry[1]))
 
     def settle_best_prices(self) -> None:
         """Bring every position's ``best_price`` up to date before it is read outside the rules
@@ -251,16 +252,16 @@ class Engine:
     def next_deadline(self) -> datetime | None:
         """The earliest time at which ``advance`` has something to do."""
         heap = self._heap
-        while heap and not self._is_live(heap[0]):
+        while heap and not self._is_live(heap[0][1]):
             heapq.heappop(heap)
-        return heap[0].when if heap else None
+        return heap[0][1].when if heap else None
 
     def advance(self, now: datetime) -> list[Action]:
         """Fire every timer due at or before ``now`` (each at its own due time)."""
         self._log = None
         now = self._tick(now)
         out: list[Action] = []
-        if self._heap and self._heap[0].when <= now:
+        if self._heap and self._heap[0][1].when <= now:
             self._fire_due(now, out)
         return out
 
@@ -269,7 +270,7 @@ class Engine:
         self._log = None
         now = self._tick(now)
         out: list[Action] = []
-        if self._heap and self._heap[0].when <= now:
+        if self._heap and self._heap[0][1].when <= now:
             self._fire_due(now, out)
         if type(event) is QuoteEvent:
             self._on_quote(event, now, out)
@@ -351,7 +352,8 @@ class Engine:
 
     def _push(self, when: datetime, kind: TimerKind, account_id: int, key: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, Timer.of(when, kind, account_id, key, self._seq))
+        timer = Timer.of(when, kind, account_id, key, self._seq)
+        heapq.heappush(self._heap, (timer.sort_key, timer))
 
     def _is_live(self, entry: Timer) -> bool:
         when, kind, account_id, key = entry.when, entry.kind, entry.account_id, entry.key
@@ -365,8 +367,8 @@ class Engine:
 
     def _fire_due(self, now: datetime, out: list[Action]) -> None:
         heap = self._heap
-        while heap and heap[0].when <= now:
-            entry = heapq.heappop(heap)
+        while heap and heap[0][1].when <= now:
+            entry = heapq.heappop(heap)[1]
             if not self._is_live(entry):
                 continue
             when, kind, account_id, key = entry.when, entry.kind, entry.account_id, entry.key

@@ -33,6 +33,10 @@ class Timer:
     seq: int
     key: Any = field(compare=False)
 
+    @property
+    def sort_key(self) -> tuple[datetime, int, int, str, int]:
+        return (self.when, self.kind, self.account_id, self.what, self.seq)
+
     @classmethod
     def of(cls, when: datetime, kind: TimerKind, account_id: int, key: Any, seq: int) -> Timer:
         if key is None:
