@@ -112,10 +112,12 @@ def test_the_change_report_names_lockouts_taken_and_ended_and_why() -> None:
     changes = engine.last_changes
     locks = [a for a in actions if isinstance(a, LockAccount)]
     assert [lo.rule for lo in changes.locked] == [a.rule for a in locks] and changes.critical
+    assert all(step.taken for step in changes.lockout_steps) and len(changes.lockout_steps) == len(locks)
     engine.apply(flat(MNQ), T0 + timedelta(seconds=6))
     engine.advance(T0 + timedelta(hours=1))
     ended = engine.last_changes.ended
     assert [(e.lockout.rule, e.cause) for e in ended] == [("RULE-007", EndCause.TIMER)]
+    assert [step.cause for step in engine.last_changes.lockout_steps] == [EndCause.TIMER]
     engine.clear_lockout(7, T0 + timedelta(hours=1), by="alice", why="test")
     assert engine.last_changes is NO_CHANGES  # nothing left to clear
 

@@ -243,14 +243,21 @@ class PersistentEngine:
         for audit_id, action in zip(ids, actions, strict=True):
             if isinstance(action, LockAccount | Unlock):
                 audit_of.setdefault((action.account_id, action.rule, action.scope, action.symbol), audit_id)
-        for end in changes.ended:
-            lo = end.lockout
+        # in the order they happened: a key's row closes before another one opens
+        for step in changes.lockout_steps:
+            lo = step.lockout
+            if step.cause is None:
+                if step.replaced is not None:
+                    why = f"replaced by a longer lockout (until {_until(lo)})"
+                    store.stage_lockout_end(batch, lo.account_id, lo.key, t, "superseded", why)
+                store.stage_lockout_start(batch, lo, audit_of.get(_key(lo)))
+                continue
             if ended_by is not None:
                 by = ended_by
-            elif end.cause is EndCause.ADMIN and admin is not None:
+            elif step.cause is EndCause.ADMIN and admin is not None:
                 by = f"admin:{admin}"
             else:
-                by = str(end.cause)
+                by = str(step.cause)
             why = next(
                 (
                     a.reason or ""
@@ -260,18 +267,6 @@ class PersistentEngine:
                 "",
             )
             store.stage_lockout_end(batch, lo.account_id, lo.key, t, by, why)
-        for old, new in changes.superseded:
-            until = _until(new)
-            store.stage_lockout_end(
-                batch,
-                old.account_id,
-                old.key,
-                t,
-                "superseded",
-                f"replaced by a longer lockout (until {until})",
-            )
-        for lockout in changes.locked:
-            store.stage_lockout_start(batch, lockout, audit_of.get(_key(lockout)))
         for roll in changes.rolled:
             closed = roll.closed
             store.stage_reset(

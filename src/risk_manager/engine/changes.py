@@ -59,6 +59,19 @@ class LockoutEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class LockoutStep:
+    """One lockout taken or ended, in the order it happened within the call."""
+
+    lockout: Lockout
+    cause: EndCause | None  # None: taken
+    replaced: Lockout | None = None  # taken: the shorter lockout of the same key it replaced
+
+    @property
+    def taken(self) -> bool:
+        return self.cause is None
+
+
+@dataclass(frozen=True, slots=True)
 class Changes:
     counted: tuple[tuple[int, int], ...] = ()  # (account, trade id) counted into the day
     voided: tuple[tuple[int, int], ...] = ()  # (account, trade id) taken back out of the day
@@ -67,6 +80,7 @@ class Changes:
     locked: tuple[Lockout, ...] = ()  # lockouts taken (as the engine holds them: exact since)
     superseded: tuple[tuple[Lockout, Lockout], ...] = ()  # (old, the longer one replacing it)
     ended: tuple[LockoutEnd, ...] = ()
+    lockout_steps: tuple[LockoutStep, ...] = ()  # locked/superseded/ended, in the order they happened
 
     @property
     def critical(self) -> bool:
@@ -90,12 +104,16 @@ class ChangeLog:
     # the old one as it was, so reading the figures at the end of the call gives each day's final ones.
     days: dict[tuple[int, date], TradingDayStats] = field(default_factory=dict)
     rolled: list[tuple[int, TradingDayStats | None, TradingDayStats]] = field(default_factory=list)
-    locked: list[Lockout] = field(default_factory=list)
-    superseded: list[tuple[Lockout, Lockout]] = field(default_factory=list)
-    ended: list[LockoutEnd] = field(default_factory=list)
+    steps: list[LockoutStep] = field(default_factory=list)
 
     def day(self, account_id: int, day: TradingDayStats) -> None:
         self.days[(account_id, day.label)] = day
+
+    def locked(self, lockout: Lockout, replaced: Lockout | None) -> None:
+        self.steps.append(LockoutStep(lockout, None, replaced))
+
+    def ended(self, lockout: Lockout, cause: EndCause) -> None:
+        self.steps.append(LockoutStep(lockout, cause))
 
     def freeze(self) -> Changes:
         return Changes(
@@ -106,7 +124,12 @@ class ChangeLog:
                 DayRoll(a, None if old is None else DayFigures.of(a, old), DayFigures.of(a, new))
                 for a, old, new in self.rolled
             ),
-            tuple(self.locked),
-            tuple(self.superseded),
-            tuple(self.ended),
+            tuple(step.lockout for step in self.steps if step.cause is None),
+            tuple(
+                (step.replaced, step.lockout)
+                for step in self.steps
+                if step.cause is None and step.replaced is not None
+            ),
+            tuple(LockoutEnd(step.lockout, step.cause) for step in self.steps if step.cause is not None),
+            tuple(self.steps),
         )

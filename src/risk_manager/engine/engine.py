@@ -76,7 +76,7 @@ from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
 from risk_manager.engine.best_prices import BestPrices
 from risk_manager.engine.calendar import DayBounds, TradingCalendar
-from risk_manager.engine.changes import NO_CHANGES, ChangeLog, Changes, EndCause, LockoutEnd
+from risk_manager.engine.changes import NO_CHANGES, ChangeLog, Changes, EndCause
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import (
     AccountState,
@@ -949,9 +949,7 @@ class Engine:
                     continue  # a lockout of this rule that lasts longer is already active
                 log = self._changelog()
                 if log is not None:
-                    log.locked.append(lockout)
-                    if replaced is not None:
-                        log.superseded.append((replaced, lockout))
+                    log.locked(lockout, replaced)
                 if lockout.until is not None:
                     self._push(lockout.until, TimerKind.LOCKOUT_END, account.account_id, lockout.key)
             elif isinstance(action, PlaceStop | ModifyStop):
@@ -973,7 +971,7 @@ class Engine:
             return
         log = self._changelog()
         if log is not None:
-            log.ended.append(LockoutEnd(lockout, cause))
+            log.ended(lockout, cause)
         self._clear_rule_markers(account, lockout.rule)
         reason = (
             f"{lockout.rule} lockout ended ({why}); it began {self.calendar.show(lockout.since)} "
