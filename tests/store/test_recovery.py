@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from risk_manager.domain.actions import LockAccount, Unlock
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractTable
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
 from risk_manager.engine.snapshot import snapshot

@@ -55,6 +55,7 @@ from risk_manager.domain.actions import (
     PlaceStop,
     Unlock,
 )
+from risk_manager.domain.calendar import DayBounds, TradingCalendar
 from risk_manager.domain.contracts import ContractTable, root_of
 from risk_manager.domain.events import (
     AccountEvent,
@@ -75,7 +76,6 @@ from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
 from risk_manager.engine.best_prices import BestPrices
-from risk_manager.engine.calendar import DayBounds, TradingCalendar
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import (
     AccountState,
@@ -86,7 +86,7 @@ from risk_manager.engine.state import (
     TradingDayStats,
 )
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule
+from risk_manager.rules.api import Band, Rule
 
 ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
@@ -397,8 +397,14 @@ class Engine:
     ) -> AccountView:
         rules = self.policy.rules_for(account.account_id)
         warn_at = rules.warn_at if rules is not None else ()
-        for position in account.positions.values():
+        views = account.position_views
+        for cid, position in account.positions.items():
             self._best.settle(position)  # rules read best_price: make it exact first
+            frozen = views.get(cid)
+            # best_price moves on quotes (settled lazily, here or when a last price is recorded):
+            # the rules' record is replaced only when it did move.
+            if frozen is None or frozen.best_price is not position.best_price:
+                views[cid] = position.frozen()
         return AccountView(
             account,
             now,
@@ -525,6 +531,7 @@ class Engine:
                 best_price=event.average_price,
             )
             account.positions[cid] = position
+            account.position_views[cid] = position.frozen()
             self._watch(account, position)
             return {cid: change}
         previous.closing = 0  # the snapshot is the gateway's settled view of the position
@@ -535,6 +542,7 @@ class Engine:
         previous.size = signed
         previous.average_price = event.average_price
         previous.position_id = event.position_id
+        account.position_views[cid] = previous.frozen()
         return {cid: change}
 
     def _watch(self, account: AccountState, position: Position) -> None:
@@ -545,6 +553,7 @@ class Engine:
 
     def _drop_position(self, account: AccountState, position: Position) -> None:
         del account.positions[position.contract_id]
+        del account.position_views[position.contract_id]
         self._bands.remove(position)
         self._best.forget(position)
 
@@ -573,6 +582,7 @@ class Engine:
         position = account.positions.get(event.contract_id)
         if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
             position.closing = min(position.closing + event.size, position.abs_size)
+            account.position_views[position.contract_id] = position.frozen()
         counted = CountedTrade(
             pnl=event.pnl if event.pnl is not None else ZERO,
             fees=event.fees,
@@ -1004,7 +1014,9 @@ class Engine:
         (``Rule.bands_per_position``) on other positions are kept (None: every position moved)."""
         quote_rules, on_last, on_book = dispatch.quote_rules, dispatch.on_last, dispatch.on_book
         count = len(quote_rules)
+        views = account.position_views
         for position in account.positions.values():
+            frozen = views[position.contract_id]
             bands = position.rule_bands
             if only is None or len(bands) != count:
                 bands = position.rule_bands = [_NEVER_QUIET] * count
@@ -1016,7 +1028,7 @@ class Engine:
                 if not todo:
                     continue
             for i in todo:
-                bands[i] = _float_band(quote_rules[i].price_band(view, position))
+                bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
             last_lo = book_lo = -_INF
             last_hi = book_hi = _INF
             for i, (lo, hi) in enumerate(bands):

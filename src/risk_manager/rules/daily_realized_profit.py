@@ -6,13 +6,12 @@ from decimal import Decimal
 
 from pydantic import field_validator
 
-from risk_manager.config.types import ProfitTarget
 from risk_manager.domain.actions import Action
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import money
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, hard_lockout, warning_alerts
+from risk_manager.domain.values import ProfitTarget
+from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.base import hard_lockout, warning_alerts
 from risk_manager.rules.daily_realized_loss import (
     SOURCE,
     SUBJECT,
@@ -75,7 +74,7 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[SOURCE]
 
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         cfg = self.config
         return day_pnl_band(
             view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.target, position, cfg.pnl_source

@@ -5,18 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from risk_manager.config.types import LossLimit
 from risk_manager.domain.actions import Action, ClosePosition, Inputs
 from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
 from risk_manager.domain.money import money
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, band_for_pnl, warning_alerts
+from risk_manager.domain.values import LossLimit
+from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.base import band_for_pnl, warning_alerts
 
 PriceSource = Literal["last", "mid", "exit_side"]
 
 
-def position_inputs(position: Position, mark: Decimal, pnl: Decimal, source: str) -> Inputs:
+def position_inputs(position: PositionView, mark: Decimal, pnl: Decimal, source: str) -> Inputs:
     """The numbers behind a per-position P&L decision, for the audit trail."""
     return (
         ("contract", position.contract_id),
@@ -78,7 +77,7 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         limit = self.config.limit
         mark = view.mark(position, self.config.price_source)
         pnl = None if mark is None else position.unrealized_at(mark)

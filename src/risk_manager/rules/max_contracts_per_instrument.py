@@ -7,13 +7,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from risk_manager.config.types import Symbol
 from risk_manager.domain.actions import Action, ClosePosition
 from risk_manager.domain.contracts import canonical_root
 from risk_manager.domain.events import Event, PositionEvent
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.domain.values import Symbol
+from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
 from risk_manager.rules.max_contracts import ContractLimit, count_warnings, grown_contract, newest_first
 
 _LIMIT_N = re.compile(r"^limit:\s*(\d+)$")
@@ -89,7 +87,7 @@ class MaxContractsPerInstrument(Rule[MaxContractsPerInstrumentConfig]):
     triggers: ClassVar[frozenset[type[Event]]] = frozenset({PositionEvent})
 
     def evaluate(self, view: AccountView) -> list[Action]:
-        by_root: dict[str, dict[str, Position]] = {}
+        by_root: dict[str, dict[str, PositionView]] = {}
         for contract_id, position in view.positions.items():
             by_root.setdefault(position.root, {})[contract_id] = position
         actions: list[Action] = []
@@ -108,7 +106,7 @@ class MaxContractsPerInstrument(Rule[MaxContractsPerInstrumentConfig]):
         return actions
 
     def _enforce(
-        self, view: AccountView, root: str, total: int, limit: int, positions: dict[str, Position]
+        self, view: AccountView, root: str, total: int, limit: int, positions: dict[str, PositionView]
     ) -> list[Action]:
         grown = grown_contract(view, positions)
         if grown is not None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
-from risk_manager.config.types import ProfitTarget
 from risk_manager.domain.actions import Action, ClosePosition
 from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
 from risk_manager.domain.money import money
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, band_for_pnl
+from risk_manager.domain.values import ProfitTarget
+from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.base import band_for_pnl
 from risk_manager.rules.daily_unrealized_loss import PriceSource, position_inputs
 
 
@@ -64,7 +63,7 @@ class MaxUnrealizedProfit(Rule[MaxUnrealizedProfitConfig]):
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         target = self.config.target
         if view.breached(self.id, f"pos:{position.contract_id}"):
             return (None, None)  # nothing left to decide until a position event re-arms the breach

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from risk_manager.config.types import UNTIL_RESET, UNTIL_SESSION_START, Duration, DurationField
 from risk_manager.domain.actions import Action
 from risk_manager.domain.events import TradeEvent
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig, due_warning, hard_lockout, warning_alert
+from risk_manager.domain.values import UNTIL_RESET, UNTIL_SESSION_START, Duration, DurationField
+from risk_manager.rules.api import AccountView, Rule, RuleConfig
+from risk_manager.rules.base import due_warning, hard_lockout, warning_alert
 
 WINDOWS = ("per_minute", "per_hour", "per_session")
 _SPANS = {"per_minute": timedelta(seconds=60), "per_hour": timedelta(seconds=3600)}
