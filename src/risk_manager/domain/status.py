@@ -67,15 +67,29 @@ class RuleGauge:
     fraction: Decimal | None
     unit: str  # "USD" | "contracts" | "trades"
     breached: bool
+    # What the gauge is about when a rule has one per symbol, position or window (the worst one is
+    # shown): "MNQ", "CON.F.US.MNQ.H26", "per_hour"; None for account-wide values.
+    subject: str | None = None
 
     @staticmethod
-    def of(rule: str, name: str, value: Decimal | None, limit: Decimal, unit: str) -> RuleGauge:
+    def of(
+        rule: str,
+        name: str,
+        value: Decimal | None,
+        limit: Decimal,
+        unit: str,
+        *,
+        breached: bool | None = None,
+        subject: str | None = None,
+    ) -> RuleGauge:
         """A gauge of ``value`` against ``limit`` (both signed alike: losses negative, targets and
-        counts positive); breached when the value reached the limit."""
+        counts positive). ``breached`` defaults to "the value reached the limit"; rules whose
+        limit is itself allowed (a count of contracts) say so."""
         if value is None:
-            return RuleGauge(rule, name, None, limit, None, unit, False)
+            return RuleGauge(rule, name, None, limit, None, unit, bool(breached), subject)
         fraction = max(value / limit, Decimal(0)) if limit != 0 else Decimal(0)
-        return RuleGauge(rule, name, value, limit, fraction, unit, fraction >= 1)
+        hit = fraction >= 1 if breached is None else breached
+        return RuleGauge(rule, name, value, limit, fraction, unit, hit, subject)
 
     def to_json(self) -> dict[str, Any]:
         show = _money if self.unit == "USD" else _plain
@@ -87,6 +101,7 @@ class RuleGauge:
             "fraction": None if self.fraction is None else str(self.fraction.quantize(FRACTION)),
             "unit": self.unit,
             "breached": self.breached,
+            "subject": self.subject,
         }
 
 
@@ -130,6 +145,7 @@ class AccountStatus:
     next_reset: datetime
     connection: ConnectionState
     as_of: datetime
+    trade_count: int = 0  # executions counted in the trading day
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,6 +158,7 @@ class AccountStatus:
             "costs": money(self.costs),
             "unrealized": _money(self.unrealized),
             "net": money(self.net),
+            "trade_count": self.trade_count,
             "positions": [p.to_json() for p in self.positions],
             "gauges": [g.to_json() for g in self.gauges],
             "lockouts": [lk.to_json() for lk in self.lockouts],

@@ -73,6 +73,7 @@ from risk_manager.domain.events import (
 )
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money
+from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
 from risk_manager.engine.best_prices import BestPrices
@@ -85,6 +86,7 @@ from risk_manager.engine.state import (
     Position,
     TradingDayStats,
 )
+from risk_manager.engine.status import account_status
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.api import Band, Rule
 
@@ -188,6 +190,30 @@ class Engine:
     @property
     def quotes(self) -> Mapping[str, MarketQuote]:
         return self._quotes
+
+    def status(
+        self, account_id: int, now: datetime, connection: ConnectionState = ConnectionState.REPLAY
+    ) -> AccountStatus | None:
+        """The read model of one account at ``now`` (None for an account the engine has not seen):
+        positions marked at the last price, day P&L, each enabled rule's gauge, lockouts. Reading
+        it changes no decision."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            return None
+        found = self._rules(account)
+        rules = found[0].rules if found is not None else ()
+        return account_status(account, self._view(account, now, None), rules, now, connection)
+
+    def statuses(
+        self, now: datetime, connection: ConnectionState = ConnectionState.REPLAY
+    ) -> list[AccountStatus]:
+        """The read model of every account the engine holds, by account id."""
+        out = []
+        for account_id in sorted(self._accounts):
+            status = self.status(account_id, now, connection)
+            assert status is not None
+            out.append(status)
+        return out
 
     def settle_best_prices(self) -> None:
         """Bring every position's ``best_price`` up to date before it is read outside the rules

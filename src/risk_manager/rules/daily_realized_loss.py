@@ -8,6 +8,7 @@ from typing import Literal
 from risk_manager.domain.actions import Action, Inputs
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import money
+from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
 from risk_manager.rules.base import band_for_pnl, hard_lockout, next_threshold, warning_alerts
@@ -163,6 +164,18 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
             why += f" ({unknown} open position(s) without a price not counted)"
         inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees, source=cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
+
+    def gauge(self, view: AccountView) -> RuleGauge:
+        cfg = self.config
+        value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
+        return RuleGauge.of(
+            self.id,
+            self.key,
+            value,
+            cfg.limit,
+            "USD",
+            breached=value <= cfg.limit or view.breached(self.id, SUBJECT),
+        )
 
     def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         cfg = self.config

@@ -9,6 +9,7 @@ from pydantic import field_validator
 from risk_manager.domain.actions import Action
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import money
+from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import ProfitTarget
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
 from risk_manager.rules.base import hard_lockout, warning_alerts
@@ -69,6 +70,18 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
             why += f" ({unknown} open position(s) without a price not counted)"
         inputs = pnl_inputs(view, value, cfg.target, unknown, cfg.include_fees, "target", cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
+
+    def gauge(self, view: AccountView) -> RuleGauge:
+        cfg = self.config
+        value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
+        return RuleGauge.of(
+            self.id,
+            self.key,
+            value,
+            cfg.target,
+            "USD",
+            breached=value >= cfg.target or view.breached(self.id, SUBJECT),
+        )
 
     @property
     def band_prices(self) -> frozenset[str]:

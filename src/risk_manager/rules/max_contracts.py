@@ -9,6 +9,7 @@ from pydantic import BeforeValidator
 
 from risk_manager.domain.actions import Action, Alert, ClosePosition, Flatten
 from risk_manager.domain.events import Event, PositionEvent
+from risk_manager.domain.status import RuleGauge
 from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
 from risk_manager.rules.base import due_warning, warning_alert
 
@@ -91,6 +92,14 @@ class MaxContracts(Rule[MaxContractsConfig]):
             actions.extend(self._enforce(view, total, limit, candidates, label))
         actions.extend(count_warnings(view, self.id, "contracts", total, limit, label))
         return actions
+
+    def gauge(self, view: AccountView) -> RuleGauge:
+        sizes = [p.size for p in view.positions.values()]
+        total = abs(sum(sizes)) if self.config.count_type == "net" else sum(abs(s) for s in sizes)
+        limit = self.config.limit
+        return RuleGauge.of(
+            self.id, self.key, Decimal(total), Decimal(limit), "contracts", breached=total > limit
+        )
 
     def _enforce(
         self, view: AccountView, total: int, limit: int, candidates: dict[str, PositionView], label: str

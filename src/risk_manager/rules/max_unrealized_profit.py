@@ -8,10 +8,11 @@ from typing import ClassVar
 from risk_manager.domain.actions import Action, ClosePosition
 from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
 from risk_manager.domain.money import money
+from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import ProfitTarget
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
 from risk_manager.rules.base import band_for_pnl
-from risk_manager.rules.daily_unrealized_loss import PriceSource, position_inputs
+from risk_manager.rules.daily_unrealized_loss import PriceSource, position_inputs, worst_position
 
 
 class MaxUnrealizedProfitConfig(RuleConfig):
@@ -54,6 +55,14 @@ class MaxUnrealizedProfit(Rule[MaxUnrealizedProfitConfig]):
                     )
                 )
         return actions
+
+    def gauge(self, view: AccountView) -> RuleGauge | None:
+        """The best open position (highest unrealized P&L); None without positions."""
+        best = worst_position(view, self.config.price_source, lowest=False)
+        if best is None:
+            return None
+        cid, pnl = best
+        return RuleGauge.of(self.id, self.key, pnl, self.config.target, "USD", subject=cid)
 
     @property
     def bands_per_position(self) -> bool:
