@@ -87,7 +87,8 @@ class RuleGauge:
         limit is itself allowed (a count of contracts) say so."""
         if value is None:
             return RuleGauge(rule, name, None, limit, None, unit, bool(breached), subject)
-        fraction = max(value / limit, Decimal(0)) if limit != 0 else Decimal(0)
+        fraction = value / limit if limit != 0 else Decimal(0)
+        fraction = fraction if fraction > 0 else Decimal(0)  # never -0: a profit is 0 of a loss limit
         hit = fraction >= 1 if breached is None else breached
         return RuleGauge(rule, name, value, limit, fraction, unit, hit, subject)
 
