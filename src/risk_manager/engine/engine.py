@@ -423,14 +423,8 @@ class Engine:
     ) -> AccountView:
         rules = self.policy.rules_for(account.account_id)
         warn_at = rules.warn_at if rules is not None else ()
-        views = account.position_views
-        for cid, position in account.positions.items():
-            self._best.settle(position)  # rules read best_price: make it exact first
-            frozen = views.get(cid)
-            # best_price moves on quotes (settled lazily, here or when a last price is recorded):
-            # the rules' record is replaced only when it did move.
-            if frozen is None or frozen.best_price is not position.best_price:
-                views[cid] = position.frozen()
+        for position in account.positions.values():
+            self._best.settle(position)  # rules read best_price: make it exact first (republishes)
         return AccountView(
             account,
             now,
@@ -557,7 +551,6 @@ class Engine:
                 best_price=event.average_price,
             )
             account.positions[cid] = position
-            account.position_views[cid] = position.frozen()
             self._watch(account, position)
             return {cid: change}
         previous.closing = 0  # the snapshot is the gateway's settled view of the position
@@ -574,8 +567,14 @@ class Engine:
     def _watch(self, account: AccountState, position: Position) -> None:
         """Route the position's contract's quotes to it (a new position is evaluated on every quote
         until its bands are computed)."""
-        self._bands.add(position.contract_id, account, position)
-        self._best.watch(position)
+        views, cid = account.position_views, position.contract_id
+        views[cid] = position.frozen()
+
+        def republish() -> None:  # best_price moved: the rules' copy follows
+            views[cid] = position.frozen()
+
+        self._bands.add(cid, account, position)
+        self._best.watch(position, republish)
 
     def _drop_position(self, account: AccountState, position: Position) -> None:
         del account.positions[position.contract_id]
