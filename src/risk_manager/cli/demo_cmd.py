@@ -23,7 +23,7 @@ SAMPLE_DAY = "sample-day.jsonl.gz"
 SAMPLE_CONFIG = "sample-config"
 
 INTRO = (
-    "Demo (--replay): replaying the sample trading day shipped with risk-manager (accounts 7 and 8 trading MNQ "
+    "Demo: replaying the sample trading day shipped with risk-manager (accounts 7 and 8 trading MNQ "
     "and ES on 2026-03-02) through the sample config, and showing every decision the rules make.\n"
     "Replay your own recording with: risk-manager replay FILE --config DIR "
     "(recording format and options: docs/replay.md)."

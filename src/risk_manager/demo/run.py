@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 
 from risk_manager.demo.session import Entry, Journal, Session
-from risk_manager.demo.view import WIDTH, live_view, summary, summary_json
+from risk_manager.demo.view import WIDTH, entry_lines, live_view, summary, summary_json
 
 __all__ = ["run_live"]
 
@@ -42,11 +42,10 @@ async def _main(duration: float, speed: float, as_json: bool) -> int:
                       transient=True) as live:
                 await session.run(lambda: live.update(live_view(session)))
         else:  # a pipe or a file: one line per decision as it happens, no redrawing
-            journal.emit = lambda what, entry: _plain_line(console, what, entry)
+            journal.emit = lambda what, entry: _plain_line(console, session, what, entry)
             console.print("risk-manager demo: the daemon guards two simulated accounts while a "
                           "scripted trader breaks its rules (loopback only).")
             await session.run()
-        console.print(live_view(session) if not console.is_terminal else "")
         console.print(summary(session))
     return 0
 
@@ -60,13 +59,10 @@ def _print_json(obj: object) -> None:
     sys.stdout.flush()
 
 
-def _plain_line(console: Console, what: str, entry: Entry) -> None:
+def _plain_line(console: Console, session: Session, what: str, entry: Entry) -> None:
     if what == "decision" and entry.outcome is None:
         return  # the line comes with its outcome
-    latency = "" if entry.latency_ms is None else f" in {entry.latency_ms:.1f} ms"
-    console.print(f"{entry.t:%H:%M:%S} account {entry.account_id} {entry.rule} {entry.kind}: "
-                  f"{entry.outcome or ''}{latency} -- {entry.reason}", overflow="fold", markup=False,
-                  highlight=False)
+    console.print(entry_lines(entry, session.zone))
 
 
 @contextlib.contextmanager

@@ -85,7 +85,9 @@ class Journal:
         reason = (action.message if isinstance(action, Alert) else None) or action.reason or ""
         entry = Entry(decision.audit_id, decision.t, action.account_id, action.rule, action.kind, reason,
                       level)
-        if not isinstance(action, (*BROKER_KINDS, Alert)):
+        if isinstance(action, Alert):
+            entry.outcome = action.level
+        elif not isinstance(action, BROKER_KINDS):
             entry.outcome = "locked" if isinstance(action, LockAccount) else "done"
         self.entries.append(entry)
         self.by_id[decision.audit_id] = entry

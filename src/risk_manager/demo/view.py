@@ -10,14 +10,16 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from risk_manager.demo.session import Entry, Session
 
-__all__ = ["live_view", "summary", "summary_json"]
+__all__ = ["entry_lines", "live_view", "summary", "summary_json"]
 
 SHOWN_ENTRIES = 8
+REASON_INDENT = 9
 WIDTH = 80
 
 
@@ -45,18 +47,28 @@ def _latency(entry: Entry) -> str:
     return "" if entry.latency_ms is None else f"{entry.latency_ms:.1f} ms"
 
 
-def entries_table(entries: list[Entry], zone: tzinfo) -> Table:
-    table = _table(("time", {"width": 8}), ("acct", {"width": 4}), ("rule", {"width": 8}),
-                   ("action", {"width": 25}), ("outcome", {"width": 17}), ("latency", {"width": 9,
-                                                                                     "justify": "right"}))
-    for entry in entries:
-        style = "yellow" if entry.kind == "alert" else ""
-        action = entry.kind if entry.kind != "alert" else f"alert ({entry.level})"
-        table.add_row(entry.t.astimezone(zone).strftime("%H:%M:%S"), str(entry.account_id), entry.rule,
-                      Text(action, style=style), entry.outcome or "running", _latency(entry))
-        if entry.reason:
-            table.add_row("", "", "", Text(entry.reason, style="dim"), "", "")
-    return table
+def entry_lines(entry: Entry, zone: tzinfo) -> RenderableType:
+    """``hh:mm:ss acct rule action -> outcome (latency)``, then the reason, indented and wrapped."""
+    alert = entry.kind == "alert"
+    head = Text(f"{entry.t.astimezone(zone):%H:%M:%S} {entry.account_id:>4} {entry.rule:<8} ",
+                overflow="fold")
+    head.append(f"alert ({entry.level})" if alert else entry.kind,
+                style="yellow" if alert else "bold")
+    if not alert:
+        outcome = entry.outcome or "running"
+        head.append(" -> ")
+        head.append(outcome, style="red" if outcome.startswith("failed") else "green")
+        if entry.latency_ms is not None:
+            head.append(f" in {entry.latency_ms:.1f} ms", style="cyan")
+    if not entry.reason:
+        return head
+    return Group(head, Padding(Text(entry.reason, style="dim", overflow="fold"), (0, 0, 0, REASON_INDENT), expand=False))
+
+
+def entries_block(entries: list[Entry], zone: tzinfo) -> RenderableType:
+    if not entries:
+        return Text("  (nothing yet)", style="dim")
+    return Group(*(entry_lines(e, zone) for e in entries))
 
 
 def live_view(session: Session) -> RenderableType:
@@ -66,7 +78,7 @@ def live_view(session: Session) -> RenderableType:
     now = Text(f"now: {session.now_doing}", style="cyan")
     entries = session.journal.entries[-SHOWN_ENTRIES:]
     return Group(header, now, Text(""), accounts_table(session), Text(""),
-                 Text("decisions (latest last)", style="bold"), entries_table(entries, session.zone))
+                 Text("decisions (latest last)", style="bold"), entries_block(entries, session.zone))
 
 
 def summary(session: Session) -> RenderableType:
@@ -74,13 +86,14 @@ def summary(session: Session) -> RenderableType:
     counts = Counter(f"{e.rule} {e.kind}" for e in enforcements)
     alerts = len(session.journal.entries) - len(enforcements)
     lines: list[RenderableType] = [
+        Text(""), accounts_table(session), Text(""),
         Text(f"Summary: {len(enforcements)} enforcement(s) and {alerts} alert(s) in "
              f"{min(session.elapsed, session.duration):.0f} s", style="bold"),
     ]
     for key, n in sorted(counts.items()):
         lines.append(Text(f"  {key}: {n}"))
     lines.append(Text(""))
-    lines.append(entries_table(enforcements, session.zone))
+    lines.append(entries_block(enforcements, session.zone))
     if session.script_error is not None:
         lines.append(Text(f"the scripted trader stopped early: {session.script_error}", style="red"))
     lines.append(Text("\nRun the daemon on your own accounts: risk-manager run --config DIR "
