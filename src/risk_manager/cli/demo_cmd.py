@@ -44,10 +44,10 @@ def demo_command(
         False, "--json", help="Print JSON lines (one per decision and outcome, then a summary), no view."
     ),
     duration: float = typer.Option(
-        60.0, "--duration", min=1.0, max=3600.0, help="Seconds the live session runs."
+        60.0, "--duration", min=1.0, max=3600.0, metavar="SECONDS", help="Seconds the live session runs."
     ),
     speed: float = typer.Option(
-        1.0, "--speed", min=0.1, max=100.0, help="How much faster the scripted trader acts."
+        1.0, "--speed", min=0.1, max=100.0, metavar="X", help="How much faster the scripted trader acts."
     ),
 ) -> None:
     """Watch the daemon guard two simulated accounts while a scripted trader breaks the rules:

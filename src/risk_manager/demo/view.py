@@ -62,7 +62,8 @@ def entry_lines(entry: Entry, zone: tzinfo) -> RenderableType:
             head.append(f" in {entry.latency_ms:.1f} ms", style="cyan")
     if not entry.reason:
         return head
-    return Group(head, Padding(Text(entry.reason, style="dim", overflow="fold"), (0, 0, 0, REASON_INDENT), expand=False))
+    reason = Text(entry.reason, style="dim", overflow="fold")
+    return Group(head, Padding(reason, (0, 0, 0, REASON_INDENT), expand=False))
 
 
 def entries_block(entries: list[Entry], zone: tzinfo) -> RenderableType:
