@@ -34,8 +34,9 @@ from engine import build_engine
 from synthetic_day import synthetic_day
 
 from risk_manager.broker.normalize import normalize_message, parse_timestamp
+from risk_manager.daemon import PersistentEngine, recover
 from risk_manager.domain.actions import LockAccount
-from risk_manager.store.recovery import PersistentEngine, recover
+from risk_manager.domain.lockouts import Lockout
 from risk_manager.store.sqlite import Batch, Store
 
 
@@ -133,10 +134,13 @@ def bench_lockouts(persistent: PersistentEngine, count: int, at: Any) -> list[fl
         lock = LockAccount(
             account_id=10_000 + i, rule="RULE-003", until=at + timedelta(hours=2), reason="bench"
         )
-        batch = Batch()
+        batch = Batch(durable=True)  # as PersistentEngine commits a lockout the engine reports
         start = time.perf_counter()
-        store.stage_actions(batch, at, [lock])
-        store.write(batch)  # durable: the batch holds a lockout
+        [audit_id] = store.stage_actions(batch, at, [lock])
+        store.stage_lockout_start(
+            batch, Lockout(lock.account_id, lock.rule, "bench", at, until=lock.until), audit_id
+        )
+        store.write(batch)
         times.append(time.perf_counter() - start)
     return times
 

@@ -1,4 +1,5 @@
-"""Test helpers: gateway-shaped event builders and an engine driven by an explicit (fake) clock.
+"""Test helpers: gateway-shaped event builders (by field name, so a field added to an event cannot
+shift a value into the wrong place) and an engine driven by an explicit (fake) clock.
 
     h = EngineHarness(DailyRealizedLoss(DailyRealizedLossConfig(enabled=True, limit=-500)))
     h.apply(trade(1, MNQ, "21000", pnl="-300"))          # at h.now
@@ -53,11 +54,25 @@ def D(value: Any) -> Decimal:
 def pos(contract: str, size: int, avg: Any, account: int = ACCOUNT, pid: int = 1) -> PositionEvent:
     """A position snapshot with a SIGNED size (negative = short), as the gateway would send it."""
     kind = PositionType.LONG if size > 0 else PositionType.SHORT if size < 0 else PositionType.UNDEFINED
-    return PositionEvent(pid, account, contract, int(kind), abs(size), D(avg))
+    return PositionEvent(
+        position_id=pid,
+        account_id=account,
+        contract_id=contract,
+        type=int(kind),
+        size=abs(size),
+        average_price=D(avg),
+    )
 
 
 def flat(contract: str, account: int = ACCOUNT, pid: int = 1) -> PositionEvent:
-    return PositionEvent(pid, account, contract, int(PositionType.LONG), 0, Decimal(0))
+    return PositionEvent(
+        position_id=pid,
+        account_id=account,
+        contract_id=contract,
+        type=int(PositionType.LONG),
+        size=0,
+        average_price=Decimal(0),
+    )
 
 
 def trade(
@@ -75,25 +90,25 @@ def trade(
     commissions: Any = "0",
 ) -> TradeEvent:
     return TradeEvent(
-        trade_id,
-        account,
-        contract,
-        D(price),
-        None if pnl is None else D(pnl),
-        D(fees),
-        int(side),
-        size,
-        voided,
-        trade_id if order_id is None else order_id,
-        created,
-        D(commissions),
+        trade_id=trade_id,
+        account_id=account,
+        contract_id=contract,
+        price=D(price),
+        pnl=None if pnl is None else D(pnl),
+        fees=D(fees),
+        side=int(side),
+        size=size,
+        voided=voided,
+        order_id=trade_id if order_id is None else order_id,
+        created=created,
+        commissions=D(commissions),
     )
 
 
 def quote(
     contract: str, last: float | None = None, bid: float | None = None, ask: float | None = None
 ) -> QuoteEvent:
-    return QuoteEvent(contract, last, bid, ask)
+    return QuoteEvent(contract_id=contract, last=last, bid=bid, ask=ask)
 
 
 def order(
@@ -108,26 +123,33 @@ def order(
     account: int = ACCOUNT,
 ) -> OrderEvent:
     return OrderEvent(
-        order_id,
-        account,
-        contract,
-        int(status),
-        int(type),
-        int(side),
-        size,
-        None if limit_price is None else D(limit_price),
-        None if stop_price is None else D(stop_price),
+        order_id=order_id,
+        account_id=account,
+        contract_id=contract,
+        status=int(status),
+        type=int(type),
+        side=int(side),
+        size=size,
+        limit_price=None if limit_price is None else D(limit_price),
+        stop_price=None if stop_price is None else D(stop_price),
     )
 
 
 def account_event(
     can_trade: bool | None = True, account: int = ACCOUNT, balance: Any = "50000"
 ) -> AccountEvent:
-    return AccountEvent(account, f"ACC-{account}", D(balance), can_trade, True, True)
+    return AccountEvent(
+        account_id=account,
+        name=f"ACC-{account}",
+        balance=D(balance),
+        can_trade=can_trade,
+        is_visible=True,
+        simulated=True,
+    )
 
 
 def connection(state: str) -> ConnectionEvent:
-    return ConnectionEvent(state)
+    return ConnectionEvent(state=state)
 
 
 def kinds(actions: Iterable[Action]) -> list[tuple[str, str]]:

@@ -36,10 +36,10 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 from stream import build_engine, stream
 
+from risk_manager.daemon import PersistentEngine, recover
 from risk_manager.domain.actions import LockAccount
 from risk_manager.domain.events import TradeEvent
 from risk_manager.store.codec import iso
-from risk_manager.store.recovery import PersistentEngine, recover
 from risk_manager.store.sqlite import Store
 
 

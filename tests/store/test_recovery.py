@@ -11,6 +11,13 @@ from typing import Any
 
 import pytest
 
+from risk_manager.daemon.recovery import (
+    NOTE_EXPIRED_WHILE_DOWN,
+    NOTE_MISSED_RESET,
+    NOTE_REINSTATED,
+    PersistentEngine,
+    recover,
+)
 from risk_manager.domain.actions import LockAccount, Unlock
 from risk_manager.domain.contracts import ContractTable
 from risk_manager.engine.calendar import TradingCalendar
@@ -19,13 +26,6 @@ from risk_manager.engine.policy import Policy
 from risk_manager.engine.snapshot import snapshot
 from risk_manager.rules.registry import rule_class
 from risk_manager.store.errors import StoreError
-from risk_manager.store.recovery import (
-    NOTE_EXPIRED_WHILE_DOWN,
-    NOTE_MISSED_RESET,
-    NOTE_REINSTATED,
-    PersistentEngine,
-    recover,
-)
 from risk_manager.store.sqlite import Store
 
 from engine_helpers import MNQ, T0, account_event, flat, kinds, pos, quote, trade
@@ -376,6 +376,7 @@ DERIVED_POSITION_FIELDS = {"root", "spec", "band_lo", "band_hi", "book_lo", "boo
 DERIVED_ENGINE_ATTRIBUTES = {
     "policy", "calendar", "contracts", "fast_path", "_unmonitored", "_bands", "_best", "_dispatch", "_heap",
     "_seq", "_wakeups",
+    "record_changes", "_log",  # the caller's choice, and the change report of the current call
 }  # fmt: skip
 SNAPSHOT_ENGINE_ATTRIBUTES = {"_accounts", "_quotes", "_reset_at", "_now", "connection_lost_since"}
 

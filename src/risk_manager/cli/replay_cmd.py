@@ -292,7 +292,8 @@ def run_replay(
     # --db: the runner drives a PersistentEngine (same decisions, also recorded in the store).
     runner: Any = engine
     if db is not None:
-        from risk_manager.store import StoreError, open_for_replay
+        from risk_manager.daemon import open_for_replay
+        from risk_manager.store import StoreError
 
         try:
             runner = open_for_replay(db, engine, source=str(recording), config=str(config_dir))

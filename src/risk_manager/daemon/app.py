@@ -22,12 +22,13 @@ from typing import Any
 from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder, RequestBudget
 from risk_manager.config.loader import LoadedConfig
 from risk_manager.daemon.enforcer import AlertHook
+from risk_manager.daemon.persistent import PersistentEngine
+from risk_manager.daemon.recovery import RecoveryReport, describe, recover
 from risk_manager.daemon.supervisor import Observer, Supervisor
 from risk_manager.domain.actions import format_time
 from risk_manager.engine.engine import Engine
 from risk_manager.notify.service import Notifications
 from risk_manager.rules.base import Rule
-from risk_manager.store.recovery import PersistentEngine, RecoveryReport, describe, recover
 from risk_manager.store.sqlite import Store
 
 __all__ = ["STORE_NAME", "Daemon", "NoRuleEnabled"]

@@ -32,11 +32,11 @@ from risk_manager.broker.port import ConnectionChange, ConnectionState, HubMessa
 from risk_manager.broker.projectx.client import ProjectXClient
 from risk_manager.daemon.enforcer import BROKER_KINDS, AlertHook, Enforcer, Outcome
 from risk_manager.daemon.feed_health import FeedHealth
+from risk_manager.daemon.persistent import Decision, PersistentEngine
 from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
 from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import ConnectionEvent, Event, PositionEvent, QuoteEvent
 from risk_manager.notify.service import Notifications
-from risk_manager.store.recovery import Decision, PersistentEngine
 
 __all__ = ["Observer", "Supervisor"]
 

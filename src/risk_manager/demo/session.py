@@ -27,12 +27,12 @@ import yaml
 from risk_manager.config.loader import LoadedConfig, load_config_texts
 from risk_manager.daemon.app import Daemon
 from risk_manager.daemon.enforcer import BROKER_KINDS, Outcome
+from risk_manager.daemon.persistent import Decision
 from risk_manager.demo.figures import AccountRow, account_rows
 from risk_manager.demo.trader import DEMO_KEY, DEMO_USER, Trader
 from risk_manager.domain.actions import Alert, LockAccount
 from risk_manager.sim.app import SimGateway
 from risk_manager.sim.clock import SystemClock
-from risk_manager.store.recovery import Decision
 
 __all__ = ["CONFIG_PACKAGE_DIR", "Entry", "Journal", "Session", "demo_config"]
 

@@ -76,6 +76,7 @@ from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
 from risk_manager.engine.best_prices import BestPrices
 from risk_manager.engine.calendar import DayBounds, TradingCalendar
+from risk_manager.engine.changes import NO_CHANGES, ChangeLog, Changes, EndCause
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import (
     AccountState,
@@ -85,6 +86,7 @@ from risk_manager.engine.state import (
     Position,
     TradingDayStats,
 )
+from risk_manager.engine.timers import Timer, TimerKind
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.base import Band, Rule
 
@@ -105,12 +107,8 @@ _INF = math.inf
 # of a received price can never put a quote "inside" a band it is exactly on the edge of.
 _BAND_MARGIN = 1e-9
 
-# Heap entries sort by (time, kind, sequence): deadlines due at the same instant fire in this
-# order — what belongs to the closing trading day (rule wake-ups such as a session-end flatten or a
-# grace expiry, then lockout ends) before the daily reset that starts the next one.
-_KIND_WAKE = 0
-_KIND_LOCKOUT = 1
-_KIND_RESET = 2
+# Timers sort by (time, kind, sequence): deadlines due at the same instant fire in TimerKind order
+# (engine/timers.py) -- wake-ups, then lockout ends, then the daily reset.
 
 # Enum values whose meaning is certain; anything else is reported, never guessed (RULES.md).
 _POSITION_TYPES = frozenset({PositionType.LONG, PositionType.SHORT})
@@ -168,12 +166,17 @@ class Engine:
         self._bands: BandIndex[AccountState, Position] = BandIndex()
         self._best = BestPrices()
         self._dispatch: dict[int, _Dispatch] = {}
-        self._heap: list[tuple[datetime, int, int, int, Any]] = []  # (when, kind, seq, account, key)
+        # (sort key, timer): the heap compares the plain key tuples (C speed), never the Timers
+        self._heap: list[tuple[tuple[datetime, int, int, str, int], Timer]] = []
         self._seq = 0
         self._wakeups: dict[tuple[int, str], datetime] = {}
         self._reset_at: datetime | None = None
         self._now: datetime | None = None
         self.connection_lost_since: datetime | None = None
+        # With record_changes on, each state-changing call leaves what it changed in last_changes
+        # (the persistence layer reads it; off by default: nothing to pay on the quote path).
+        self.record_changes = False
+        self._log: ChangeLog | None = None  # this call's changes, made on the first one
 
     # ---- public API ------------------------------------------------------------------------
 
@@ -189,6 +192,56 @@ class Engine:
     def quotes(self) -> Mapping[str, MarketQuote]:
         return self._quotes
 
+    @property
+    def last_changes(self) -> Changes:
+        """What the last ``apply``/``advance``/``clear_lockout``/``update_policy`` changed (counted and
+        voided executions, day figures, resets, lockouts taken and ended); empty unless
+        ``record_changes`` is on."""
+        log = self._log
+        return NO_CHANGES if log is None else log.freeze()
+
+    def _changelog(self) -> ChangeLog | None:
+        """This call's change log (made now if it is the first change), or None when not recording."""
+        if not self.record_changes:
+            return None
+        log = self._log
+        if log is None:
+            log = self._log = ChangeLog()
+        return log
+
+    # ---- persistence interface (engine/snapshot.py holds the format) --------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything the engine decides from, as JSON-able data; :meth:`restore` reads it back."""
+        from risk_manager.engine.snapshot import snapshot
+
+        return snapshot(self)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load :meth:`export_state` data into this fresh engine (same policy, calendar and contracts
+        as the one that exported it); raises SnapshotError if it cannot be read."""
+        from risk_manager.engine.snapshot import restore
+
+        restore(self, state)
+
+    def reinstate_lockout(self, lockout: Lockout, now: datetime) -> bool:
+        """Put back a lockout held outside the engine (the persisted lockout table) that this engine's
+        state does not hold, with its end timer. False if its account is not monitored by the current
+        policy. A longer lockout of the same key already held wins, as in the engine's own book. Not
+        reported in ``last_changes``: the caller, who holds the record, already knows."""
+        account = self._accounts.get(lockout.account_id)
+        if account is None:
+            account = self._account(lockout.account_id, now)
+            if account is None:
+                return False
+        if account.lockouts.add(lockout) is lockout and lockout.until is not None:
+            self._push(lockout.until, TimerKind.LOCKOUT_END, account.account_id, lockout.key)
+        return True
+
+    def timers(self) -> list[Timer]:
+        """The pending timers, in the order they fire (stale entries left out)."""
+        return sorted(entry[1] for entry in self._heap if self._is_live(entry[1]))
+
     def settle_best_prices(self) -> None:
         """Bring every position's ``best_price`` up to date before it is read outside the rules
         (a snapshot): the engine updates it lazily, when the position's account is evaluated."""
@@ -199,23 +252,25 @@ class Engine:
     def next_deadline(self) -> datetime | None:
         """The earliest time at which ``advance`` has something to do."""
         heap = self._heap
-        while heap and not self._is_live(heap[0]):
+        while heap and not self._is_live(heap[0][1]):
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        return heap[0][1].when if heap else None
 
     def advance(self, now: datetime) -> list[Action]:
         """Fire every timer due at or before ``now`` (each at its own due time)."""
+        self._log = None
         now = self._tick(now)
         out: list[Action] = []
-        if self._heap and self._heap[0][0] <= now:
+        if self._heap and self._heap[0][1].when <= now:
             self._fire_due(now, out)
         return out
 
     def apply(self, event: Event, now: datetime) -> list[Action]:
         """Apply one event at time ``now`` (timers due first) and return the decisions."""
+        self._log = None
         now = self._tick(now)
         out: list[Action] = []
-        if self._heap and self._heap[0][0] <= now:
+        if self._heap and self._heap[0][1].when <= now:
             self._fire_due(now, out)
         if type(event) is QuoteEvent:
             self._on_quote(event, now, out)
@@ -233,6 +288,7 @@ class Engine:
         self, account_id: int, now: datetime, by: str, why: str, rule: str | None = None
     ) -> list[Action]:
         """Admin clear (audited by the caller): end the account's lockouts (of ``rule`` only if given)."""
+        self._log = None
         now = self._tick(now)
         account = self._accounts.get(account_id)
         out: list[Action] = []
@@ -241,7 +297,7 @@ class Engine:
         with self._guarded(account, now, out):
             for lockout in account.lockouts:
                 if rule is None or lockout.rule == rule:
-                    self._end_lockout(account, lockout, now, f"cleared by {by}: {why}", out)
+                    self._end_lockout(account, lockout, now, f"cleared by {by}: {why}", out, EndCause.ADMIN)
             if rule in (None, ENGINE_RULE):
                 account.failed = None
             self._refresh(account, now)
@@ -249,6 +305,7 @@ class Engine:
 
     def update_policy(self, policy: Policy, now: datetime) -> list[Action]:
         """Hot reload: new rules from now on; condition lockouts whose rule no longer holds them end."""
+        self._log = None
         now = self._tick(now)
         self.policy = policy
         self._dispatch.clear()
@@ -267,7 +324,9 @@ class Engine:
                 continue
             rule = rules.get(lockout.rule)
             if rule is None or not rule.lockout_holds(lockout):
-                self._end_lockout(account, lockout, now, "no longer required by the configuration", out)
+                self._end_lockout(
+                    account, lockout, now, "no longer required by the configuration", out, EndCause.CONFIG
+                )
         self._refresh(account, now)
 
     # ---- the fail-closed boundary ------------------------------------------------------------
@@ -288,18 +347,19 @@ class Engine:
         self._now = now
         if self._reset_at is None:
             self._reset_at = self.calendar.next_reset(now)
-            self._push(self._reset_at, _KIND_RESET, 0, None)
+            self._push(self._reset_at, TimerKind.RESET, 0, None)
         return now
 
-    def _push(self, when: datetime, kind: int, account_id: int, key: Any) -> None:
+    def _push(self, when: datetime, kind: TimerKind, account_id: int, key: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (when, kind, self._seq, account_id, key))
+        timer = Timer.of(when, kind, account_id, key, self._seq)
+        heapq.heappush(self._heap, (timer.sort_key, timer))
 
-    def _is_live(self, entry: tuple[datetime, int, int, int, Any]) -> bool:
-        when, kind, _seq, account_id, key = entry
-        if kind == _KIND_RESET:
+    def _is_live(self, entry: Timer) -> bool:
+        when, kind, account_id, key = entry.when, entry.kind, entry.account_id, entry.key
+        if kind == TimerKind.RESET:
             return when == self._reset_at
-        if kind == _KIND_WAKE:
+        if kind == TimerKind.WAKE:
             return self._wakeups.get((account_id, key)) == when
         account = self._accounts.get(account_id)
         lockout = account.lockouts.get(key) if account is not None else None
@@ -307,20 +367,20 @@ class Engine:
 
     def _fire_due(self, now: datetime, out: list[Action]) -> None:
         heap = self._heap
-        while heap and heap[0][0] <= now:
-            entry = heapq.heappop(heap)
+        while heap and heap[0][1].when <= now:
+            entry = heapq.heappop(heap)[1]
             if not self._is_live(entry):
                 continue
-            when, kind, _seq, account_id, key = entry
-            if kind == _KIND_RESET:
+            when, kind, account_id, key = entry.when, entry.kind, entry.account_id, entry.key
+            if kind == TimerKind.RESET:
                 self._daily_reset(when, now, out)
                 continue
             account = self._accounts[account_id]
             with self._guarded(account, when, out):
-                if kind == _KIND_LOCKOUT:
+                if kind == TimerKind.LOCKOUT_END:
                     lockout = account.lockouts.get(key)
                     if lockout is not None:
-                        self._end_lockout(account, lockout, when, "its time ran out", out)
+                        self._end_lockout(account, lockout, when, "its time ran out", out, EndCause.TIMER)
                         self._refresh(account, when)
                 else:
                     del self._wakeups[(account_id, key)]
@@ -331,7 +391,7 @@ class Engine:
         (a daemon down over a weekend applies the missed reset once, at start-up)."""
         bounds = self.calendar.trading_day(now)
         self._reset_at = bounds.end
-        self._push(bounds.end, _KIND_RESET, 0, None)
+        self._push(bounds.end, TimerKind.RESET, 0, None)
         for account in self._accounts.values():
             with self._guarded(account, now, out):
                 self._start_day(account, bounds, now, out)
@@ -341,6 +401,11 @@ class Engine:
         refresh at the end cannot keep the account in the old trading day)."""
         previous = account.day
         account.day = TradingDayStats(bounds.label, bounds.start, bounds.end)
+        log = self._changelog()
+        if log is not None:
+            log.rolled.append((account.account_id, previous, account.day))
+            log.day(account.account_id, previous)
+            log.day(account.account_id, account.day)
         account.day.opening_balance = account.balance  # the new day starts from the last balance
         account.breaches.clear()
         account.recent_orders.clear()
@@ -558,8 +623,13 @@ class Engine:
     def _apply_trade(self, account: AccountState, event: TradeEvent, now: datetime) -> bool:
         """Count an execution in the trading day it belongs to, or take a voided one back out.
         False when nothing changed (a duplicate, an earlier day's execution, a void of nothing)."""
+        log = self._changelog()
         if event.trade_id in account.seen_trades:
-            return event.voided and self._void_trade(account, event.trade_id, now)
+            voided = event.voided and self._void_trade(account, event.trade_id, now)
+            if voided and log is not None:
+                log.voided.append((account.account_id, event.trade_id))
+                log.day(account.account_id, account.day)
+            return voided
         executed = event.created if event.created is not None and event.created <= now else now
         day = account.day
         if executed < day.start:
@@ -591,6 +661,9 @@ class Engine:
             recent.append((executed, event.order_id))
             while recent and not in_window(recent[0][0], now, _HOUR):
                 recent.popleft()
+        if log is not None:
+            log.counted.append((account.account_id, event.trade_id))
+            log.day(account.account_id, day)
         return True
 
     @staticmethod
@@ -632,7 +705,9 @@ class Engine:
             account.can_trade = event.can_trade
             if event.can_trade:
                 for lockout in account.lockouts.with_condition(CONDITION_CAN_TRADE):
-                    self._end_lockout(account, lockout, now, "the gateway reports canTrade: true", out)
+                    self._end_lockout(
+                        account, lockout, now, "the gateway reports canTrade: true", out, EndCause.CONDITION
+                    )
 
     def _reconcile_balance(self, account: AccountState, out: list[Action]) -> None:
         """The day's net realized P&L (after fees and commissions) must equal the balance change
@@ -869,10 +944,14 @@ class Engine:
                     until=action.until,
                     condition=action.condition,
                 )
+                replaced = account.lockouts.get(lockout.key)
                 if account.lockouts.add(lockout) is not lockout:
                     continue  # a lockout of this rule that lasts longer is already active
+                log = self._changelog()
+                if log is not None:
+                    log.locked(lockout, replaced)
                 if lockout.until is not None:
-                    self._push(lockout.until, _KIND_LOCKOUT, account.account_id, lockout.key)
+                    self._push(lockout.until, TimerKind.LOCKOUT_END, account.account_id, lockout.key)
             elif isinstance(action, PlaceStop | ModifyStop):
                 account.stops_requested[action.contract_id] = action.stop_price
             if action.subject is not None:
@@ -880,10 +959,19 @@ class Engine:
             out.append(action)
 
     def _end_lockout(
-        self, account: AccountState, lockout: Lockout, now: datetime, why: str, out: list[Action]
+        self,
+        account: AccountState,
+        lockout: Lockout,
+        now: datetime,
+        why: str,
+        out: list[Action],
+        cause: EndCause,
     ) -> None:
         if account.lockouts.remove(lockout.key) is None:
             return
+        log = self._changelog()
+        if log is not None:
+            log.ended(lockout, cause)
         self._clear_rule_markers(account, lockout.rule)
         reason = (
             f"{lockout.rule} lockout ended ({why}); it began {self.calendar.show(lockout.since)} "
@@ -986,7 +1074,7 @@ class Engine:
                     self._wakeups.pop(key, None)
                 else:
                     self._wakeups[key] = when
-                    self._push(when, _KIND_WAKE, account.account_id, rule.id)
+                    self._push(when, TimerKind.WAKE, account.account_id, rule.id)
 
     def _compute_bands(
         self,

@@ -12,11 +12,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from risk_manager.domain.codec import from_fields, from_positional, to_fields
 from risk_manager.domain.contracts import root_of
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
-from risk_manager.engine.engine import _KIND_LOCKOUT, _KIND_RESET, Engine
+from risk_manager.engine.engine import Engine
 from risk_manager.engine.lockouts import LockoutBook
 from risk_manager.engine.state import (
     AccountState,
@@ -26,8 +27,11 @@ from risk_manager.engine.state import (
     Position,
     TradingDayStats,
 )
+from risk_manager.engine.timers import TimerKind
 
-SNAPSHOT_VERSION = 1
+# 2: working orders by field name (domain/codec.py); 1 (read too): orders as positional lists.
+SNAPSHOT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class SnapshotError(ValueError):
@@ -50,42 +54,12 @@ def _dec(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _order(o: OrderEvent) -> list[Any]:
-    return [
-        o.order_id,
-        o.account_id,
-        o.contract_id,
-        o.status,
-        o.type,
-        o.side,
-        o.size,
-        _d(o.limit_price),
-        _d(o.stop_price),
-        o.fill_volume,
-        _d(o.filled_price),
-        o.custom_tag,
-        _t(o.created),
-        _t(o.updated),
-    ]
-
-
-def _order_back(v: list[Any]) -> OrderEvent:
-    return OrderEvent(
-        v[0],
-        v[1],
-        v[2],
-        v[3],
-        v[4],
-        v[5],
-        v[6],
-        _dec(v[7]),
-        _dec(v[8]),
-        v[9],
-        _dec(v[10]),
-        v[11],
-        _dt(v[12]),
-        _dt(v[13]),
-    )
+def _order_back(v: dict[str, Any] | list[Any]) -> OrderEvent:
+    """A working order by field name (domain/codec.py); version 1 snapshots held a list of the
+    fields in declaration order, times as ISO text."""
+    if isinstance(v, list):
+        return from_positional(OrderEvent, v, time=datetime.fromisoformat)
+    return from_fields(OrderEvent, v)
 
 
 def _lockout(lo: Lockout) -> dict[str, Any]:
@@ -144,7 +118,7 @@ def _account(a: AccountState) -> dict[str, Any]:
             }
             for p in a.positions.values()
         ],
-        "working_orders": [_order(o) for o in a.working_orders.values()],
+        "working_orders": [to_fields(o) for o in a.working_orders.values()],
         "lockouts": [_lockout(lo) for lo in a.lockouts],
         "breaches": sorted([list(b) for b in a.breaches]),
         "seen_trades": [[tid, d.isoformat()] for tid, d in a.seen_trades.items()],
@@ -172,13 +146,14 @@ def restore(engine: Engine, data: dict[str, Any]) -> None:
     if engine.now is not None or engine.accounts:
         raise SnapshotError("restore needs a fresh engine")
     version = data.get("version")
-    if version != SNAPSHOT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise SnapshotError(
-            f"snapshot version {version!r} is not supported (this program reads {SNAPSHOT_VERSION})"
+            f"snapshot version {version!r} is not supported (this program reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))})"
         )
     try:
         _restore(engine, data)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
         raise SnapshotError(f"damaged snapshot: {type(exc).__name__}: {exc}") from exc
 
 
@@ -235,7 +210,8 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
             position.closing = p.get("closing", 0)
             account.positions[cid] = position
             engine._watch(account, position)
-        account.working_orders = {o[0]: _order_back(o) for o in (v["working_orders"])}
+        orders = (_order_back(o) for o in v["working_orders"])
+        account.working_orders = {o.order_id: o for o in orders}
         book = LockoutBook()
         for lo in v["lockouts"]:
             book.add(lockout_from_dict(account.account_id, lo))
@@ -252,11 +228,11 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
     reset_at = _dt(data["reset_at"])
     if reset_at is not None:
         engine._reset_at = reset_at
-        engine._push(reset_at, _KIND_RESET, 0, None)
+        engine._push(reset_at, TimerKind.RESET, 0, None)
     now = engine.now
     for account in engine._accounts.values():
         for lockout in account.lockouts:
             if lockout.until is not None:
-                engine._push(lockout.until, _KIND_LOCKOUT, account.account_id, lockout.key)
+                engine._push(lockout.until, TimerKind.LOCKOUT_END, account.account_id, lockout.key)
         if now is not None:
             engine._refresh(account, now)

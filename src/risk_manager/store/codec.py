@@ -1,13 +1,10 @@
 """Compact, exact (de)serialization of journal entries and the time formats of the store.
 
-A journal row holds ``kind`` (one letter) and ``payload`` (an orjson list of the event's fields in
-declaration order). Exactness matters more than looks: a restart replays these rows through the
-engine and must reach the very state it had, so
-
-- money and prices (Decimal) are written as their ``str`` and read back with ``Decimal(str)``;
-- quote prices stay the JSON numbers received (orjson writes the shortest float repr, which reads
-  back bit-identical);
-- datetimes are integer microseconds since the Unix epoch (UTC): exact, compact and fast.
+A journal row holds ``kind`` (one letter) and ``payload``: the entry by field name, as the one
+domain codec writes it (domain/codec.py: Decimals as text, datetimes as integer microseconds, quote
+prices as the JSON numbers received -- exact, because a restart replays these rows through the
+engine and must reach the very state it had). Rows written before that codec hold a list of the
+fields in declaration order; they still read.
 
 Besides the domain events the journal holds one control entry, :class:`ClearLockout` (an admin
 cleared a lockout): it changes engine state, so a restart must replay it too.
@@ -15,14 +12,12 @@ cleared a lockout): it changes engine state, so a restart must replay it too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from datetime import UTC, datetime
 
 import orjson
 
+from risk_manager.domain.codec import from_fields, from_positional, to_fields
 from risk_manager.domain.events import (
     AccountEvent,
     ClockEvent,
@@ -34,9 +29,6 @@ from risk_manager.domain.events import (
     TradeEvent,
 )
 from risk_manager.store.errors import StoreCorruptError
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +47,6 @@ Entry = Event | ClearLockout
 # ---- time ----------------------------------------------------------------------------------------
 
 
-def to_us(t: datetime) -> int:
-    """Microseconds since the epoch of an aware datetime (exact, no float rounding)."""
-    return (t - EPOCH) // _US
-
-
-def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
-
-
 def iso(t: datetime) -> str:
     """Fixed-width ISO-8601 UTC with microseconds and Z: sorts as text in time order, reads back exactly."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -74,22 +57,6 @@ def parse_iso(text: str) -> datetime:
     if t.tzinfo is None:
         raise ValueError(f"time {text!r} in the store has no time zone")
     return t.astimezone(UTC)
-
-
-def _t(t: datetime | None) -> int | None:
-    return None if t is None else (t - EPOCH) // _US
-
-
-def _dt(us: int | None) -> datetime | None:
-    return None if us is None else EPOCH + timedelta(microseconds=us)
-
-
-def _d(d: Decimal | None) -> str | None:
-    return None if d is None else str(d)
-
-
-def _dec(s: str | None) -> Decimal | None:
-    return None if s is None else Decimal(s)
 
 
 # ---- entries -------------------------------------------------------------------------------------
@@ -114,173 +81,58 @@ KIND_NAMES = {
     KIND_CLEAR: "clear_lockout",
 }
 
-_EMPTY = b"[]"
-
-
-def _enc_account(e: AccountEvent) -> list[Any]:
-    return [e.account_id, e.name, _d(e.balance), e.can_trade, e.is_visible, e.simulated]
-
-
-def _enc_order(e: OrderEvent) -> list[Any]:
-    return [
-        e.order_id,
-        e.account_id,
-        e.contract_id,
-        e.status,
-        e.type,
-        e.side,
-        e.size,
-        _d(e.limit_price),
-        _d(e.stop_price),
-        e.fill_volume,
-        _d(e.filled_price),
-        e.custom_tag,
-        _t(e.created),
-        _t(e.updated),
-    ]
-
-
-def _enc_position(e: PositionEvent) -> list[Any]:
-    return [e.position_id, e.account_id, e.contract_id, e.type, e.size, str(e.average_price), _t(e.created)]
-
-
-def _enc_trade(e: TradeEvent) -> list[Any]:
-    return [
-        e.trade_id,
-        e.account_id,
-        e.contract_id,
-        str(e.price),
-        _d(e.pnl),
-        str(e.fees),
-        e.side,
-        e.size,
-        e.voided,
-        e.order_id,
-        _t(e.created),
-        str(e.commissions),
-    ]
-
-
-def _enc_quote(e: QuoteEvent) -> list[Any]:
-    return [e.contract_id, e.last, e.bid, e.ask, _t(e.timestamp)]
-
-
-def _enc_connection(e: ConnectionEvent) -> list[Any]:
-    return [e.state, e.hub]
-
-
-def _enc_clear(e: ClearLockout) -> list[Any]:
-    return [e.account_id, e.by, e.why, e.rule]
-
-
-_ENCODERS: dict[type, tuple[str, Callable[[Any], list[Any]]]] = {
-    AccountEvent: (KIND_ACCOUNT, _enc_account),
-    OrderEvent: (KIND_ORDER, _enc_order),
-    PositionEvent: (KIND_POSITION, _enc_position),
-    TradeEvent: (KIND_TRADE, _enc_trade),
-    QuoteEvent: (KIND_QUOTE, _enc_quote),
-    ConnectionEvent: (KIND_CONNECTION, _enc_connection),
-    ClearLockout: (KIND_CLEAR, _enc_clear),
+_CLASSES: dict[str, type] = {
+    KIND_ACCOUNT: AccountEvent,
+    KIND_ORDER: OrderEvent,
+    KIND_POSITION: PositionEvent,
+    KIND_TRADE: TradeEvent,
+    KIND_QUOTE: QuoteEvent,
+    KIND_CONNECTION: ConnectionEvent,
+    KIND_CLOCK: ClockEvent,
+    KIND_CLEAR: ClearLockout,
 }
+_KINDS: dict[type, str] = {cls: kind for kind, cls in _CLASSES.items()}
+_CLOCK = ClockEvent()
+_CLOCK_PAYLOAD = b"{}"
 
 
 def encode(entry: Entry) -> tuple[str, int | None, bytes]:
     """(kind, account id or None for market-wide entries, payload bytes) of a journal entry."""
     cls = type(entry)
     if cls is ClockEvent:
-        return KIND_CLOCK, None, _EMPTY
-    try:
-        kind, fn = _ENCODERS[cls]
-    except KeyError:
-        raise TypeError(f"cannot journal {entry!r}: not a domain event or journal entry") from None
+        return KIND_CLOCK, None, _CLOCK_PAYLOAD
+    kind = _KINDS.get(cls)
+    if kind is None:
+        raise TypeError(f"cannot journal {entry!r}: not a domain event or journal entry")
     account = getattr(entry, "account_id", None)
-    return kind, account, orjson.dumps(fn(entry))
-
-
-def _dec_account(v: list[Any]) -> AccountEvent:
-    return AccountEvent(v[0], v[1], _dec(v[2]), v[3], v[4], v[5])
-
-
-def _dec_order(v: list[Any]) -> OrderEvent:
-    return OrderEvent(
-        v[0],
-        v[1],
-        v[2],
-        v[3],
-        v[4],
-        v[5],
-        v[6],
-        _dec(v[7]),
-        _dec(v[8]),
-        v[9],
-        _dec(v[10]),
-        v[11],
-        _dt(v[12]),
-        _dt(v[13]),
-    )
-
-
-def _dec_position(v: list[Any]) -> PositionEvent:
-    return PositionEvent(v[0], v[1], v[2], v[3], v[4], Decimal(v[5]), _dt(v[6]))
-
-
-def _dec_trade(v: list[Any]) -> TradeEvent:
-    # Entries journaled before commissions were read have 11 fields: no commissions.
-    commissions = Decimal(v[11]) if len(v) > 11 else Decimal(0)
-    return TradeEvent(
-        v[0],
-        v[1],
-        v[2],
-        Decimal(v[3]),
-        _dec(v[4]),
-        Decimal(v[5]),
-        v[6],
-        v[7],
-        v[8],
-        v[9],
-        _dt(v[10]),
-        commissions,
-    )
-
-
-def _dec_quote(v: list[Any]) -> QuoteEvent:
-    return QuoteEvent(v[0], v[1], v[2], v[3], _dt(v[4]))
-
-
-def _dec_connection(v: list[Any]) -> ConnectionEvent:
-    return ConnectionEvent(v[0], v[1])
-
-
-def _dec_clear(v: list[Any]) -> ClearLockout:
-    return ClearLockout(v[0], v[1], v[2], v[3])
-
-
-_CLOCK = ClockEvent()
-
-_DECODERS: dict[str, Callable[[list[Any]], Entry]] = {
-    KIND_ACCOUNT: _dec_account,
-    KIND_ORDER: _dec_order,
-    KIND_POSITION: _dec_position,
-    KIND_TRADE: _dec_trade,
-    KIND_QUOTE: _dec_quote,
-    KIND_CONNECTION: _dec_connection,
-    KIND_CLOCK: lambda _v: _CLOCK,
-    KIND_CLEAR: _dec_clear,
-}
+    return kind, account, orjson.dumps(to_fields(entry))
 
 
 def decode(kind: str, payload: bytes, seq: int | None = None) -> Entry:
-    """The entry of a journal row. A row this program cannot read raises StoreCorruptError."""
+    """The entry of a journal row. A row this program cannot read raises StoreCorruptError.
+
+    A payload is an object by field name (domain/codec.py); rows journaled before that are a list
+    of the fields in declaration order (a shorter list: fields added since take their defaults).
+    """
     where = f"journal row {seq}" if seq is not None else "journal row"
-    fn = _DECODERS.get(kind)
-    if fn is None:
+    cls = _CLASSES.get(kind)
+    if cls is None:
         raise StoreCorruptError(
             f"{where} has kind {kind!r}, which this program does not know "
-            f"(known: {', '.join(sorted(_DECODERS))}); was it written by a newer risk-manager?"
+            f"(known: {', '.join(sorted(_CLASSES))}); was it written by a newer risk-manager?"
         )
+    if cls is ClockEvent:
+        return _CLOCK
     try:
-        return fn(orjson.loads(payload))
-    except (orjson.JSONDecodeError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+        data = orjson.loads(payload)
+        if isinstance(data, dict):
+            entry: Entry = from_fields(cls, data)
+        elif isinstance(data, list):
+            entry = from_positional(cls, data)
+        else:
+            raise TypeError(f"expected an object or a list, got {type(data).__name__}")
+    except (orjson.JSONDecodeError, TypeError, ValueError, ArithmeticError) as exc:
         raise StoreCorruptError(
             f"{where} ({KIND_NAMES[kind]}) is damaged: {type(exc).__name__}: {exc}"
         ) from None
+    return entry

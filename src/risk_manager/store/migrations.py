@@ -132,6 +132,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "audit.action_id: the decided action's deterministic id '<journal seq>.<index>'",
+        (
+            "ALTER TABLE audit ADD COLUMN action_id TEXT",
+            "CREATE UNIQUE INDEX audit_action_id ON audit (action_id) WHERE action_id IS NOT NULL",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,6 +6,7 @@ PROJECTX.md §2b: live trades carry ``commissions`` beside ``fees``, the balance
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -86,8 +87,12 @@ def test_commissions_survive_the_journal_and_old_entries_read_as_none() -> None:
     event = trade(1, MNQ, "21000", pnl="10", fees="0.37", commissions="0.25")
     kind, _, payload = encode(event)
     assert decode(kind, payload) == event
-    old = orjson.dumps(orjson.loads(payload)[:11])  # journaled before commissions existed
-    assert decode(kind, old).commissions == 0
+    fields = orjson.loads(payload)
+    del fields["commissions"]  # journaled by name before commissions existed
+    assert decode(kind, orjson.dumps(fields)).commissions == 0
+    # journaled by position (the encoding before field names), before commissions existed
+    old = [1, 7, MNQ, "21000", "10", "0.37", 0, 1, False, 1, None]
+    assert decode(kind, orjson.dumps(old)) == replace(event, commissions=Decimal(0))
 
 
 # ---- the day's P&L ----------------------------------------------------------------------------

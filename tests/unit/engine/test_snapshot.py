@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import timedelta
+from decimal import Decimal
 
 import orjson
 import pytest
@@ -73,3 +75,29 @@ def test_a_damaged_snapshot_is_a_clear_error() -> None:
     fresh: Engine = _harness().engine
     with pytest.raises(SnapshotError, match="damaged snapshot"):
         restore(fresh, data)
+
+
+def test_a_version_1_snapshot_with_working_orders_as_positional_lists_still_restores() -> None:
+    h = _harness()
+    h.apply(quote(MNQ, 21000.25, 21000.0, 21000.25), pos(MNQ, 3, 21000), order(5, ES, stop_price=5790))
+    data = orjson.loads(orjson.dumps(snapshot(h.engine)))
+    [working] = [o for a in data["accounts"] for o in a["working_orders"]]
+    assert isinstance(working, dict) and working["order_id"] == 5  # by field name now
+    # as version 1 wrote it: the fields in declaration order, times as ISO text
+    [held] = [o for a in h.engine.accounts.values() for o in a.working_orders.values()]
+    positional = [
+        None
+        if value is None
+        else value.isoformat()
+        if hasattr(value, "isoformat")
+        else str(value)
+        if isinstance(value, Decimal)
+        else value
+        for value in (getattr(held, f.name) for f in fields(held))
+    ]
+    for account in data["accounts"]:
+        account["working_orders"] = [positional] if account["working_orders"] else []
+    data["version"] = 1
+    copy = _harness()
+    restore(copy.engine, data)
+    assert snapshot(copy.engine) == snapshot(h.engine)
