@@ -24,6 +24,9 @@ def run_live(*, duration: float, speed: float, as_json: bool) -> int:
         return asyncio.run(_main(duration, speed, as_json))
     except KeyboardInterrupt:  # a second Ctrl-C while stopping: already cleaned up by asyncio.run
         return 0
+    except Exception as exc:  # the gateway or the daemon could not start: say so, no traceback
+        print(f"error: the demo could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _main(duration: float, speed: float, as_json: bool) -> int:
