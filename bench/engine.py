@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_day import busy_day, copier_day, synthetic_day
 
 from risk_manager.broker.normalize import normalize_message, parse_timestamp
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractTable
 from risk_manager.domain.events import QuoteEvent
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
 from risk_manager.replay.reader import read_recording

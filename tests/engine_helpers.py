@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.domain.actions import Action
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractTable
 from risk_manager.domain.events import (
     AccountEvent,
@@ -32,10 +33,9 @@ from risk_manager.domain.events import (
     QuoteEvent,
     TradeEvent,
 )
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
-from risk_manager.rules.base import Rule
+from risk_manager.rules.api import Rule
 
 # Monday 2 March 2026, 08:30 in Chicago (CST, UTC-6): a normal RTH open.
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)

@@ -264,3 +264,51 @@ def test_the_demo_replay_fits_an_80_column_terminal_too() -> None:
     assert result.returncode == 0, result.stderr
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert "…" not in result.stdout
+
+
+# ---- the state at the end is the read model (AccountStatus) ---------------------------------------
+
+
+def test_json_with_summary_prints_one_line_with_each_accounts_status_at_the_end() -> None:
+    result = run_cli("replay", DAY, "--config", CONFIG, "--json", "--summary")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    summary = orjson.loads(line)["summary"]
+    assert (summary["lines"], summary["last_t"]) == (14, "2026-03-02T14:43:00.000Z")
+    assert summary["decisions_per_rule"]["RULE-003"] == 3
+    (account,) = summary["accounts"]
+    assert account["account_id"] == 7 and account["trading_state"] == "halted"
+    assert (account["realized"], account["costs"], account["net"]) == ("-500.00", "4.44", "-504.44")
+    assert account["connection"] == "replay" and account["next_reset"] == UNTIL_RESET.replace("Z", ".000Z")
+    (gauge,) = account["gauges"]
+    assert (gauge["rule"], gauge["value"], gauge["limit"], gauge["breached"]) == (
+        "RULE-003",
+        "-504.44",
+        "-500.00",
+        True,
+    )
+    assert [(lk["rule"], lk["until"]) for lk in account["lockouts"]] == [
+        ("RULE-003", "2026-03-02T23:00:00.000Z"),
+        ("RULE-007", "2026-03-02T14:57:00.000Z"),
+    ]
+
+
+def test_json_without_summary_still_prints_only_decision_lines() -> None:
+    result = run_cli("replay", DAY, "--config", CONFIG, "--json")
+    assert result.returncode == 0, result.stderr
+    records = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 9 and all("action" in r and "summary" not in r for r in records)
+
+
+def test_open_positions_at_the_end_show_the_last_price_and_unrealized_pnl(tmp_path: Path) -> None:
+    # The day's first four lines: account, the opening trade, long 2 MNQ at 21000.25, a quote at 20963.
+    recording = tmp_path / "open.jsonl"
+    recording.write_text("".join(DAY.read_text().splitlines(keepends=True)[:4]))
+    human = run_cli("replay", recording, "--config", CONFIG, "--summary")
+    assert human.returncode == 0, human.stderr
+    assert "Unrealized" in human.stdout
+    row = next(line for line in human.stdout.splitlines() if "CON.F.US.MNQ.H26" in line)
+    assert [cell.strip() for cell in row.split("│")[3:7]] == ["+2", "21000.25", "20963.0", "-149.00"]
+    as_json = run_cli("replay", recording, "--config", CONFIG, "--summary", "--json")
+    (position,) = orjson.loads(as_json.stdout)["summary"]["accounts"][0]["positions"]
+    assert (position["size"], position["mark"], position["unrealized"]) == (2, "20963.0", "-149.00")

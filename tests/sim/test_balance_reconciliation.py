@@ -15,8 +15,8 @@ from sim_helpers import MNQ, START, Api, gateway, run, user_hub
 
 from risk_manager.broker.normalize import normalize_message
 from risk_manager.domain.actions import Action, Alert
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractTable
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
 from risk_manager.rules.daily_realized_loss import DailyRealizedLoss, DailyRealizedLossConfig

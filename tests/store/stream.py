@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractTable
 from risk_manager.domain.events import (
     AccountEvent,
@@ -27,7 +28,6 @@ from risk_manager.domain.events import (
     QuoteEvent,
     TradeEvent,
 )
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
 from risk_manager.rules.registry import rule_class

@@ -10,8 +10,8 @@ from stream import build_engine, stream
 from test_recovery import LOSS_RULES
 
 from risk_manager.domain.actions import LockAccount, Unlock
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.lockouts import Lockout
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.changes import NO_CHANGES, EndCause
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy

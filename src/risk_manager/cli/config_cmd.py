@@ -14,7 +14,7 @@ from risk_manager.config.models import SessionHoursConfig
 from risk_manager.config.paths import default_config_dir
 from risk_manager.config.rules_section import RulesBase
 from risk_manager.config.runtime import build_rules
-from risk_manager.engine.calendar import WEEKDAYS
+from risk_manager.domain.calendar import WEEKDAYS
 
 EXIT_OK = 0
 EXIT_INVALID = 2

@@ -33,9 +33,10 @@ from rich.text import Text
 
 from risk_manager.cli.help import PlainHelpCommand
 from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_table, wrapped
-from risk_manager.domain.actions import Action
+from risk_manager.domain.actions import Action, format_time
 from risk_manager.domain.events import TradeEvent
 from risk_manager.domain.money import ZERO, money
+from risk_manager.domain.status import AccountStatus, LockoutStatus
 from risk_manager.replay.reader import ReplayInputError, ReplayLine, read_recording
 from risk_manager.replay.runner import ReplayStats, replay
 
@@ -76,7 +77,10 @@ def replay_command(
         show_default=False,
     ),
     as_json: bool = typer.Option(
-        False, "--json", help="Print one JSON line per decision (fields in docs/replay.md)."
+        False,
+        "--json",
+        help="Print one JSON line per decision (fields in docs/replay.md); with --summary, one "
+        "line with the summary and each account's state at the end.",
     ),
     until: str | None = typer.Option(
         None,
@@ -313,7 +317,7 @@ def run_replay(
                 ):
                     continue
                 report.add(t, action, keep=not options.as_json and not options.summary_only)
-                if options.as_json:
+                if options.as_json and not options.summary_only:
                     out.write(orjson.dumps(action.record(t)) + b"\n")
         except ReplayInputError as exc:
             failure = exc
@@ -324,14 +328,22 @@ def run_replay(
         # Nothing was replayed: a summary ("Replayed 0 lines ... no active lockouts") would read as
         # a clean day. One error line is the whole answer.
         return error(str(failure) if failure is not None else f"{recording}: the recording is empty")
-    _snapshot_days(engine, report, engine.accounts.keys())
-    if options.as_json:
+    # The state at the end, as the read model every client renders (nothing here reads the engine's
+    # own state).
+    statuses: list[AccountStatus] = engine.statuses(engine.now) if engine.now is not None else []
+    _note_days(report, statuses)
+    shown = [s for s in statuses if not wanted or s.account_id in wanted]
+    if options.as_json and options.summary_only:
+        out.write(orjson.dumps({"summary": _summary_json(report, shown)}) + b"\n")
+        out.flush()
+    elif options.as_json:
         out.flush()
     else:
-        _print_human(report, engine, calendar, recording, wanted, until, title, options)
-    missing = sorted(wanted - set(engine.accounts))
+        _print_human(report, shown, calendar, recording, wanted, until, title, options)
+    seen_ids = [s.account_id for s in statuses]
+    missing = sorted(wanted - set(seen_ids))
     if missing:
-        seen = ", ".join(str(a) for a in sorted(engine.accounts)) or "none"
+        seen = ", ".join(str(a) for a in seen_ids) or "none"
         err.print(
             f"warning: account {', '.join(map(str, missing))} does not appear in {recording.name}; "
             f"accounts in it: {seen}",
@@ -421,15 +433,32 @@ def _tracking(lines: Iterable[ReplayLine], engine: Any, report: ReplayReport) ->
 
 
 def _snapshot_days(engine: Any, report: ReplayReport, account_ids: Iterable[int]) -> None:
-    accounts = engine.accounts
-    for account_id in account_ids:
-        state = accounts.get(account_id)
-        if state is None:
+    now = engine.now
+    if now is None:
+        return
+    _note_days(report, (s for a in account_ids if (s := engine.status(a, now)) is not None))
+
+
+def _note_days(report: ReplayReport, statuses: Iterable[AccountStatus]) -> None:
+    for status in statuses:
+        key = (status.account_id, status.trading_day)
+        if status.trade_count == 0 and key not in report.days:
             continue
-        day = state.day
-        if day.trade_count == 0 and (account_id, day.label) not in report.days:
-            continue
-        report.days[(account_id, day.label)] = DayPnl(day.realized, day.costs, day.trade_count)
+        report.days[key] = DayPnl(status.realized, status.costs, status.trade_count)
+
+
+def _summary_json(report: ReplayReport, statuses: list[AccountStatus]) -> dict[str, Any]:
+    """``--json --summary``: the replay's counts and each account's state at the end."""
+    stats = report.stats
+    return {
+        "lines": stats.lines,
+        "events": stats.events,
+        "first_t": None if stats.first_t is None else format_time(stats.first_t),
+        "last_t": None if stats.last_t is None else format_time(stats.last_t),
+        "out_of_order": stats.out_of_order,
+        "decisions_per_rule": {rule: report.per_rule[rule] for rule in sorted(report.per_rule)},
+        "accounts": [status.to_json() for status in statuses],
+    }
 
 
 # ---- human output -------------------------------------------------------------------------------
@@ -437,7 +466,7 @@ def _snapshot_days(engine: Any, report: ReplayReport, account_ids: Iterable[int]
 
 def _print_human(
     report: ReplayReport,
-    engine: Any,
+    statuses: list[AccountStatus],
     calendar: Any,
     recording: Path,
     wanted: frozenset[int],
@@ -522,27 +551,38 @@ def _print_human(
         )
         console.print(plain_table("Accounts", columns, rows))
 
-    positions: list[tuple[str, Text, str, str]] = []
-    lockouts: list[tuple[int, Any]] = []
-    for account_id, state in sorted(engine.accounts.items()):
-        if wanted and account_id not in wanted:
-            continue
-        for position in state.positions.values():
+    positions: list[tuple[str, Text, str, str, str, Text]] = []
+    lockouts: list[tuple[int, LockoutStatus]] = []
+    for status in statuses:
+        for position in status.positions:
+            pnl = position.unrealized
             positions.append(
                 (
-                    str(account_id),
+                    str(status.account_id),
                     Text(position.contract_id),
                     f"{position.size:+d}",
                     str(position.average_price),
+                    "-" if position.mark is None else str(position.mark),
+                    Text(
+                        "-" if pnl is None else money(pnl),
+                        style="" if pnl is None or pnl == 0 else "red" if pnl < 0 else "green",
+                    ),
                 )
             )
-        lockouts.extend((account_id, lockout) for lockout in state.lockouts)
+        lockouts.extend((status.account_id, lockout) for lockout in status.lockouts)
     end_label = "" if stats.last_t is None else f" ({local_time(stats.last_t, zone)})"
     if positions:
         console.print(
             plain_table(
                 "Open positions at the end",
-                (("Account", "right"), ("Contract", "left"), ("Size", "right"), ("Average price", "right")),
+                (
+                    ("Account", "right"),
+                    ("Contract", "left"),
+                    ("Size", "right"),
+                    ("Average price", "right"),
+                    ("Last", "right"),
+                    ("Unrealized", "right"),
+                ),
                 positions,
             )
         )

@@ -1,8 +1,5 @@
 """Configuration: pydantic models for the four YAML files, loading with file/line-aware errors.
 
-Public API (imported lazily, because rule modules import ``risk_manager.config.types`` and the
-loader imports the rule registry)::
-
     load_config(directory, env=None) -> LoadedConfig        # raises ConfigError
     load_config_texts({"risk_config.yaml": text, ...}, env=None) -> LoadedConfig
     LoadedConfig.policy() / .calendar() / .contracts() / .rules_for(account) / .redacted()
@@ -12,22 +9,15 @@ loader imports the rule registry)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from risk_manager.config.errors import ConfigError, ConfigIssue
+from risk_manager.config.loader import LoadedConfig, load_config, load_config_texts
+from risk_manager.config.paths import default_config_dir
 
-_EXPORTS = {
-    "load_config": "risk_manager.config.loader",
-    "load_config_texts": "risk_manager.config.loader",
-    "LoadedConfig": "risk_manager.config.loader",
-    "ConfigError": "risk_manager.config.errors",
-    "ConfigIssue": "risk_manager.config.errors",
-    "default_config_dir": "risk_manager.config.paths",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'risk_manager.config' has no attribute {name!r}")
+__all__ = [
+    "ConfigError",
+    "ConfigIssue",
+    "LoadedConfig",
+    "default_config_dir",
+    "load_config",
+    "load_config_texts",
+]

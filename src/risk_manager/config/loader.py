@@ -29,10 +29,10 @@ from risk_manager.config.rules_section import (
     rules_model,
 )
 from risk_manager.config.runtime import build_calendar, build_contracts, build_policy
-from risk_manager.config.types import UNTIL_SESSION_START, Duration
 from risk_manager.config.yaml_source import ONLY_ENV_REF, KeyPath, YamlDoc, format_path, parse_yaml
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractTable
-from risk_manager.engine.calendar import TradingCalendar
+from risk_manager.domain.values import UNTIL_SESSION_START, Duration
 from risk_manager.engine.policy import Policy
 from risk_manager.rules.registry import RULE_KEYS
 

@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from risk_manager.config.types import ClockTime, Money, Symbol, TimeZoneName, TrueFalseOnly
-from risk_manager.engine.calendar import WEEKDAYS
+from risk_manager.domain.calendar import WEEKDAYS
+from risk_manager.domain.values import ClockTime, Money, Symbol, TimeZoneName, TrueFalseOnly
 
 
 class StrictModel(TrueFalseOnly, BaseModel):

@@ -16,8 +16,8 @@ from typing import Any, cast
 from pydantic import ConfigDict, Field, create_model
 
 from risk_manager.config.models import DaemonConfig, GeneralConfig, InstrumentSpec, StrictModel
-from risk_manager.config.types import Symbol
-from risk_manager.rules.base import RuleConfig
+from risk_manager.domain.values import Symbol
+from risk_manager.rules.api import RuleConfig
 from risk_manager.rules.registry import RULE_KEYS, rule_class
 
 

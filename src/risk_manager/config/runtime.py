@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from risk_manager.domain.calendar import Holidays, SessionWindow, TradingCalendar
 from risk_manager.domain.contracts import ContractSpec, ContractTable
-from risk_manager.engine.calendar import Holidays, SessionWindow, TradingCalendar
 from risk_manager.engine.policy import Policy, RuleSet
-from risk_manager.rules.base import Rule
+from risk_manager.rules.api import Rule
 from risk_manager.rules.registry import rule_class
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from risk_manager.daemon.supervisor import Observer, Supervisor
 from risk_manager.domain.actions import format_time
 from risk_manager.engine.engine import Engine
 from risk_manager.notify.service import Notifications
-from risk_manager.rules.base import Rule
+from risk_manager.rules.api import Rule
 from risk_manager.store.sqlite import Store
 
 __all__ = ["STORE_NAME", "Daemon", "NoRuleEnabled"]

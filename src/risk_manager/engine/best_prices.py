@@ -17,6 +17,7 @@ contract's positions are all settled and the lists start afresh.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
@@ -89,7 +90,8 @@ class BestPrices:
     def __init__(self) -> None:
         self._records: dict[str, LastPrices] = {}
         # id(position) -> (position, its contract's record, [quotes accounted for in its best_price])
-        self._watched: dict[int, tuple[Trailed, LastPrices, list[int]]] = {}
+        # (and what to call when its best_price moves: the engine republishes the rules' copy)
+        self._watched: dict[int, tuple[Trailed, LastPrices, list[int], Callable[[], None] | None]] = {}
 
     def _record_of(self, contract_id: str) -> LastPrices:
         record = self._records.get(contract_id)
@@ -97,10 +99,11 @@ class BestPrices:
             record = self._records[contract_id] = LastPrices()
         return record
 
-    def watch(self, position: Trailed) -> None:
-        """Start tracking a position that opens now: quotes before this point do not count."""
+    def watch(self, position: Trailed, on_move: Callable[[], None] | None = None) -> None:
+        """Start tracking a position that opens now: quotes before this point do not count.
+        ``on_move`` is called whenever settling moves its ``best_price``."""
         record = self._record_of(position.contract_id)
-        self._watched[id(position)] = (position, record, [record.count])
+        self._watched[id(position)] = (position, record, [record.count], on_move)
 
     def forget(self, position: Trailed) -> None:
         self._watched.pop(id(position), None)
@@ -111,7 +114,7 @@ class BestPrices:
         if record is None:
             record = self._record_of(contract_id)
         if record.record(last):
-            for position, of, _ in list(self._watched.values()):
+            for position, of, _, _ in list(self._watched.values()):
                 if of is record:
                     self.settle(position)
             record.forget_before_now()
@@ -121,9 +124,10 @@ class BestPrices:
         found = self._watched.get(id(position))
         if found is None:
             return
-        _, record, seen = found
+        _, record, seen, on_move = found
         if seen[0] == record.count:
             return
+        before = position.best_price
         if position.size > 0:
             price = record.highest_since(seen[0])
             if price is not None:
@@ -137,3 +141,5 @@ class BestPrices:
                 if position.best_price is not None and exact < position.best_price:
                     position.best_price = exact
         seen[0] = record.count
+        if on_move is not None and position.best_price is not before:
+            on_move()

@@ -55,6 +55,7 @@ from risk_manager.domain.actions import (
     PlaceStop,
     Unlock,
 )
+from risk_manager.domain.calendar import DayBounds, TradingCalendar
 from risk_manager.domain.contracts import ContractTable, root_of
 from risk_manager.domain.events import (
     AccountEvent,
@@ -72,10 +73,10 @@ from risk_manager.domain.events import (
 )
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money
+from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
 from risk_manager.engine.best_prices import BestPrices
-from risk_manager.engine.calendar import DayBounds, TradingCalendar
 from risk_manager.engine.changes import NO_CHANGES, ChangeLog, Changes, EndCause
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import (
@@ -86,9 +87,10 @@ from risk_manager.engine.state import (
     Position,
     TradingDayStats,
 )
+from risk_manager.engine.status import account_status
 from risk_manager.engine.timers import Timer, TimerKind
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule
+from risk_manager.rules.api import Band, Rule
 
 ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
@@ -241,6 +243,30 @@ class Engine:
     def timers(self) -> list[Timer]:
         """The pending timers, in the order they fire (stale entries left out)."""
         return sorted(entry[1] for entry in self._heap if self._is_live(entry[1]))
+
+    def status(
+        self, account_id: int, now: datetime, connection: ConnectionState = ConnectionState.REPLAY
+    ) -> AccountStatus | None:
+        """The read model of one account at ``now`` (None for an account the engine has not seen):
+        positions marked at the last price, day P&L, each enabled rule's gauge, lockouts. Reading
+        it changes no decision."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            return None
+        found = self._rules(account)
+        rules = found[0].rules if found is not None else ()
+        return account_status(account, self._view(account, now, None), rules, now, connection)
+
+    def statuses(
+        self, now: datetime, connection: ConnectionState = ConnectionState.REPLAY
+    ) -> list[AccountStatus]:
+        """The read model of every account the engine holds, by account id."""
+        out = []
+        for account_id in sorted(self._accounts):
+            status = self.status(account_id, now, connection)
+            assert status is not None
+            out.append(status)
+        return out
 
     def settle_best_prices(self) -> None:
         """Bring every position's ``best_price`` up to date before it is read outside the rules
@@ -463,7 +489,7 @@ class Engine:
         rules = self.policy.rules_for(account.account_id)
         warn_at = rules.warn_at if rules is not None else ()
         for position in account.positions.values():
-            self._best.settle(position)  # rules read best_price: make it exact first
+            self._best.settle(position)  # rules read best_price: make it exact first (republishes)
         return AccountView(
             account,
             now,
@@ -600,16 +626,24 @@ class Engine:
         previous.size = signed
         previous.average_price = event.average_price
         previous.position_id = event.position_id
+        account.position_views[cid] = previous.frozen()
         return {cid: change}
 
     def _watch(self, account: AccountState, position: Position) -> None:
         """Route the position's contract's quotes to it (a new position is evaluated on every quote
         until its bands are computed)."""
-        self._bands.add(position.contract_id, account, position)
-        self._best.watch(position)
+        views, cid = account.position_views, position.contract_id
+        views[cid] = position.frozen()
+
+        def republish() -> None:  # best_price moved: the rules' copy follows
+            views[cid] = position.frozen()
+
+        self._bands.add(cid, account, position)
+        self._best.watch(position, republish)
 
     def _drop_position(self, account: AccountState, position: Position) -> None:
         del account.positions[position.contract_id]
+        del account.position_views[position.contract_id]
         self._bands.remove(position)
         self._best.forget(position)
 
@@ -643,6 +677,7 @@ class Engine:
         position = account.positions.get(event.contract_id)
         if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
             position.closing = min(position.closing + event.size, position.abs_size)
+            account.position_views[position.contract_id] = position.frozen()
         counted = CountedTrade(
             pnl=event.pnl if event.pnl is not None else ZERO,
             fees=event.fees,
@@ -1092,7 +1127,9 @@ class Engine:
         (``Rule.bands_per_position``) on other positions are kept (None: every position moved)."""
         quote_rules, on_last, on_book = dispatch.quote_rules, dispatch.on_last, dispatch.on_book
         count = len(quote_rules)
+        views = account.position_views
         for position in account.positions.values():
+            frozen = views[position.contract_id]
             bands = position.rule_bands
             if only is None or len(bands) != count:
                 bands = position.rule_bands = [_NEVER_QUIET] * count
@@ -1104,7 +1141,7 @@ class Engine:
                 if not todo:
                     continue
             for i in todo:
-                bands[i] = _float_band(quote_rules[i].price_band(view, position))
+                bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
             last_lo = book_lo = -_INF
             last_hi = book_hi = _INF
             for i, (lo, hi) in enumerate(bands):

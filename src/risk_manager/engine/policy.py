@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.rules.base import Rule
+from risk_manager.rules.api import Rule
 
 DEFAULT_WARN_AT = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
 # How far the day's net P&L from trades may differ from the balance change before an alert: a cent

@@ -1,4 +1,5 @@
-"""Mutable per-account state owned by the engine. Rules never see these directly (see view.py)."""
+"""Mutable per-account state owned by the engine. Rules never see these: they get frozen records
+(``PositionView``, ``DayView``) through the engine's AccountView (view.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from risk_manager.domain.contracts import ContractSpec
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.money import ZERO, to_decimal
 from risk_manager.engine.lockouts import LockoutBook
+from risk_manager.rules.api import DayView, PositionView
 
 _INF = float("inf")
 
@@ -116,6 +118,20 @@ class Position:
             return None
         return self.average_price + pnl / (size * self.spec.point_value)
 
+    def frozen(self) -> PositionView:
+        """The position as rules see it (without the fast path's band fields)."""
+        return PositionView(
+            self.contract_id,
+            self.root,
+            self.spec,
+            self.size,
+            self.average_price,
+            self.opened_at,
+            self.position_id,
+            self.best_price,
+            self.closing,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CountedTrade:
@@ -166,6 +182,11 @@ class TradingDayStats:
         """Realized P&L, minus fees and commissions when ``include_fees`` (RULES.md)."""
         return self.realized - self.costs if include_fees else self.realized
 
+    def frozen(self) -> DayView:
+        return DayView(
+            self.label, self.start, self.end, self.realized, self.fees, self.commissions, self.trade_count
+        )
+
     def balance_change(self, balance: Decimal | None) -> Decimal | None:
         """How far ``balance`` moved since the day began; None while either is unknown."""
         if balance is None or self.opening_balance is None:
@@ -181,6 +202,9 @@ class AccountState:
     balance: Decimal | None = None
     can_trade: bool | None = None
     positions: dict[str, Position] = field(default_factory=dict)
+    # What rules see of ``positions``: a frozen record per position, replaced when the position
+    # changes (a position event, a closing execution, a new best price), never on a quiet quote.
+    position_views: dict[str, PositionView] = field(default_factory=dict)
     working_orders: dict[int, OrderEvent] = field(default_factory=dict)
     lockouts: LockoutBook = field(default_factory=LockoutBook)
     # Breaches already enforced, as (rule id, subject); see Engine._clear_markers for re-arming.

@@ -1,4 +1,4 @@
-"""The narrow read-only view a rule gets of one account at one instant."""
+"""The engine's implementation of ``rules.api.AccountView``: one account at one instant."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
 from risk_manager.domain.windows import in_window
-from risk_manager.engine.calendar import TradingCalendar
-from risk_manager.engine.state import AccountState, MarketQuote, Position, TradingDayStats
+from risk_manager.engine.state import AccountState, MarketQuote
+from risk_manager.rules.api import DayView, PositionView
 
 
 class AccountView:
@@ -74,8 +75,8 @@ class AccountView:
         return self._state.can_trade
 
     @property
-    def day(self) -> TradingDayStats:
-        return self._state.day
+    def day(self) -> DayView:
+        return self._state.day.frozen()
 
     @property
     def next_reset(self) -> datetime:
@@ -97,11 +98,11 @@ class AccountView:
     # ---- positions, quotes, P&L -------------------------------------------------------------
 
     @property
-    def positions(self) -> Mapping[str, Position]:
-        return self._state.positions
+    def positions(self) -> Mapping[str, PositionView]:
+        return self._state.position_views
 
-    def position(self, contract_id: str) -> Position | None:
-        return self._state.positions.get(contract_id)
+    def position(self, contract_id: str) -> PositionView | None:
+        return self._state.position_views.get(contract_id)
 
     def spec(self, contract_id: str) -> ContractSpec | None:
         return self.contracts.for_contract(contract_id)
@@ -109,11 +110,11 @@ class AccountView:
     def quote(self, contract_id: str) -> MarketQuote | None:
         return self._quotes.get(contract_id)
 
-    def mark(self, position: Position, source: str = "last") -> Decimal | None:
+    def mark(self, position: PositionView, source: str = "last") -> Decimal | None:
         quote = self._quotes.get(position.contract_id)
         return None if quote is None else quote.mark(source, position.size > 0)
 
-    def unrealized(self, position: Position, source: str = "last") -> Decimal | None:
+    def unrealized(self, position: PositionView, source: str = "last") -> Decimal | None:
         """Position P&L at the current mark; None when unknown (no quote yet, or unknown tick spec)."""
         mark = self.mark(position, source)
         return None if mark is None else position.unrealized_at(mark)
@@ -124,7 +125,7 @@ class AccountView:
         if cached is not None:
             return cached
         total, unknown = ZERO, 0
-        for position in self._state.positions.values():
+        for position in self._state.position_views.values():
             pnl = self.unrealized(position, source)
             if pnl is None:
                 unknown += 1
@@ -142,7 +143,7 @@ class AccountView:
     def orders_in(self, contract_id: str) -> Iterable[OrderEvent]:
         return (o for o in self._state.working_orders.values() if o.contract_id == contract_id)
 
-    def protective_stop(self, position: Position) -> OrderEvent | None:
+    def protective_stop(self, position: PositionView) -> OrderEvent | None:
         """A working Stop/TrailingStop on the position's contract, on the closing side."""
         closing_side = OrderSide.SELL if position.size > 0 else OrderSide.BUY
         for order in self.orders_in(position.contract_id):

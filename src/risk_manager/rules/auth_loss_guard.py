@@ -5,8 +5,8 @@ from __future__ import annotations
 from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import AccountEvent, ConnectionEvent
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig, hard_lockout
+from risk_manager.rules.api import AccountView, Rule, RuleConfig
+from risk_manager.rules.base import hard_lockout
 
 SUBJECT = "account"
 

@@ -1,101 +1,17 @@
-"""What every rule is: a config model, a pure ``evaluate`` returning actions, a ``describe`` line.
+"""Helpers shared by the limit rules: lockout decisions, warning alerts, quiet bands from P&L.
 
-Rules read one account through an AccountView and return decisions; the engine records breaches
-(once per breach), applies lockouts and schedules wake-ups; the daemon's enforcer executes.
+The ``Rule`` base and what a rule may read live in ``rules/api.py``.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
-from risk_manager.config.types import TrueFalseOnly
 from risk_manager.domain.actions import Action, Alert, CancelOrders, Flatten, Inputs, LockAccount
-from risk_manager.domain.events import Event
-from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import money
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-
-PRICE_SOURCES = ("last", "mid", "exit_side")
-# The quote prices a mark of each price source is made of: a band is tested against these only.
-QUOTE_PRICES: dict[str, frozenset[str]] = {
-    "last": frozenset({"last"}),
-    "mid": frozenset({"bid", "ask"}),
-    "exit_side": frozenset({"bid", "ask"}),
-}
-ALL_QUOTE_PRICES = frozenset({"last", "bid", "ask"})
-
-# A quiet band: (lowest, highest) mark price of one position strictly inside which the rule's
-# decision cannot change on a quote; None on a side means unbounded. A rule that cannot say
-# returns None instead of a band and is then evaluated on every quote of the contract.
-Band = tuple[Decimal | None, Decimal | None]
-
-
-class RuleConfig(TrueFalseOnly, BaseModel):
-    """Base of every rule's config: unknown keys are errors (a typo must not disable a rule)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = False
-
-
-C = TypeVar("C", bound=RuleConfig)
-
-
-class Rule(ABC, Generic[C]):
-    id: ClassVar[str]  # "RULE-003"
-    key: ClassVar[str]  # config name, "daily_realized_loss"
-    config_model: ClassVar[type[RuleConfig]]
-    # Event types that wake the rule. ClockEvent here means "evaluate me at next_wakeup()".
-    triggers: ClassVar[frozenset[type[Event]]]
-
-    def __init__(self, config: C) -> None:
-        self.config: C = config
-
-    @property
-    def quote_sensitive(self) -> bool:
-        """True when a quote can change this rule's decision (then it must give price bands)."""
-        return False
-
-    @abstractmethod
-    def evaluate(self, view: AccountView) -> list[Action]:
-        """Decisions for the account as it is now (after the event was applied)."""
-
-    @abstractmethod
-    def describe(self) -> str:
-        """One line for start-up and `config check`: id, what it does, with which limits."""
-
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
-        """Quiet band of ``position`` for this rule (quote-sensitive rules only)."""
-        return (None, None)
-
-    @property
-    def bands_per_position(self) -> bool:
-        """True when a position's band depends only on that position (its contract's quote, its
-        orders, its breach markers): a quote of another contract cannot move it. False for sums
-        over the account (RULE-003/013), whose bands share the distance to the limit."""
-        return False
-
-    @property
-    def band_prices(self) -> frozenset[str]:
-        """The quote prices ("last", "bid", "ask") the rule's marks are made of: its band is tested
-        against these only (a last-price rule is not woken by the book moving)."""
-        return ALL_QUOTE_PRICES
-
-    def next_wakeup(self, view: AccountView) -> datetime | None:
-        """When this rule must be evaluated again without an event (timers), or None."""
-        return None
-
-    def lockout_holds(self, lockout: Lockout) -> bool:
-        """Asked on a config reload for this rule's condition lockouts: False ends the lockout."""
-        return True
-
+from risk_manager.rules.api import AccountView, Band, PositionView
 
 # ---- helpers shared by the limit rules ----------------------------------------------------------
 
@@ -205,7 +121,11 @@ def next_threshold(view: AccountView, rule: str, subject: str, value: Decimal, l
 
 
 def band_for_pnl(
-    position: Position, pnl_now: Decimal, pnl_low: Decimal | None, pnl_high: Decimal | None, mark_now: Decimal
+    position: PositionView,
+    pnl_now: Decimal,
+    pnl_low: Decimal | None,
+    pnl_high: Decimal | None,
+    mark_now: Decimal,
 ) -> Band:
     """Translate a quiet range of one position's P&L (pnl_low, pnl_high) into a mark-price band."""
     if position.spec is None or position.open_size == 0:

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from risk_manager.config.types import Duration, DurationField, LossLimit
 from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import TradeEvent
 from risk_manager.domain.money import money
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig, hard_lockout
+from risk_manager.domain.values import Duration, DurationField, LossLimit
+from risk_manager.rules.api import AccountView, Rule, RuleConfig
+from risk_manager.rules.base import hard_lockout
 from risk_manager.rules.trade_frequency_limit import cooldown_end
 
 

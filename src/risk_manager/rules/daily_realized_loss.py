@@ -5,22 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from risk_manager.config.types import LossLimit
 from risk_manager.domain.actions import Action, Inputs
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import money
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import (
-    QUOTE_PRICES,
-    Band,
-    Rule,
-    RuleConfig,
-    band_for_pnl,
-    hard_lockout,
-    next_threshold,
-    warning_alerts,
-)
+from risk_manager.domain.status import RuleGauge
+from risk_manager.domain.values import LossLimit
+from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.base import band_for_pnl, hard_lockout, next_threshold, warning_alerts
 
 SUBJECT = "account"
 # Marks come from the last trade price, as RULES.md's default price_source; the engine's fast path
@@ -83,7 +74,7 @@ def pnl_inputs(
 
 
 def account_band(
-    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, position: Position
+    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, position: PositionView
 ) -> Band | None:
     """Quiet mark band of one position for an account-level P&L sum against ``limit``.
 
@@ -118,7 +109,7 @@ def day_pnl_band(
     include_fees: bool,
     include_unrealized: bool,
     level: Decimal,
-    position: Position,
+    position: PositionView,
     source: PnlSource = "trades",
 ) -> Band | None:
     """Quiet band of a day-P&L rule (003, 013): unbounded when quotes do not enter the sum."""
@@ -174,7 +165,19 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees, source=cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
 
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
+    def gauge(self, view: AccountView) -> RuleGauge:
+        cfg = self.config
+        value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
+        return RuleGauge.of(
+            self.id,
+            self.key,
+            value,
+            cfg.limit,
+            "USD",
+            breached=value <= cfg.limit or view.breached(self.id, SUBJECT),
+        )
+
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         cfg = self.config
         return day_pnl_band(
             view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.limit, position, cfg.pnl_source

@@ -6,13 +6,13 @@ from decimal import Decimal
 
 from pydantic import field_validator
 
-from risk_manager.config.types import ProfitTarget
 from risk_manager.domain.actions import Action
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
 from risk_manager.domain.money import money
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, hard_lockout, warning_alerts
+from risk_manager.domain.status import RuleGauge
+from risk_manager.domain.values import ProfitTarget
+from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.base import hard_lockout, warning_alerts
 from risk_manager.rules.daily_realized_loss import (
     SOURCE,
     SUBJECT,
@@ -71,11 +71,23 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
         inputs = pnl_inputs(view, value, cfg.target, unknown, cfg.include_fees, "target", cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
 
+    def gauge(self, view: AccountView) -> RuleGauge:
+        cfg = self.config
+        value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
+        return RuleGauge.of(
+            self.id,
+            self.key,
+            value,
+            cfg.target,
+            "USD",
+            breached=value >= cfg.target or view.breached(self.id, SUBJECT),
+        )
+
     @property
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[SOURCE]
 
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         cfg = self.config
         return day_pnl_band(
             view, self.id, cfg.include_fees, cfg.include_unrealized, cfg.target, position, cfg.pnl_source

@@ -5,18 +5,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from risk_manager.config.types import LossLimit
 from risk_manager.domain.actions import Action, ClosePosition, Inputs
 from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
 from risk_manager.domain.money import money
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, band_for_pnl, warning_alerts
+from risk_manager.domain.status import RuleGauge
+from risk_manager.domain.values import LossLimit
+from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.base import band_for_pnl, warning_alerts
 
 PriceSource = Literal["last", "mid", "exit_side"]
 
 
-def position_inputs(position: Position, mark: Decimal, pnl: Decimal, source: str) -> Inputs:
+def position_inputs(position: PositionView, mark: Decimal, pnl: Decimal, source: str) -> Inputs:
     """The numbers behind a per-position P&L decision, for the audit trail."""
     return (
         ("contract", position.contract_id),
@@ -26,6 +26,22 @@ def position_inputs(position: Position, mark: Decimal, pnl: Decimal, source: str
         ("price_source", source),
         ("unrealized", money(pnl)),
     )
+
+
+def worst_position(view: AccountView, source: str, lowest: bool) -> tuple[str, Decimal | None] | None:
+    """The position with the lowest (or highest) unrealized P&L, by contract id among equals; one
+    whose P&L is unknown is reported (P&L None) only when no position has a known one."""
+    known = []
+    for cid, position in sorted(view.positions.items()):
+        mark = view.mark(position, source)
+        pnl = None if mark is None else position.unrealized_at(mark)
+        if pnl is not None:
+            known.append((pnl if lowest else -pnl, cid, pnl))
+    if known:
+        _, cid, pnl = min(known)
+        return cid, pnl
+    first = min(view.positions, default=None)
+    return None if first is None else (first, None)
 
 
 class DailyUnrealizedLossConfig(RuleConfig):
@@ -70,6 +86,14 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
             actions.extend(warning_alerts(view, self.id, subject, pnl, limit, f"{contract_id} unrealized"))
         return actions
 
+    def gauge(self, view: AccountView) -> RuleGauge | None:
+        """The worst open position (lowest unrealized P&L); None without positions."""
+        worst = worst_position(view, self.config.price_source, lowest=True)
+        if worst is None:
+            return None
+        cid, pnl = worst
+        return RuleGauge.of(self.id, self.key, pnl, self.config.limit, "USD", subject=cid)
+
     @property
     def bands_per_position(self) -> bool:
         return True
@@ -78,7 +102,7 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         limit = self.config.limit
         mark = view.mark(position, self.config.price_source)
         pnl = None if mark is None else position.unrealized_at(mark)

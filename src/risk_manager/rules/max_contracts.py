@@ -9,9 +9,9 @@ from pydantic import BeforeValidator
 
 from risk_manager.domain.actions import Action, Alert, ClosePosition, Flatten
 from risk_manager.domain.events import Event, PositionEvent
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig, due_warning, warning_alert
+from risk_manager.domain.status import RuleGauge
+from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
+from risk_manager.rules.base import due_warning, warning_alert
 
 # What a PositionEvent did to a position that can have pushed a count over its limit.
 GROWTH = frozenset({"opened", "grew", "reversed"})
@@ -45,7 +45,7 @@ def count_warnings(
     ]
 
 
-def grown_contract(view: AccountView, positions: dict[str, Position]) -> str | None:
+def grown_contract(view: AccountView, positions: dict[str, PositionView]) -> str | None:
     """The contract among ``positions`` that the current PositionEvent opened, grew or reversed."""
     for contract_id, change in view.changes.items():
         if change in GROWTH and contract_id in positions:
@@ -53,7 +53,7 @@ def grown_contract(view: AccountView, positions: dict[str, Position]) -> str | N
     return None
 
 
-def newest_first(positions: dict[str, Position]) -> list[Position]:
+def newest_first(positions: dict[str, PositionView]) -> list[PositionView]:
     """Positions most recently opened first (ties by contract id, so the choice is deterministic)."""
     by_id = sorted(positions.values(), key=lambda p: p.contract_id)
     return sorted(by_id, key=lambda p: p.opened_at, reverse=True)
@@ -93,8 +93,16 @@ class MaxContracts(Rule[MaxContractsConfig]):
         actions.extend(count_warnings(view, self.id, "contracts", total, limit, label))
         return actions
 
+    def gauge(self, view: AccountView) -> RuleGauge:
+        sizes = [p.size for p in view.positions.values()]
+        total = abs(sum(sizes)) if self.config.count_type == "net" else sum(abs(s) for s in sizes)
+        limit = self.config.limit
+        return RuleGauge.of(
+            self.id, self.key, Decimal(total), Decimal(limit), "contracts", breached=total > limit
+        )
+
     def _enforce(
-        self, view: AccountView, total: int, limit: int, candidates: dict[str, Position], label: str
+        self, view: AccountView, total: int, limit: int, candidates: dict[str, PositionView], label: str
     ) -> list[Action]:
         excess = total - limit
         grown = grown_contract(view, candidates)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from risk_manager.config.types import Symbol
 from risk_manager.domain.actions import Action, ClosePosition
 from risk_manager.domain.contracts import canonical_root
 from risk_manager.domain.events import Event, PositionEvent
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.domain.status import RuleGauge
+from risk_manager.domain.values import Symbol
+from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
 from risk_manager.rules.max_contracts import ContractLimit, count_warnings, grown_contract, newest_first
 
 _LIMIT_N = re.compile(r"^limit:\s*(\d+)$")
@@ -89,7 +89,7 @@ class MaxContractsPerInstrument(Rule[MaxContractsPerInstrumentConfig]):
     triggers: ClassVar[frozenset[type[Event]]] = frozenset({PositionEvent})
 
     def evaluate(self, view: AccountView) -> list[Action]:
-        by_root: dict[str, dict[str, Position]] = {}
+        by_root: dict[str, dict[str, PositionView]] = {}
         for contract_id, position in view.positions.items():
             by_root.setdefault(position.root, {})[contract_id] = position
         actions: list[Action] = []
@@ -107,8 +107,37 @@ class MaxContractsPerInstrument(Rule[MaxContractsPerInstrumentConfig]):
                 actions.extend(count_warnings(view, self.id, f"symbol:{root}", total, limit, label))
         return actions
 
+    def gauge(self, view: AccountView) -> RuleGauge | None:
+        """The symbol closest to its limit (a blocked symbol held counts as over it); None without
+        positions in a limited symbol."""
+        totals: dict[str, int] = {}
+        for position in view.positions.values():
+            totals[position.root] = totals.get(position.root, 0) + position.abs_size
+        worst: tuple[Decimal, str, int, int] | None = None
+        for root in sorted(totals):
+            limit = self.config.limit_for(root)
+            if limit is None:
+                continue
+            share = Decimal(totals[root]) / limit if limit else Decimal("Infinity")
+            if worst is None or share > worst[0]:
+                worst = (share, root, totals[root], limit)
+        if worst is None:
+            return None
+        _, root, total, limit = worst
+        if limit == 0:
+            return RuleGauge(self.id, self.key, Decimal(total), Decimal(0), None, "contracts", True, root)
+        return RuleGauge.of(
+            self.id,
+            self.key,
+            Decimal(total),
+            Decimal(limit),
+            "contracts",
+            breached=total > limit,
+            subject=root,
+        )
+
     def _enforce(
-        self, view: AccountView, root: str, total: int, limit: int, positions: dict[str, Position]
+        self, view: AccountView, root: str, total: int, limit: int, positions: dict[str, PositionView]
     ) -> list[Action]:
         grown = grown_contract(view, positions)
         if grown is not None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
-from risk_manager.config.types import ProfitTarget
 from risk_manager.domain.actions import Action, ClosePosition
 from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
 from risk_manager.domain.money import money
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig, band_for_pnl
-from risk_manager.rules.daily_unrealized_loss import PriceSource, position_inputs
+from risk_manager.domain.status import RuleGauge
+from risk_manager.domain.values import ProfitTarget
+from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.base import band_for_pnl
+from risk_manager.rules.daily_unrealized_loss import PriceSource, position_inputs, worst_position
 
 
 class MaxUnrealizedProfitConfig(RuleConfig):
@@ -56,6 +56,14 @@ class MaxUnrealizedProfit(Rule[MaxUnrealizedProfitConfig]):
                 )
         return actions
 
+    def gauge(self, view: AccountView) -> RuleGauge | None:
+        """The best open position (highest unrealized P&L); None without positions."""
+        best = worst_position(view, self.config.price_source, lowest=False)
+        if best is None:
+            return None
+        cid, pnl = best
+        return RuleGauge.of(self.id, self.key, pnl, self.config.target, "USD", subject=cid)
+
     @property
     def bands_per_position(self) -> bool:
         return True
@@ -64,7 +72,7 @@ class MaxUnrealizedProfit(Rule[MaxUnrealizedProfitConfig]):
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         target = self.config.target
         if view.breached(self.id, f"pos:{position.contract_id}"):
             return (None, None)  # nothing left to decide until a position event re-arms the breach

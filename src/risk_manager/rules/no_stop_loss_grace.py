@@ -1,6 +1,6 @@
 """RULE-008 no_stop_loss_grace: a position left without a protective stop past the grace period is closed.
 
-What "open for the grace period" means: the engine sets ``Position.opened_at`` when a position
+What "open for the grace period" means: the engine sets ``PositionView.opened_at`` when a position
 opens or reverses; adding to it (growth) keeps that time. So adding contracts to a position that has
 had no stop for longer than the grace does not buy it more time; but growth re-arms the breach
 (subject ``pos:<contract>``), so a grown position is checked again at once — if the enforcer found a
@@ -19,9 +19,7 @@ from pydantic import BeforeValidator
 
 from risk_manager.domain.actions import Action, ClosePosition
 from risk_manager.domain.events import ClockEvent, OrderEvent, PositionEvent
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
 
 MAX_GRACE_SECONDS = 86_400
 
@@ -53,7 +51,7 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
     def grace(self) -> timedelta:
         return timedelta(seconds=self.config.grace_period_seconds)
 
-    def _unprotected(self, view: AccountView) -> list[Position]:
+    def _unprotected(self, view: AccountView) -> list[PositionView]:
         """Open positions without a known stop whose breach is not already decided."""
         return [
             p

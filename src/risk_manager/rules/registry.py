@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.api import Rule, RuleConfig
 
 RULE_KEYS: tuple[str, ...] = (
     "max_contracts",  # RULE-001

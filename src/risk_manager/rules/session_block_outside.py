@@ -28,9 +28,7 @@ from risk_manager.domain.actions import (
     format_time,
 )
 from risk_manager.domain.events import ClockEvent, PositionEvent
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
 
 # What a PositionEvent did to a position that makes it a new exposure.
 GROWTH = frozenset({"opened", "grew", "reversed"})
@@ -57,7 +55,7 @@ class SessionBlockOutside(Rule[SessionBlockOutsideConfig]):
 
     def _opened_outside(self, view: AccountView) -> list[Action]:
         cal, now = view.calendar, view.now
-        offending: list[tuple[str, Position]] = []
+        offending: list[tuple[str, PositionView]] = []
         for cid, change in view.changes.items():
             position = view.positions.get(cid)
             if change not in GROWTH or position is None or cal.in_session(position.root, now):
@@ -97,7 +95,7 @@ class SessionBlockOutside(Rule[SessionBlockOutsideConfig]):
 
     def _session_ended(self, view: AccountView) -> list[Action]:
         cal, now = view.calendar, view.now
-        ends: list[tuple[datetime, Position]] = []
+        ends: list[tuple[datetime, PositionView]] = []
         for position in view.positions.values():
             if position.size == 0 or cal.in_session(position.root, now):
                 continue

@@ -6,13 +6,12 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from risk_manager.config.types import Symbol
 from risk_manager.domain.actions import Action, CancelOrders, ClosePosition, LockAccount
 from risk_manager.domain.contracts import root_of
 from risk_manager.domain.events import Event, OrderEvent, PositionEvent
 from risk_manager.domain.lockouts import CONDITION_SYMBOL_BLOCKED, Lockout
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.domain.values import Symbol
+from risk_manager.rules.api import AccountView, Rule, RuleConfig
 
 
 class SymbolBlocksConfig(RuleConfig):

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from risk_manager.config.types import UNTIL_RESET, UNTIL_SESSION_START, Duration, DurationField
 from risk_manager.domain.actions import Action
 from risk_manager.domain.events import TradeEvent
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig, due_warning, hard_lockout, warning_alert
+from risk_manager.domain.status import RuleGauge
+from risk_manager.domain.values import UNTIL_RESET, UNTIL_SESSION_START, Duration, DurationField
+from risk_manager.rules.api import AccountView, Rule, RuleConfig
+from risk_manager.rules.base import due_warning, hard_lockout, warning_alert
 
 WINDOWS = ("per_minute", "per_hour", "per_session")
 _SPANS = {"per_minute": timedelta(seconds=60), "per_hour": timedelta(seconds=3600)}
@@ -109,6 +110,21 @@ class TradeFrequencyLimit(Rule[TradeFrequencyLimitConfig]):
             )
             return hard_lockout(view, self.id, why, inputs, subject, until=until, flatten=cfg.close_positions)
         return self._warnings(view, counts["per_session"])
+
+    def gauge(self, view: AccountView) -> RuleGauge:
+        """The window closest to its limit (the shorter window among equals)."""
+        counts = self._counts(view)
+        window = max(WINDOWS, key=lambda w: (Decimal(counts[w]) / getattr(self.config, w), -WINDOWS.index(w)))
+        count, limit = counts[window], getattr(self.config, window)
+        return RuleGauge.of(
+            self.id,
+            self.key,
+            Decimal(count),
+            Decimal(limit),
+            "trades",
+            breached=count > limit,
+            subject=window,
+        )
 
     def _warnings(self, view: AccountView, count: int) -> list[Action]:
         """At most one alert per warn_at fraction of per_session per trading day, as ``count`` reaches it."""

@@ -1,6 +1,6 @@
 """RULE-012 trade_management: breakeven and trailing stops, moved for the trader, only ever tightened.
 
-Profit is measured on ``Position.best_price`` (the most favourable last price since entry, kept by the
+Profit is measured on ``PositionView.best_price`` (the most favourable last price since entry, kept by the
 engine; the latest last price is taken into account too), so a level once reached stays reached even
 if the price has come back by the time the rule looks. Stop prices go onto the tick grid in the
 protective direction (up for a long's stop, down for a short's): rounding never loosens a stop.
@@ -20,12 +20,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from risk_manager.config.types import TrueFalseOnly
 from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import QUOTE_PRICES, Band, Rule, RuleConfig
+from risk_manager.domain.values import TrueFalseOnly
+from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
 
 
 def _ticks(value: Any) -> int:
@@ -116,14 +114,14 @@ class TradeManagement(Rule[TradeManagementConfig]):
         return actions
 
     @staticmethod
-    def _best(view: AccountView, position: Position) -> Decimal | None:
+    def _best(view: AccountView, position: PositionView) -> Decimal | None:
         """Most favourable price since entry, including the latest last price."""
         prices = [p for p in (position.best_price, view.mark(position, "last")) if p is not None]
         if not prices:
             return None
         return max(prices) if position.size > 0 else min(prices)
 
-    def _target(self, position: Position, best: Decimal) -> tuple[Decimal, str, Decimal] | None:
+    def _target(self, position: PositionView, best: Decimal) -> tuple[Decimal, str, Decimal] | None:
         """(stop price on the tick grid, which part set it, profit in ticks), or None when none applies."""
         assert position.spec is not None
         tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
@@ -140,7 +138,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
         rounding = ROUND_CEILING if sign > 0 else ROUND_FLOOR
         return (price / tick).to_integral_value(rounding) * tick, part, gain
 
-    def _manage(self, view: AccountView, position: Position) -> Action | None:
+    def _manage(self, view: AccountView, position: PositionView) -> Action | None:
         if position.spec is None or position.size == 0:
             return None
         best = self._best(view, position)
@@ -199,7 +197,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES["last"]  # profit is measured on last prices only
 
-    def price_band(self, view: AccountView, position: Position) -> Band | None:
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         """Only a new best price can move the stop: the band's edge on the profit side is the next
         price that would (a trigger not reached yet, or, once trailing, the best price at which the
         trailing stop first beats the current one — not every new best, most of which move nothing)."""
@@ -232,7 +230,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
 
     @staticmethod
     def _previous_stop(
-        view: AccountView, position: Position
+        view: AccountView, position: PositionView
     ) -> tuple[bool, Decimal | None, OrderEvent | None]:
         """(blocked, the stop a new one must beat or None when there is none yet, the working
         protective stop). Blocked: the rule

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from config_samples import ENV, EXAMPLES, RISK_EXAMPLE, TIMERS_EXAMPLE, issues, line_of, load, only_risk
 
-from risk_manager.config.types import Duration
 from risk_manager.config.yaml_source import parse_yaml
+from risk_manager.domain.values import Duration
 from risk_manager.rules.registry import RULE_KEYS, rule_class
 
 

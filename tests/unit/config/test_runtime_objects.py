@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from config_samples import EXAMPLES, RISK_EXAMPLE, TIMERS_EXAMPLE, load
 
-from risk_manager.engine.calendar import SessionWindow
+from risk_manager.domain.calendar import SessionWindow
 from risk_manager.rules.registry import RULE_KEYS
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from risk_manager.engine.calendar import CalendarUnavailable, Holidays, SessionWindow, TradingCalendar
+from risk_manager.domain.calendar import CalendarUnavailable, Holidays, SessionWindow, TradingCalendar
 
 CHICAGO = ZoneInfo("America/Chicago")
 MON_FRI = frozenset({0, 1, 2, 3, 4})

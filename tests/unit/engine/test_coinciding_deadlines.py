@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk_manager.config.types import Duration
 from risk_manager.domain.actions import LockAccount
-from risk_manager.engine.calendar import SessionWindow, TradingCalendar
-from risk_manager.rules.base import Rule
+from risk_manager.domain.calendar import SessionWindow, TradingCalendar
+from risk_manager.domain.values import Duration
+from risk_manager.rules.api import Rule
 from risk_manager.rules.cooldown_after_loss import CooldownAfterLoss, CooldownAfterLossConfig, LossTier
 from risk_manager.rules.daily_realized_loss import DailyRealizedLoss, DailyRealizedLossConfig
 from risk_manager.rules.no_stop_loss_grace import NoStopLossGrace, NoStopLossGraceConfig

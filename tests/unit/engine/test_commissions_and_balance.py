@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from risk_manager.broker.normalize import PayloadError, normalize_user
 from risk_manager.config.models import GeneralConfig
 from risk_manager.domain.actions import Action, Alert
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractTable
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
 from risk_manager.engine.snapshot import restore, snapshot

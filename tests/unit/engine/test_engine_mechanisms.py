@@ -9,12 +9,11 @@ from typing import Any, ClassVar
 import pytest
 
 from risk_manager.domain.actions import Action, Alert, ClosePosition, LockAccount
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.events import ClockEvent, Event, PositionEvent, TradeEvent
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy, RuleSet
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.api import AccountView, Rule, RuleConfig
 
 from engine_helpers import (
     ACCOUNT,

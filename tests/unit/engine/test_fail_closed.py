@@ -16,13 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk_manager.domain.actions import Action, Alert, LockAccount
+from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.events import ClockEvent, Event, PositionEvent, QuoteEvent, TradeEvent
-from risk_manager.engine.calendar import TradingCalendar
 from risk_manager.engine.engine import CONDITION_EVALUATION_ERROR, ENGINE_RULE, Engine
 from risk_manager.engine.policy import Policy, RuleSet
-from risk_manager.engine.state import Position
-from risk_manager.engine.view import AccountView
-from risk_manager.rules.base import Band, Rule, RuleConfig
+from risk_manager.rules.api import AccountView, Band, Rule, RuleConfig
+from risk_manager.rules.api import PositionView as Position
 from risk_manager.rules.cooldown_after_loss import CooldownAfterLoss, CooldownAfterLossConfig
 from risk_manager.rules.daily_realized_loss import DailyRealizedLoss, DailyRealizedLossConfig
 from risk_manager.rules.no_stop_loss_grace import NoStopLossGrace, NoStopLossGraceConfig

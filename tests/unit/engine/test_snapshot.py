@@ -12,7 +12,7 @@ from test_engine_mechanisms import CloseWhenLarge, WakeAfter, lock_rule
 
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.snapshot import SnapshotError, restore, snapshot
-from risk_manager.rules.base import RuleConfig
+from risk_manager.rules.api import RuleConfig
 
 from engine_helpers import ES, MNQ, T0, EngineHarness, kinds, order, pos, quote, trade
 

@@ -17,10 +17,9 @@ from risk_manager.domain.actions import Action
 from risk_manager.domain.events import ClockEvent, Event, PositionEvent
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy, RuleSet
-from risk_manager.engine.view import AccountView
 from risk_manager.replay.reader import read_recording
 from risk_manager.replay.runner import replay
-from risk_manager.rules.base import Rule, RuleConfig
+from risk_manager.rules.api import AccountView, Rule, RuleConfig
 
 SETTLED = Path(__file__).resolve().parents[2] / "data" / "replay" / "settled"
 CONFIG = load_config(SETTLED / "config")

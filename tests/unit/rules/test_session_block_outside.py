@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from risk_manager.domain.actions import Action, ClosePosition, LockAccount
-from risk_manager.engine.calendar import Holidays, SessionWindow, TradingCalendar
+from risk_manager.domain.calendar import Holidays, SessionWindow, TradingCalendar
 from risk_manager.rules.session_block_outside import SessionBlockOutside, SessionBlockOutsideConfig
 
 from engine_helpers import ES, MNQ, EngineHarness, flat, kinds, pos, quote

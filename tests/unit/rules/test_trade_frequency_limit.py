@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from risk_manager.domain.actions import Action, LockAccount
-from risk_manager.engine.calendar import SessionWindow, TradingCalendar
+from risk_manager.domain.calendar import SessionWindow, TradingCalendar
 from risk_manager.rules.trade_frequency_limit import TradeFrequencyLimit, TradeFrequencyLimitConfig
 
 from engine_helpers import MNQ, T0, EngineHarness, kinds, pos, trade

@@ -1,4 +1,4 @@
-"""Small validated value types shared by config models (durations, clock times, symbols, money)."""
+"""Small validated value types shared by config models and rules (durations, clock times, symbols, money)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The pure engine: per-account state, timers, the lockout book, the read model; events in, actions out."""

@@ -1,0 +1,231 @@
+"""What a rule is and what it may read: the ``Rule`` base, its quiet ``Band``, and the read-only
+``AccountView`` protocol with frozen ``PositionView``/``DayView`` records.
+
+Rules import only ``risk_manager.domain`` and this module (plus the helpers in ``rules/base.py``).
+The engine implements ``AccountView`` (engine/view.py) and hands rules ``PositionView`` records,
+never its own mutable positions (which carry the quote fast path's band fields): a rule cannot
+change engine state, and the engine is free to change how it keeps it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from risk_manager.domain.actions import Action
+from risk_manager.domain.calendar import TradingCalendar
+from risk_manager.domain.contracts import ContractSpec, ContractTable
+from risk_manager.domain.events import Event, OrderEvent
+from risk_manager.domain.lockouts import Lockout
+from risk_manager.domain.status import RuleGauge
+from risk_manager.domain.values import TrueFalseOnly
+
+PRICE_SOURCES = ("last", "mid", "exit_side")
+# The quote prices a mark of each price source is made of: a band is tested against these only.
+QUOTE_PRICES: dict[str, frozenset[str]] = {
+    "last": frozenset({"last"}),
+    "mid": frozenset({"bid", "ask"}),
+    "exit_side": frozenset({"bid", "ask"}),
+}
+ALL_QUOTE_PRICES = frozenset({"last", "bid", "ask"})
+
+# A quiet band: (lowest, highest) mark price of one position strictly inside which the rule's
+# decision cannot change on a quote; None on a side means unbounded. A rule that cannot say
+# returns None instead of a band and is then evaluated on every quote of the contract.
+Band = tuple[Decimal | None, Decimal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """One open position as a rule sees it. ``size`` is signed: positive long, negative short."""
+
+    contract_id: str
+    root: str
+    spec: ContractSpec | None
+    size: int
+    average_price: Decimal
+    opened_at: datetime
+    position_id: int = 0
+    # Most favourable last price since entry (RULE-012 trailing).
+    best_price: Decimal | None = None
+    # Contracts closed by executions whose position update has not arrived yet (see engine/state.py).
+    closing: int = 0
+
+    @property
+    def is_long(self) -> bool:
+        return self.size > 0
+
+    @property
+    def abs_size(self) -> int:
+        return abs(self.size)
+
+    @property
+    def open_size(self) -> int:
+        """Signed size still open once executions not yet in a snapshot are taken off."""
+        remaining = max(abs(self.size) - self.closing, 0)
+        return remaining if self.size > 0 else -remaining
+
+    def unrealized_at(self, mark: Decimal) -> Decimal | None:
+        """P&L of the open contracts if marked at ``mark``; None when the tick spec is unknown."""
+        if self.spec is None:
+            return None
+        return (mark - self.average_price) * self.open_size * self.spec.point_value
+
+    def price_for_pnl(self, pnl: Decimal) -> Decimal | None:
+        """The mark at which this position's unrealized P&L equals ``pnl`` (inverse of unrealized_at)."""
+        size = self.open_size
+        if self.spec is None or size == 0:
+            return None
+        return self.average_price + pnl / (size * self.spec.point_value)
+
+
+@dataclass(frozen=True, slots=True)
+class DayView:
+    """The trading day's counters: [start, end) between two daily resets, labelled by its date."""
+
+    label: date
+    start: datetime
+    end: datetime
+    realized: Decimal  # sum of profitAndLoss; fees and commissions not deducted
+    fees: Decimal
+    commissions: Decimal
+    trade_count: int
+
+    @property
+    def costs(self) -> Decimal:
+        return self.fees + self.commissions
+
+
+class AccountView(Protocol):
+    """What a rule may read of one account at one instant (the engine's view implements it).
+
+    ``event`` is the event being applied (None when a timer woke the rule), ``now`` the engine time,
+    ``changes`` what the event did to positions: contract id -> "opened" | "grew" | "reversed" |
+    "reduced" | "closed" | "unchanged".
+    """
+
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def now(self) -> datetime: ...
+    @property
+    def event(self) -> Event | None: ...
+    @property
+    def changes(self) -> Mapping[str, str]: ...
+    @property
+    def calendar(self) -> TradingCalendar: ...
+    @property
+    def contracts(self) -> ContractTable: ...
+    @property
+    def warn_at(self) -> tuple[Decimal, ...]: ...
+    @property
+    def connection_lost_since(self) -> datetime | None: ...
+    @property
+    def can_trade(self) -> bool | None: ...
+    @property
+    def day(self) -> DayView: ...
+    @property
+    def next_reset(self) -> datetime: ...
+    def realized_day(self, include_fees: bool) -> Decimal: ...
+    def realized_day_from_balance(self, include_fees: bool) -> Decimal | None: ...
+
+    @property
+    def positions(self) -> Mapping[str, PositionView]: ...
+    def position(self, contract_id: str) -> PositionView | None: ...
+    def spec(self, contract_id: str) -> ContractSpec | None: ...
+    def mark(self, position: PositionView, source: str = "last") -> Decimal | None: ...
+    def unrealized(self, position: PositionView, source: str = "last") -> Decimal | None: ...
+    def unrealized_total(self, source: str = "last") -> tuple[Decimal, int]: ...
+
+    @property
+    def working_orders(self) -> Mapping[int, OrderEvent]: ...
+    def orders_in(self, contract_id: str) -> Iterable[OrderEvent]: ...
+    def protective_stop(self, position: PositionView) -> OrderEvent | None: ...
+    def stop_requested(self, contract_id: str) -> Decimal | None: ...
+
+    def executions_in_last(self, window: timedelta) -> int: ...
+    @property
+    def executions_today(self) -> int: ...
+
+    @property
+    def lockouts(self) -> list[Lockout]: ...
+    def locked(self, contract_id: str | None = None) -> Lockout | None: ...
+    def lockout_of(self, rule: str, scope: str = "account", symbol: str | None = None) -> Lockout | None: ...
+    def breached(self, rule: str, subject: str) -> bool: ...
+
+
+class RuleConfig(TrueFalseOnly, BaseModel):
+    """Base of every rule's config: unknown keys are errors (a typo must not disable a rule)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+
+
+C = TypeVar("C", bound=RuleConfig)
+
+
+class Rule(ABC, Generic[C]):
+    """A config model, a pure ``evaluate`` returning actions, a ``describe`` line, a ``gauge``.
+
+    Rules read one account through an AccountView and return decisions; the engine records breaches
+    (once per breach), applies lockouts and schedules wake-ups; the daemon's enforcer executes.
+    """
+
+    id: ClassVar[str]  # "RULE-003"
+    key: ClassVar[str]  # config name, "daily_realized_loss"
+    config_model: ClassVar[type[RuleConfig]]
+    # Event types that wake the rule. ClockEvent here means "evaluate me at next_wakeup()".
+    triggers: ClassVar[frozenset[type[Event]]]
+
+    def __init__(self, config: C) -> None:
+        self.config: C = config
+
+    @property
+    def quote_sensitive(self) -> bool:
+        """True when a quote can change this rule's decision (then it must give price bands)."""
+        return False
+
+    @abstractmethod
+    def evaluate(self, view: AccountView) -> list[Action]:
+        """Decisions for the account as it is now (after the event was applied)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for start-up and `config check`: id, what it does, with which limits."""
+
+    def gauge(self, view: AccountView) -> RuleGauge | None:
+        """Where the account stands against this rule's limit now (the read model), or None for a
+        rule without a running value (windows, blocks, grace periods)."""
+        return None
+
+    def price_band(self, view: AccountView, position: PositionView) -> Band | None:
+        """Quiet band of ``position`` for this rule (quote-sensitive rules only)."""
+        return (None, None)
+
+    @property
+    def bands_per_position(self) -> bool:
+        """True when a position's band depends only on that position (its contract's quote, its
+        orders, its breach markers): a quote of another contract cannot move it. False for sums
+        over the account (RULE-003/013), whose bands share the distance to the limit."""
+        return False
+
+    @property
+    def band_prices(self) -> frozenset[str]:
+        """The quote prices ("last", "bid", "ask") the rule's marks are made of: its band is tested
+        against these only (a last-price rule is not woken by the book moving)."""
+        return ALL_QUOTE_PRICES
+
+    def next_wakeup(self, view: AccountView) -> datetime | None:
+        """When this rule must be evaluated again without an event (timers), or None."""
+        return None
+
+    def lockout_holds(self, lockout: Lockout) -> bool:
+        """Asked on a config reload for this rule's condition lockouts: False ends the lockout."""
+        return True
