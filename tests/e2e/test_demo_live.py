@@ -40,7 +40,11 @@ def test_the_live_demo_enforces_every_broken_rule_and_its_summary_lists_them() -
     assert done[(8, "RULE-008", "close_position")] == "done: closed"  # a position without a stop
     closes = [e for e in summary["enforcements"] if e["action"] == "close_position"]
     assert all(e["latency_ms"] is not None and e["latency_ms"] > 0 for e in closes)
-    assert {a["account"]: a["state"] for a in summary["accounts"]} == {7: "LOCKED", 8: "active"}
+    accounts = {a["account_id"]: a for a in summary["accounts"]}  # each account's read model
+    assert (accounts[7]["trading_state"], accounts[8]["trading_state"]) == ("halted", "active")
+    assert [lk["rule"] for lk in accounts[7]["lockouts"]] == ["RULE-003"]
+    assert float(accounts[7]["net"]) < -300 and accounts[7]["positions"] == []
+    assert {g["rule"] for g in accounts[7]["gauges"]} >= {"RULE-001", "RULE-003"}
     # one line per decision and per outcome came before the summary, as they happened
     kinds = {o["type"] for o in out[:-1]}
     assert kinds == {"decision", "outcome"}

@@ -1,38 +1,29 @@
-"""Per account figures for the live view, read from the daemon's engine."""
+"""Per account figures for the live view: the engine's read model (``Engine.statuses``), taken on
+the daemon's loop at each refresh and kept after the daemon stops (for the summary)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+from datetime import datetime
 
+from risk_manager.broker.port import ConnectionState as HubState
 from risk_manager.daemon.app import Daemon
+from risk_manager.domain.status import AccountStatus, ConnectionState
 
-__all__ = ["AccountRow", "account_rows"]
+__all__ = ["account_statuses"]
 
-
-@dataclass(frozen=True, slots=True)
-class AccountRow:
-    account_id: int
-    name: str
-    net: Decimal  # realized less fees and commissions
-    positions: str
-    gauges: str
-    state: str
+_CONNECTION = {
+    HubState.CONNECTING: ConnectionState.CONNECTING,
+    HubState.CONNECTED: ConnectionState.CONNECTED,
+    HubState.RECONNECTING: ConnectionState.RECONNECTING,
+    HubState.STOPPED: ConnectionState.LOST,
+}
 
 
-def account_rows(daemon: Daemon | None) -> list[AccountRow]:
+def account_statuses(daemon: Daemon | None, now: datetime) -> list[AccountStatus]:
     persistent = daemon.persistent if daemon is not None else None
     if daemon is None or persistent is None:
         return []
-    rows = []
-    for account_id, state in sorted(persistent.engine.accounts.items()):
-        entry = daemon.config.accounts.entry(account_id)
-        name = entry.name if entry is not None and entry.name else ""
-        day = state.day
-        net = day.realized - day.fees - day.commissions
-        positions = ", ".join(f"{p.size:+d} {p.root} @{p.average_price}" for p in state.positions.values())
-        gross = sum(abs(p.size) for p in state.positions.values())
-        gauges = f"loss {-min(net, Decimal(0)):.0f}/300 USD · size {gross}/5"
-        rows.append(AccountRow(account_id, name, net, positions or "flat", gauges,
-                               "LOCKED" if list(state.lockouts) else "active"))
-    return rows
+    supervisor = daemon.supervisor
+    hubs = supervisor.connection_state if supervisor is not None else HubState.CONNECTING
+    engine = persistent.engine
+    return engine.statuses(max(now, persistent.now or now), _CONNECTION[hubs])

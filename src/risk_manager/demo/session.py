@@ -28,9 +28,10 @@ from risk_manager.config.loader import LoadedConfig, load_config_texts
 from risk_manager.daemon.app import Daemon
 from risk_manager.daemon.enforcer import BROKER_KINDS, Outcome
 from risk_manager.daemon.persistent import Decision
-from risk_manager.demo.figures import AccountRow, account_rows
+from risk_manager.demo.figures import account_statuses
 from risk_manager.demo.trader import DEMO_KEY, DEMO_USER, Trader
 from risk_manager.domain.actions import Alert, LockAccount
+from risk_manager.domain.status import AccountStatus
 from risk_manager.sim.app import SimGateway
 from risk_manager.sim.clock import SystemClock
 
@@ -135,7 +136,8 @@ class Session:
         self.gw: SimGateway | None = None
         self.daemon: Daemon | None = None
         self.script_error: BaseException | None = None
-        self.accounts: list[AccountRow] = []  # refreshed at each tick, kept after the daemon stops
+        # the read model of each account, refreshed at each tick and kept after the daemon stops
+        self.accounts: list[AccountStatus] = []
         self.zone: tzinfo = UTC  # the config's display zone, once loaded
 
     @property
@@ -163,7 +165,7 @@ class Session:
                 try:
                     self.started = time.monotonic()
                     while self.elapsed < self.duration and not self.stop.is_set():
-                        self.accounts = account_rows(daemon)
+                        self.accounts = account_statuses(daemon, datetime.now(UTC))
                         on_tick()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self.stop.wait(), tick)
@@ -172,7 +174,7 @@ class Session:
                     with contextlib.suppress(asyncio.CancelledError):
                         await script
                     await trader.aclose()
-                    self.accounts = account_rows(daemon)
+                    self.accounts = account_statuses(daemon, datetime.now(UTC))
                     await daemon.stop("demo over")
                 on_tick()
 

@@ -11,16 +11,19 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from risk_manager.demo.session import Entry, Session
+from risk_manager.domain.status import AccountStatus, RuleGauge
 
 __all__ = ["entry_lines", "live_view", "summary", "summary_json"]
 
 SHOWN_ENTRIES = 8
 REASON_INDENT = 9
 WIDTH = 80
+GAUGE_WIDTH = 20
 
 
 def _table(*columns: tuple[str, dict[str, Any]]) -> Table:
@@ -34,13 +37,51 @@ def _money(value: Decimal) -> Text:
     return Text(f"{value:+,.2f}", style="red" if value < 0 else "green")
 
 
-def accounts_table(session: Session) -> Table:
-    table = _table(("acct", {"width": 4}), ("net P&L", {"width": 9, "justify": "right"}),
-                   ("positions", {"width": 20}), ("gauges", {"width": 27}), ("state", {"width": 6}))
-    for row in session.accounts:
-        table.add_row(str(row.account_id), _money(row.net), row.positions, row.gauges,
-                      Text(row.state, style="bold red" if row.state == "LOCKED" else "green"))
-    return table
+def accounts_table(session: Session) -> RenderableType:
+    """One row per account (net and open P&L, positions, trading state), then its rule gauges."""
+    table = _table(("acct", {"width": 4}), ("name", {"width": 12}),
+                   ("net P&L", {"width": 10, "justify": "right"}),
+                   ("open P&L", {"width": 9, "justify": "right"}), ("positions", {"width": 22}),
+                   ("state", {"width": 14}))
+    for status in session.accounts:
+        unrealized = Text("n/a", style="dim") if status.unrealized is None else _money(status.unrealized)
+        table.add_row(str(status.account_id), status.name or "", _money(status.net), unrealized,
+                      _positions(status), _state(status))
+    gauges = _table(("acct", {"width": 4}), ("rule", {"width": 8}), ("of", {"width": 4}),
+                    ("gauge", {"width": GAUGE_WIDTH}), ("", {"width": 5, "justify": "right"}),
+                    ("value / limit", {"width": 27}))
+    for status in session.accounts:
+        for gauge in status.gauges:
+            gauges.add_row(str(status.account_id), gauge.rule, gauge.subject or "", *_gauge(gauge))
+    return Group(table, Text(""), gauges)
+
+
+def _positions(status: AccountStatus) -> Text:
+    if not status.positions:
+        return Text("flat", style="dim")
+    text = Text()
+    for n, p in enumerate(status.positions):
+        text.append(("\n" if n else "") + f"{p.size:+d} {p.symbol} @{p.average_price}")
+    return text
+
+
+def _state(status: AccountStatus) -> Text:
+    state = str(status.trading_state)
+    style = {"active": "green", "reducing": "yellow"}.get(state, "bold red")
+    return Text(state if status.connection == "connected" else f"{state} ({status.connection})", style=style)
+
+
+def _gauge(gauge: RuleGauge) -> tuple[RenderableType, str, str]:
+    unit = gauge.unit
+    limit = f"{gauge.limit:,.2f}" if unit == "USD" else f"{gauge.limit:g}"
+    if gauge.value is None or gauge.fraction is None:
+        return Text("no price yet", style="dim"), "", f"? / {limit} {unit}"
+    value = f"{gauge.value:,.2f}" if unit == "USD" else f"{gauge.value:g}"
+    fraction = float(gauge.fraction)
+    colour = "red" if gauge.breached else "yellow" if fraction >= 0.75 else "green"
+    bar = ProgressBar(total=1.0, completed=min(fraction, 1.0), width=GAUGE_WIDTH, complete_style=colour,
+                      finished_style=colour)
+    return bar, f"{fraction:.0%}", f"{value} / {limit} {unit}"
 
 
 def _latency(entry: Entry) -> str:
@@ -111,7 +152,6 @@ def summary_json(session: Session) -> dict[str, Any]:
         "enforcements": [e.to_json() for e in enforcements],
         "counts": dict(sorted(Counter(f"{e.rule} {e.kind}" for e in enforcements).items())),
         "alerts": len(session.journal.entries) - len(enforcements),
-        "accounts": [{"account": r.account_id, "name": r.name, "net": f"{r.net:.2f}",
-                      "positions": r.positions, "state": r.state} for r in session.accounts],
+        "accounts": [status.to_json() for status in session.accounts],
         "script_error": None if session.script_error is None else str(session.script_error),
     }
