@@ -290,16 +290,16 @@ def test_human_output_with_until_ends_with_no_active_lockout() -> None:
 # ---- demo -----------------------------------------------------------------------------------
 
 
-def test_demo_replays_the_shipped_sample_day_and_exits_0() -> None:
-    result = run_cli("demo")
+def test_demo_replay_replays_the_shipped_sample_day_and_exits_0() -> None:
+    result = run_cli("demo", "--replay")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Demo: replaying the sample trading day")
     assert "risk-manager replay FILE --config DIR" in result.stdout
     assert "Decisions per rule" in result.stdout
 
 
-def test_demo_json_tells_the_sample_days_story() -> None:
-    result = run_cli("demo", "--json")
+def test_demo_replay_json_tells_the_sample_days_story() -> None:
+    result = run_cli("demo", "--replay", "--json")
     assert result.returncode == 0, result.stderr
     assert "Demo: replaying" in result.stderr  # the intro stays off stdout, which is pure JSON Lines
     decisions = json_lines(result.stdout)

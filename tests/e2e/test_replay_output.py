@@ -259,8 +259,8 @@ def test_a_malformed_line_after_good_ones_says_which_lines_the_output_covers() -
     assert "the output above covers lines 1 to 5, before that line" in result.stderr
 
 
-def test_the_demo_fits_an_80_column_terminal_too() -> None:
-    result = run_cli("demo", columns=80)
+def test_the_demo_replay_fits_an_80_column_terminal_too() -> None:
+    result = run_cli("demo", "--replay", columns=80)
     assert result.returncode == 0, result.stderr
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert "…" not in result.stdout

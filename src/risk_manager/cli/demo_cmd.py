@@ -1,8 +1,11 @@
 """`risk-manager demo`: see the rules act without an account or a network.
 
-For now the demo replays the sample trading day shipped with the package (two accounts, MNQ and
-ES, one session in which most rules act) through the shipped sample config, and prints the same
-table and summary as `risk-manager replay`. It needs nothing but the installed package.
+By default the demo is live (risk_manager/demo): the simulated gateway on a free loopback port, the
+daemon with the bundled live-demo config, and a scripted trader who breaks its rules; a live view
+shows what the daemon does, and a summary lists the enforcements. ``--replay`` replays the sample
+trading day shipped with the package (two accounts, MNQ and ES) through the shipped sample config,
+and prints the same table and summary as `risk-manager replay`. Both need nothing but the installed
+package.
 """
 
 from __future__ import annotations
@@ -28,17 +31,36 @@ INTRO = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo", short_help="See the rules act on a shipped sample day (no account needed).")(
+    app.command("demo", short_help="Watch the daemon enforce live on a simulated gateway (no account).")(
         demo_command
     )
 
 
 def demo_command(
+    replay: bool = typer.Option(
+        False, "--replay", help="Replay the shipped sample trading day instead of the live session."
+    ),
     as_json: bool = typer.Option(
-        False, "--json", help="Print one JSON line per decision instead of a table."
+        False, "--json", help="Print JSON lines (one per decision and outcome, then a summary), no view."
+    ),
+    duration: float = typer.Option(
+        60.0, "--duration", min=1.0, max=3600.0, metavar="SECONDS", help="Seconds the live session runs."
+    ),
+    speed: float = typer.Option(
+        1.0, "--speed", min=0.1, max=100.0, metavar="X", help="How much faster the scripted trader acts."
     ),
 ) -> None:
-    """Show the risk rules at work on a shipped sample trading day (no account needed)."""
+    """Watch the daemon guard two simulated accounts while a scripted trader breaks the rules:
+    the simulated gateway, the daemon and the trader run in this process, on loopback only.
+    `--replay` shows the rules on a shipped sample trading day instead."""
+    if not replay:
+        from risk_manager.demo.run import run_live
+
+        raise typer.Exit(run_live(duration=duration, speed=speed, as_json=as_json))
+    _replay(as_json)
+
+
+def _replay(as_json: bool) -> None:
     examples = files("risk_manager") / "examples"
     with as_file(examples / SAMPLE_DAY) as recording, as_file(examples / SAMPLE_CONFIG) as config:
         if not recording.is_file() or not config.is_dir():

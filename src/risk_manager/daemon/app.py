@@ -24,7 +24,7 @@ from risk_manager.config.loader import LoadedConfig
 from risk_manager.daemon.enforcer import AlertHook
 from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.daemon.recovery import RecoveryReport, describe, recover
-from risk_manager.daemon.supervisor import Supervisor
+from risk_manager.daemon.supervisor import Observer, Supervisor
 from risk_manager.domain.actions import format_time
 from risk_manager.engine.engine import Engine
 from risk_manager.notify.service import Notifications
@@ -55,6 +55,7 @@ class Daemon:
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         budget: RequestBudget | None = None,
         notifications: Notifications | None = None,
+        observer: Observer | None = None,
     ) -> None:
         if not config.risk.rules.enabled() and not any(r.enabled() for r in config.account_rules.values()):
             raise NoRuleEnabled(
@@ -70,6 +71,7 @@ class Daemon:
         self.budget = budget  # None: the gateway's documented limits
         # None: built from general.notifications (no channel configured: every call is a no-op)
         self.notifications = notifications
+        self.observer = observer  # sees decisions and outcomes as they happen (the live demo)
         self.persistent: PersistentEngine | None = None
         self.report: RecoveryReport | None = None
         self.client: ProjectXClient | None = None
@@ -98,7 +100,7 @@ class Daemon:
             self.supervisor = Supervisor(
                 self.persistent, self.client, monitored=self.config.monitored,
                 stale_quote_seconds=self.settings.stale_quote_seconds, alert=self.alert, wall=self.wall,
-                notifications=self.notifications,
+                notifications=self.notifications, observer=self.observer,
             )
             await self.supervisor.start()
             self.notifications.on_started(self.wall(), self.supervisor.accounts)

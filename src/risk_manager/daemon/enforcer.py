@@ -108,8 +108,10 @@ class Enforcer:
         max_rounds: int = 5,
         retry_delay: float = 0.25,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        observe: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.broker = broker
+        self.observe = observe  # sees each outcome once known (the live demo's view)
         self.record = record
         self.alert_hook = alert
         self.failed_hook = failed
@@ -172,6 +174,11 @@ class Enforcer:
                 self._raise(Alert(account_id=action.account_id, rule=action.rule, level="critical",
                                   message=f"could not enforce {action.kind}: {outcome.detail}",
                                   reason=action.reason))
+        if self.observe is not None:
+            try:
+                self.observe(outcome)
+            except Exception as exc:
+                log.error("the outcome observer failed: %s", exc)
         if self.record is not None and isinstance(action, (*BROKER_KINDS, Alert)):
             try:
                 self.record(outcome.audit_id, outcome.text, outcome.latency_ms, self.wall())

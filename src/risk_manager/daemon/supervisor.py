@@ -25,12 +25,12 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from risk_manager.broker.normalize import PayloadError, normalize_account, normalize_message
 from risk_manager.broker.port import ConnectionChange, ConnectionState, HubMessage
 from risk_manager.broker.projectx.client import ProjectXClient
-from risk_manager.daemon.enforcer import BROKER_KINDS, AlertHook, Enforcer
+from risk_manager.daemon.enforcer import BROKER_KINDS, AlertHook, Enforcer, Outcome
 from risk_manager.daemon.feed_health import FeedHealth
 from risk_manager.daemon.persistent import Decision, PersistentEngine
 from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
@@ -38,13 +38,22 @@ from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import ConnectionEvent, Event, PositionEvent, QuoteEvent
 from risk_manager.notify.service import Notifications
 
-__all__ = ["Supervisor"]
+__all__ = ["Observer", "Supervisor"]
 
 log = logging.getLogger(__name__)
 
 TIMER_MAX_SLEEP = 1.0
 TIMER_MIN_SLEEP = 0.001
 STALE_RULE = "FEED"
+
+
+class Observer(Protocol):
+    """Sees every decision as it is taken and every enforcement outcome as it is known (the live
+    demo's view). Called on the daemon's loop; it must not block, and what it raises is logged."""
+
+    def decided(self, decision: Decision) -> None: ...
+
+    def enforced(self, outcome: Outcome) -> None: ...
 
 
 class Supervisor:
@@ -60,8 +69,10 @@ class Supervisor:
         perf: Callable[[], float] = time.perf_counter,
         enforcer: Enforcer | None = None,
         notifications: Notifications | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.persistent = persistent
+        self.observer = observer
         self.client = client
         self.monitored = monitored
         self.wall = wall
@@ -69,7 +80,8 @@ class Supervisor:
         self.notifications = notifications
         self.alert_hook = alert
         self.enforcer = enforcer or Enforcer(client, record=persistent.record_outcome, alert=self._alert,
-                                             failed=self._failed, clock=perf, wall=wall)
+                                             failed=self._failed, clock=perf, wall=wall,
+                                             observe=observer.enforced if observer else None)
         self._lost_at: dict[str, datetime] = {}
         self.feed = FeedHealth(stale_quote_seconds)
         self.accounts: list[int] = []
@@ -189,6 +201,11 @@ class Supervisor:
             self.notifications.on_actions([d.action for d in decisions], decisions[0].t)
         for decision in decisions:
             action = decision.action
+            if self.observer is not None:
+                try:
+                    self.observer.decided(decision)
+                except Exception:
+                    log.exception("the decision observer failed")
             if isinstance(action, (*BROKER_KINDS, Alert)):
                 self._spawn(self.enforcer.execute(decision.audit_id, action, received))
             else:
