@@ -95,6 +95,46 @@ class _Run:
             self.acked = clock()
 
 
+def covered_closes(actions: Sequence[Action]) -> dict[int, str]:
+    """The closes of one event's decisions that another decision of the same event already covers,
+    by index, with why.
+
+    Every close decided on one event is sized against the same position, so two reduce decisions on
+    one contract (RULE-001 "close 1", RULE-002 "close 2") mean "close 2", not 3: only the largest is
+    sent (a whole close beats any reduce). A flatten of the account covers every close of it.
+    """
+    flattens: dict[int, Action] = {}
+    largest: dict[tuple[int, str], tuple[int, ClosePosition]] = {}
+    for i, action in enumerate(actions):
+        if isinstance(action, Flatten):
+            flattens.setdefault(action.account_id, action)
+        elif isinstance(action, ClosePosition):
+            key = (action.account_id, action.contract_id)
+            first = largest.get(key)
+            if first is None or _closes_more(action, first[1]):
+                largest[key] = (i, action)
+    covered: dict[int, str] = {}
+    for i, action in enumerate(actions):
+        if not isinstance(action, ClosePosition):
+            continue
+        flatten = flattens.get(action.account_id)
+        if flatten is not None:
+            covered[i] = f"covered by the {flatten.rule} flatten decided on the same event"
+            continue
+        j, kept = largest[(action.account_id, action.contract_id)]
+        if j != i:
+            what = "whole close" if kept.size is None else f"close of {kept.size}"
+            covered[i] = f"covered by the {kept.rule} {what} of {kept.contract_id} decided on the same event"
+    return covered
+
+
+def _closes_more(action: ClosePosition, than: ClosePosition) -> bool:
+    """``action`` closes more of the position than ``than`` (size None: all of it)."""
+    if than.size is None:
+        return False
+    return action.size is None or action.size > than.size
+
+
 class Enforcer:
     def __init__(
         self,
@@ -137,6 +177,13 @@ class Enforcer:
             running = asyncio.get_running_loop().create_task(self._run(audit_id, action, received))
             self._running[audit_id] = running
         return await asyncio.shield(running)
+
+    def skip(self, audit_id: int, action: Action, why: str) -> Outcome:
+        """Record ``action`` as not sent (another decision covers it, see ``covered_closes``)."""
+        outcome = Outcome(audit_id, action, "skipped", why)
+        self._outcomes[audit_id] = outcome
+        self._report(outcome)
+        return outcome
 
     @property
     def outcomes(self) -> OrderedDict[int, Outcome]:

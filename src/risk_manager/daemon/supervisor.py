@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from risk_manager.broker.normalize import PayloadError, normalize_account, normalize_message
 from risk_manager.broker.port import ConnectionChange, ConnectionState, HubMessage
 from risk_manager.broker.projectx.client import ProjectXClient
-from risk_manager.daemon.enforcer import BROKER_KINDS, AlertHook, Enforcer, Outcome
+from risk_manager.daemon.enforcer import BROKER_KINDS, AlertHook, Enforcer, Outcome, covered_closes
 from risk_manager.daemon.feed_health import FeedHealth
 from risk_manager.daemon.persistent import Decision, PersistentEngine
 from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
@@ -199,14 +199,17 @@ class Supervisor:
     def _dispatch(self, decisions: Sequence[Decision], received: float | None) -> None:
         if self.notifications is not None:  # never raises, never blocks (notify/service.py)
             self.notifications.on_actions([d.action for d in decisions], decisions[0].t)
-        for decision in decisions:
+        covered = covered_closes([d.action for d in decisions])
+        for i, decision in enumerate(decisions):
             action = decision.action
             if self.observer is not None:
                 try:
                     self.observer.decided(decision)
                 except Exception:
                     log.exception("the decision observer failed")
-            if isinstance(action, (*BROKER_KINDS, Alert)):
+            if i in covered:
+                self.enforcer.skip(decision.audit_id, action, covered[i])
+            elif isinstance(action, (*BROKER_KINDS, Alert)):
                 self._spawn(self.enforcer.execute(decision.audit_id, action, received))
             else:
                 log.info("account %s %s %s: %s", action.account_id, action.rule, action.kind,

@@ -19,7 +19,7 @@ import pytest
 from risk_manager.broker.errors import GatewayRejected, GatewayTimeout, RateLimited, ServerError
 from risk_manager.broker.models import Order, Position
 from risk_manager.broker.port import BrokerEvent
-from risk_manager.daemon.enforcer import Enforcer
+from risk_manager.daemon.enforcer import Enforcer, covered_closes
 from risk_manager.domain.actions import (
     Alert,
     CancelOrders,
@@ -318,3 +318,35 @@ def test_alerts_are_logged_and_recorded_and_lockouts_need_no_broker_call(
     assert broker.calls == [] and len(alerts) == 1
     assert "75% of the limit" in caplog.text
     assert [r[0] for r in recorded] == [1]  # a lockout is not a broker action: no outcome row
+
+
+def test_two_reduces_of_one_contract_decided_on_one_event_send_only_the_larger() -> None:
+    # 6 MNQ with RULE-001 limit 5 and RULE-002 limit 4: "close 1" and "close 2" mean "close 2", not 3
+    one = ClosePosition(account_id=7, rule="RULE-001", contract_id=MNQ, size=1)
+    two = ClosePosition(account_id=7, rule="RULE-002", contract_id=MNQ, size=2)
+    other = ClosePosition(account_id=7, rule="RULE-002", contract_id=ES, size=1)
+    assert covered_closes([one, two, other]) == {
+        0: f"covered by the RULE-002 close of 2 of {MNQ} decided on the same event"
+    }
+
+
+def test_a_whole_close_covers_a_reduce_and_a_flatten_covers_every_close_of_its_account() -> None:
+    reduce = ClosePosition(account_id=7, rule="RULE-001", contract_id=MNQ, size=1)
+    whole = ClosePosition(account_id=7, rule="RULE-004", contract_id=MNQ, size=None)
+    assert set(covered_closes([reduce, whole])) == {0}
+    flatten = Flatten(account_id=7, rule="RULE-003")
+    elsewhere = ClosePosition(account_id=8, rule="RULE-004", contract_id=MNQ, size=None)
+    assert covered_closes([reduce, whole, flatten, elsewhere]) == {
+        0: "covered by the RULE-003 flatten decided on the same event",
+        1: "covered by the RULE-003 flatten decided on the same event",
+    }
+
+
+def test_a_covered_close_is_recorded_as_skipped_with_the_reason_and_sends_nothing() -> None:
+    broker = FakeBroker(positions={MNQ: 6})
+    e, recorded, _ = enforcer(broker)
+    action = ClosePosition(account_id=7, rule="RULE-001", contract_id=MNQ, size=1)
+    outcome = e.skip(3, action, "covered by the RULE-002 close of 2")
+    assert outcome.status == "skipped" and broker.mutations() == []
+    assert recorded == [(3, "skipped: covered by the RULE-002 close of 2", None, NOW)]
+    assert run(e.execute(3, action)) is outcome  # the same id is never sent afterwards
