@@ -11,6 +11,7 @@ from decimal import Decimal
 from risk_manager.domain.contracts import ContractSpec
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.money import ZERO, to_decimal
+from risk_manager.domain.position_figures import PositionFigures
 from risk_manager.engine.lockouts import LockoutBook
 from risk_manager.rules.api import DayView, PositionView
 
@@ -63,7 +64,7 @@ class MarketQuote:
 
 
 @dataclass(slots=True)
-class Position:
+class Position(PositionFigures):
     """One open position. ``size`` is signed: positive long, negative short."""
 
     contract_id: str
@@ -91,32 +92,6 @@ class Position:
     # quote leaving one rule's band re-runs that rule only.
     rule_bands: list[tuple[float, float]] = field(default_factory=list)
 
-    @property
-    def is_long(self) -> bool:
-        return self.size > 0
-
-    @property
-    def abs_size(self) -> int:
-        return abs(self.size)
-
-    @property
-    def open_size(self) -> int:
-        """Signed size still open once executions not yet in a snapshot are taken off."""
-        remaining = max(abs(self.size) - self.closing, 0)
-        return remaining if self.size > 0 else -remaining
-
-    def unrealized_at(self, mark: Decimal) -> Decimal | None:
-        """P&L of the open contracts if marked at ``mark``; None when the tick spec is unknown."""
-        if self.spec is None:
-            return None
-        return (mark - self.average_price) * self.open_size * self.spec.point_value
-
-    def price_for_pnl(self, pnl: Decimal) -> Decimal | None:
-        """The mark at which this position's unrealized P&L equals ``pnl`` (inverse of unrealized_at)."""
-        size = self.open_size
-        if self.spec is None or size == 0:
-            return None
-        return self.average_price + pnl / (size * self.spec.point_value)
 
     def frozen(self) -> PositionView:
         """The position as rules see it (without the fast path's band fields)."""

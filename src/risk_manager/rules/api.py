@@ -23,6 +23,7 @@ from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractSpec, ContractTable
 from risk_manager.domain.events import Event, OrderEvent
 from risk_manager.domain.lockouts import Lockout
+from risk_manager.domain.position_figures import PositionFigures
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import TrueFalseOnly
 
@@ -42,7 +43,7 @@ Band = tuple[Decimal | None, Decimal | None]
 
 
 @dataclass(frozen=True, slots=True)
-class PositionView:
+class PositionView(PositionFigures):
     """One open position as a rule sees it. ``size`` is signed: positive long, negative short."""
 
     contract_id: str
@@ -56,33 +57,6 @@ class PositionView:
     best_price: Decimal | None = None
     # Contracts closed by executions whose position update has not arrived yet (see engine/state.py).
     closing: int = 0
-
-    @property
-    def is_long(self) -> bool:
-        return self.size > 0
-
-    @property
-    def abs_size(self) -> int:
-        return abs(self.size)
-
-    @property
-    def open_size(self) -> int:
-        """Signed size still open once executions not yet in a snapshot are taken off."""
-        remaining = max(abs(self.size) - self.closing, 0)
-        return remaining if self.size > 0 else -remaining
-
-    def unrealized_at(self, mark: Decimal) -> Decimal | None:
-        """P&L of the open contracts if marked at ``mark``; None when the tick spec is unknown."""
-        if self.spec is None:
-            return None
-        return (mark - self.average_price) * self.open_size * self.spec.point_value
-
-    def price_for_pnl(self, pnl: Decimal) -> Decimal | None:
-        """The mark at which this position's unrealized P&L equals ``pnl`` (inverse of unrealized_at)."""
-        size = self.open_size
-        if self.spec is None or size == 0:
-            return None
-        return self.average_price + pnl / (size * self.spec.point_value)
 
 
 @dataclass(frozen=True, slots=True)
