@@ -26,6 +26,7 @@ from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.daemon.recovery import RecoveryReport, describe, recover
 from risk_manager.daemon.supervisor import Observer, Supervisor
 from risk_manager.domain.actions import format_time
+from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.engine.engine import Engine
 from risk_manager.notify.service import Notifications
 from risk_manager.rules.api import Rule
@@ -128,6 +129,17 @@ class Daemon:
                 if self.persistent is not None:
                     self.persistent.close()
                     self.persistent = None
+
+    def statuses(self, now: datetime | None = None) -> list[AccountStatus]:
+        """The read model of every account the engine holds at ``now`` (default: the wall clock), with
+        the gateway connection as the supervisor sees it (the worse of the two hubs)."""
+        persistent = self.persistent
+        if persistent is None:
+            return []
+        supervisor = self.supervisor
+        connection = supervisor.feed_state if supervisor is not None else ConnectionState.CONNECTING
+        at = supervisor.now(now) if supervisor is not None else (now or self.wall())
+        return persistent.engine.statuses(at, connection=connection)
 
     def startup_lines(self) -> list[str]:
         config = self.config

@@ -286,10 +286,11 @@ class Enforcer:
     # ---- reads ---------------------------------------------------------------------------------------
 
     async def _positions(self, account_id: int) -> Sequence[Position]:
-        return [p for p in await self.broker.search_open_positions(account_id) if p.size != 0]
+        return [p for p in await self.broker.search_open_positions(account_id, urgent=True) if p.size != 0]
 
     async def _orders(self, account_id: int) -> Sequence[Order]:
-        return [o for o in await self.broker.search_open_orders(account_id) if o.status in WORKING_STATUSES]
+        orders = await self.broker.search_open_orders(account_id, urgent=True)
+        return [o for o in orders if o.status in WORKING_STATUSES]
 
     async def _position(self, account_id: int, contract_id: str) -> Position | None:
         return next((p for p in await self._positions(account_id) if p.contract_id == contract_id), None)

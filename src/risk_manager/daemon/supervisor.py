@@ -36,6 +36,7 @@ from risk_manager.daemon.persistent import Decision, PersistentEngine
 from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
 from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import ConnectionEvent, Event, PositionEvent, QuoteEvent
+from risk_manager.domain.status import ConnectionState as FeedState
 from risk_manager.notify.service import Notifications
 
 __all__ = ["Observer", "Supervisor"]
@@ -339,6 +340,19 @@ class Supervisor:
             if state in states:
                 return state
         return ConnectionState.CONNECTED
+
+    @property
+    def feed_state(self) -> FeedState:
+        """The read model's connection state: the worst hub's, a hub closed on purpose is lost."""
+        return _FEED_STATES[self.connection_state]
+
+
+_FEED_STATES = {
+    ConnectionState.CONNECTING: FeedState.CONNECTING,
+    ConnectionState.CONNECTED: FeedState.CONNECTED,
+    ConnectionState.RECONNECTING: FeedState.RECONNECTING,
+    ConnectionState.STOPPED: FeedState.LOST,
+}
 
 
 def _summary(arguments: list[Any], limit: int = 300) -> str:

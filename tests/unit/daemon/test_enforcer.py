@@ -61,11 +61,11 @@ class FakeBroker:
             raise exc
         return do()
 
-    async def search_open_positions(self, account_id: int) -> list[Position]:
+    async def search_open_positions(self, account_id: int, *, urgent: bool = False) -> list[Position]:
         self.calls.append(("positions", account_id))
         return [Position(1, account_id, c, 1, s, Decimal(20000), {}) for c, s in self.positions.items()]
 
-    async def search_open_orders(self, account_id: int) -> list[Order]:
+    async def search_open_orders(self, account_id: int, *, urgent: bool = False) -> list[Order]:
         self.calls.append(("orders", account_id))
         return [
             Order(i, account_id, c, 1, t, self.sides.get(i, 1), 1, None, price, tag, {})

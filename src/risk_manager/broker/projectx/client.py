@@ -157,24 +157,27 @@ class ProjectXClient:
     async def unsubscribe_contract(self, contract_id: str) -> None:
         await self.market_hub.unsubscribe("SubscribeContractQuotes", contract_id)
 
-    # ---- reads (ROUTINE: they wait behind enforcement) --------------------------------------------------
+    # ---- reads (ROUTINE: they wait behind enforcement, unless enforcement waits on them) -------------
 
-    async def _read(self, endpoint: str, body: dict[str, Any], bucket: str = "default") -> dict[str, Any]:
-        return await self.rest.call(endpoint, body, priority=Priority.ROUTINE, mutating=False, bucket=bucket)
+    async def _read(
+        self, endpoint: str, body: dict[str, Any], bucket: str = "default", *, urgent: bool = False
+    ) -> dict[str, Any]:
+        priority = Priority.CLOSE if urgent else Priority.ROUTINE  # urgent: enforcement waits on it
+        return await self.rest.call(endpoint, body, priority=priority, mutating=False, bucket=bucket)
 
     async def search_accounts(self, only_active: bool = True) -> list[Account]:
         e = "Account/search"
         answer = await self._read(e, {"onlyActiveAccounts": only_active})
         return [Account.parse(e, row) for row in rows(e, answer, "accounts")]
 
-    async def search_open_positions(self, account_id: int) -> list[Position]:
+    async def search_open_positions(self, account_id: int, *, urgent: bool = False) -> list[Position]:
         e = "Position/searchOpen"
-        answer = await self._read(e, {"accountId": account_id})
+        answer = await self._read(e, {"accountId": account_id}, urgent=urgent)
         return [Position.parse(e, row) for row in rows(e, answer, "positions")]
 
-    async def search_open_orders(self, account_id: int) -> list[Order]:
+    async def search_open_orders(self, account_id: int, *, urgent: bool = False) -> list[Order]:
         e = "Order/searchOpen"
-        answer = await self._read(e, {"accountId": account_id})
+        answer = await self._read(e, {"accountId": account_id}, urgent=urgent)
         return [Order.parse(e, row) for row in rows(e, answer, "orders")]
 
     async def search_trades(
