@@ -12,6 +12,7 @@ situation the issue asks about.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -37,8 +38,12 @@ RULES = {
 SCALED = {DEFAULT: Limit(100, 0.5), HISTORY: Limit(50, 0.5)}
 
 
-@pytest.mark.skip(reason="flaky: alone it passes in ~20 s (4 of 5 runs), but in the full suite the flatten "
-                  "missed its 20 s bound once: the in-process sim, daemon and trader saturate one event loop")
+# Opt-in (RISK_MANAGER_LOAD_TESTS=1): alone it passes in ~20 s (4 of 5 runs), but in the full suite the
+# flatten missed its 20 s bound once, because the in-process sim, daemon and trader share one event loop
+# that 200 accounts saturate. Running the sim in its own process would make it fit for CI.
+@pytest.mark.skipif(
+    os.environ.get("RISK_MANAGER_LOAD_TESTS") != "1", reason="load test: set RISK_MANAGER_LOAD_TESTS=1 to run"
+)
 def test_200_accounts_trailing_one_contract_never_starve_a_flatten_and_stop_moves_are_coalesced(
     tmp_path: Path,
 ) -> None:
