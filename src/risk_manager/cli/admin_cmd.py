@@ -1,0 +1,29 @@
+"""`risk-manager admin …`: what the admin (never the trader) may do. Each sub-group lives in its own
+module with a ``register(admin_app)`` function, listed in ``ADMIN_MODULES``."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from risk_manager.cli.help import PlainHelpCommand  # noqa: F401  (sub-modules use it)
+
+admin_app = typer.Typer(
+    name="admin",
+    help="Configure the risk manager and control its daemon (admin role only).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+ADMIN_MODULES: tuple[str, ...] = ()
+
+
+def register(app: typer.Typer) -> None:
+    for name in ADMIN_MODULES:
+        importlib.import_module(name).register(admin_app)
+    if ADMIN_MODULES:
+        app.add_typer(admin_app, name="admin")
