@@ -1,0 +1,114 @@
+"""The day's P&L curve of each account, as the dashboard draws it: (time, realized, net) samples.
+
+The dashboard's pump records the read model into it as decisions and quotes arrive (at most a few
+times a second); a sample is kept only when realized or net moved, so a quiet account costs nothing.
+Memory is bounded: when an account's series reaches ``capacity`` points, every other point is
+dropped (the curve keeps its whole day at half the resolution), so a long busy day never grows
+without limit. A new trading day starts a new series.
+
+After a restart the realized curve can be rebuilt from the store's trade rows of the day
+(``seed``): realized steps at each closing trade; the net curve then starts at the restart (the
+store keeps no marks, so the unrealized P&L of earlier moments is not known).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from risk_manager.domain.actions import format_time
+from risk_manager.domain.money import money
+from risk_manager.domain.status import AccountStatus
+
+__all__ = ["DEFAULT_CAPACITY", "PnlHistory", "PnlPoint"]
+
+DEFAULT_CAPACITY = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class PnlPoint:
+    t: datetime
+    realized: Decimal
+    net: Decimal
+
+
+@dataclass(slots=True)
+class _Series:
+    day: date
+    points: list[PnlPoint]
+
+
+class PnlHistory:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 4:
+            raise ValueError(f"a P&L history needs room for at least 4 points per account, not {capacity}")
+        self.capacity = capacity
+        self._series: dict[int, _Series] = {}
+
+    def record(self, t: datetime, statuses: Iterable[AccountStatus]) -> int:
+        """Sample each account at ``t``; returns how many points were added."""
+        added = 0
+        for status in statuses:
+            added += self.add(status.account_id, status.trading_day, t, status.realized, status.net)
+        return added
+
+    def add(self, account_id: int, day: date, t: datetime, realized: Decimal, net: Decimal) -> bool:
+        """One sample; kept only when it moves the curve. A new trading day starts a new series."""
+        series = self._series.get(account_id)
+        if series is None or series.day != day:
+            series = self._series[account_id] = _Series(day, [])
+        points = series.points
+        if points:
+            last = points[-1]
+            if last.realized == realized and last.net == net:
+                return False
+            if t < last.t:  # the read model never goes back in time; a late sample joins the last
+                t = last.t
+        if len(points) >= self.capacity:
+            # Halve the resolution, keep the first point (the day's start) and make room.
+            series.points = points = points[::2]
+        points.append(PnlPoint(t, realized, net))
+        return True
+
+    def seed(self, account_id: int, day: date, steps: Iterable[tuple[datetime, Decimal, Decimal]]) -> None:
+        """The realized curve rebuilt after a restart: (time, realized P&L, fees) per closing trade, in
+        order; net is realized less the fees so far (the unrealized part of earlier moments is unknown).
+        Ignored when the account already has samples of that day."""
+        series = self._series.get(account_id)
+        if series is not None and series.day == day and series.points:
+            return
+        realized = Decimal(0)
+        fees = Decimal(0)
+        self._series[account_id] = _Series(day, [])
+        for t, pnl, fee in steps:
+            realized += pnl
+            fees += fee
+            self.add(account_id, day, t, realized, realized - fees)
+
+    def points(self, account_id: int) -> list[PnlPoint]:
+        series = self._series.get(account_id)
+        return list(series.points) if series is not None else []
+
+    def day(self, account_id: int) -> date | None:
+        series = self._series.get(account_id)
+        return series.day if series is not None else None
+
+    def accounts(self) -> list[int]:
+        return sorted(self._series)
+
+    def to_json(self, account_id: int) -> dict[str, Any]:
+        """The series as the chart takes it: parallel arrays, times in epoch seconds (uPlot's x axis)
+        and as ISO text, money as decimal strings."""
+        points = self.points(account_id)
+        day = self.day(account_id)
+        return {
+            "account_id": account_id,
+            "trading_day": None if day is None else day.isoformat(),
+            "t": [p.t.timestamp() for p in points],
+            "time": [format_time(p.t) for p in points],
+            "realized": [money(p.realized) for p in points],
+            "net": [money(p.net) for p in points],
+        }
