@@ -146,8 +146,15 @@ class Dashboard:
 
 
     def decided(self, decision: Decision) -> None:
+        """The account's P&L at the decision goes into the history at once (a breach and its
+        enforcement can come and go between two samples), and the log is pushed."""
         self._log_dirty = True
         self._wake.set()
+        persistent = self.daemon.persistent
+        account_id = decision.action.account_id
+        status = persistent.engine.status(account_id, decision.t) if persistent is not None else None
+        if status is not None:
+            self.history.add(account_id, status.trading_day, decision.t, status.realized, status.net)
 
     def enforced(self, outcome: Outcome) -> None:
         self._log_dirty = True
@@ -157,15 +164,16 @@ class Dashboard:
 
     async def _pump(self) -> None:
         while True:
-            wait = self.interval if self._clients else self.idle_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await asyncio.sleep(self.interval)  # the throttle: at most one sample (push) per interval
+            if not self._clients and not self._wake.is_set():
+                # no page open: the history is sampled less often, or when a decision wakes it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, self.idle_interval - self.interval))
             self._wake.clear()
             try:
                 self._sample()
             except Exception:
                 log.exception("the dashboard could not read the daemon's state")
-            await asyncio.sleep(self.interval)  # the throttle: a burst of wake-ups is one push
 
     def _sample(self) -> None:
         now = self.daemon.wall()
@@ -261,8 +269,9 @@ class Dashboard:
 
     async def _api_history(self, request: web.Request) -> web.Response:
         raw = request.query.get("account")
-        statuses = self.daemon.statuses()
-        accounts = {s.account_id for s in statuses} | set(self.history.accounts())
+        self._sample()  # the series up to now
+        accounts = {a["account_id"] for a in (self._status or {}).get("accounts", [])}
+        accounts |= set(self.history.accounts())
         if raw is not None:
             if not raw.isdigit() or int(raw) not in accounts:
                 return _error(404, f"no account {raw!r} on this dashboard; its accounts are "
