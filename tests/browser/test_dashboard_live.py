@@ -64,6 +64,31 @@ class DemoProcess:
             raise
 
 
+MARKER_AT = """([account, kind]) => {
+  const chart = window.riskDashboard.charts[account], acct = window.riskDashboard.state.accounts[account];
+  const marker = Object.values(acct.markers).find(m => m.kind === kind);
+  let net = acct.net[0];
+  acct.t.forEach((t, i) => { if (t <= marker.t) net = acct.net[i]; });
+  const box = chart.over.getBoundingClientRect();
+  return {x: box.left + chart.valToPos(marker.t, "x"), y: box.top + chart.valToPos(net, "y")};
+}"""
+
+
+def hover_marker(page: Any, account: int, kind: str) -> str:
+    """Point at an enforcement marker on the chart; the tooltip's text. (The curve runs on to "now"
+    each second, which moves the markers a little: a few tries.)"""
+    tip = page.locator("#tip")
+    for _ in range(5):
+        point = page.evaluate(MARKER_AT, [account, kind])
+        page.mouse.move(point["x"], point["y"])
+        try:
+            tip.wait_for(state="visible", timeout=500)
+            return str(tip.inner_text())
+        except Exception:
+            page.mouse.move(0, 0)
+    raise AssertionError(f"no tooltip over the {kind} marker of account {account}")
+
+
 @pytest.fixture
 def demo() -> Iterator[DemoProcess]:
     running = DemoProcess()
@@ -107,6 +132,11 @@ def test_the_dashboard_draws_the_pnl_curve_and_a_lockout_countdown_that_moves(
         f"() => Object.values(window.riskDashboard.state.accounts[{OVERTRADER}].markers).map(m => m.rule)"
     )
     assert "RULE-003" in markers  # the flatten and the lockout are marked on the curve
+    tip = hover_marker(page, OVERTRADER, "flatten")
+    assert "RULE-003 flatten" in tip and "limit -300" in tip  # the reason, on hover
     page.screenshot(path=str(artifacts_dir / "dashboard-lockout.png"), full_page=True)
+    page.set_viewport_size({"width": 420, "height": 900})  # a phone: one column
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts_dir / "dashboard-phone.png"), full_page=True)
 
     assert demo.stop() == 0
