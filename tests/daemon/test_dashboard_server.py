@@ -5,6 +5,7 @@ has no route that changes anything."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,5 +169,31 @@ def test_the_event_stream_pushes_a_price_move_at_most_a_few_times_a_second_with_
                 assert 2 <= len(pushed) <= 7, len(pushed)  # one push per 0.25 s at most, not one per quote
                 marks = {p["accounts"][0]["positions"][0]["mark"] for p in pushed}
                 assert len(marks) >= 2  # each push carries the price of its moment
+
+    run(body, timeout=30)
+
+
+def test_after_a_restart_the_realized_curve_of_the_day_is_rebuilt_from_the_stores_trades(
+    tmp_path: Path,
+) -> None:
+    async def body() -> None:
+        async with live_gateway() as gw, Api(gw) as trader:
+            es = gw.contract_id("ES")
+            gw.set_price(es, "6000.00")
+            config = write_config(tmp_path / "c", RULES, gw, **DASHBOARD)
+            async with running(gw, config, tmp_path / "d") as daemon:
+                await trader.login()
+                await trader.place(account=ACCOUNT, contract=es, size=1)
+                await eventually(lambda: positions(gw) == {es: 1}, what="the position open")
+                gw.set_price(es, "5995.00")  # -5 points: -250 USD, under the limit
+                await trader.place(account=ACCOUNT, contract=es, side=1, size=1)
+                await eventually(lambda: daemon.statuses()[0].realized < 0, what="the loss realized")
+                realized = daemon.statuses()[0].to_json()["realized"]
+            restarted_at = datetime.now(UTC).timestamp()
+            async with running(gw, config, tmp_path / "d") as daemon, client(daemon) as http:
+                [series] = (await http.get("/api/history")).json()["accounts"]
+                before = [r for t, r in zip(series["t"], series["realized"], strict=True) if t < restarted_at]
+                assert before and before[-1] == realized  # the step at the closing trade, before the restart
+                assert series["realized"][-1] == realized
 
     run(body, timeout=30)

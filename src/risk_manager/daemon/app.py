@@ -14,7 +14,7 @@ gateway. Start-up, in order:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -146,22 +146,28 @@ class Daemon:
         if self.dashboard is None:
             return
         try:
-            log.info("dashboard on %s (read-only)", await self.dashboard.start())
+            await self.dashboard.start()
         except OSError as exc:
             log.error("the dashboard could not listen on 127.0.0.1:%s: %s; set daemon.dashboard.port in "
                       "risk_config.yaml to a free port (the daemon runs on without it)",
                       self.dashboard.port, exc)
 
-    def statuses(self, now: datetime | None = None) -> list[AccountStatus]:
-        """The read model of every account the engine holds at ``now`` (default: the wall clock), with
-        the gateway connection as the supervisor sees it (the worse of the two hubs)."""
+    def statuses(
+        self, now: datetime | None = None, accounts: Iterable[int] | None = None
+    ) -> list[AccountStatus]:
+        """The read model of every account the engine holds (or of ``accounts`` among them) at ``now``
+        (default: the wall clock), with the gateway connection as the supervisor sees it (the worse
+        of the two hubs)."""
         persistent = self.persistent
         if persistent is None:
             return []
         supervisor = self.supervisor
         connection = supervisor.feed_state if supervisor is not None else ConnectionState.CONNECTING
         at = supervisor.now(now) if supervisor is not None else (now or self.wall())
-        return persistent.engine.statuses(at, connection=connection)
+        engine = persistent.engine
+        if accounts is None:
+            return engine.statuses(at, connection=connection)
+        return [s for a in accounts if (s := engine.status(a, at, connection)) is not None]
 
     def startup_lines(self) -> list[str]:
         config = self.config
@@ -186,6 +192,8 @@ class Daemon:
                 lines.append(f"  restored lockout {lockout.rule} ({lockout.scope}"
                              f"{' ' + lockout.symbol if lockout.symbol else ''}) until {until}: "
                              f"{lockout.reason}")
+        if self.dashboard_url is not None:
+            lines.append(f"dashboard on {self.dashboard_url} (read-only)")
         calendar = config.calendar()
         lines.append(f"next daily reset {format_time(calendar.next_reset(self.wall()))}")
         return lines

@@ -42,7 +42,7 @@ def row(id: int, kind: str, *, account: int = 7, reason: str | None = "day P&L -
 
 
 def test_the_status_feed_is_the_control_apis_document_with_the_display_zone() -> None:
-    doc = status_payload([status()], now=T0, started_at=T0 - timedelta(hours=1), pid=42,
+    doc = status_payload([status().to_json()], now=T0, started_at=T0 - timedelta(hours=1), pid=42,
                          timezone="America/Chicago")
     assert doc["daemon"] == {"running": True, "pid": 42, "started_at": "2026-03-02T14:00:00.000Z",
                              "as_of": "2026-03-02T15:00:00.000Z"}

@@ -15,7 +15,6 @@ from typing import Any
 
 from risk_manager.daemon.dashboard.history import PnlHistory
 from risk_manager.domain.actions import format_time
-from risk_manager.domain.status import AccountStatus
 from risk_manager.store.rows import AuditRow
 
 __all__ = ["LOG_ROWS", "history_payload", "log_entry", "log_payload", "status_payload"]
@@ -25,13 +24,15 @@ ALERT = "alert"
 
 
 def status_payload(
-    statuses: Sequence[AccountStatus], *, now: datetime, started_at: datetime, pid: int, timezone: str
+    accounts: Sequence[dict[str, Any]], *, now: datetime, started_at: datetime, pid: int, timezone: str
 ) -> dict[str, Any]:
+    """``accounts``: ``AccountStatus.to_json()`` of each account (the server keeps them between
+    samples and converts only the accounts that changed)."""
     return {
         "daemon": {"running": True, "pid": pid, "started_at": format_time(started_at),
                    "as_of": format_time(now)},
         "timezone": timezone,
-        "accounts": [status.to_json() for status in statuses],
+        "accounts": list(accounts),
     }
 
 

@@ -27,8 +27,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
-from datetime import datetime
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -54,6 +56,9 @@ INTERVAL = 0.25  # seconds between samples while a page is open: at most 4 pushe
 IDLE_INTERVAL = 1.0  # seconds between samples with no page open (the history still grows)
 HEARTBEAT = 15.0
 CLIENT_QUEUE = 8
+CHUNK = 25  # accounts sampled between two yields of the loop
+LOOP_SHARE = 5  # a sample waits at least this many times its own duration after the last one
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SHUTDOWN_GRACE = 1.0
 
 PAGE_FILES = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
@@ -68,7 +73,9 @@ class ReadModel(Protocol):
     persistent: PersistentEngine | None
     wall: Callable[[], datetime]
 
-    def statuses(self, now: datetime | None = None) -> list[AccountStatus]: ...
+    def statuses(
+        self, now: datetime | None = None, accounts: Iterable[int] | None = None
+    ) -> list[AccountStatus]: ...
 
 
 class Dashboard:
@@ -95,7 +102,9 @@ class Dashboard:
         self._log_dirty = True
         self._clients: set[asyncio.Queue[bytes | None]] = set()
         self._status: dict[str, Any] | None = None
-        self._status_key: bytes | None = None
+        self._keys: dict[int, AccountStatus] = {}  # each account's last status, as_of aside
+        self._docs: dict[int, dict[str, Any]] = {}  # ... and its JSON
+        self._sample_seconds = 0.0
         self._log: dict[str, Any] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------------
@@ -150,11 +159,8 @@ class Dashboard:
         enforcement can come and go between two samples), and the log is pushed."""
         self._log_dirty = True
         self._wake.set()
-        persistent = self.daemon.persistent
-        account_id = decision.action.account_id
-        status = persistent.engine.status(account_id, decision.t) if persistent is not None else None
-        if status is not None:
-            self.history.add(account_id, status.trading_day, decision.t, status.realized, status.net)
+        for status in self.daemon.statuses(decision.t, accounts=(decision.action.account_id,)):
+            self.history.add(status.account_id, status.trading_day, decision.t, status.realized, status.net)
 
     def enforced(self, outcome: Outcome) -> None:
         self._log_dirty = True
@@ -164,30 +170,60 @@ class Dashboard:
 
     async def _pump(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)  # the throttle: at most one sample (push) per interval
+            # The throttle: at most one sample per interval, and never more than a fifth of the loop
+            # (a sample of hundreds of accounts takes tens of milliseconds: bench/dashboard.py).
+            await asyncio.sleep(max(self.interval, LOOP_SHARE * self._sample_seconds))
             if not self._clients and not self._wake.is_set():
                 # no page open: the history is sampled less often, or when a decision wakes it
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(0.0, self.idle_interval - self.interval))
             self._wake.clear()
+            began = time.perf_counter()
             try:
-                self._sample()
+                await self._sample_in_chunks()
             except Exception:
                 log.exception("the dashboard could not read the daemon's state")
+            self._sample_seconds = time.perf_counter() - began
 
     def _sample(self) -> None:
+        """Every account at once (at start)."""
         now = self.daemon.wall()
-        statuses = self.daemon.statuses(now)
+        self._publish(now, self._take(now, self.daemon.statuses(now)))
+
+    async def _sample_in_chunks(self) -> None:
+        """Every account, ``CHUNK`` at a time with the loop let go in between: a quote that breaches
+        waits for one chunk at most, never for the whole sample."""
+        now = self.daemon.wall()
+        persistent = self.daemon.persistent
+        ids = sorted(persistent.accounts) if persistent is not None else []
+        changed: list[dict[str, Any]] = []
+        for i in range(0, len(ids), CHUNK):
+            if i:
+                await asyncio.sleep(0)
+            changed += self._take(now, self.daemon.statuses(now, accounts=ids[i:i + CHUNK]))
+        self._publish(now, changed)
+
+    def _take(self, now: datetime, statuses: list[AccountStatus]) -> list[dict[str, Any]]:
+        """Record the samples; the documents of the accounts that changed (``as_of`` aside)."""
         self.history.record(now, statuses)
-        status = status_payload(statuses, now=now, started_at=self.started_at, pid=os.getpid(),
-                                timezone=self._zone)
-        # as_of moves on every sample: a push is due only when something else did
-        key = orjson.dumps([{k: v for k, v in a.items() if k != "as_of"} for a in status["accounts"]])
-        self._status = status
-        if key != self._status_key:
-            self._status_key = key
+        changed = []
+        for status in statuses:
+            key = replace(status, as_of=_EPOCH)
+            if self._keys.get(status.account_id) != key:
+                self._keys[status.account_id] = key
+                doc = self._docs[status.account_id] = status.to_json()
+                changed.append(doc)
+        return changed
+
+    def _publish(self, now: datetime, changed: list[dict[str, Any]]) -> None:
+        """Push the accounts that changed (the page keeps the others as they were), and the log when
+        a decision or an outcome was recorded since the last push."""
+        docs = [self._docs[a] for a in sorted(self._docs)]
+        self._status = status_payload(docs, now=now, started_at=self.started_at, pid=os.getpid(),
+                                      timezone=self._zone)
+        if changed:
             self.pushes += 1
-            self._broadcast("status", status)
+            self._broadcast("status", {**self._status, "accounts": changed})
         if self._log_dirty:
             self._log_dirty = False
             self._log = log_payload(self._day_rows())
@@ -264,14 +300,13 @@ class Dashboard:
         return _file(("vendor", "uplot", name), UPLOT_FILES[name])
 
     async def _api_status(self, _request: web.Request) -> web.Response:
-        self._sample()
+        await self._sample_in_chunks()  # as of now (also pushed to the open pages if it changed)
         return _json(self._status)
 
     async def _api_history(self, request: web.Request) -> web.Response:
         raw = request.query.get("account")
-        self._sample()  # the series up to now
-        accounts = {a["account_id"] for a in (self._status or {}).get("accounts", [])}
-        accounts |= set(self.history.accounts())
+        await self._sample_in_chunks()  # the curve up to now
+        accounts = set(self._docs) | set(self.history.accounts())
         if raw is not None:
             if not raw.isdigit() or int(raw) not in accounts:
                 return _error(404, f"no account {raw!r} on this dashboard; its accounts are "
