@@ -38,6 +38,7 @@ import orjson
 from aiohttp import web
 
 from risk_manager.config.loader import LoadedConfig
+from risk_manager.daemon.dashboard.audit import DayAudit
 from risk_manager.daemon.dashboard.feeds import history_payload, log_payload, status_payload
 from risk_manager.daemon.dashboard.history import PnlHistory
 from risk_manager.daemon.enforcer import Outcome
@@ -106,6 +107,7 @@ class Dashboard:
         self._docs: dict[int, dict[str, Any]] = {}  # ... and its JSON
         self._sample_seconds = 0.0
         self._log: dict[str, Any] | None = None
+        self._audit = DayAudit()
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
@@ -124,8 +126,10 @@ class Dashboard:
         port = next(addr[1] for addr in runner.addresses if isinstance(addr, tuple))
         self.port = port
         self.url = f"http://{self.host}:{port}/"
-        with contextlib.suppress(Exception):
+        try:
             self._seed()
+        except Exception:  # the curve then starts now: worth a line in the log, not a failed start
+            log.exception("rebuilding the day's P&L curve from the store failed")
         self._sample()
         self._pump_task = asyncio.get_running_loop().create_task(self._pump(), name="dashboard-pump")
         return self.url
@@ -249,7 +253,7 @@ class Dashboard:
         start = self._day_start()
         if persistent is None or start is None:
             return []
-        return persistent.store.audit(since=start)
+        return self._audit.rows(persistent.store, start)
 
     def _seed(self) -> None:
         """The realized curve of the day so far from the store's trades (after a restart)."""
