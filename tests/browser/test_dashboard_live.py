@@ -138,5 +138,6 @@ def test_the_dashboard_draws_the_pnl_curve_and_a_lockout_countdown_that_moves(
     page.set_viewport_size({"width": 420, "height": 900})  # a phone: one column
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts_dir / "dashboard-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420  # nothing runs off the side
 
     assert demo.stop() == 0

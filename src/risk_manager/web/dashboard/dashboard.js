@@ -247,7 +247,7 @@
 
   function makeChart(acct) {
     var box = acct.el.querySelector(".chart");
-    var width = Math.max(280, box.clientWidth || 600);
+    var width = Math.max(240, box.clientWidth || 600);
     var opts = {
       width: width,
       height: 280,
@@ -282,7 +282,7 @@
     acct.chart.over.addEventListener("mouseleave", hideTip);
     if (window.ResizeObserver) {
       new ResizeObserver(function () {
-        var w = Math.max(280, box.clientWidth);
+        var w = Math.max(240, box.clientWidth);
         if (acct.chart && Math.abs(acct.chart.width - w) > 2) acct.chart.setSize({ width: w, height: 280 });
       }).observe(box);
     }
