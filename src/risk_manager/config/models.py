@@ -216,6 +216,14 @@ class DashboardConfig(StrictModel):
     port: int = Field(8765, gt=0, lt=65536)
 
 
+class MetricsConfig(StrictModel):
+    """The Prometheus endpoint of the daemon (docs/daemon.md, Metrics): off unless asked for; only
+    ever bound to 127.0.0.1 (a scraper on another host goes through its own tunnel or agent)."""
+
+    enabled: bool = False
+    port: int = Field(9464, ge=0, lt=65536)  # 0: any free port (the bound one is logged)
+
+
 class DaemonLogConfig(StrictModel):
     format: Literal["text", "json"] = "text"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -224,6 +232,7 @@ class DaemonLogConfig(StrictModel):
 class DaemonConfig(StrictModel):
     store: DaemonStoreConfig = DaemonStoreConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    metrics: MetricsConfig = MetricsConfig()
     log: DaemonLogConfig = DaemonLogConfig()
 
 

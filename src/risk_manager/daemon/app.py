@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from risk_manager.broker.port import ConnectionState as HubState
 from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder, RequestBudget
 from risk_manager.config.loader import LoadedConfig
 from risk_manager.daemon.enforcer import AlertHook
+from risk_manager.daemon.metrics import DaemonMetrics, DaemonState, MeteredObserver, MetricsServer
 from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.daemon.recovery import RecoveryReport, describe, recover
 from risk_manager.daemon.supervisor import Observer, Supervisor
@@ -77,6 +79,10 @@ class Daemon:
         self.report: RecoveryReport | None = None
         self.client: ProjectXClient | None = None
         self.supervisor: Supervisor | None = None
+        # always counted (memory only); served on 127.0.0.1 only when daemon.metrics.enabled
+        self.metrics = DaemonMetrics(DaemonState(lambda: self.persistent, self._hub_states,
+                                                 data_dir / STORE_NAME))
+        self.metrics_server: MetricsServer | None = None
 
     def _engine(self) -> Engine:
         config = self.config
@@ -98,12 +104,17 @@ class Daemon:
             await self.notifications.start()
             self.client = ProjectXClient(self.settings, recorder=self.recorder, budget=self.budget)
             await self.client.start()
+            self.client.on_reconnected(self.metrics.reconnected)
             self.supervisor = Supervisor(
                 self.persistent, self.client, monitored=self.config.monitored,
                 stale_quote_seconds=self.settings.stale_quote_seconds, alert=self.alert, wall=self.wall,
-                notifications=self.notifications, observer=self.observer,
+                notifications=self.notifications, observer=MeteredObserver(self.metrics, self.observer),
+                meter=self.metrics,
             )
             await self.supervisor.start()
+            if self.config.risk.daemon.metrics.enabled:
+                self.metrics_server = MetricsServer(self.metrics, self.config.risk.daemon.metrics.port)
+                await self.metrics_server.start()
             self.notifications.on_started(self.wall(), self.supervisor.accounts)
         except BaseException:
             await self.stop()
@@ -116,6 +127,9 @@ class Daemon:
     async def stop(self, reason: str = "stopped") -> None:
         """Stop the loops, close the gateway connections, flush and snapshot the store."""
         try:
+            if self.metrics_server is not None:
+                await self.metrics_server.stop()
+                self.metrics_server = None
             if self.supervisor is not None:
                 await self.supervisor.stop()
             if self.notifications is not None:
@@ -141,6 +155,13 @@ class Daemon:
         at = supervisor.now(now) if supervisor is not None else (now or self.wall())
         return persistent.engine.statuses(at, connection=connection)
 
+    def metrics_snapshot(self) -> dict[str, Any]:
+        """The metrics endpoint's figures as a dict (the control API's /v1/daemon shows them)."""
+        return self.metrics.snapshot()
+
+    def _hub_states(self) -> dict[str, HubState]:
+        return dict(self.supervisor.connection) if self.supervisor is not None else {}
+
     def startup_lines(self) -> list[str]:
         config = self.config
         lines = [f"gateway {self.settings.api_url} as {self.settings.username}"]
@@ -164,6 +185,8 @@ class Daemon:
                 lines.append(f"  restored lockout {lockout.rule} ({lockout.scope}"
                              f"{' ' + lockout.symbol if lockout.symbol else ''}) until {until}: "
                              f"{lockout.reason}")
+        if self.metrics_server is not None:
+            lines.append(f"metrics at {self.metrics_server.url}")
         calendar = config.calendar()
         lines.append(f"next daily reset {format_time(calendar.next_reset(self.wall()))}")
         return lines
