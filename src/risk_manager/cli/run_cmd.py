@@ -104,6 +104,7 @@ def run_daemon(config_dir: Path, data_dir: Path, record: Path | None = None) -> 
 async def _serve(daemon: object) -> int:
     from risk_manager.broker.errors import GatewayError
     from risk_manager.daemon.app import Daemon
+    from risk_manager.daemon.pidfile import remove_pid_file, write_pid_file
     from risk_manager.store.errors import StoreError
 
     assert isinstance(daemon, Daemon)
@@ -118,12 +119,16 @@ async def _serve(daemon: object) -> int:
         log.error("cannot start: %s", exc)
         _error(str(exc))
         return EXIT_RUNTIME
-    log.info("running; stop with Ctrl-C or SIGTERM")
-    await stop.wait()
-    log.info("stopping")
+    pid_file = write_pid_file(daemon.data_dir, daemon.config.directory, daemon.wall())
     try:
-        await asyncio.wait_for(daemon.stop(), STOP_GRACE + 0.3)
-    except TimeoutError:
-        log.error("stopping took too long; the store was flushed at each decision")
+        log.info("running; stop with Ctrl-C or SIGTERM")
+        await stop.wait()
+        log.info("stopping")
+        try:
+            await asyncio.wait_for(daemon.stop(), STOP_GRACE + 0.3)
+        except TimeoutError:
+            log.error("stopping took too long; the store was flushed at each decision")
+    finally:
+        remove_pid_file(pid_file)
     log.info("stopped")
     return EXIT_OK
