@@ -257,7 +257,8 @@ class LinuxInstaller:
         rules = []
         config = self.at(plan.config_dir)
         rules.append(Ownership(config, uid, gid, DIR_MODE))
-        files = sorted({*(p for p in config.iterdir() if p.is_file()), *extra}) if config.is_dir() else []
+        existing = [p for p in config.iterdir() if p.is_file()] if config.is_dir() else []
+        files = sorted({*existing, *extra})
         for file in files:
             secret = file.name == CREDENTIALS
             if secret:
