@@ -106,7 +106,7 @@ def test_unlock_needs_a_reason_then_clears_the_lockout_with_an_audit_row_naming_
             store = daemon.persistent.store  # type: ignore[union-attr]
             rows = [r for r in store.audit(ACCOUNT) if r.kind == "unlock"]
             assert rows and "broker glitch, checked with the coach" in (rows[-1].reason or "")
-            again = await refused(data, "admin", "POST", "/v1/unlock", {"account": ACCOUNT, "reason": "again"})
+            again = await refused(data, "admin", "POST", "/v1/unlock", {"account": ACCOUNT, "reason": "more"})
             assert again.status == 409
 
     run(body, timeout=40)
