@@ -13,6 +13,7 @@ gateway. Start-up, in order:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from typing import Any
 from risk_manager.broker.port import ConnectionState as HubState
 from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder, RequestBudget
 from risk_manager.config.loader import LoadedConfig
+from risk_manager.daemon.control.server import ControlServer
 from risk_manager.daemon.enforcer import AlertHook
 from risk_manager.daemon.metrics import DaemonMetrics, DaemonState, MeteredObserver, MetricsServer
 from risk_manager.daemon.persistent import PersistentEngine
@@ -83,6 +85,14 @@ class Daemon:
         self.metrics = DaemonMetrics(DaemonState(lambda: self.persistent, self._hub_states,
                                                  data_dir / STORE_NAME))
         self.metrics_server: MetricsServer | None = None
+        self.control: ControlServer | None = None
+        self.started_at: datetime | None = None
+        # Set by request_stop() (the control API's shutdown); `run` waits on it as on SIGTERM.
+        self.stopping = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """Ask whoever runs the daemon to stop it gracefully (as SIGTERM does)."""
+        self.stopping.set()
 
     def _engine(self) -> Engine:
         config = self.config
@@ -116,6 +126,9 @@ class Daemon:
                 self.metrics_server = MetricsServer(self.metrics, self.config.risk.daemon.metrics.port)
                 await self.metrics_server.start()
             self.notifications.on_started(self.wall(), self.supervisor.accounts)
+            self.started_at = self.wall()
+            self.control = ControlServer(self, self.data_dir)
+            await self.control.start()
         except BaseException:
             await self.stop()
             raise
@@ -130,6 +143,9 @@ class Daemon:
             if self.metrics_server is not None:
                 await self.metrics_server.stop()
                 self.metrics_server = None
+            if self.control is not None:
+                await self.control.stop()  # no request reads the engine while it stops
+                self.control = None
             if self.supervisor is not None:
                 await self.supervisor.stop()
             if self.notifications is not None:
