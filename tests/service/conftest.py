@@ -1,4 +1,4 @@
-"""The admin daemon commands are tested against a daemon on the simulated gateway: reuse the daemon tests' helpers."""
+"""The admin daemon commands run against a daemon on the simulated gateway: the daemon tests' helpers."""
 
 import sys
 from pathlib import Path

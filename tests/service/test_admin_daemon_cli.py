@@ -56,9 +56,10 @@ def test_start_status_restart_stop_with_a_lockout_kept_across_the_restart(tmp_pa
                 record = read_pid_file(data)
                 assert record is not None and pid_alive(record.pid)
                 assert out.startswith(f"Started: pid {record.pid}")
-                assert record.data_dir == str(data.resolve()) and record.config_dir == str(Path(config).resolve())
+                assert record.data_dir == str(data.resolve())
+                assert record.config_dir == str(Path(config).resolve())
 
-                code, out, _ = await cli("admin", "daemon", "start", *dirs)  # a second start: no second daemon
+                code, out, _ = await cli("admin", "daemon", "start", *dirs)  # again: no second daemon
                 assert code == 0 and f"already running (pid {record.pid}" in out
 
                 await trader.login()
@@ -140,7 +141,8 @@ def test_stop_falls_back_to_sigterm_when_the_admin_socket_is_gone(tmp_path: Path
                 (data / "control" / "admin.sock").unlink()  # as if the socket were lost
                 code, out, err = await cli("admin", "daemon", "stop", *dirs)
                 assert code == 0, err
-                assert out == f"Stopped: sent SIGTERM to pid {record.pid} (the admin socket did not answer).\n"
+                assert out == (f"Stopped: sent SIGTERM to pid {record.pid} "
+                               "(the admin socket did not answer).\n")
                 assert not pid_alive(record.pid) and read_pid_file(data) is None
 
     run(body, timeout=60)
@@ -165,8 +167,9 @@ def test_status_treats_a_stale_pid_file_as_not_running(tmp_path: Path) -> None:
         data.mkdir()
         process = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
         await process.wait()  # a pid that existed and is gone
-        (data / "daemon.pid").write_text(json.dumps({"pid": process.pid, "started_at": "2026-12-01T08:00:00+00:00",
-                                                     "config_dir": "/c", "data_dir": str(data)}))
+        record = {"pid": process.pid, "started_at": "2026-12-01T08:00:00+00:00", "config_dir": "/c",
+                  "data_dir": str(data)}
+        (data / "daemon.pid").write_text(json.dumps(record))
         code, out, _ = await cli("admin", "daemon", "status", "--data-dir", str(data))
         assert code == 3
         assert "THE RISK DAEMON IS NOT RUNNING" in out
