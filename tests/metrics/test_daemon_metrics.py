@@ -39,8 +39,8 @@ def test_snapshot_counts_events_by_kind_with_their_rate_and_the_evaluation_laten
     clock = Clock()
     figures = metrics(clock, tmp_path / "risk.db")
     for _ in range(30):
-        figures.event(QuoteEvent, 0.0002)
-    figures.event(TradeEvent, 0.004)
+        figures.event(QuoteEvent, 100.0, 100.0002)
+    figures.event(TradeEvent, 100.0, 100.004)
     clock.t += 10
     snapshot = figures.snapshot()
     assert snapshot["uptime_s"] == 10
@@ -49,18 +49,18 @@ def test_snapshot_counts_events_by_kind_with_their_rate_and_the_evaluation_laten
     evaluation = snapshot["rule_evaluation_ms"]
     assert evaluation["count"] == 31
     assert evaluation["p50_at_most"] == 0.25 and evaluation["p99_at_most"] == 5.0
-    assert snapshot["last_event_age_s"] == 10
+    assert snapshot["last_event_age_s"] == 10 - 0.004
     assert snapshot["store_bytes"] == 0  # no store yet
 
 
 def test_events_per_second_is_the_rate_over_the_last_minute(tmp_path: Path) -> None:
     clock = Clock()
     figures = metrics(clock, tmp_path / "risk.db")
-    figures.event(QuoteEvent, 0.0001)
+    figures.event(QuoteEvent, 100.0, 100.0001)
     clock.t += 61
     figures.snapshot()  # a reading at 61 s: the next rate starts from here once the minute has passed
     for _ in range(120):
-        figures.event(QuoteEvent, 0.0001)
+        figures.event(QuoteEvent, clock.t, clock.t + 0.0001)
     clock.t += 60
     assert figures.snapshot()["events_per_s"] == {"quote": 2.0}
 
@@ -94,7 +94,7 @@ def test_connection_reconnects_and_store_size_are_reported(tmp_path: Path) -> No
 
 def test_two_daemons_in_one_process_keep_their_figures_apart(tmp_path: Path) -> None:
     one, two = metrics(Clock(), tmp_path / "a.db"), metrics(Clock(), tmp_path / "b.db")
-    one.event(QuoteEvent, 0.0001)
+    one.event(QuoteEvent, 100.0, 100.0001)
     assert two.snapshot()["events"] == {}
     assert b'risk_manager_events_total{kind="quote"} 1.0' in one.exposition()
     assert b"risk_manager_events_total{" not in two.exposition()

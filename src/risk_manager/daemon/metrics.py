@@ -2,8 +2,9 @@
 
 Two kinds of figure, so that enforcement never waits on a figure:
 
-- what happens on the hot path -- an event decided, an enforcement's outcome, a reconnect -- is a
-  counter or histogram update in memory (a lock and an add, no I/O);
+- what happens on the hot path -- an event decided, an enforcement's outcome, a reconnect -- is an
+  add to a plain Python counter or bucket (no lock, no I/O; Prometheus families are built from them
+  only when scraped);
 - what is state -- uptime, lockouts active, connection per hub, last event age, store size -- is
   read only when someone asks (a scrape or ``snapshot()``), on the daemon's loop, so it needs no
   lock against the loop and costs nothing between scrapes.
@@ -17,15 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from risk_manager.broker.port import ConnectionChange, ConnectionState
@@ -53,57 +56,85 @@ def event_kind(event_type: type) -> str:
     return (name[: -len("Event")] if name.endswith("Event") else name).lower()
 
 
+class Tally:
+    """A histogram kept as plain numbers (bucket counts, sum, count): observing is a bisect and two
+    adds. prometheus-client's own Histogram takes a lock and walks its buckets -- microseconds per
+    event, too much for the enforcement path (bench/metrics.py)."""
+
+    __slots__ = ("bounds", "buckets", "count", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.buckets = [0] * (len(bounds) + 1)  # the last one: above every bound (+Inf)
+        self.count = 0
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.buckets[bisect_left(self.bounds, value)] += 1
+        self.count += 1
+        self.total += value
+
+    def family(self, name: str, documentation: str) -> HistogramMetricFamily:
+        cumulative, running = [], 0
+        for bound, n in zip((*self.bounds, math.inf), self.buckets, strict=True):
+            running += n
+            cumulative.append(("+Inf" if math.isinf(bound) else str(bound), running))
+        return HistogramMetricFamily(name, documentation, buckets=cumulative, sum_value=self.total)
+
+    def summary(self) -> dict[str, Any]:
+        """count, mean and the bucket bounds holding the median and the 99th percentile, in ms."""
+        out: dict[str, Any] = {"count": self.count,
+                               "mean": _rounded(self.total / self.count * 1000) if self.count else None}
+        for name, q in (("p50_at_most", 0.5), ("p99_at_most", 0.99)):
+            out[name] = None
+            running = 0
+            for bound, n in zip(self.bounds, self.buckets, strict=False):
+                running += n
+                if self.count and running >= q * self.count:
+                    out[name] = _rounded(bound * 1000)
+                    break
+        return out
+
+
 class DaemonMetrics:
-    """The figures of one daemon. ``state`` is asked at scrape/snapshot time only (see module doc)."""
+    """The figures of one daemon. Called on the daemon's loop only (the hot path, scrapes and
+    snapshots alike), so plain counters need no lock. ``state`` is asked at scrape/snapshot time."""
 
     def __init__(self, state: DaemonState, perf: Callable[[], float] = time.perf_counter) -> None:
         self.state = state
         self.perf = perf
         self.started = perf()
         self.last_event: float | None = None
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.events = Counter("risk_manager_events", "Gateway events decided, by kind.", ["kind"],
-                              registry=self.registry)
-        self.evaluation = Histogram(
-            "risk_manager_rule_evaluation_seconds",
-            "Time to decide one event: every rule's evaluation and the journal append.",
-            buckets=EVALUATION_BUCKETS, registry=self.registry)
-        self.breach_to_ack = Histogram(
-            "risk_manager_breach_to_ack_seconds",
-            "From the triggering event's receipt to the broker's acknowledgement of the enforcement.",
-            buckets=ACK_BUCKETS, registry=self.registry)
-        self.enforcements = Counter("risk_manager_enforcements", "Enforcement outcomes, by rule and status.",
-                                    ["rule", "status"], registry=self.registry)
-        self.failures = Counter("risk_manager_enforcement_failures",
-                                "Enforcements that failed after their retries, by rule.", ["rule"],
-                                registry=self.registry)
-        self.reconnects = Counter("risk_manager_reconnects", "Hub connections restored after a loss.",
-                                  ["hub"], registry=self.registry)
-        self.registry.register(_StateCollector(self))
-        self._kinds: dict[type, Any] = {}
-        self._rates: deque[tuple[float, dict[str, float]]] = deque([(self.started, {})])
+        self.events: dict[type, int] = {}
+        self.evaluation = Tally(EVALUATION_BUCKETS)
+        self.breach_to_ack = Tally(ACK_BUCKETS)
+        self.enforcements: dict[tuple[str, str], int] = {}
+        self.failures: dict[str, int] = {}
+        self.reconnects: dict[str, int] = {}
+        self.registry = CollectorRegistry(auto_describe=False)  # its own: never the process-global one
+        self.registry.register(_Collector(self))
+        self._rates: deque[tuple[float, dict[str, int]]] = deque([(self.started, {})])
 
     # ---- the hot path: memory only ---------------------------------------------------------------------
 
-    def event(self, event_type: type, seconds: float) -> None:
-        """One event decided in ``seconds``."""
-        child = self._kinds.get(event_type)
-        if child is None:
-            child = self._kinds[event_type] = self.events.labels(event_kind(event_type))
-        child.inc()
-        self.evaluation.observe(seconds)
-        self.last_event = self.perf()
+    def event(self, event_type: type, started: float, ended: float) -> None:
+        """One event decided between two perf-clock readings."""
+        events = self.events
+        events[event_type] = events.get(event_type, 0) + 1
+        self.evaluation.observe(ended - started)
+        self.last_event = ended
 
     def enforced(self, outcome: Outcome) -> None:
         rule = outcome.action.rule
-        self.enforcements.labels(rule, outcome.status).inc()
+        key = (rule, outcome.status)
+        self.enforcements[key] = self.enforcements.get(key, 0) + 1
         if outcome.status == FAILED:
-            self.failures.labels(rule).inc()
+            self.failures[rule] = self.failures.get(rule, 0) + 1
         if outcome.latency_ms is not None:
             self.breach_to_ack.observe(outcome.latency_ms / 1000)
 
     def reconnected(self, change: ConnectionChange) -> None:
-        self.reconnects.labels(change.hub).inc()
+        self.reconnects[change.hub] = self.reconnects.get(change.hub, 0) + 1
 
     # ---- read on demand --------------------------------------------------------------------------------
 
@@ -113,25 +144,35 @@ class DaemonMetrics:
     def last_event_age(self) -> float | None:
         return None if self.last_event is None else self.perf() - self.last_event
 
+    def event_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for event_type, n in self.events.items():
+            kind = event_kind(event_type)
+            counts[kind] = counts.get(kind, 0) + n
+        return counts
+
     def snapshot(self) -> dict[str, Any]:
         """The same figures as the endpoint, as plain JSON values (``admin daemon status``)."""
-        events = _by_label(self.events, "kind")
+        events = self.event_counts()
+        enforcements: dict[str, dict[str, int]] = {}
+        for (rule, status), n in sorted(self.enforcements.items()):
+            enforcements.setdefault(rule, {})[status] = n
         return {
             "uptime_s": round(self.uptime(), 3),
-            "events": {kind: int(n) for kind, n in events.items()},
+            "events": events,
             "events_per_s": self._events_per_second(events),
-            "rule_evaluation_ms": _histogram_summary(self.evaluation),
-            "breach_to_ack_ms": _histogram_summary(self.breach_to_ack),
-            "enforcements": _nested(self.enforcements, "rule", "status"),
-            "failures": {rule: int(n) for rule, n in _by_label(self.failures, "rule").items()},
+            "rule_evaluation_ms": self.evaluation.summary(),
+            "breach_to_ack_ms": self.breach_to_ack.summary(),
+            "enforcements": enforcements,
+            "failures": dict(self.failures),
             "lockouts_active": self.state.lockouts_active(),
             "connection": {hub: state.value for hub, state in self.state.connection().items()},
-            "reconnects": {hub: int(n) for hub, n in _by_label(self.reconnects, "hub").items()},
+            "reconnects": dict(self.reconnects),
             "last_event_age_s": _rounded(self.last_event_age()),
             "store_bytes": self.state.store_bytes(),
         }
 
-    def _events_per_second(self, totals: dict[str, float]) -> dict[str, float]:
+    def _events_per_second(self, totals: dict[str, int]) -> dict[str, float]:
         now = self.perf()
         while len(self._rates) > 1 and now - self._rates[1][0] >= RATE_WINDOW:
             self._rates.popleft()
@@ -140,7 +181,7 @@ class DaemonMetrics:
         span = now - then
         if span <= 0:
             return {kind: 0.0 for kind in totals}
-        return {kind: round((n - before.get(kind, 0.0)) / span, 3) for kind, n in totals.items()}
+        return {kind: round((n - before.get(kind, 0)) / span, 3) for kind, n in totals.items()}
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -173,17 +214,47 @@ class DaemonState:
         return total
 
 
-class _StateCollector(Collector):
+class _Collector(Collector):
+    """Every figure, built from the tallies and the state when scraped."""
+
     def __init__(self, metrics: DaemonMetrics) -> None:
         self.metrics = metrics
 
     def describe(self) -> list[Metric]:
-        return []  # read at collect time only: nothing to describe up front
+        return []  # built at collect time only: nothing to describe up front
 
     def collect(self) -> Iterator[Metric]:
         metrics, state = self.metrics, self.metrics.state
         yield GaugeMetricFamily("risk_manager_uptime_seconds", "Seconds since the daemon started.",
                                 value=metrics.uptime())
+        events = CounterMetricFamily("risk_manager_events", "Gateway events decided, by kind.",
+                                     labels=["kind"])
+        for kind, n in sorted(metrics.event_counts().items()):
+            events.add_metric([kind], n)
+        yield events
+        yield metrics.evaluation.family(
+            "risk_manager_rule_evaluation_seconds",
+            "Time to decide one event: every rule's evaluation and the journal append.")
+        yield metrics.breach_to_ack.family(
+            "risk_manager_breach_to_ack_seconds",
+            "From the triggering event's receipt to the broker's acknowledgement of the enforcement.")
+        enforcements = CounterMetricFamily("risk_manager_enforcements",
+                                           "Enforcement outcomes, by rule and status.",
+                                           labels=["rule", "status"])
+        for (rule, status), n in sorted(metrics.enforcements.items()):
+            enforcements.add_metric([rule, status], n)
+        yield enforcements
+        failures = CounterMetricFamily("risk_manager_enforcement_failures",
+                                       "Enforcements that failed after their retries, by rule.",
+                                       labels=["rule"])
+        for rule, n in sorted(metrics.failures.items()):
+            failures.add_metric([rule], n)
+        yield failures
+        reconnects = CounterMetricFamily("risk_manager_reconnects", "Hub connections restored after a loss.",
+                                         labels=["hub"])
+        for hub, n in sorted(metrics.reconnects.items()):
+            reconnects.add_metric([hub], n)
+        yield reconnects
         yield GaugeMetricFamily("risk_manager_lockouts_active", "Lockouts in force over every account.",
                                 value=state.lockouts_active())
         connection = GaugeMetricFamily("risk_manager_connection_state",
@@ -251,41 +322,6 @@ class MetricsServer:
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def _samples(metric: Counter | Histogram) -> Iterator[Any]:
-    for family in metric.collect():
-        yield from family.samples
-
-
-def _by_label(counter: Counter, label: str) -> dict[str, float]:
-    return {s.labels[label]: s.value for s in _samples(counter) if s.name.endswith("_total")}
-
-
-def _nested(counter: Counter, outer: str, inner: str) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for s in _samples(counter):
-        if s.name.endswith("_total"):
-            out.setdefault(s.labels[outer], {})[s.labels[inner]] = int(s.value)
-    return out
-
-
-def _histogram_summary(histogram: Histogram) -> dict[str, Any]:
-    """count, mean and the bucket bounds holding the median and the 99th percentile, in ms."""
-    buckets: list[tuple[float, float]] = []
-    count = total = 0.0
-    for s in _samples(histogram):
-        if s.name.endswith("_bucket"):
-            buckets.append((float(s.labels["le"]), s.value))
-        elif s.name.endswith("_count"):
-            count = s.value
-        elif s.name.endswith("_sum"):
-            total = s.value
-    summary: dict[str, Any] = {"count": int(count), "mean": _rounded(total / count * 1000) if count else None}
-    for name, q in (("p50_at_most", 0.5), ("p99_at_most", 0.99)):
-        bound = next((le for le, n in buckets if count and n >= q * count), None)
-        summary[name] = None if bound is None or bound == float("inf") else _rounded(bound * 1000)
-    return summary
 
 
 def _rounded(value: float | None) -> float | None:

@@ -60,7 +60,7 @@ class Observer(Protocol):
 class EventMeter(Protocol):
     """Counts each decided event and how long deciding it took (daemon/metrics.py); memory only."""
 
-    def event(self, event_type: type, seconds: float) -> None: ...
+    def event(self, event_type: type, started: float, ended: float) -> None: ...
 
 
 class Supervisor:
@@ -199,7 +199,7 @@ class Supervisor:
             started = self.perf()
             decisions = persistent.decide(event, self.now(at))
             if self.meter is not None:
-                self.meter.event(type(event), self.perf() - started)
+                self.meter.event(type(event), started, self.perf())
             if decisions:
                 self._dispatch(decisions, received)
             if type(event) is PositionEvent and event.size:
