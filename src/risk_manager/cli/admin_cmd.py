@@ -26,4 +26,4 @@ def register(app: typer.Typer) -> None:
     for name in ADMIN_MODULES:
         importlib.import_module(name).register(admin_app)
     if ADMIN_MODULES:
-        app.add_typer(admin_app, name="admin")
+        app.add_typer(admin_app, name="admin", short_help="Configure the risk manager, control its daemon.")

@@ -48,7 +48,7 @@ daemon_app = typer.Typer(
 
 
 def register(admin_app: typer.Typer) -> None:
-    admin_app.add_typer(daemon_app, name="daemon")
+    admin_app.add_typer(daemon_app, name="daemon", short_help="Start, stop, restart the daemon; its state.")
 
 
 ConfigOption = typer.Option(None, "--config", "-c", metavar="DIR", show_default=False,
@@ -82,7 +82,7 @@ def _service_for(data: Path) -> Any:
 # ---- start ----------------------------------------------------------------------------------------------
 
 
-@daemon_app.command("start", cls=PlainHelpCommand)
+@daemon_app.command("start", cls=PlainHelpCommand, short_help="Start the daemon in the background.")
 def start_command(config: Path | None = ConfigOption, data_dir: Path | None = DataOption) -> None:
     """Start the daemon in the background and wait until it answers."""
     raise typer.Exit(start_daemon(*_dirs(config, data_dir)))
@@ -154,7 +154,7 @@ def _tail(data: Path, lines: int = 15) -> str:
 # ---- stop -----------------------------------------------------------------------------------------------
 
 
-@daemon_app.command("stop", cls=PlainHelpCommand)
+@daemon_app.command("stop", cls=PlainHelpCommand, short_help="Stop the daemon gracefully.")
 def stop_command(config: Path | None = ConfigOption, data_dir: Path | None = DataOption) -> None:
     """Stop the daemon gracefully (state flushed) and wait until it is gone."""
     raise typer.Exit(stop_daemon(_dirs(config, data_dir)[1]))
@@ -205,7 +205,7 @@ def _wait_stopped(data: Path, pid: int | None) -> None:
                 f"{STOP_TIMEOUT:g} s; see {data / 'logs' / 'daemon.log'}")
 
 
-@daemon_app.command("restart", cls=PlainHelpCommand)
+@daemon_app.command("restart", cls=PlainHelpCommand, short_help="Stop the daemon, then start it.")
 def restart_command(config: Path | None = ConfigOption, data_dir: Path | None = DataOption) -> None:
     """Stop the daemon (if running) and start it again: lockouts survive (they are in the store)."""
     config_dir, data = _dirs(config, data_dir)
@@ -216,7 +216,7 @@ def restart_command(config: Path | None = ConfigOption, data_dir: Path | None = 
 # ---- status ---------------------------------------------------------------------------------------------
 
 
-@daemon_app.command("status", cls=PlainHelpCommand)
+@daemon_app.command("status", cls=PlainHelpCommand, short_help="The daemon's state and figures.")
 def status_command(
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataOption,

@@ -33,7 +33,7 @@ service_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(service_app, name="service")
+    app.add_typer(service_app, name="service", short_help="Run the daemon as a system service.")
 
 
 def _default_dirs() -> tuple[Path, Path]:
@@ -51,7 +51,7 @@ def _fail(text: str, code: int = EXIT_FAILED) -> typer.Exit:
     return typer.Exit(code)
 
 
-@service_app.command("install", cls=PlainHelpCommand)
+@service_app.command("install", cls=PlainHelpCommand, short_help="Install the daemon as a boot-time service.")
 def install_command(
     config: Path | None = typer.Option(
         None, "--config", metavar="DIR", show_default=False,
@@ -101,7 +101,7 @@ def install_command(
                    f"`risk-manager admin daemon status --data-dir {data}`.")
 
 
-@service_app.command("uninstall", cls=PlainHelpCommand)
+@service_app.command("uninstall", cls=PlainHelpCommand, short_help="Stop and remove the service.")
 def uninstall_command(
     root: Path = typer.Option(Path("/"), "--root", metavar="DIR",
                               help="Linux: the root it was installed into."),
@@ -122,7 +122,7 @@ def uninstall_command(
         raise _fail(str(exc)) from None
 
 
-@service_app.command("status", cls=PlainHelpCommand)
+@service_app.command("status", cls=PlainHelpCommand, short_help="Is the service installed, running, intact?")
 def status_command(
     root: Path = typer.Option(Path("/"), "--root", metavar="DIR",
                               help="Linux: the root it was installed into."),
