@@ -70,8 +70,8 @@ def test_another_user_can_open_neither_socket_nor_pass_the_admin_check_if_it_cou
 
     def ask(role: Role) -> str:
         command = [str(SYSTEM_PYTHON), "-c", ASK, str(socket_path(data, role))]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=20, user=NOBODY, group=NOBODY,
-                                cwd="/", check=False)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=20, user=NOBODY,
+                                group=NOBODY, cwd="/", check=False)
         return result.stdout + result.stderr
 
     async def body() -> None:
