@@ -191,14 +191,26 @@ def stop_daemon(data: Path) -> int:
 
 
 def _wait_stopped(data: Path, pid: int | None) -> None:
-    from risk_manager.daemon.control.roles import Role
-    from risk_manager.daemon.control.sockets import socket_path
+    """Until the process is gone (its pid known), else until the admin socket no longer answers. A
+    socket file left by a daemon that stopped in a hurry is not a running daemon."""
+    from risk_manager.daemon.control.client import ControlClient, ControlError, DaemonNotRunning
     from risk_manager.daemon.pidfile import pid_alive
+
+    def gone() -> bool:
+        if pid is not None:
+            return not pid_alive(pid)
+        try:
+            with ControlClient(data, role="admin", timeout=1.0) as client:
+                client.get("/v1/daemon")
+        except DaemonNotRunning:
+            return True
+        except ControlError:
+            pass
+        return False
 
     deadline = time.monotonic() + STOP_TIMEOUT
     while time.monotonic() < deadline:
-        gone = pid is None or not pid_alive(pid)
-        if gone and not socket_path(data, Role.ADMIN).exists():
+        if gone():
             return
         time.sleep(POLL)
     raise _fail(f"the daemon{' (pid ' + str(pid) + ')' if pid else ''} is still running after "
