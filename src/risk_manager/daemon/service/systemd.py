@@ -7,8 +7,9 @@ group when no trader group is given):
 
 - config dir (/etc/risk-manager): service user, group, 0750; its files 0640;
 - api_config.yaml (the credentials): service user, the service user's primary group, 0600;
-- data dir (/var/lib/risk-manager), its logs/ and control/: service user, group, 2750 (setgid: the
-  files the daemon creates keep the group; the unit's UMask=0027 makes them 0640);
+- data dir (/var/lib/risk-manager) and its logs/: service user, group, 2750 (setgid: the files the
+  daemon creates keep the group; the unit's UMask=0027 makes them 0640); control/: 0755, as the
+  daemon sets it (the sockets' own modes decide who connects);
 - files already in the data dir: service user, group, 0640;
 - the unit file: root, root, 0644.
 
@@ -50,6 +51,9 @@ DEFAULT_CONFIG_DIR = Path("/etc/risk-manager")
 DEFAULT_DATA_DIR = Path("/var/lib/risk-manager")
 CREDENTIALS = "api_config.yaml"
 DIR_MODE, FILE_MODE, SECRET_MODE, DATA_DIR_MODE, UNIT_MODE = 0o750, 0o640, 0o600, 0o2750, 0o644
+# control/ is set to 0755 by the daemon at each start (daemon/control/server.py): the sockets' own modes
+# (admin 0600, trader 0660) decide who may connect; the installer sets the same so status shows no drift.
+CONTROL_DIR_MODE = 0o755
 DATA_SUBDIRS = ("logs", "control")
 RESTART_SEC = 2
 STOP_TIMEOUT_SEC = 10
@@ -267,7 +271,8 @@ class LinuxInstaller:
                 rules.append(Ownership(file, uid, gid, FILE_MODE))
         data = self.at(plan.data_dir)
         for directory in (data, *(data / d for d in DATA_SUBDIRS)):
-            rules.append(Ownership(directory, uid, gid, DATA_DIR_MODE))
+            mode = CONTROL_DIR_MODE if directory.name == "control" and directory != data else DATA_DIR_MODE
+            rules.append(Ownership(directory, uid, gid, mode))
         if data.is_dir():
             for path in sorted(data.rglob("*")):
                 if path.is_file() and not path.is_symlink() and not path.is_socket():
