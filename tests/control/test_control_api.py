@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
+from decimal import Decimal
 from pathlib import Path
 
 from control_helpers import call, daemon_with_lockout, refused
-from daemon_helpers import ACCOUNT, live_gateway, running, write_config
+from daemon_helpers import ACCOUNT, eventually, live_gateway, positions, running, write_config
 from projectx_helpers import API_KEY
-from sim_helpers import run
+from sim_helpers import Api, run
 
 from risk_manager.daemon.control.roles import Role
 from risk_manager.daemon.control.sockets import socket_path
@@ -188,3 +189,24 @@ def test_no_answer_of_either_socket_holds_the_api_key(tmp_path: Path) -> None:
             assert "RULE-011" in text and API_KEY not in text
 
     run(body, timeout=60)
+
+
+def test_clock_out_counts_the_trades_of_the_session_and_their_net_pnl(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with daemon_with_lockout(tmp_path) as (gw, daemon, data), Api(gw) as trader:
+            await trader.login()
+            mes = gw.contract_id("MES")
+            gw.set_price(mes, "6000.00")
+            before = daemon.statuses()[0].net  # flat: the MNQ position was closed
+            await call(data, "trader", "POST", "/v1/clock-in", {})
+            await trader.place(account=ACCOUNT, contract=mes, size=1)
+            await eventually(lambda: positions(gw) == {mes: 1}, what="the MES position")
+            gw.set_price(mes, "6002.00")
+            await trader.place(account=ACCOUNT, contract=mes, side=1, size=1)
+            await eventually(lambda: daemon.statuses()[0].trade_count >= 4, what="both fills counted")
+            ended = await call(data, "trader", "POST", "/v1/clock-out", {})
+            assert ended["trades"] == 2
+            # flat again: the session's net P&L is what the day's net moved by meanwhile
+            assert Decimal(ended["pnl"]) == daemon.statuses()[0].net - before != 0
+
+    run(body, timeout=40)
