@@ -210,3 +210,17 @@ def test_clock_out_counts_the_trades_of_the_session_and_their_net_pnl(tmp_path: 
             assert Decimal(ended["pnl"]) == daemon.statuses()[0].net - before != 0
 
     run(body, timeout=40)
+
+
+def test_a_data_directory_too_deep_for_a_socket_address_still_serves_both_sockets(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with live_gateway() as gw:
+            config = write_config(tmp_path / "c", {"daily_realized_loss": {"enabled": True, "limit": -500}})
+            data = tmp_path / ("deep-" * 20) / "data"
+            assert len(str(socket_path(data, Role.TRADER))) > 108
+            async with running(gw, config, data):
+                status = await call(data, "trader", "GET", "/v1/status")
+                info = await call(data, "admin", "GET", "/v1/daemon")
+                assert status["accounts"][0]["account_id"] == info["accounts"][0]["id"] == ACCOUNT
+
+    run(body, timeout=30)
