@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
@@ -72,7 +73,7 @@ from risk_manager.domain.events import (
     TradeEvent,
 )
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
-from risk_manager.domain.money import ZERO, money
+from risk_manager.domain.money import ZERO, money, to_decimal
 from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
@@ -90,7 +91,7 @@ from risk_manager.engine.state import (
 from risk_manager.engine.status import account_status
 from risk_manager.engine.timers import Timer, TimerKind
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.api import Band, Rule
+from risk_manager.rules.api import Band, Inclusive, PositionView, Rule
 
 ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
@@ -129,6 +130,8 @@ class _Dispatch:
     on_last: tuple[bool, ...]
     on_book: tuple[bool, ...]
     per_position: tuple[bool, ...]
+    every_rule: frozenset[int]  # indices of all quote rules
+    position_rules: frozenset[int]  # indices of the per-position quote rules
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -144,6 +147,8 @@ class _Dispatch:
             tuple("last" in r.band_prices for r in quote_rules),
             tuple(bool(r.band_prices & {"bid", "ask"}) for r in quote_rules),
             tuple(r.bands_per_position for r in quote_rules),
+            frozenset(range(len(quote_rules))),
+            frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
         )
 
 
@@ -539,7 +544,12 @@ class Engine:
             self._commit(account, actions, now, out)
             if isinstance(event, TradeEvent) and not locked_before:
                 self._keep_triggering_fill(account, event, actions, now)
-            self._refresh(account, now)
+            # An account event (balance, canTrade) can end lockouts, which re-arms rule markers on
+            # every position; the others touch their own contract and what their decisions name.
+            # An order update moves no P&L: without a decision, account-level bands stay as they are.
+            concerned = None if isinstance(event, AccountEvent) else _concerned(event.contract_id, actions)
+            positions_only = isinstance(event, OrderEvent) and not actions
+            self._refresh(account, now, concerned=concerned, positions_only=positions_only)
 
     @staticmethod
     def _keep_triggering_fill(
@@ -843,27 +853,57 @@ class Engine:
         out: list[Action],
         left: set[int] | None,
     ) -> None:
-        """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them)."""
+        """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them).
+
+        A per-position rule re-run because the quote left its band on the quoted position is run on
+        that position, and on any other whose band does not hold its own contract's quote (a band
+        a non-quote event moved): on every other position its decision cannot have changed."""
         with self._guarded(account, now, out):
             found = self._rules(account)
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
                 dispatch = found[1]
-                quote_rules = dispatch.quote_rules
+                quote_rules, per_position = dispatch.quote_rules, dispatch.per_position
                 view = self._view(account, now, event)
                 for i, rule in enumerate(quote_rules):
-                    if left is None or i in left:
+                    if left is None:
                         actions.extend(rule.evaluate(view))
+                    elif i in left:
+                        if per_position[i]:
+                            actions.extend(rule.evaluate(view.scoped(self._due(account, cid, dispatch, i))))
+                        else:
+                            actions.extend(rule.evaluate(view))
                 if left is not None and not any(isinstance(a, LockAccount) for a in actions):
                     # No lockout started, so nothing another rule reads has changed: only the re-run
                     # rules' own bands (and breach markers) move — and of a per-position rule only
-                    # on the positions the quote or a decision concerns.
+                    # on the positions the quote or a decision concerns. The view still holds: the
+                    # decisions changed no position and no quote (markers and stops are read live).
                     self._commit(account, actions, now, out)
-                    view = self._view(account, now, None)
                     self._compute_bands(account, view, dispatch, left, _concerned(cid, actions))
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
+
+    def _due(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> dict[str, PositionView]:
+        """The positions on which quote rule ``i`` (a per-position rule) must be re-run for a quote
+        of ``cid``: that contract's, and any whose band for the rule does not hold its contract's
+        current quote (in account order, as the rule would list them)."""
+        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
+        count = len(dispatch.quote_rules)
+        due: dict[str, PositionView] = {}
+        positions = account.positions
+        for contract_id, view in account.position_views.items():
+            if contract_id != cid:
+                bands = positions[contract_id].rule_bands
+                quote = self._quotes.get(contract_id)
+                if (
+                    len(bands) == count
+                    and bands[i] is not _NEVER_QUIET
+                    and (quote is None or _holds(bands[i], quote, on_last, on_book))
+                ):
+                    continue
+            due[contract_id] = view
+        return due
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -1076,11 +1116,22 @@ class Engine:
     def _clear_rule_markers(account: AccountState, rule: str) -> None:
         account.breaches = {b for b in account.breaches if b[0] != rule}
 
-    def _refresh(self, account: AccountState, now: datetime, woken: str | None = None) -> None:
+    def _refresh(
+        self,
+        account: AccountState,
+        now: datetime,
+        woken: str | None = None,
+        concerned: set[str] | None = None,
+        positions_only: bool = False,
+    ) -> None:
         """Recompute the account's quiet bands and rule wake-ups after its state changed.
 
         ``woken`` is the rule just evaluated by its own timer: asking again for a time not after
         ``now`` would loop forever, so such an answer means "nothing more to wait for".
+        ``concerned``: the contracts whose positions the change can have touched (see _concerned);
+        the other positions keep the bands of their per-position rules (None: recompute all).
+        ``positions_only``: nothing an account-level rule reads changed (an order update that led to
+        no decision): only the per-position rules' bands on the concerned contracts are recomputed.
         """
         found = self._rules(account)
         dispatch = found[1] if found is not None else None
@@ -1093,7 +1144,11 @@ class Engine:
                 self._bands.update(position)
             return
         view = self._view(account, now, None)
-        self._compute_bands(account, view, dispatch, None)
+        if concerned is None:
+            self._compute_bands(account, view, dispatch, None)
+        else:
+            only = dispatch.position_rules if positions_only else dispatch.every_rule
+            self._compute_bands(account, view, dispatch, only, concerned)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             current = self._wakeups.get(key)
@@ -1128,6 +1183,7 @@ class Engine:
         quote_rules, on_last, on_book = dispatch.quote_rules, dispatch.on_last, dispatch.on_book
         count = len(quote_rules)
         views = account.position_views
+        shared: list[int] | None = None  # the rules of ``only`` whose bands span the account
         for position in account.positions.values():
             frozen = views[position.contract_id]
             bands = position.rule_bands
@@ -1137,7 +1193,10 @@ class Engine:
             elif concerned is None or position.contract_id in concerned:
                 todo = only
             else:
-                todo = [i for i in only if not dispatch.per_position[i]]
+                if shared is None:
+                    per_position = dispatch.per_position
+                    shared = [i for i in only if not per_position[i]]
+                todo = shared
                 if not todo:
                     continue
             for i in todo:
@@ -1171,19 +1230,53 @@ def _concerned(cid: str, actions: list[Action]) -> set[str] | None:
     return contracts
 
 
+def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:
+    """True when ``quote`` lies inside ``band`` as the index tests it (Engine._on_quote)."""
+    lo, hi = band
+    if on_last and quote.last is not None and not lo < quote.last < hi:
+        return False
+    if on_book:
+        bid, ask = quote.bid, quote.ask
+        if bid is not None and not lo < bid < hi:
+            return False
+        if ask is not None and not lo < ask < hi:
+            return False
+    return True
+
+
 def _float_band(band: Band | None) -> tuple[float, float]:
-    """A rule's band as floats shrunk inwards by a tiny margin (None: no quote is ever quiet)."""
+    """A rule's band as floats, tested strictly (lo < price < hi) against received prices (None: no
+    quote is ever quiet). An exclusive edge is shrunk inwards by a tiny margin, so that float rounding
+    can never put a price exactly on it "inside"; an inclusive edge becomes the next float beyond the
+    last received price whose exact value is on or inside it (see _inclusive_hi)."""
     if band is None:
         return _NEVER_QUIET
     lo, hi = band
     lo_f, hi_f = -_INF, _INF
     if lo is not None:
-        f = float(lo)
-        lo_f = f + abs(f) * _BAND_MARGIN + _BAND_MARGIN
+        if type(lo) is Inclusive:
+            lo_f = -_inclusive_hi(-lo.price)
+        else:
+            f = float(lo)  # type: ignore[arg-type]
+            lo_f = f + abs(f) * _BAND_MARGIN + _BAND_MARGIN
     if hi is not None:
-        f = float(hi)
-        hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
+        if type(hi) is Inclusive:
+            hi_f = _inclusive_hi(hi.price)
+        else:
+            f = float(hi)  # type: ignore[arg-type]
+            hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
     return (lo_f, hi_f)
+
+
+def _inclusive_hi(edge: Decimal) -> float:
+    """The float h such that a received price p is strictly below h exactly when its exact value
+    (``to_decimal(p)``, the shortest repr) is at most ``edge``: one step above the largest such p.
+    (Rounding to the nearest float is monotonic, so the largest such p is float(edge) or the float
+    just below it.)"""
+    f = float(edge)
+    if to_decimal(f) > edge:
+        f = math.nextafter(f, -_INF)
+    return math.nextafter(f, _INF)
 
 
 def _closes_only(account: AccountState, order: OrderEvent) -> bool:

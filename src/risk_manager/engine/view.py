@@ -25,6 +25,7 @@ class AccountView:
     """
 
     __slots__ = (
+        "_positions",
         "_quotes",
         "_state",
         "_totals",
@@ -50,6 +51,8 @@ class AccountView:
         connection_lost_since: datetime | None = None,
     ) -> None:
         self._state = state
+        # What ``positions`` lists: every open position, or a subset (see ``scoped``).
+        self._positions: Mapping[str, PositionView] = state.position_views
         self._quotes = quotes
         # unrealized_total by price source: a view lives for one evaluation (or one computation of
         # bands), during which the account does not change, and account-level bands ask once per
@@ -99,7 +102,17 @@ class AccountView:
 
     @property
     def positions(self) -> Mapping[str, PositionView]:
-        return self._state.position_views
+        return self._positions
+
+    def scoped(self, positions: Mapping[str, PositionView]) -> AccountView:
+        """The same view listing only ``positions`` in ``positions`` (everything else, account
+        sums included, unchanged): for a per-position rule (``Rule.bands_per_position``) whose
+        decision on the other positions a quote cannot have changed."""
+        view = AccountView.__new__(AccountView)
+        for name in AccountView.__slots__:
+            setattr(view, name, getattr(self, name))
+        view._positions = positions
+        return view
 
     def position(self, contract_id: str) -> PositionView | None:
         return self._state.position_views.get(contract_id)
