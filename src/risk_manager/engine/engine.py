@@ -34,7 +34,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -490,11 +490,15 @@ class Engine:
         now: datetime,
         event: Event | None,
         changes: Mapping[str, str] | None = None,
+        rules: RuleSet | None = None,
     ) -> AccountView:
-        rules = self.policy.rules_for(account.account_id)
+        """The account as rules see it (``rules``: its RuleSet when the caller has it at hand)."""
+        if rules is None:
+            rules = self.policy.rules_for(account.account_id)
         warn_at = rules.warn_at if rules is not None else ()
+        settle = self._best.settle
         for position in account.positions.values():
-            self._best.settle(position)  # rules read best_price: make it exact first (republishes)
+            settle(position)  # rules read best_price: make it exact first (republishes)
         return AccountView(
             account,
             now,
@@ -538,7 +542,7 @@ class Engine:
                 actions.extend(self._unknown_contracts(account, changes))
             found = self._rules(account)
             if found is not None:
-                view = self._view(account, now, event, changes)
+                view = self._view(account, now, event, changes, found[0])
                 for rule in found[1].by_trigger.get(type(event), ()):
                     actions.extend(rule.evaluate(view))
             self._commit(account, actions, now, out)
@@ -829,6 +833,7 @@ class Engine:
             book = (only, only)
         if index.quiet(last, book):
             return  # inside every band: O(1) whatever the number of positions
+        bands = self._bands
         for entry in index.crossed(last, book):
             account, position = entry.account, entry.position
             found = self._rules(account)
@@ -841,8 +846,8 @@ class Engine:
                     if (on_last[i] and last is not None and not lo < last < hi)
                     or (on_book[i] and book is not None and not (lo < book[0] and book[1] < hi))
                 }
-            self._evaluate_quote(account, cid, event, now, out, left)
-            index.update(position)  # back into the index, with the bands the evaluation left
+            self._evaluate_quote(account, cid, event, now, out, left, found)
+            bands.update(position)  # back into the index, with the bands the evaluation left
 
     def _evaluate_quote(
         self,
@@ -852,6 +857,7 @@ class Engine:
         now: datetime,
         out: list[Action],
         left: set[int] | None,
+        found: tuple[RuleSet, _Dispatch] | None = None,
     ) -> None:
         """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them).
 
@@ -859,12 +865,13 @@ class Engine:
         that position, and on any other whose band does not hold its own contract's quote (a band
         a non-quote event moved): on every other position its decision cannot have changed."""
         with self._guarded(account, now, out):
-            found = self._rules(account)
+            if found is None:
+                found = self._rules(account)
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
                 dispatch = found[1]
                 quote_rules, per_position = dispatch.quote_rules, dispatch.per_position
-                view = self._view(account, now, event)
+                view = self._view(account, now, event, None, found[0])
                 for i, rule in enumerate(quote_rules):
                     if left is None:
                         actions.extend(rule.evaluate(view))
@@ -879,6 +886,8 @@ class Engine:
                     # on the positions the quote or a decision concerns. The view still holds: the
                     # decisions changed no position and no quote (markers and stops are read live).
                     self._commit(account, actions, now, out)
+                    if actions:
+                        view.decisions_committed()
                     self._compute_bands(account, view, dispatch, left, _concerned(cid, actions))
                     return
             self._commit(account, actions, now, out)
@@ -1143,7 +1152,7 @@ class Engine:
                 position.rule_bands = []
                 self._bands.update(position)
             return
-        view = self._view(account, now, None)
+        view = self._view(account, now, None, None, found[0] if found is not None else None)
         if concerned is None:
             self._compute_bands(account, view, dispatch, None)
         else:
@@ -1171,7 +1180,7 @@ class Engine:
         account: AccountState,
         view: AccountView,
         dispatch: _Dispatch,
-        only: set[int] | None,
+        only: Set[int] | None,
         concerned: set[str] | None = None,
     ) -> None:
         """Store each quote-sensitive rule's quiet band per position (all rules, or those in ``only``)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
@@ -14,6 +15,8 @@ from risk_manager.domain.money import ZERO
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
+
+T = TypeVar("T")
 
 
 class AccountView:
@@ -25,6 +28,7 @@ class AccountView:
     """
 
     __slots__ = (
+        "_memo",
         "_positions",
         "_quotes",
         "_state",
@@ -58,6 +62,7 @@ class AccountView:
         # bands), during which the account does not change, and account-level bands ask once per
         # position.
         self._totals: dict[str, tuple[Decimal, int]] = {}
+        self._memo: dict[Hashable, Any] = {}  # see memo(); emptied when decisions are committed
         self.now = now
         self.event = event
         self.contracts = contracts
@@ -103,6 +108,19 @@ class AccountView:
     @property
     def positions(self) -> Mapping[str, PositionView]:
         return self._positions
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per key while the account does not change (see rules.api)."""
+        memo = self._memo
+        if key in memo:
+            return memo[key]  # type: ignore[no-any-return]
+        value = memo[key] = compute()
+        return value
+
+    def decisions_committed(self) -> None:
+        """The engine recorded decisions (breach markers, requested stops) since this view was made:
+        what was memoized may depend on them."""
+        self._memo.clear()
 
     def scoped(self, positions: Mapping[str, PositionView]) -> AccountView:
         """The same view listing only ``positions`` in ``positions`` (everything else, account

@@ -10,7 +10,7 @@ change engine state, and the engine is free to change how it keeps it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -89,6 +89,9 @@ class DayView:
         return self.fees + self.commissions
 
 
+T = TypeVar("T")
+
+
 class AccountView(Protocol):
     """What a rule may read of one account at one instant (the engine's view implements it).
 
@@ -145,6 +148,11 @@ class AccountView(Protocol):
     def locked(self, contract_id: str | None = None) -> Lockout | None: ...
     def lockout_of(self, rule: str, scope: str = "account", symbol: str | None = None) -> Lockout | None: ...
     def breached(self, rule: str, subject: str) -> bool: ...
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key`` for this view (a view lives for one evaluation or one
+        computation of bands): an account-level band asks the same sums for every position."""
+        ...
 
 
 class RuleConfig(TrueFalseOnly, BaseModel):
