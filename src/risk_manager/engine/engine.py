@@ -131,6 +131,8 @@ class _Dispatch:
     on_book: tuple[bool, ...]
     per_position: tuple[bool, ...]
     every_rule: frozenset[int]  # indices of all quote rules
+    last_rules: tuple[int, ...]  # indices of the rules tested against the last price
+    book_rules: tuple[int, ...]  # ... against bid and ask
     position_rules: frozenset[int]  # indices of the per-position quote rules
 
     @classmethod
@@ -148,6 +150,8 @@ class _Dispatch:
             tuple(bool(r.band_prices & {"bid", "ask"}) for r in quote_rules),
             tuple(r.bands_per_position for r in quote_rules),
             frozenset(range(len(quote_rules))),
+            tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices),
+            tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
         )
 
@@ -1189,9 +1193,10 @@ class Engine:
 
         ``concerned``: the contracts whose positions may have moved; the bands of per-position rules
         (``Rule.bands_per_position``) on other positions are kept (None: every position moved)."""
-        quote_rules, on_last, on_book = dispatch.quote_rules, dispatch.on_last, dispatch.on_book
+        quote_rules, last_rules, book_rules = dispatch.quote_rules, dispatch.last_rules, dispatch.book_rules
         count = len(quote_rules)
         views = account.position_views
+        update = self._bands.update
         shared: list[int] | None = None  # the rules of ``only`` whose bands span the account
         for position in account.positions.values():
             frozen = views[position.contract_id]
@@ -1212,14 +1217,21 @@ class Engine:
                 bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
             last_lo = book_lo = -_INF
             last_hi = book_hi = _INF
-            for i, (lo, hi) in enumerate(bands):
-                if on_last[i]:
-                    last_lo, last_hi = max(last_lo, lo), min(last_hi, hi)
-                if on_book[i]:
-                    book_lo, book_hi = max(book_lo, lo), min(book_hi, hi)
+            for i in last_rules:
+                lo, hi = bands[i]
+                if lo > last_lo:
+                    last_lo = lo
+                if hi < last_hi:
+                    last_hi = hi
+            for i in book_rules:
+                lo, hi = bands[i]
+                if lo > book_lo:
+                    book_lo = lo
+                if hi < book_hi:
+                    book_hi = hi
             position.band_lo, position.band_hi = last_lo, last_hi
             position.book_lo, position.book_hi = book_lo, book_hi
-            self._bands.update(position)
+            update(position)
 
 
 _NEVER_QUIET = (_INF, -_INF)
