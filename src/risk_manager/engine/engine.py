@@ -881,7 +881,9 @@ class Engine:
                         actions.extend(rule.evaluate(view))
                     elif i in left:
                         if per_position[i]:
-                            actions.extend(rule.evaluate(view.scoped(self._due(account, cid, dispatch, i))))
+                            due = self._due(account, cid, dispatch, i)
+                            scoped = view if len(due) == len(account.position_views) else view.scoped(due)
+                            actions.extend(rule.evaluate(scoped))
                         else:
                             actions.extend(rule.evaluate(view))
                 if left is not None and not any(isinstance(a, LockAccount) for a in actions):

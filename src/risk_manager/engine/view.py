@@ -127,9 +127,11 @@ class AccountView:
         sums included, unchanged): for a per-position rule (``Rule.bands_per_position``) whose
         decision on the other positions a quote cannot have changed."""
         view = AccountView.__new__(AccountView)
-        for name in AccountView.__slots__:
-            setattr(view, name, getattr(self, name))
+        view._state, view._quotes, view._totals, view._memo = self._state, self._quotes, self._totals, self._memo
         view._positions = positions
+        view.now, view.event, view.changes = self.now, self.event, self.changes
+        view.contracts, view.calendar, view.warn_at = self.contracts, self.calendar, self.warn_at
+        view.connection_lost_since = self.connection_lost_since
         return view
 
     def position(self, contract_id: str) -> PositionView | None:
