@@ -34,7 +34,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -134,6 +134,7 @@ class _Dispatch:
     last_rules: tuple[int, ...]  # indices of the rules tested against the last price
     book_rules: tuple[int, ...]  # ... against bid and ask
     position_rules: frozenset[int]  # indices of the per-position quote rules
+    position_rule_index: Mapping[int, int]  # id(rule) -> its index, of the per-position quote rules
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -153,6 +154,7 @@ class _Dispatch:
             tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices),
             tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
+            {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position},
         )
 
 
@@ -530,10 +532,15 @@ class Engine:
             changes: dict[str, str] | None = None
             kept: KeptFill | None = None
             locked_before = False
+            # The contracts whose positions' inputs the event changes (None: the whole account).
+            touched = None if isinstance(event, AccountEvent) else {event.contract_id}
             if isinstance(event, PositionEvent):
                 kept = account.kept_fills.pop(event.contract_id, None)
                 changes = self._apply_position(account, event, now)
             elif isinstance(event, OrderEvent):
+                replaced = account.working_orders.get(event.order_id)
+                if replaced is not None and touched is not None:
+                    touched.add(replaced.contract_id)  # an order id seen in another contract
                 self._apply_order(account, event)
             elif isinstance(event, TradeEvent):
                 locked_before = account.lockouts.covering(root_of(event.contract_id)) is not None
@@ -547,15 +554,24 @@ class Engine:
             found = self._rules(account)
             if found is not None:
                 view = self._view(account, now, event, changes, found[0])
-                for rule in found[1].by_trigger.get(type(event), ()):
-                    actions.extend(rule.evaluate(view))
+                dispatch = found[1]
+                for rule in dispatch.by_trigger.get(type(event), ()):
+                    i = dispatch.position_rule_index.get(id(rule))
+                    if i is None or touched is None:
+                        actions.extend(rule.evaluate(view))
+                    else:
+                        # a per-position rule: the event changed the inputs of its contract's
+                        # position only (see _due)
+                        due = self._due(account, touched, dispatch, i)
+                        everything = len(due) == len(account.position_views)
+                        actions.extend(rule.evaluate(view if everything else view.scoped(due)))
             self._commit(account, actions, now, out)
             if isinstance(event, TradeEvent) and not locked_before:
                 self._keep_triggering_fill(account, event, actions, now)
             # An account event (balance, canTrade) can end lockouts, which re-arms rule markers on
             # every position; the others touch their own contract and what their decisions name.
             # An order update moves no P&L: without a decision, account-level bands stay as they are.
-            concerned = None if isinstance(event, AccountEvent) else _concerned(event.contract_id, actions)
+            concerned = None if touched is None else _concerned(touched, actions)
             positions_only = isinstance(event, OrderEvent) and not actions
             self._refresh(account, now, concerned=concerned, positions_only=positions_only)
 
@@ -881,7 +897,7 @@ class Engine:
                         actions.extend(rule.evaluate(view))
                     elif i in left:
                         if per_position[i]:
-                            due = self._due(account, cid, dispatch, i)
+                            due = self._due(account, (cid,), dispatch, i)
                             scoped = view if len(due) == len(account.position_views) else view.scoped(due)
                             actions.extend(rule.evaluate(scoped))
                         else:
@@ -894,21 +910,24 @@ class Engine:
                     self._commit(account, actions, now, out)
                     if actions:
                         view.decisions_committed()
-                    self._compute_bands(account, view, dispatch, left, _concerned(cid, actions))
+                    self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
 
-    def _due(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> dict[str, PositionView]:
-        """The positions on which quote rule ``i`` (a per-position rule) must be re-run for a quote
-        of ``cid``: that contract's, and any whose band for the rule does not hold its contract's
-        current quote (in account order, as the rule would list them)."""
+    def _due(
+        self, account: AccountState, touched: Collection[str], dispatch: _Dispatch, i: int
+    ) -> dict[str, PositionView]:
+        """The positions on which quote rule ``i`` (a per-position rule) must be re-run after a quote
+        or an event that changed the positions of the ``touched`` contracts: those, and any whose
+        band for the rule does not hold its contract's current quote (in account order, as the rule
+        would list them)."""
         on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
         count = len(dispatch.quote_rules)
         due: dict[str, PositionView] = {}
         positions = account.positions
         for contract_id, view in account.position_views.items():
-            if contract_id != cid:
+            if contract_id not in touched:
                 bands = positions[contract_id].rule_bands
                 quote = self._quotes.get(contract_id)
                 if (
@@ -1239,17 +1258,24 @@ class Engine:
 _NEVER_QUIET = (_INF, -_INF)
 
 
-def _concerned(cid: str, actions: list[Action]) -> set[str] | None:
-    """The contracts a quote of ``cid`` and the decisions it led to concern (None: the account)."""
-    contracts = {cid}
+def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None:
+    """The contracts an event that touched ``touched`` and the decisions it led to concern (None:
+    the account).
+
+    A per-position band reads its position, its contract's quote and orders, the stop requested
+    for it and the breach markers whose subject names it (``pos:<contract>...``): an action naming
+    no contract (an account alert, a flatten or cancel of every order, executed later through
+    events) changes none of them. Lockouts taken or ended are treated as concerning everything."""
+    contracts = set(touched)
     for action in actions:
-        contract_id = getattr(action, "contract_id", None)
-        subject = action.subject or ""
-        if contract_id is None and subject.startswith("pos:"):
-            contract_id = subject.split(":", 2)[1]
-        if contract_id is None:
+        if isinstance(action, LockAccount | Unlock):
             return None
-        contracts.add(contract_id)
+        contract_id = getattr(action, "contract_id", None)
+        subject = action.subject
+        if contract_id is None and subject is not None and subject.startswith("pos:"):
+            contract_id = subject.split(":", 2)[1]
+        if contract_id is not None:
+            contracts.add(contract_id)
     return contracts
 
 

@@ -127,7 +127,8 @@ class AccountView:
         sums included, unchanged): for a per-position rule (``Rule.bands_per_position``) whose
         decision on the other positions a quote cannot have changed."""
         view = AccountView.__new__(AccountView)
-        view._state, view._quotes, view._totals, view._memo = self._state, self._quotes, self._totals, self._memo
+        view._state, view._quotes = self._state, self._quotes
+        view._totals, view._memo = self._totals, self._memo
         view._positions = positions
         view.now, view.event, view.changes = self.now, self.event, self.changes
         view.contracts, view.calendar, view.warn_at = self.contracts, self.calendar, self.warn_at
