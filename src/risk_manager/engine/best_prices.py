@@ -154,18 +154,21 @@ class BestPrices:
         if watched is None:
             return
         record = watched.record
-        generation = watched.generation
+        current = record.first + len(record.highs)
+        same = watched.generation == current  # the usual case: only the current generation to read
         if position.size > 0:
-            price = record.highest_since(generation)
-            better = price > watched.folded
+            price = record.high if same else record.highest_since(watched.generation)
+            if price <= watched.folded:
+                watched.generation = current
+                return
         elif position.size < 0:
-            price = record.lowest_since(generation)
-            better = price < watched.folded
+            price = record.low if same else record.lowest_since(watched.generation)
+            if price >= watched.folded:
+                watched.generation = current
+                return
         else:
             return
-        watched.generation = record.first + len(record.highs)
-        if not better:
-            return
+        watched.generation = current
         watched.folded = price
         exact = Decimal(repr(price))
         best = position.best_price
