@@ -824,19 +824,27 @@ class Engine:
         quote = self._quotes.get(cid)
         if quote is None:
             quote = self._quotes[cid] = MarketQuote()
-        last, bid, ask = event.last, event.bid, event.ask
+        # a partial quote carries the other prices over
+        last = event.last
         if last is not None:
             quote.last = last
+        else:
+            last = quote.last
+        bid = event.bid
         if bid is not None:
             quote.bid = bid
+        else:
+            bid = quote.bid
+        ask = event.ask
         if ask is not None:
             quote.ask = ask
+        else:
+            ask = quote.ask
         if event.timestamp is not None:
             quote.timestamp = event.timestamp
         index = self._bands.contract(cid)
         if index is None:
             return  # no open position in the contract (one opening later ignores earlier quotes)
-        last, bid, ask = quote.last, quote.bid, quote.ask
         if last is not None:
             self._best.record(cid, last)
         if not self.fast_path:
