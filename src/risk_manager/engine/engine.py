@@ -22,11 +22,11 @@ the mechanisms every rule relies on:
   order: rule wake-ups (session-end flatten, grace expiry), then lockout ends, then the daily reset
   (what belongs to the closing trading day first);
 - the quote fast path: after evaluating an account, each quote-sensitive rule gives a quiet price
-  band per position; a quote whose prices stay strictly inside every band cannot change a decision,
-  so only quotes that leave a band re-run the rules. The bands' edges sit in a per-contract index
-  (band_index.py): a quote inside every band costs O(1), one that crosses k bands re-evaluates those
-  k accounts only. ``fast_path=False`` evaluates every quote fully (the reference the property
-  tests compare against).
+  band per position; a quote whose prices stay inside every band (strictly, unless an edge is
+  ``Inclusive``) cannot change a decision, so only quotes that leave a band re-run the rules. The
+  bands' edges sit in a per-contract index (band_index.py): a quote inside every band costs O(1),
+  one that crosses k bands re-evaluates those k accounts only. ``fast_path=False`` evaluates every
+  quote fully (the reference the property tests compare against).
 """
 
 from __future__ import annotations
