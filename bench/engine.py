@@ -202,6 +202,7 @@ def copier(quotes: int, runs: int, memory_accounts: int) -> None:
         )
         del engine
         gc.collect()
+    inside: dict[int, float] = {}  # per-quote cost with quotes inside the bands only, by N
     for label, breakout_every in (("quotes inside the bands only", 10**12), ("with breakouts", 5000)):
         every = "" if breakout_every > quotes else f" (about one per {breakout_every:,} quotes of a contract)"
         print(f"{label}{every}:")
@@ -239,6 +240,12 @@ def copier(quotes: int, runs: int, memory_accounts: int) -> None:
                 f"{ratio:.2f} x the cost at 10" + (" (target <= 3)" if n == 1000 else "")
                 + f"; {decided:,} actions",
             )
+            if n not in inside:
+                inside[n] = per_quote[n]
+            elif decided:
+                # what a moved stop costs: the extra time over quotes that stay inside, per action
+                extra = (per_quote[n] - inside[n]) * n_quotes / decided
+                row("    extra cost per stop moved", f"{extra * 1e6:.1f} us")
 
 
 def main() -> None:

@@ -208,11 +208,12 @@ class ContractIndex(Generic[A, P]):
 class BandIndex(Generic[A, P]):
     """The band edges of every open position, by contract."""
 
-    __slots__ = ("_by_contract", "_contract_of", "_order")
+    __slots__ = ("_by_contract", "_entries", "_order")
 
     def __init__(self) -> None:
         self._by_contract: dict[str, ContractIndex[A, P]] = {}
-        self._contract_of: dict[int, str] = {}  # id(position) -> contract id
+        # id(position) -> (its contract id, its entry in the last-price band, in the book band)
+        self._entries: dict[int, tuple[str, BandEntry[A, P], BandEntry[A, P]]] = {}
         self._order = 0
 
     def add(self, contract_id: str, account: A, position: P) -> None:
@@ -221,28 +222,33 @@ class BandIndex(Generic[A, P]):
         index = self._by_contract.get(contract_id)
         if index is None:
             index = self._by_contract[contract_id] = ContractIndex()
-        index.last.add(BandEntry(account, position, self._order))
-        index.book.add(BandEntry(account, position, self._order))
-        self._contract_of[id(position)] = contract_id
+        on_last = BandEntry(account, position, self._order)
+        on_book = BandEntry(account, position, self._order)
+        index.last.add(on_last)
+        index.book.add(on_book)
+        self._entries[id(position)] = (contract_id, on_last, on_book)
 
     def remove(self, position: P) -> None:
-        contract_id = self._contract_of.pop(id(position), None)
-        if contract_id is None:
+        found = self._entries.pop(id(position), None)
+        if found is None:
             return
-        index = self._by_contract[contract_id]
+        index = self._by_contract[found[0]]
         index.last.remove(position)
         index.book.remove(position)
         if not index:
-            del self._by_contract[contract_id]
+            del self._by_contract[found[0]]
 
     def update(self, position: P) -> None:
         """Re-index ``position`` after its bands changed (or after it was popped as crossed)."""
-        contract_id = self._contract_of.get(id(position))
-        if contract_id is not None:
-            self._by_contract[contract_id].update(position)
+        found = self._entries.get(id(position))
+        if found is not None:
+            contract_id, on_last, on_book = found
+            index = self._by_contract[contract_id]
+            index.last.update(on_last)
+            index.book.update(on_book)
 
     def contract(self, contract_id: str) -> ContractIndex[A, P] | None:
         return self._by_contract.get(contract_id)
 
     def __len__(self) -> int:
-        return len(self._contract_of)
+        return len(self._entries)

@@ -4,25 +4,28 @@ touching every position on every quote.
 The reference meaning: the entry price, raised (long) or lowered (short) by the contract's last
 price at every quote of the contract since the position opened. Updating each position on each
 quote would cost O(positions) per quote, which is what the band index exists to avoid. Instead each
-contract keeps its last prices as *suffix extremes*: the quotes whose last price is the highest
-(lowest) of everything after them. "The highest last since quote n" is then the first kept high
-after n — a binary search — and recording a quote costs O(1) amortised. A position remembers up to
-which quote its ``best_price`` accounts for, and is brought up to date (``settle``) whenever
-something is about to read it: before rules see its account, and before a snapshot.
+contract cuts its quotes into *generations*: a new one starts when a position opens in the contract
+(and the current one has seen a quote), so every generation lies wholly after or wholly before any
+position's opening. A quote only raises its generation's highest and lowers its lowest last price:
+two comparisons, whatever the number of positions. "The highest last since the position opened" is
+the highest of the generations from its first one on, and a position is brought up to date
+(``settle``) whenever something is about to read it — before rules see its account, and before a
+snapshot — after which it starts from the current generation (folding a generation in twice changes
+nothing: best_price only ever improves).
 
-The kept lists only grow in a market that keeps falling (highs) or rising (lows); past a bound the
-contract's positions are all settled and the lists start afresh.
+Closed generations pile up only while positions keep opening; past a bound the contract's positions
+are all settled and the closed generations dropped.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-# Kept extremes per side before every position of the contract is settled and the lists cleared.
+# Closed generations kept per contract before its positions are all settled and they are dropped.
 _MAX_KEPT = 4096
+_INF = float("inf")
 
 
 class Trailed(Protocol):
@@ -34,52 +37,74 @@ class Trailed(Protocol):
 
 
 class LastPrices:
-    """The last prices quoted for one contract, reduced to what "highest/lowest since" needs."""
+    """The last prices quoted for one contract, reduced to each generation's extremes."""
 
-    __slots__ = ("count", "high_at", "high_prices", "low_at", "low_prices")
+    __slots__ = ("first", "high", "highs", "low", "lows")
 
     def __init__(self) -> None:
-        self.count = 0  # quotes recorded so far
-        # Suffix maxima: quote numbers ascending, prices strictly descending.
-        self.high_at: list[int] = []
-        self.high_prices: list[float] = []
-        # Suffix minima: quote numbers ascending, prices strictly ascending.
-        self.low_at: list[int] = []
-        self.low_prices: list[float] = []
+        # The current generation's extremes (-inf/inf: no quote in it yet).
+        self.high = -_INF
+        self.low = _INF
+        # The closed generations' extremes, oldest first; the first is generation number ``first``.
+        self.highs: list[float] = []
+        self.lows: list[float] = []
+        self.first = 0
 
-    def record(self, last: float) -> bool:
-        """Record a quote's last price; True when the kept lists have grown past their bound."""
-        self.count = count = self.count + 1
-        at, prices = self.high_at, self.high_prices
-        while prices and prices[-1] <= last:
-            prices.pop()
-            at.pop()
-        at.append(count)
-        prices.append(last)
-        grown = len(at) > _MAX_KEPT
-        at, prices = self.low_at, self.low_prices
-        while prices and prices[-1] >= last:
-            prices.pop()
-            at.pop()
-        at.append(count)
-        prices.append(last)
-        return grown or len(at) > _MAX_KEPT
+    def record(self, last: float) -> None:
+        """A quote's last price."""
+        if last > self.high:
+            self.high = last
+        if last < self.low:
+            self.low = last
 
-    def highest_since(self, count: int) -> float | None:
-        """The highest last price among the quotes recorded after the first ``count``."""
-        i = bisect_right(self.high_at, count)
-        return self.high_prices[i] if i < len(self.high_prices) else None
+    @property
+    def current(self) -> int:
+        """The number of the current generation."""
+        return self.first + len(self.highs)
 
-    def lowest_since(self, count: int) -> float | None:
-        i = bisect_right(self.low_at, count)
-        return self.low_prices[i] if i < len(self.low_prices) else None
+    def start(self) -> int:
+        """A position opens: quotes from now on belong to a generation that starts after it (a new
+        one unless the current has seen no quote yet). Returns that generation's number."""
+        if self.high != -_INF:
+            self.highs.append(self.high)
+            self.lows.append(self.low)
+            self.high, self.low = -_INF, _INF
+        return self.first + len(self.highs)
 
-    def forget_before_now(self) -> None:
-        """Drop everything recorded: only valid once no position still needs those quotes."""
-        self.high_at.clear()
-        self.high_prices.clear()
-        self.low_at.clear()
-        self.low_prices.clear()
+    def highest_since(self, generation: int) -> float:
+        """The highest last price of generation ``generation`` and later (-inf: none)."""
+        i = generation - self.first
+        if i < len(self.highs):
+            return max(self.high, max(self.highs[i:]))
+        return self.high
+
+    def lowest_since(self, generation: int) -> float:
+        i = generation - self.first
+        if i < len(self.lows):
+            return min(self.low, min(self.lows[i:]))
+        return self.low
+
+    def drop_closed(self) -> None:
+        """Forget the closed generations: only valid once every position has settled past them."""
+        self.first += len(self.highs)
+        self.highs.clear()
+        self.lows.clear()
+
+
+class _Watched:
+    """A tracked position: its contract's record, the first generation not yet folded into its
+    best_price (as a float, ``folded``), and what to call when best_price moves."""
+
+    __slots__ = ("folded", "generation", "on_move", "position", "record")
+
+    def __init__(
+        self, position: Trailed, record: LastPrices, on_move: Callable[[], None] | None
+    ) -> None:
+        self.position = position
+        self.record = record
+        self.generation = record.start()
+        self.on_move = on_move
+        self.folded = -_INF if position.size > 0 else _INF  # the best last folded in so far
 
 
 class BestPrices:
@@ -89,11 +114,10 @@ class BestPrices:
 
     def __init__(self) -> None:
         self._records: dict[str, LastPrices] = {}
-        # id(position) -> (position, its contract's record, [quotes accounted for in its best_price])
-        # (and what to call when its best_price moves: the engine republishes the rules' copy)
-        self._watched: dict[int, tuple[Trailed, LastPrices, list[int], Callable[[], None] | None]] = {}
+        self._watched: dict[int, _Watched] = {}  # by id(position)
 
-    def _record_of(self, contract_id: str) -> LastPrices:
+    def record_of(self, contract_id: str) -> LastPrices:
+        """The record of ``contract_id``'s last prices (made on first use)."""
         record = self._records.get(contract_id)
         if record is None:
             record = self._records[contract_id] = LastPrices()
@@ -102,44 +126,53 @@ class BestPrices:
     def watch(self, position: Trailed, on_move: Callable[[], None] | None = None) -> None:
         """Start tracking a position that opens now: quotes before this point do not count.
         ``on_move`` is called whenever settling moves its ``best_price``."""
-        record = self._record_of(position.contract_id)
-        self._watched[id(position)] = (position, record, [record.count], on_move)
+        record = self.record_of(position.contract_id)
+        self._watched[id(position)] = _Watched(position, record, on_move)
+        if len(record.highs) > _MAX_KEPT:
+            for watched in list(self._watched.values()):
+                if watched.record is record:
+                    self.settle(watched.position)
+            record.drop_closed()
 
     def forget(self, position: Trailed) -> None:
         self._watched.pop(id(position), None)
 
     def record(self, contract_id: str, last: float) -> None:
-        """A quote of ``contract_id`` whose (possibly carried over) last price is ``last``."""
+        """A quote of ``contract_id`` whose (possibly carried over) last price is ``last``
+        (LastPrices.record inlined: this runs on every quote)."""
         record = self._records.get(contract_id)
         if record is None:
-            record = self._record_of(contract_id)
-        if record.record(last):
-            for position, of, _, _ in list(self._watched.values()):
-                if of is record:
-                    self.settle(position)
-            record.forget_before_now()
+            record = self.record_of(contract_id)
+        if last > record.high:
+            record.high = last
+        if last < record.low:
+            record.low = last
 
     def settle(self, position: Trailed) -> None:
         """Bring ``position.best_price`` up to date with every quote recorded since it was last settled."""
-        found = self._watched.get(id(position))
-        if found is None:
+        watched = self._watched.get(id(position))
+        if watched is None:
             return
-        _, record, seen, on_move = found
-        if seen[0] == record.count:
-            return
-        before = position.best_price
+        record = watched.record
+        current = record.first + len(record.highs)
+        same = watched.generation == current  # the usual case: only the current generation to read
         if position.size > 0:
-            price = record.highest_since(seen[0])
-            if price is not None:
-                exact = Decimal(repr(price))
-                if position.best_price is not None and exact > position.best_price:
-                    position.best_price = exact
+            price = record.high if same else record.highest_since(watched.generation)
+            if price <= watched.folded:
+                watched.generation = current
+                return
         elif position.size < 0:
-            price = record.lowest_since(seen[0])
-            if price is not None:
-                exact = Decimal(repr(price))
-                if position.best_price is not None and exact < position.best_price:
-                    position.best_price = exact
-        seen[0] = record.count
-        if on_move is not None and position.best_price is not before:
-            on_move()
+            price = record.low if same else record.lowest_since(watched.generation)
+            if price >= watched.folded:
+                watched.generation = current
+                return
+        else:
+            return
+        watched.generation = current
+        watched.folded = price
+        exact = Decimal(repr(price))
+        best = position.best_price
+        if best is not None and (exact > best if position.size > 0 else exact < best):
+            position.best_price = exact
+            if watched.on_move is not None:
+                watched.on_move()

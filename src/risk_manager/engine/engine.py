@@ -22,11 +22,11 @@ the mechanisms every rule relies on:
   order: rule wake-ups (session-end flatten, grace expiry), then lockout ends, then the daily reset
   (what belongs to the closing trading day first);
 - the quote fast path: after evaluating an account, each quote-sensitive rule gives a quiet price
-  band per position; a quote whose prices stay strictly inside every band cannot change a decision,
-  so only quotes that leave a band re-run the rules. The bands' edges sit in a per-contract index
-  (band_index.py): a quote inside every band costs O(1), one that crosses k bands re-evaluates those
-  k accounts only. ``fast_path=False`` evaluates every quote fully (the reference the property
-  tests compare against).
+  band per position; a quote whose prices stay inside every band (strictly, unless an edge is
+  ``Inclusive``) cannot change a decision, so only quotes that leave a band re-run the rules. The
+  bands' edges sit in a per-contract index (band_index.py): a quote inside every band costs O(1),
+  one that crosses k bands re-evaluates those k accounts only. ``fast_path=False`` evaluates every
+  quote fully (the reference the property tests compare against).
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
@@ -72,7 +73,7 @@ from risk_manager.domain.events import (
     TradeEvent,
 )
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
-from risk_manager.domain.money import ZERO, money
+from risk_manager.domain.money import ZERO, money, to_decimal
 from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
@@ -90,7 +91,7 @@ from risk_manager.engine.state import (
 from risk_manager.engine.status import account_status
 from risk_manager.engine.timers import Timer, TimerKind
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.api import Band, Rule
+from risk_manager.rules.api import Band, Inclusive, PositionView, Rule
 
 ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
@@ -129,6 +130,11 @@ class _Dispatch:
     on_last: tuple[bool, ...]
     on_book: tuple[bool, ...]
     per_position: tuple[bool, ...]
+    every_rule: frozenset[int]  # indices of all quote rules
+    last_rules: tuple[int, ...]  # indices of the rules tested against the last price
+    book_rules: tuple[int, ...]  # ... against bid and ask
+    position_rules: frozenset[int]  # indices of the per-position quote rules
+    position_rule_index: Mapping[int, int]  # id(rule) -> its index, of the per-position quote rules
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -144,6 +150,11 @@ class _Dispatch:
             tuple("last" in r.band_prices for r in quote_rules),
             tuple(bool(r.band_prices & {"bid", "ask"}) for r in quote_rules),
             tuple(r.bands_per_position for r in quote_rules),
+            frozenset(range(len(quote_rules))),
+            tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices),
+            tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
+            frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
+            {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position},
         )
 
 
@@ -485,11 +496,15 @@ class Engine:
         now: datetime,
         event: Event | None,
         changes: Mapping[str, str] | None = None,
+        rules: RuleSet | None = None,
     ) -> AccountView:
-        rules = self.policy.rules_for(account.account_id)
+        """The account as rules see it (``rules``: its RuleSet when the caller has it at hand)."""
+        if rules is None:
+            rules = self.policy.rules_for(account.account_id)
         warn_at = rules.warn_at if rules is not None else ()
+        settle = self._best.settle
         for position in account.positions.values():
-            self._best.settle(position)  # rules read best_price: make it exact first (republishes)
+            settle(position)  # rules read best_price: make it exact first (republishes)
         return AccountView(
             account,
             now,
@@ -517,10 +532,15 @@ class Engine:
             changes: dict[str, str] | None = None
             kept: KeptFill | None = None
             locked_before = False
+            # The contracts whose positions' inputs the event changes (None: the whole account).
+            touched = None if isinstance(event, AccountEvent) else {event.contract_id}
             if isinstance(event, PositionEvent):
                 kept = account.kept_fills.pop(event.contract_id, None)
                 changes = self._apply_position(account, event, now)
             elif isinstance(event, OrderEvent):
+                replaced = account.working_orders.get(event.order_id)
+                if replaced is not None and touched is not None:
+                    touched.add(replaced.contract_id)  # an order id seen in another contract
                 self._apply_order(account, event)
             elif isinstance(event, TradeEvent):
                 locked_before = account.lockouts.covering(root_of(event.contract_id)) is not None
@@ -533,13 +553,27 @@ class Engine:
                 actions.extend(self._unknown_contracts(account, changes))
             found = self._rules(account)
             if found is not None:
-                view = self._view(account, now, event, changes)
-                for rule in found[1].by_trigger.get(type(event), ()):
-                    actions.extend(rule.evaluate(view))
+                view = self._view(account, now, event, changes, found[0])
+                dispatch = found[1]
+                for rule in dispatch.by_trigger.get(type(event), ()):
+                    i = dispatch.position_rule_index.get(id(rule))
+                    if i is None or touched is None:
+                        actions.extend(rule.evaluate(view))
+                    else:
+                        # a per-position rule: the event changed the inputs of its contract's
+                        # position only (see _due)
+                        due = self._due(account, touched, dispatch, i)
+                        everything = len(due) == len(account.position_views)
+                        actions.extend(rule.evaluate(view if everything else view.scoped(due)))
             self._commit(account, actions, now, out)
             if isinstance(event, TradeEvent) and not locked_before:
                 self._keep_triggering_fill(account, event, actions, now)
-            self._refresh(account, now)
+            # An account event (balance, canTrade) can end lockouts, which re-arms rule markers on
+            # every position; the others touch their own contract and what their decisions name.
+            # An order update moves no P&L: without a decision, account-level bands stay as they are.
+            concerned = None if touched is None else _concerned(touched, actions)
+            positions_only = isinstance(event, OrderEvent) and not actions
+            self._refresh(account, now, concerned=concerned, positions_only=positions_only)
 
     @staticmethod
     def _keep_triggering_fill(
@@ -790,19 +824,27 @@ class Engine:
         quote = self._quotes.get(cid)
         if quote is None:
             quote = self._quotes[cid] = MarketQuote()
-        last, bid, ask = event.last, event.bid, event.ask
+        # a partial quote carries the other prices over
+        last = event.last
         if last is not None:
             quote.last = last
+        else:
+            last = quote.last
+        bid = event.bid
         if bid is not None:
             quote.bid = bid
+        else:
+            bid = quote.bid
+        ask = event.ask
         if ask is not None:
             quote.ask = ask
+        else:
+            ask = quote.ask
         if event.timestamp is not None:
             quote.timestamp = event.timestamp
         index = self._bands.contract(cid)
         if index is None:
             return  # no open position in the contract (one opening later ignores earlier quotes)
-        last, bid, ask = quote.last, quote.bid, quote.ask
         if last is not None:
             self._best.record(cid, last)
         if not self.fast_path:
@@ -819,6 +861,7 @@ class Engine:
             book = (only, only)
         if index.quiet(last, book):
             return  # inside every band: O(1) whatever the number of positions
+        bands = self._bands
         for entry in index.crossed(last, book):
             account, position = entry.account, entry.position
             found = self._rules(account)
@@ -831,8 +874,8 @@ class Engine:
                     if (on_last[i] and last is not None and not lo < last < hi)
                     or (on_book[i] and book is not None and not (lo < book[0] and book[1] < hi))
                 }
-            self._evaluate_quote(account, cid, event, now, out, left)
-            index.update(position)  # back into the index, with the bands the evaluation left
+            self._evaluate_quote(account, cid, event, now, out, left, found)
+            bands.update(position)  # back into the index, with the bands the evaluation left
 
     def _evaluate_quote(
         self,
@@ -842,28 +885,67 @@ class Engine:
         now: datetime,
         out: list[Action],
         left: set[int] | None,
+        found: tuple[RuleSet, _Dispatch] | None = None,
     ) -> None:
-        """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them)."""
+        """Run the quote-sensitive rules whose band the quote left (``left``; None = all of them).
+
+        A per-position rule re-run because the quote left its band on the quoted position is run on
+        that position, and on any other whose band does not hold its own contract's quote (a band
+        a non-quote event moved): on every other position its decision cannot have changed."""
         with self._guarded(account, now, out):
-            found = self._rules(account)
+            if found is None:
+                found = self._rules(account)
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
                 dispatch = found[1]
-                quote_rules = dispatch.quote_rules
-                view = self._view(account, now, event)
+                quote_rules, per_position = dispatch.quote_rules, dispatch.per_position
+                view = self._view(account, now, event, None, found[0])
                 for i, rule in enumerate(quote_rules):
-                    if left is None or i in left:
+                    if left is None:
                         actions.extend(rule.evaluate(view))
+                    elif i in left:
+                        if per_position[i]:
+                            due = self._due(account, (cid,), dispatch, i)
+                            scoped = view if len(due) == len(account.position_views) else view.scoped(due)
+                            actions.extend(rule.evaluate(scoped))
+                        else:
+                            actions.extend(rule.evaluate(view))
                 if left is not None and not any(isinstance(a, LockAccount) for a in actions):
                     # No lockout started, so nothing another rule reads has changed: only the re-run
                     # rules' own bands (and breach markers) move — and of a per-position rule only
-                    # on the positions the quote or a decision concerns.
+                    # on the positions the quote or a decision concerns. The view still holds: the
+                    # decisions changed no position and no quote (markers and stops are read live).
                     self._commit(account, actions, now, out)
-                    view = self._view(account, now, None)
-                    self._compute_bands(account, view, dispatch, left, _concerned(cid, actions))
+                    if actions:
+                        view.decisions_committed()
+                    self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
+
+    def _due(
+        self, account: AccountState, touched: Collection[str], dispatch: _Dispatch, i: int
+    ) -> dict[str, PositionView]:
+        """The positions on which quote rule ``i`` (a per-position rule) must be re-run after a quote
+        or an event that changed the positions of the ``touched`` contracts: those, and any whose
+        band for the rule does not hold its contract's current quote (in account order, as the rule
+        would list them)."""
+        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
+        count = len(dispatch.quote_rules)
+        due: dict[str, PositionView] = {}
+        positions = account.positions
+        for contract_id, view in account.position_views.items():
+            if contract_id not in touched:
+                bands = positions[contract_id].rule_bands
+                quote = self._quotes.get(contract_id)
+                if (
+                    len(bands) == count
+                    and bands[i] is not _NEVER_QUIET
+                    and (quote is None or _holds(bands[i], quote, on_last, on_book))
+                ):
+                    continue
+            due[contract_id] = view
+        return due
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -1076,11 +1158,22 @@ class Engine:
     def _clear_rule_markers(account: AccountState, rule: str) -> None:
         account.breaches = {b for b in account.breaches if b[0] != rule}
 
-    def _refresh(self, account: AccountState, now: datetime, woken: str | None = None) -> None:
+    def _refresh(
+        self,
+        account: AccountState,
+        now: datetime,
+        woken: str | None = None,
+        concerned: set[str] | None = None,
+        positions_only: bool = False,
+    ) -> None:
         """Recompute the account's quiet bands and rule wake-ups after its state changed.
 
         ``woken`` is the rule just evaluated by its own timer: asking again for a time not after
         ``now`` would loop forever, so such an answer means "nothing more to wait for".
+        ``concerned``: the contracts whose positions the change can have touched (see _concerned);
+        the other positions keep the bands of their per-position rules (None: recompute all).
+        ``positions_only``: nothing an account-level rule reads changed (an order update that led to
+        no decision): only the per-position rules' bands on the concerned contracts are recomputed.
         """
         found = self._rules(account)
         dispatch = found[1] if found is not None else None
@@ -1092,8 +1185,12 @@ class Engine:
                 position.rule_bands = []
                 self._bands.update(position)
             return
-        view = self._view(account, now, None)
-        self._compute_bands(account, view, dispatch, None)
+        view = self._view(account, now, None, None, found[0] if found is not None else None)
+        if concerned is None:
+            self._compute_bands(account, view, dispatch, None)
+        else:
+            only = dispatch.position_rules if positions_only else dispatch.every_rule
+            self._compute_bands(account, view, dispatch, only, concerned)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             current = self._wakeups.get(key)
@@ -1116,7 +1213,7 @@ class Engine:
         account: AccountState,
         view: AccountView,
         dispatch: _Dispatch,
-        only: set[int] | None,
+        only: Set[int] | None,
         concerned: set[str] | None = None,
     ) -> None:
         """Store each quote-sensitive rule's quiet band per position (all rules, or those in ``only``)
@@ -1125,9 +1222,11 @@ class Engine:
 
         ``concerned``: the contracts whose positions may have moved; the bands of per-position rules
         (``Rule.bands_per_position``) on other positions are kept (None: every position moved)."""
-        quote_rules, on_last, on_book = dispatch.quote_rules, dispatch.on_last, dispatch.on_book
+        quote_rules, last_rules, book_rules = dispatch.quote_rules, dispatch.last_rules, dispatch.book_rules
         count = len(quote_rules)
         views = account.position_views
+        update = self._bands.update
+        shared: list[int] | None = None  # the rules of ``only`` whose bands span the account
         for position in account.positions.values():
             frozen = views[position.contract_id]
             bands = position.rule_bands
@@ -1137,53 +1236,104 @@ class Engine:
             elif concerned is None or position.contract_id in concerned:
                 todo = only
             else:
-                todo = [i for i in only if not dispatch.per_position[i]]
+                if shared is None:
+                    per_position = dispatch.per_position
+                    shared = [i for i in only if not per_position[i]]
+                todo = shared
                 if not todo:
                     continue
             for i in todo:
                 bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
             last_lo = book_lo = -_INF
             last_hi = book_hi = _INF
-            for i, (lo, hi) in enumerate(bands):
-                if on_last[i]:
-                    last_lo, last_hi = max(last_lo, lo), min(last_hi, hi)
-                if on_book[i]:
-                    book_lo, book_hi = max(book_lo, lo), min(book_hi, hi)
+            for i in last_rules:
+                lo, hi = bands[i]
+                if lo > last_lo:
+                    last_lo = lo
+                if hi < last_hi:
+                    last_hi = hi
+            for i in book_rules:
+                lo, hi = bands[i]
+                if lo > book_lo:
+                    book_lo = lo
+                if hi < book_hi:
+                    book_hi = hi
             position.band_lo, position.band_hi = last_lo, last_hi
             position.book_lo, position.book_hi = book_lo, book_hi
-            self._bands.update(position)
+            update(position)
 
 
 _NEVER_QUIET = (_INF, -_INF)
 
 
-def _concerned(cid: str, actions: list[Action]) -> set[str] | None:
-    """The contracts a quote of ``cid`` and the decisions it led to concern (None: the account)."""
-    contracts = {cid}
+def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None:
+    """The contracts an event that touched ``touched`` and the decisions it led to concern (None:
+    the account).
+
+    A per-position band reads its position, its contract's quote and orders, the stop requested
+    for it and the breach markers whose subject names it (``pos:<contract>...``): an action naming
+    no contract (an account alert, a flatten or cancel of every order, executed later through
+    events) changes none of them. Lockouts taken or ended are treated as concerning everything."""
+    contracts = set(touched)
     for action in actions:
-        contract_id = getattr(action, "contract_id", None)
-        subject = action.subject or ""
-        if contract_id is None and subject.startswith("pos:"):
-            contract_id = subject.split(":", 2)[1]
-        if contract_id is None:
+        if isinstance(action, LockAccount | Unlock):
             return None
-        contracts.add(contract_id)
+        contract_id = getattr(action, "contract_id", None)
+        subject = action.subject
+        if contract_id is None and subject is not None and subject.startswith("pos:"):
+            contract_id = subject.split(":", 2)[1]
+        if contract_id is not None:
+            contracts.add(contract_id)
     return contracts
 
 
+def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:
+    """True when ``quote`` lies inside ``band`` as the index tests it (Engine._on_quote)."""
+    lo, hi = band
+    if on_last and quote.last is not None and not lo < quote.last < hi:
+        return False
+    if on_book:
+        bid, ask = quote.bid, quote.ask
+        if bid is not None and not lo < bid < hi:
+            return False
+        if ask is not None and not lo < ask < hi:
+            return False
+    return True
+
+
 def _float_band(band: Band | None) -> tuple[float, float]:
-    """A rule's band as floats shrunk inwards by a tiny margin (None: no quote is ever quiet)."""
+    """A rule's band as floats, tested strictly (lo < price < hi) against received prices (None: no
+    quote is ever quiet). An exclusive edge is shrunk inwards by a tiny margin, so that float rounding
+    can never put a price exactly on it "inside"; an inclusive edge becomes the next float beyond the
+    last received price whose exact value is on or inside it (see _inclusive_hi)."""
     if band is None:
         return _NEVER_QUIET
     lo, hi = band
     lo_f, hi_f = -_INF, _INF
     if lo is not None:
-        f = float(lo)
-        lo_f = f + abs(f) * _BAND_MARGIN + _BAND_MARGIN
+        if type(lo) is Inclusive:
+            lo_f = -_inclusive_hi(-lo.price)
+        else:
+            f = float(lo)  # type: ignore[arg-type]
+            lo_f = f + abs(f) * _BAND_MARGIN + _BAND_MARGIN
     if hi is not None:
-        f = float(hi)
-        hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
+        if type(hi) is Inclusive:
+            hi_f = _inclusive_hi(hi.price)
+        else:
+            f = float(hi)  # type: ignore[arg-type]
+            hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
     return (lo_f, hi_f)
+
+
+def _inclusive_hi(edge: Decimal) -> float:
+    """The float h such that a received price p is strictly below h exactly when its exact value
+    (``to_decimal(p)``, the shortest repr) is at most ``edge``: one step above the largest such p.
+    (Rounding to the nearest float is monotonic, so the largest such p is float(edge) or the float
+    just below it.)"""
+    f = float(edge)
+    if to_decimal(f) > edge:
+        f = math.nextafter(f, -_INF)
+    return math.nextafter(f, _INF)
 
 
 def _closes_only(account: AccountState, order: OrderEvent) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
@@ -14,6 +15,8 @@ from risk_manager.domain.money import ZERO
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
+
+T = TypeVar("T")
 
 
 class AccountView:
@@ -25,6 +28,8 @@ class AccountView:
     """
 
     __slots__ = (
+        "_memo",
+        "_positions",
         "_quotes",
         "_state",
         "_totals",
@@ -50,11 +55,14 @@ class AccountView:
         connection_lost_since: datetime | None = None,
     ) -> None:
         self._state = state
+        # What ``positions`` lists: every open position, or a subset (see ``scoped``).
+        self._positions: Mapping[str, PositionView] = state.position_views
         self._quotes = quotes
         # unrealized_total by price source: a view lives for one evaluation (or one computation of
         # bands), during which the account does not change, and account-level bands ask once per
         # position.
         self._totals: dict[str, tuple[Decimal, int]] = {}
+        self._memo: dict[Hashable, Any] = {}  # see memo(); emptied when decisions are committed
         self.now = now
         self.event = event
         self.contracts = contracts
@@ -99,7 +107,33 @@ class AccountView:
 
     @property
     def positions(self) -> Mapping[str, PositionView]:
-        return self._state.position_views
+        return self._positions
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per key while the account does not change (see rules.api)."""
+        memo = self._memo
+        if key in memo:
+            return memo[key]  # type: ignore[no-any-return]
+        value = memo[key] = compute()
+        return value
+
+    def decisions_committed(self) -> None:
+        """The engine recorded decisions (breach markers, requested stops) since this view was made:
+        what was memoized may depend on them."""
+        self._memo.clear()
+
+    def scoped(self, positions: Mapping[str, PositionView]) -> AccountView:
+        """The same view listing only ``positions`` in ``positions`` (everything else, account
+        sums included, unchanged): for a per-position rule (``Rule.bands_per_position``) whose
+        decision on the other positions a quote cannot have changed."""
+        view = AccountView.__new__(AccountView)
+        view._state, view._quotes = self._state, self._quotes
+        view._totals, view._memo = self._totals, self._memo
+        view._positions = positions
+        view.now, view.event, view.changes = self.now, self.event, self.changes
+        view.contracts, view.calendar, view.warn_at = self.contracts, self.calendar, self.warn_at
+        view.connection_lost_since = self.connection_lost_since
+        return view
 
     def position(self, contract_id: str) -> PositionView | None:
         return self._state.position_views.get(contract_id)

@@ -10,7 +10,7 @@ change engine state, and the engine is free to change how it keeps it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -36,10 +36,23 @@ QUOTE_PRICES: dict[str, frozenset[str]] = {
 }
 ALL_QUOTE_PRICES = frozenset({"last", "bid", "ask"})
 
-# A quiet band: (lowest, highest) mark price of one position strictly inside which the rule's
-# decision cannot change on a quote; None on a side means unbounded. A rule that cannot say
-# returns None instead of a band and is then evaluated on every quote of the contract.
-Band = tuple[Decimal | None, Decimal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Inclusive:
+    """A band edge that is itself quiet: a mark exactly at ``price`` cannot change the decision,
+    only one beyond it can (RULE-012's trailing edge: the stop moves once the best price passes it).
+    A plain Decimal edge is exclusive: the decision may change at the edge itself (a limit reached)."""
+
+    price: Decimal
+
+
+# A quiet band: (lowest, highest) mark price of one position inside which the rule's decision
+# cannot change on a quote; None on a side means unbounded. An edge is exclusive (a mark on it is
+# not quiet) unless wrapped in ``Inclusive``. A rule that cannot say returns None instead of a band
+# and is then evaluated on every quote of the contract.
+Edge = Decimal | Inclusive | None
+Band = tuple[Edge, Edge]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,9 @@ class DayView:
     @property
     def costs(self) -> Decimal:
         return self.fees + self.commissions
+
+
+T = TypeVar("T")
 
 
 class AccountView(Protocol):
@@ -132,6 +148,11 @@ class AccountView(Protocol):
     def locked(self, contract_id: str | None = None) -> Lockout | None: ...
     def lockout_of(self, rule: str, scope: str = "account", symbol: str | None = None) -> Lockout | None: ...
     def breached(self, rule: str, subject: str) -> bool: ...
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key`` for this view (a view lives for one evaluation or one
+        computation of bands): an account-level band asks the same sums for every position."""
+        ...
 
 
 class RuleConfig(TrueFalseOnly, BaseModel):

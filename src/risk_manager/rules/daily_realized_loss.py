@@ -92,15 +92,22 @@ def account_band(
         return None
     pnl_now = position.unrealized_at(mark)
     assert pnl_now is not None  # spec is known
+    share = view.memo(("account_band", rule_id, value, limit), lambda: _share(view, rule_id, value, limit))
+    if share is None:
+        return None
+    if limit < 0:
+        return band_for_pnl(position, pnl_now, pnl_now - share, None, mark)
+    return band_for_pnl(position, pnl_now, None, pnl_now + share, mark)
+
+
+def _share(view: AccountView, rule_id: str, value: Decimal, limit: Decimal) -> Decimal | None:
+    """Each known position's share of the distance to the next level (None: no distance left)."""
     known = len(view.positions) - view.unrealized_total(SOURCE)[1]
     threshold = next_threshold(view, rule_id, SUBJECT, value, limit)
     slack = value - threshold if limit < 0 else threshold - value
     if slack <= 0 or known == 0:
         return None
-    share = slack / known
-    if limit < 0:
-        return band_for_pnl(position, pnl_now, pnl_now - share, None, mark)
-    return band_for_pnl(position, pnl_now, None, pnl_now + share, mark)
+    return slack / known
 
 
 def day_pnl_band(

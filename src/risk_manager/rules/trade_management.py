@@ -23,7 +23,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.domain.values import TrueFalseOnly
-from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.api import (
+    QUOTE_PRICES,
+    AccountView,
+    Band,
+    Inclusive,
+    PositionView,
+    Rule,
+    RuleConfig,
+)
 
 
 def _ticks(value: Any) -> int:
@@ -210,9 +218,11 @@ class TradeManagement(Rule[TradeManagementConfig]):
         best = self._best(view, position)
         gain = None if best is None else (best - entry) * sign / tick
         be, tr = self.config.breakeven, self.config.trailing
+        # Triggers act at the level itself (profit >= trigger): exclusive edges.
         levels: list[Decimal] = []
         if be.enabled and (gain is None or gain < be.trigger_ticks):
             levels.append(entry + sign * be.trigger_ticks * tick)
+        trailing: Decimal | None = None
         if tr.enabled:
             if gain is None or gain < tr.activation_ticks:
                 levels.append(entry + sign * tr.activation_ticks * tick)
@@ -220,13 +230,24 @@ class TradeManagement(Rule[TradeManagementConfig]):
                 return None  # a stop is due now: no quiet band
             else:
                 # The trailing target (best - distance, rounded up to the grid for a long) beats the
-                # previous stop exactly when best passes the grid price at or below it + distance.
+                # previous stop exactly when best passes the grid price at or below it + distance:
+                # at that price itself the target is that grid price, no tighter than the previous
+                # stop, so the edge is quiet (inclusive). On a tick-grid walk the price lands on
+                # it about as often as it passes it.
                 rounding = ROUND_FLOOR if sign > 0 else ROUND_CEILING
                 on_grid = (previous / tick).to_integral_value(rounding) * tick
-                levels.append(on_grid + sign * tr.distance_ticks * tick)
-        if not levels:
+                trailing = on_grid + sign * tr.distance_ticks * tick
+        if levels:
+            nearest = min(levels) if sign > 0 else max(levels)
+            if trailing is not None and (trailing < nearest if sign > 0 else trailing > nearest):
+                edge: Decimal | Inclusive = Inclusive(trailing)
+            else:
+                edge = nearest
+        elif trailing is not None:
+            edge = Inclusive(trailing)
+        else:
             return (None, None)
-        return (None, min(levels)) if sign > 0 else (max(levels), None)
+        return (None, edge) if sign > 0 else (edge, None)
 
     @staticmethod
     def _previous_stop(

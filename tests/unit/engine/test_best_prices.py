@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk_manager.engine.best_prices import BestPrices, LastPrices
+from risk_manager.engine.best_prices import BestPrices
 from risk_manager.engine.state import Position
 
 from engine_helpers import ES, MNQ, T0
@@ -75,6 +75,25 @@ def test_a_market_falling_for_a_long_time_stays_exact_when_the_records_are_compa
     assert short.best_price == Decimal(repr(21000.0 - 9999 * 0.25))
 
 
+def test_positions_opening_all_day_stay_exact_when_the_closed_generations_are_dropped() -> None:
+    best = BestPrices()
+    first = opened(1, "21000")
+    best.watch(first)
+    best.record(MNQ, 21004.0)
+    later = []
+    for n in range(5_000):  # each opening closes a generation that has seen a quote
+        p = opened(-1, "21000")
+        best.watch(p)
+        later.append(p)
+        best.record(MNQ, 21000.0 - (n % 7) * 0.25)
+    best.settle(first)
+    best.settle(later[0])
+    best.settle(later[-1])
+    assert first.best_price == Decimal("21004.0")
+    assert later[0].best_price == Decimal("20998.5")  # 21000 - 6 ticks, seen within the first seven
+    assert later[-1].best_price == Decimal(repr(21000.0 - (4_999 % 7) * 0.25))
+
+
 prices = st.integers(-40, 40).map(lambda n: 21000.0 + n * 0.25)
 
 
@@ -83,13 +102,11 @@ prices = st.integers(-40, 40).map(lambda n: 21000.0 + n * 0.25)
 def test_the_settled_best_price_equals_the_best_of_every_last_seen_since_opening(
     steps: list[tuple[str, float]],
 ) -> None:
-    record = LastPrices()
     best = BestPrices()
     tracked: list[tuple[Position, list[float]]] = []
     for kind, price in steps:
         if kind == "quote":
             best.record(MNQ, price)
-            record.record(price)
             for _, seen in tracked:
                 seen.append(price)
         elif kind == "open":

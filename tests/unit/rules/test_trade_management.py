@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderSide, OrderStatus, OrderType
+from risk_manager.rules.api import Inclusive
 from risk_manager.rules.trade_management import TradeManagement, TradeManagementConfig
 
 from engine_helpers import ES, MNQ, T0, EngineHarness, flat, kinds, order, pos, quote
@@ -215,6 +216,57 @@ def test_quiet_bands_give_the_same_decisions_as_evaluating_every_quote() -> None
         for h in (fast, slow):
             h.apply(*events)
         assert stops(a for _, a in fast.log) == stops(a for _, a in slow.log)  # type: ignore[arg-type]
+
+
+def band_of(h: EngineHarness, contract: str = MNQ) -> Any:
+    """RULE-012's quiet band for the account's position in ``contract``, as the engine asks it."""
+    engine = h.engine
+    view = engine._view(engine.accounts[7], h.now, None)
+    rule = engine.policy.rules_for(7).rules[0]  # type: ignore[union-attr]
+    return rule.price_band(view, view.positions[contract])
+
+
+def test_the_trailing_edge_is_inclusive_and_the_trigger_edges_are_not() -> None:
+    h = harness()
+    h.apply(pos(MNQ, 2, "21000"), stop_order("20990"), quote(MNQ, up(3)))
+    assert band_of(h) == (None, Decimal("21002.50"))  # breakeven acts at the trigger itself
+    h.apply(quote(MNQ, up(12)))  # breakeven: stop to entry + 1 tick
+    assert band_of(h) == (None, Decimal("21005.00"))  # trailing activation: acts at the level too
+    h.apply(quote(MNQ, up(20)))  # trailing: stop to best - 10 ticks = 21002.50
+    # at 21005.00 again the target is 21002.50, no tighter: the edge itself is quiet
+    assert band_of(h) == (None, Inclusive(Decimal("21005.00")))
+
+
+def test_a_short_trailing_edge_is_inclusive_below() -> None:
+    h = harness()
+    h.apply(pos(MNQ, -2, "21000"), stop_order("21010", side=OrderSide.BUY), quote(MNQ, up(-20)))
+    assert band_of(h) == (Inclusive(Decimal("20995.00")), None)
+
+
+def evaluations_of(h: EngineHarness, *events: Any) -> tuple[list[Action], int]:
+    """(decisions of ``events``, how many times the engine evaluated a quote for them)."""
+    original = h.engine._evaluate_quote
+    evaluated = 0
+
+    def counting(*args: Any) -> None:
+        nonlocal evaluated
+        evaluated += 1
+        original(*args)
+
+    h.engine._evaluate_quote = counting  # type: ignore[method-assign]
+    try:
+        return h.apply(*events), evaluated
+    finally:
+        h.engine._evaluate_quote = original  # type: ignore[method-assign]
+
+
+def test_a_quote_back_on_the_trailing_edge_wakes_nothing_and_one_tick_past_it_moves_the_stop() -> None:
+    for fast_path in (True, False):
+        h = harness(fast_path=fast_path)
+        h.apply(pos(MNQ, 2, "21000"), stop_order("20990"), quote(MNQ, up(20)), quote(MNQ, up(18)))
+        # back on the edge: the target is the stop already requested
+        assert evaluations_of(h, quote(MNQ, up(20))) == ([], 0 if fast_path else 1)
+        assert stops(h.apply(quote(MNQ, up(21)))) == [("modify_stop", MNQ, Decimal("21002.75"))]
 
 
 # ---- describe and config --------------------------------------------------------------------------
