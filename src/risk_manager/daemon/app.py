@@ -145,14 +145,14 @@ class Daemon:
     async def stop(self, reason: str = "stopped") -> None:
         """Stop the loops, close the gateway connections, flush and snapshot the store."""
         try:
+            if self.control is not None:
+                await self.control.stop()  # no request reads the engine while it stops
+                self.control = None
             if self.dashboard is not None:
                 await self.dashboard.stop()
             if self.metrics_server is not None:
                 await self.metrics_server.stop()
                 self.metrics_server = None
-            if self.control is not None:
-                await self.control.stop()  # no request reads the engine while it stops
-                self.control = None
             if self.supervisor is not None:
                 await self.supervisor.stop()
             if self.notifications is not None:
