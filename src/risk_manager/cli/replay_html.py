@@ -275,8 +275,8 @@ def _decision_table(page: ReportPage) -> str:
         columns = (
             ("Time", "time"),
             ("Account", "num"),
-            ("Rule", ""),
-            ("Action", ""),
+            ("Rule", "word"),
+            ("Action", "word"),
             ("Details", ""),
             ("Reason", "reason"),
         )

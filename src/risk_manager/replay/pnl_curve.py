@@ -118,7 +118,7 @@ class PnlCurves:
         if now is None:
             return
         for account_id in list(self._accounts):
-            self._sample(account_id, now)
+            self._sample(account_id, now, closing=True)
         self._pending.clear()
 
     # ---- reading ------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ class PnlCurves:
             self._pending.discard(account_id)
             self._sample(account_id, now)
 
-    def _sample(self, account_id: int, t: datetime, *, decision: bool = False) -> None:
+    def _sample(self, account_id: int, t: datetime, *, decision: bool = False, closing: bool = False) -> None:
         status = self._engine.status(account_id, t)
         if status is None:
             return
@@ -191,7 +191,8 @@ class PnlCurves:
                 # Several changes at one instant: the figures after all of them, marked if any was.
                 points[-1] = replace(point, decision=decision or last.decision)
                 return
-            if not decision and last.realized == point.realized and last.net == point.net:
+            unchanged = last.realized == point.realized and last.net == point.net
+            if unchanged and not decision and not closing:  # the last point closes the curve
                 return
         points.append(point)
 

@@ -98,7 +98,11 @@
       width: width,
       height: 320,
       tzDate: zoned,
-      scales: { x: { time: true } },
+      // A little room either side, so a marker at the first or last instant can be hovered.
+      scales: { x: { time: true, range: (u, min, max) => {
+        const pad = Math.max((max - min) * 0.01, 1);
+        return [min - pad, max + pad];
+      } } },
       series: series,
       axes: [{}, { values: (u, ticks) => ticks.map((v) => v.toFixed(0)), size: 70 }],
       cursor: { points: { show: false } },
