@@ -25,8 +25,19 @@ EXAMPLES = REPO / "src" / "risk_manager" / "examples"
 def write_report(recording: Path, config: Path, out: Path, *extra: str) -> list[dict[str, Any]]:
     """Run the CLI with --html and --json; the decisions it printed."""
     done = subprocess.run(
-        [sys.executable, "-m", "risk_manager.cli.main", "replay", str(recording), "--config", str(config),
-         "--json", "--html", str(out), *extra],
+        [
+            sys.executable,
+            "-m",
+            "risk_manager.cli.main",
+            "replay",
+            str(recording),
+            "--config",
+            str(config),
+            "--json",
+            "--html",
+            str(out),
+            *extra,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -69,7 +80,8 @@ def marker_position(page: Any, account: int, decision: int) -> dict[str, float]:
             const {chart, account: a} = window.riskReport.charts[account];
             const [index] = a.marks.find(([, ids]) => ids.includes(decision));
             const rect = chart.over.getBoundingClientRect();
-            return {x: rect.left + chart.valToPos(a.t[index], "x"), y: rect.top + chart.valToPos(a.net[index], "y")};
+            return {x: rect.left + chart.valToPos(a.t[index], "x"),
+                    y: rect.top + chart.valToPos(a.net[index], "y")};
         }""",
         [account, decision],
     )
@@ -134,7 +146,7 @@ def test_the_decision_table_lists_every_decision_in_order(
 def test_times_are_the_configured_zones_whatever_zone_the_browser_is_in(
     browser: Any, day_report: tuple[Path, list[dict[str, Any]]], artifacts_dir: Path
 ) -> None:
-    path, decisions = day_report
+    path, _ = day_report
     context = browser.new_context(timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()

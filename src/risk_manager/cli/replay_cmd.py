@@ -418,7 +418,8 @@ def _write_html(
     from risk_manager.cli.replay_html import ReportPage, write_report
 
     curves.finish(report.stats.last_t)
-    page = ReportPage(recording, calendar.display_zone, report.decisions, report, shown, curves, wanted, until)
+    zone = calendar.display_zone
+    page = ReportPage(recording, zone, report.decisions, report, shown, curves, wanted, until)
     problem = write_report(path, page)
     if problem is None:
         _console(stderr=True).print(

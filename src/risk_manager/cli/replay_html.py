@@ -40,7 +40,7 @@ from risk_manager.web import asset_text
 if TYPE_CHECKING:
     from risk_manager.cli.replay_cmd import ReplayReport
 
-__all__ = ["ReportPage", "check_output_path", "report_data", "render_report", "zone_spans"]
+__all__ = ["ReportPage", "check_output_path", "render_report", "report_data", "zone_spans"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +165,7 @@ def _number(value: Decimal | None) -> float | None:
 def zone_spans(zone: ZoneInfo, start: datetime, end: datetime) -> list[list[Any]]:
     """``[[utc seconds from, UTC offset in seconds, abbreviation], ...]`` covering a day either side of
     [start, end]: what the page needs to show the zone's wall time in any browser."""
+
     def offset(t: datetime) -> tuple[int, str]:
         local = t.astimezone(zone)
         delta = local.utcoffset() or timedelta(0)
@@ -313,7 +314,9 @@ def _summary(page: ReportPage) -> str:
             for rule in sorted(report.per_rule)
         )
         out.append(
-            _table("rule-table", "Decisions per rule", (("Rule", ""), ("Count", "num"), ("Actions", "")), rows)
+            _table(
+                "rule-table", "Decisions per rule", (("Rule", ""), ("Count", "num"), ("Actions", "")), rows
+            )
         )
     day_rows = []
     for (account_id, label), day in sorted(report.days.items()):
@@ -382,8 +385,14 @@ def _summary(page: ReportPage) -> str:
                 )
             )
     if lockouts:
-        columns = (("Account", "num"), ("Rule", ""), ("Scope", ""), ("Until", "time"), ("Reason", "reason"))
-        out.append(_table("lockout-table", f"Active lockouts at the end{end_label}", columns, lockouts))
+        out.append(
+            _table(
+                "lockout-table",
+                f"Active lockouts at the end{end_label}",
+                (("Account", "num"), ("Rule", ""), ("Scope", ""), ("Until", "time"), ("Reason", "reason")),
+                lockouts,
+            )
+        )
         if page.until is None:
             out.append(
                 "<p>Timers after the last line did not fire; pass --until TIME to run the clock "

@@ -38,10 +38,7 @@ PROFIT_TARGET_GAUGE = "daily_realized_profit"  # RULE-013
 
 
 class StatusSource(Protocol):
-    """The part of the engine the curves read: its clock and its read model."""
-
-    @property
-    def now(self) -> datetime | None: ...
+    """The part of the engine the curves read: its read model."""
 
     def status(self, account_id: int, now: datetime) -> AccountStatus | None: ...
 
@@ -92,6 +89,9 @@ class PnlCurves:
         self._accounts: dict[int, _Account] = {}
         self._holders: dict[str, set[int]] = {}
         self._pending: set[int] = set()  # quoted since their last sample, waiting for the interval
+        # The replay clock as of the last line. Not ``engine.now``: a clock line with no timer due
+        # does not move the engine, but the time has come all the same.
+        self._clock: datetime | None = None
 
     # ---- feeding ------------------------------------------------------------------------------
 
@@ -114,7 +114,7 @@ class PnlCurves:
 
     def finish(self, t: datetime | None = None) -> None:
         """Close every curve at the replay's last time (``--until`` included): the final figures."""
-        now = t if t is not None else self._engine.now
+        now = t if t is not None else self._clock
         if now is None:
             return
         for account_id in list(self._accounts):
@@ -142,9 +142,9 @@ class PnlCurves:
         return not self._wanted or account_id in self._wanted
 
     def _after(self, line: ReplayLine) -> None:
-        now = self._engine.now
-        if now is None:
-            return
+        # As the runner does: a line stamped earlier than the one before counts at that one's time.
+        clock = self._clock
+        now = self._clock = line.t if clock is None or line.t > clock else clock
         if line.kind == "clock":
             # Timers may have fired (a daily reset zeroes the day): every account, at quote pace.
             self._pending.update(self._accounts)
