@@ -3,17 +3,23 @@
 The curve is read from the read model (``AccountStatus``, the same record the summary renders), never
 from engine internals:
 
-- exactly, right after every line that carries the account's own trades or position updates, and at
-  every decision about it (the point a decision marker sits on);
-- for quotes, which move the unrealized P&L of the accounts holding the quoted contract, at most once
-  per ``quote_interval`` of replay time per account (with the last change always sampled, one
-  interval later at most): a million-line day has hundreds of thousands of quotes, and reading the
-  status after each would cost more than the replay itself.
+- exactly, right after every line that carries the account's own trades, position updates or
+  account updates, and at every decision about it (the point a decision marker sits on);
+- between those, a quote's last price moves the total of the accounts holding the quoted contract.
+  Reading the status after each quote would cost ten times the replay itself (a million-line day
+  has hundreds of thousands of quotes), so the new total is worked out from the last status: a
+  position's unrealized P&L is linear in its mark, ``(mark - average) * slope``, and the slope is
+  read off that status (its unrealized P&L over ``mark - average``: the contracts still open times
+  the point value, exactly what the engine used). A position whose slope cannot be read yet (marked
+  at its average price, or not marked) gets the status read again instead: at once the first time,
+  then at most once per ``quote_interval`` of replay time (the last change is never lost: it is
+  read one interval later at most). Clock lines (timers: a daily reset zeroes the day) are read
+  the same way.
 
-A point is kept only when a value changed (or a decision sits on it). :func:`thin` then brings a long
-curve down to a few thousand points for the page, keeping each time bucket's lowest and highest
-total and every decision point, so the extremes of the day stay visible and every marker stays on
-the line.
+A point is kept only when a value changed (or a decision sits on it); a curve growing past a few
+times the page's budget is thinned as it goes. :func:`thin` keeps the first and last points, every
+decision point, and each time bucket's lowest and highest total, so the extremes of the day stay
+visible and every marker stays on the line.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
-from risk_manager.domain.status import AccountStatus
+from risk_manager.domain.money import ZERO, to_decimal
+from risk_manager.domain.status import AccountStatus, PositionStatus
 from risk_manager.replay.reader import ReplayLine
 
 __all__ = ["CurvePoint", "DayLimits", "PnlCurves", "StatusSource", "thin"]
@@ -62,11 +69,27 @@ class DayLimits:
     profit_target: Decimal | None = None
 
 
+# A curve is thinned in place (to twice the page's budget) when it grows past this many points.
+COMPACT_AT = 4 * MAX_POINTS
+
+
+@dataclass(slots=True)
+class _Held:
+    """One open position as the last status showed it: unrealized = (mark - average) * slope."""
+
+    average: Decimal
+    slope: Decimal | None  # None: not known yet (read the status again)
+    unrealized: Decimal  # ZERO when unknown (the status's total leaves it out too)
+
+
 @dataclass(slots=True)
 class _Account:
     points: list[CurvePoint] = field(default_factory=list)
-    holding: frozenset[str] = frozenset()
-    sampled_at: datetime | None = None
+    held: dict[str, _Held] = field(default_factory=dict)
+    realized: Decimal = ZERO  # after fees and commissions
+    unrealized: Decimal = ZERO  # the known part, as in AccountStatus.net
+    # When the status was last read for a quote or a clock line (account events are read at once).
+    requoted_at: datetime | None = None
     limits: DayLimits = DayLimits()
 
 
@@ -153,8 +176,8 @@ class PnlCurves:
             if kind is QuoteEvent:
                 assert isinstance(event, QuoteEvent)
                 holders = self._holders.get(event.contract_id)
-                if holders:
-                    self._pending.update(holders)
+                if holders and event.last is not None:
+                    self._requote(holders, event.contract_id, to_decimal(event.last), now)
             elif kind is TradeEvent or kind is PositionEvent or kind is AccountEvent:
                 account_id = event.account_id  # type: ignore[union-attr]
                 if self._wants(account_id):
@@ -163,14 +186,30 @@ class PnlCurves:
         if self._pending:
             self._sample_due(now)
 
+    def _requote(self, holders: set[int], contract_id: str, last: Decimal, now: datetime) -> None:
+        """The totals of the accounts holding ``contract_id`` at a new last price."""
+        for account_id in holders:
+            account = self._accounts[account_id]
+            held = account.held[contract_id]
+            if held.slope is None:
+                self._pending.add(account_id)
+                continue
+            unrealized = (last - held.average) * held.slope
+            if unrealized == held.unrealized:
+                continue
+            account.unrealized += unrealized - held.unrealized
+            held.unrealized = unrealized
+            self._add(account, CurvePoint(now, account.realized, account.realized + account.unrealized))
+
     def _sample_due(self, now: datetime) -> None:
         due = []
         for account_id in self._pending:
-            sampled_at = self._accounts[account_id].sampled_at
-            if sampled_at is None or now - sampled_at >= self._interval:
+            requoted_at = self._accounts[account_id].requoted_at
+            if requoted_at is None or now - requoted_at >= self._interval:
                 due.append(account_id)
         for account_id in due:
             self._pending.discard(account_id)
+            self._accounts[account_id].requoted_at = now
             self._sample(account_id, now)
 
     def _sample(self, account_id: int, t: datetime, *, decision: bool = False, closing: bool = False) -> None:
@@ -180,31 +219,43 @@ class PnlCurves:
         account = self._accounts.get(account_id)
         if account is None:
             account = self._accounts[account_id] = _Account()
-        account.sampled_at = t
         self._track_holdings(account_id, account, status)
         account.limits = _limits(status)
-        point = CurvePoint(t, status.realized - status.costs, status.net, decision)
+        account.realized = status.realized - status.costs
+        account.unrealized = status.net - account.realized
+        self._add(account, CurvePoint(t, account.realized, status.net, decision), keep=closing)
+
+    @staticmethod
+    def _add(account: _Account, point: CurvePoint, *, keep: bool = False) -> None:
         points = account.points
         if points:
             last = points[-1]
-            if last.t == t:
+            if last.t == point.t:
                 # Several changes at one instant: the figures after all of them, marked if any was.
-                points[-1] = replace(point, decision=decision or last.decision)
+                points[-1] = replace(point, decision=point.decision or last.decision)
                 return
             unchanged = last.realized == point.realized and last.net == point.net
-            if unchanged and not decision and not closing:  # the last point closes the curve
+            if unchanged and not point.decision and not keep:  # ``keep``: the point closing the curve
                 return
         points.append(point)
+        if len(points) > COMPACT_AT:
+            points[:] = thin(points, 2 * MAX_POINTS)
 
     def _track_holdings(self, account_id: int, account: _Account, status: AccountStatus) -> None:
-        holding = frozenset(p.contract_id for p in status.positions)
-        if holding == account.holding:
-            return
-        for contract_id in account.holding - holding:
+        before = set(account.held)
+        account.held = {p.contract_id: _held(p) for p in status.positions}
+        for contract_id in before - account.held.keys():
             self._holders.get(contract_id, set()).discard(account_id)
-        for contract_id in holding - account.holding:
+        for contract_id in account.held.keys() - before:
             self._holders.setdefault(contract_id, set()).add(account_id)
-        account.holding = holding
+
+
+def _held(position: PositionStatus) -> _Held:
+    mark, unrealized, average = position.mark, position.unrealized, position.average_price
+    if unrealized is None:
+        return _Held(average, None, ZERO)
+    slope = None if mark is None or mark == average else unrealized / (mark - average)
+    return _Held(average, slope, unrealized)
 
 
 def _limits(status: AccountStatus) -> DayLimits:

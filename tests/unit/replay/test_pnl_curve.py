@@ -72,12 +72,49 @@ def test_each_trade_and_quote_change_makes_a_point_with_realized_after_fees_and_
     ]
 
 
-def test_quotes_within_the_interval_are_sampled_once_and_the_last_change_is_never_lost() -> None:
-    quotes = [(2 + i * 0.1, quote(MNQ, 21000 - i)) for i in range(1, 6)]  # 2.1 s .. 2.5 s
-    curves, _ = run(lines(*OPEN, *quotes, (3.0, None)), quote_interval=timedelta(seconds=1))
-    # 2.1 s is due (the last sample was at 1.001 s); 2.2-2.5 wait; the clock line at 3.0 s is one
-    # interval later and takes the value as it then stands: the 2.5 s quote's.
-    assert figures(curves.points(7))[2:] == [(2.1, "-0.74", "-4.74", False), (3.0, "-0.74", "-20.74", False)]
+def test_with_a_position_at_its_average_price_the_status_is_read_at_most_once_per_interval() -> None:
+    # Marked at 21000 = its average price, the position's P&L per point cannot be read off the
+    # status yet: the quotes of 2.1-2.5 s wait for the interval (from the read at 2.0 s); the clock
+    # line at 3.0 s reads the status as it then stands (the 2.5 s quote's); from then on each
+    # quote moves the total at once.
+    quotes = [(2 + i * 0.1, quote(MNQ, 21000 - i)) for i in range(6)]  # 2.0 s .. 2.5 s
+    curves, _ = run(
+        lines(*OPEN, *quotes, (3.0, None), (3.5, quote(MNQ, 21001))), quote_interval=timedelta(seconds=1)
+    )
+    assert figures(curves.points(7))[2:] == [
+        (3.0, "-0.74", "-20.74", False),
+        (3.5, "-0.74", "3.26", False),  # 2 x 1 point x $2
+    ]
+
+
+def test_the_total_after_every_line_is_the_one_the_read_model_gives() -> None:
+    recorded = lines(
+        *OPEN,
+        (2, quote(MNQ, 21003.25)),
+        (3, account_event(account=8)),
+        (3.5, trade(9, MNQ, "21003", fees="0.37", account=8)),
+        (3.501, pos(MNQ, -1, "21003", 8)),
+        *[(4 + i, quote(MNQ, 21003 + (i % 5) - 2 + 0.25 * (i % 3))) for i in range(30)],
+        (40, trade(2, MNQ, "21001", pnl="2", fees="0.37", side=1)),  # closes 1 of the 2
+        (40.5, quote(MNQ, 20990)),  # before the position update: 1 still open, 1 closing
+        (41, pos(MNQ, 1, "21000")),
+        (42, quote(MNQ, 20980)),
+    )
+    eng = engine()
+    curves = PnlCurves(eng, quote_interval=timedelta(hours=1))  # quotes never wait: the slope path only
+    checked = 0
+    for line in curves.lines(recorded):
+        if line.line_no > 1:  # the previous line is applied and sampled by now
+            for account_id in curves.account_ids:
+                status = eng.status(account_id, line.t)
+                assert status is not None
+                last = curves.points(account_id)[-1]
+                assert (last.realized, last.net) == (status.realized - status.costs, status.net), line
+                checked += 1
+        for _ in replay([line], eng):
+            pass
+    assert checked > 60
+    assert len(curves.points(7)) > 20
 
 
 def test_a_point_that_changes_nothing_is_left_out_but_the_curve_reaches_the_last_time() -> None:
