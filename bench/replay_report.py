@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic_day import busy_day, synthetic_day  # noqa: E402
+from synthetic_day import busy_day, synthetic_day
 
 CONFIG = """\
 general: {timezone: America/Chicago, warn_at: [0.5, 0.9]}
@@ -48,7 +48,9 @@ def timed(*args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--profile", choices=("default", "busy"), default="default")
     args = parser.parse_args()
@@ -76,7 +78,7 @@ def main() -> None:
         points = [len(a["t"]) for a in data["accounts"]]
         row("accounts charted", f"{len(points)}")
         row("points per account (max / mean)", f"{max(points):,} / {sum(points) // len(points):,}")
-        row("decisions in the report", f"{len(data['decisions']):,}")
+        row("decisions in the report", f"{data['decision_count']:,}")
 
 
 if __name__ == "__main__":

@@ -6,24 +6,16 @@ sample day shipped in the package (docs/replay.md, "The demo").
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 from tests.e2e.test_replay_cli import CONFIG, DAY, json_lines, run_cli
+from tests.unit.replay.test_report_page import blob, decision_rows
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "risk_manager" / "examples"
 SAMPLE_DAY = EXAMPLES / "sample-day.jsonl.gz"
 SAMPLE_CONFIG = EXAMPLES / "sample-config"
-
-
-def blob(html: str) -> dict[str, Any]:
-    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
-    assert found is not None
-    return dict(orjson.loads(found.group(1)))
 
 
 def test_the_report_is_written_beside_the_usual_output_and_says_where_on_stderr(tmp_path: Path) -> None:
@@ -34,8 +26,7 @@ def test_the_report_is_written_beside_the_usual_output_and_says_where_on_stderr(
     assert done.stdout == plain.stdout  # the text output is unchanged
     assert done.stderr.strip() == f"report written to {out} (9 decisions, 1 account(s))"
     html = out.read_text(encoding="utf-8")
-    data = blob(html)
-    assert [d["rule"] for d in data["decisions"]].count("RULE-003") == 3
+    assert [row[2] for row in decision_rows(html)].count("RULE-003") == 3
     assert "<h3>Accounts</h3>" in html and '<span class="neg">-504.44</span>' in html
     assert "Active lockouts at the end (2026-03-02 08:43:00 CST)" in html
 
@@ -45,11 +36,10 @@ def test_with_json_stdout_holds_only_the_decisions_and_the_report_the_same_ones(
     done = run_cli("replay", DAY, "--config", CONFIG, "--json", "--html", out)
     assert done.returncode == 0, done.stderr
     decisions = json_lines(done.stdout)
-    shown = blob(out.read_text(encoding="utf-8"))["decisions"]
-    assert [(d["utc"], d["account"], d["rule"], d["action"]) for d in shown] == [
-        (d["t"], d["account"], d["rule"], d["action"]) for d in decisions
+    shown = decision_rows(out.read_text(encoding="utf-8"))
+    assert [(row[1], row[2], row[3], row[5]) for row in shown] == [
+        (str(d["account"]), d["rule"], d["action"], d.get("reason", d.get("message"))) for d in decisions
     ]
-    assert [d["reason"] for d in shown] == [d.get("reason", d.get("message")) for d in decisions]
 
 
 def test_the_sample_day_report_has_both_accounts_curves_limits_and_every_decision(tmp_path: Path) -> None:
@@ -57,9 +47,10 @@ def test_the_sample_day_report_has_both_accounts_curves_limits_and_every_decisio
     done = run_cli("replay", SAMPLE_DAY, "--config", SAMPLE_CONFIG, "--json", "--html", out)
     assert done.returncode == 0, done.stderr
     decisions = json_lines(done.stdout)
-    data = blob(out.read_text(encoding="utf-8"))
+    html = out.read_text(encoding="utf-8")
+    data = blob(html)
     assert [a["id"] for a in data["accounts"]] == [7, 8]
-    assert len(data["decisions"]) == len(decisions) == 40
+    assert len(decision_rows(html)) == data["decision_count"] == len(decisions) == 40
     for account in data["accounts"]:
         assert account["loss_limit"] == -500.0
         assert sum(len(ids) for _, ids in account["marks"]) == account["decisions"] > 0
@@ -83,11 +74,12 @@ def test_account_rule_and_until_options_shape_the_report_as_they_shape_the_outpu
     done = run_cli("replay", SAMPLE_DAY, "--config", SAMPLE_CONFIG, *args)
     assert done.returncode == 0, done.stderr
     decisions = json_lines(done.stdout)
-    data = blob(out.read_text(encoding="utf-8"))
-    assert [a["id"] for a in data["accounts"]] == [8]
-    assert {(d["account"], d["rule"]) for d in data["decisions"]} == {(8, "RULE-003")}
-    assert len(data["decisions"]) == len(decisions)
-    assert data["decisions"][-1]["action"] == "unlock"  # the 17:00 reset ends the lockout
+    html = out.read_text(encoding="utf-8")
+    assert [a["id"] for a in blob(html)["accounts"]] == [8]
+    rows = decision_rows(html)
+    assert {(row[1], row[2]) for row in rows} == {("8", "RULE-003")}
+    assert len(rows) == len(decisions)
+    assert rows[-1][3] == "unlock"  # the 17:00 reset ends the lockout
 
 
 @pytest.mark.parametrize("kind", ["a directory", "in a missing directory", "under a file"])

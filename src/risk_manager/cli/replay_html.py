@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from risk_manager.cli.replay_view import describe_target, local_time
-from risk_manager.domain.actions import Action, format_time
+from risk_manager.domain.actions import Action
 from risk_manager.domain.money import money
 from risk_manager.domain.status import AccountStatus
 from risk_manager.replay.pnl_curve import CurvePoint, PnlCurves, thin
@@ -83,10 +83,10 @@ def write_report(path: Path, page: ReportPage) -> str | None:
 
 
 def report_data(page: ReportPage) -> dict[str, Any]:
-    """The JSON the page's script draws from: ``zone``, ``accounts`` (curves, limits, markers) and
-    ``decisions`` (in decision order; a marker lists the indices of the decisions it stands for)."""
+    """The JSON the page's script draws from: ``zone`` and ``accounts`` (curves, limits, markers). A
+    marker lists the numbers of the decisions it stands for, in decision order: their rows of the
+    decision table, where the script reads their words (they are not repeated here)."""
     zone = page.zone
-    decisions = [_decision(t, action, zone) for t, action in page.decisions]
     by_account: dict[int, list[int]] = {}
     for index, (_, action) in enumerate(page.decisions):
         by_account.setdefault(action.account_id, []).append(index)
@@ -104,7 +104,7 @@ def report_data(page: ReportPage) -> dict[str, Any]:
         "recording": page.recording.name,
         "zone": {"name": str(zone.key), "spans": spans},
         "accounts": accounts,
-        "decisions": decisions,
+        "decision_count": len(page.decisions),
     }
 
 
@@ -132,19 +132,6 @@ def _account(
         "net": [_number(p.net) for p in points],
         "marks": sorted(marks.items()),
         "decisions": len(by_account.get(account_id, ())),
-    }
-
-
-def _decision(t: datetime, action: Action, zone: ZoneInfo) -> dict[str, Any]:
-    return {
-        "t": _seconds(t),
-        "utc": format_time(t),
-        "time": local_time(t, zone, millis=True),
-        "account": action.account_id,
-        "rule": action.rule,
-        "action": action.kind,
-        "details": describe_target(action, zone, t.astimezone(zone).date()),
-        "reason": _reason(action),
     }
 
 
@@ -238,20 +225,21 @@ def _script_json(data: dict[str, Any]) -> str:
 def _table(
     caption_id: str, title: str, columns: Iterable[tuple[str, str]], rows: Iterable[Iterable[str]]
 ) -> str:
-    """A table; cells are already escaped; a column kind "num" is right-aligned."""
+    """A table; cells are already escaped; a column's kind is its cells' class ("num": right-aligned)."""
     kinds = list(columns)
     head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in kinds)
+    opening = [f'<td class="{kind}">' if kind else "<td>" for _, kind in kinds]
     body = []
     for row in rows:
-        cells = "".join(
-            f'<td class="{kind}">{cell}</td>' if kind else f"<td>{cell}</td>"
-            for (_, kind), cell in zip(kinds, row, strict=True)
-        )
+        cells = "".join(f"{start}{cell}</td>" for start, cell in zip(opening, row, strict=True))
         body.append(f"<tr>{cells}</tr>")
     return (
         f'<h3>{html.escape(title)}</h3>\n<table id="{caption_id}">\n<thead><tr>{head}</tr></thead>\n'
         f"<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n"
     )
+
+
+_STRONG = frozenset({"lockout", "flatten", "close_position", "unlock"})  # coloured in the table
 
 
 def _decision_table(page: ReportPage) -> str:
@@ -268,18 +256,18 @@ def _decision_table(page: ReportPage) -> str:
                     html.escape(local_time(t, zone, millis=True)),
                     str(action.account_id),
                     html.escape(action.rule),
-                    f'<span class="action-{kind}">{kind}</span>',
+                    f'<b class="action-{kind}">{kind}</b>' if kind in _STRONG else kind,
                     html.escape(describe_target(action, zone, t.astimezone(zone).date())),
                     html.escape(_reason(action)),
                 )
             )
         columns = (
-            ("Time", "time"),
-            ("Account", "num"),
-            ("Rule", "word"),
-            ("Action", "word"),
+            ("Time", ""),
+            ("Account", ""),
+            ("Rule", ""),
+            ("Action", ""),
             ("Details", ""),
-            ("Reason", "reason"),
+            ("Reason", ""),
         )
         out.append(_table("decision-table", f"{len(rows):,} decisions", columns, rows))
     out.append("</section>\n")

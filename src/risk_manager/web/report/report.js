@@ -1,6 +1,7 @@
-// The replay report's charts (uPlot) and decision tooltips. All data comes from the inline JSON
-// blob #report-data; nothing is fetched. Text is only ever set with textContent, never parsed as
-// HTML: a reason is shown exactly as written, whatever characters it holds.
+// The replay report's charts (uPlot) and decision tooltips. The curves come from the inline JSON
+// blob #report-data, a decision's words from its row of the decision table (written once, in the
+// HTML: a big day has tens of thousands); nothing is fetched. Text is only ever set with
+// textContent, never parsed as HTML: a reason is shown exactly as written, whatever it holds.
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("report-data").textContent);
@@ -29,11 +30,18 @@
   }
   const money = (v) => v == null ? "" : v.toFixed(2);
 
+  const rows = document.querySelectorAll("#decision-table tbody tr");
+  // Decision number ``id`` (in decision order) as the table shows it.
+  function decision(id) {
+    const cells = Array.from(rows[id].cells, (cell) => cell.textContent);
+    return { time: cells[0], account: cells[1], rule: cells[2], action: cells[3], details: cells[4], reason: cells[5] };
+  }
+
   const tooltip = document.getElementById("tooltip");
   function showTooltip(decisionIds, x, y) {
     tooltip.replaceChildren();
     for (const id of decisionIds) {
-      const d = data.decisions[id];
+      const d = decision(id);
       const box = document.createElement("div");
       box.className = "d";
       const head = document.createElement("div");
@@ -127,5 +135,5 @@
     charts[account.id] = { chart: chart, account: account };
   }
   // For tests and the curious: the charts and the data behind them.
-  window.riskReport = { data: data, charts: charts, localText: localText };
+  window.riskReport = { data: data, charts: charts, localText: localText, decision: decision };
 })();
