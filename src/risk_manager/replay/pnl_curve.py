@@ -16,17 +16,21 @@ from engine internals:
   read one interval later at most). Clock lines (timers: a daily reset zeroes the day) are read
   the same way.
 
-A point is kept only when a value changed (or a decision sits on it); a curve growing past a few
-times the page's budget is thinned as it goes. :func:`thin` keeps the first and last points, every
-decision point, and each time bucket's lowest and highest total, so the extremes of the day stay
-visible and every marker stays on the line.
+Quotes are gathered per contract in time buckets (one second wide at first, doubled as the replay
+runs on, so a day has a few thousand): of each bucket the lowest, the highest and the last price
+move the totals, at their own times (a busy contract quotes many times a second; a chart of a day
+has a point per ten seconds or so; a position's P&L is linear in the price, so its extremes are
+kept). A point is kept only when a value changed (or a
+decision sits on it); a curve growing past a few times the page's budget is thinned as it goes.
+:func:`thin` keeps the first and last points, every decision point, and each time bucket's lowest
+and highest total, so the extremes of the day stay visible and every marker stays on the line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -71,6 +75,10 @@ class DayLimits:
 
 # A curve is thinned in place (to twice the page's budget) when it grows past this many points.
 COMPACT_AT = 4 * MAX_POINTS
+# Quote buckets start this wide and double whenever the replay has run through more than
+# BUCKETS_PER_DAY of them: a day gets one to two thousand, whatever its length.
+FIRST_BUCKET = 1.0  # seconds
+BUCKETS_PER_DAY = 1000
 
 
 @dataclass(slots=True)
@@ -93,6 +101,52 @@ class _Account:
     limits: DayLimits = DayLimits()
 
 
+@dataclass(slots=True)
+class _PriceBucket:
+    """One contract's last prices within one quote bucket: the lowest, the highest and the last,
+    each with its time. A position's P&L is linear in the price, so these are its extremes too."""
+
+    end: datetime  # the bucket holds times before this one
+    low: tuple[datetime, float]
+    high: tuple[datetime, float]
+    last: tuple[datetime, float]
+
+    def prices(self) -> list[tuple[datetime, float]]:
+        return sorted({self.low, self.high, self.last}, key=lambda point: point[0])
+
+
+class _QuoteBuckets:
+    """The open quote bucket of each quoted contract, and the bucket width (growing with the day)."""
+
+    def __init__(self) -> None:
+        self.width = FIRST_BUCKET
+        self.first: float | None = None
+        self.open: dict[str, _PriceBucket] = {}
+
+    def add(self, contract_id: str, t: datetime, price: float) -> _PriceBucket | None:
+        """Note a last price; the contract's previous bucket when this one starts a new one."""
+        current = self.open.get(contract_id)
+        point = (t, price)
+        if current is not None and t < current.end:  # most quotes: no clock arithmetic
+            if price < current.low[1]:
+                current.low = point
+            if price > current.high[1]:
+                current.high = point
+            current.last = point
+            return None
+        seconds = t.timestamp()
+        if self.first is None:
+            self.first = seconds
+        elif seconds - self.first > self.width * BUCKETS_PER_DAY:
+            self.width *= 2
+        end = (seconds // self.width + 1) * self.width
+        self.open[contract_id] = _PriceBucket(datetime.fromtimestamp(end, UTC), point, point, point)
+        return current
+
+    def take(self, contract_id: str) -> _PriceBucket | None:
+        return self.open.pop(contract_id, None)
+
+
 class PnlCurves:
     """Samples the curves of the accounts in ``accounts`` (empty: every account) while a replay runs.
 
@@ -111,7 +165,9 @@ class PnlCurves:
         self._interval = quote_interval
         self._accounts: dict[int, _Account] = {}
         self._holders: dict[str, set[int]] = {}
-        self._pending: set[int] = set()  # quoted since their last sample, waiting for the interval
+        self._unpriced: dict[str, set[int]] = {}  # holders whose slope the last status did not give
+        self._quotes = _QuoteBuckets()
+        self._pending: set[int] = set()  # to read again once the interval has passed
         # The replay clock as of the last line. Not ``engine.now``: a clock line with no timer due
         # does not move the engine, but the time has come all the same.
         self._clock: datetime | None = None
@@ -140,6 +196,8 @@ class PnlCurves:
         now = t if t is not None else self._clock
         if now is None:
             return
+        for contract_id in list(self._quotes.open):
+            self._flush(contract_id)
         for account_id in list(self._accounts):
             self._sample(account_id, now, closing=True)
         self._pending.clear()
@@ -151,7 +209,8 @@ class PnlCurves:
         return sorted(self._accounts)
 
     def points(self, account_id: int) -> list[CurvePoint]:
-        """Every point sampled for ``account_id``, oldest first (before thinning)."""
+        """Every point sampled for ``account_id``, oldest first (before thinning); complete once
+        :meth:`finish` has run (quotes are taken in by the bucket)."""
         found = self._accounts.get(account_id)
         return [] if found is None else list(found.points)
 
@@ -175,31 +234,42 @@ class PnlCurves:
             kind = type(event)
             if kind is QuoteEvent:
                 assert isinstance(event, QuoteEvent)
-                holders = self._holders.get(event.contract_id)
-                if holders and event.last is not None:
-                    self._requote(holders, event.contract_id, to_decimal(event.last), now)
+                if event.last is not None and self._holders.get(event.contract_id):
+                    unpriced = self._unpriced.get(event.contract_id)
+                    if unpriced:
+                        self._pending |= unpriced
+                    closed = self._quotes.add(event.contract_id, now, event.last)
+                    if closed is not None:
+                        self._requote(event.contract_id, closed)
             elif kind is TradeEvent or kind is PositionEvent or kind is AccountEvent:
                 account_id = event.account_id  # type: ignore[union-attr]
                 if self._wants(account_id):
                     self._sample(account_id, now)
-                    self._pending.discard(account_id)
         if self._pending:
             self._sample_due(now)
 
-    def _requote(self, holders: set[int], contract_id: str, last: Decimal, now: datetime) -> None:
-        """The totals of the accounts holding ``contract_id`` at a new last price."""
-        for account_id in holders:
-            account = self._accounts[account_id]
-            held = account.held[contract_id]
-            if held.slope is None:
-                self._pending.add(account_id)
-                continue
-            unrealized = (last - held.average) * held.slope
-            if unrealized == held.unrealized:
-                continue
-            account.unrealized += unrealized - held.unrealized
-            held.unrealized = unrealized
-            self._add(account, CurvePoint(now, account.realized, account.realized + account.unrealized))
+    def _flush(self, contract_id: str) -> None:
+        bucket = self._quotes.take(contract_id)
+        if bucket is not None:
+            self._requote(contract_id, bucket)
+
+    def _requote(self, contract_id: str, bucket: _PriceBucket) -> None:
+        """The totals of the accounts holding ``contract_id`` at the bucket's prices."""
+        holders = self._holders.get(contract_id, ())
+        for t, price in bucket.prices():
+            last = to_decimal(price)
+            for account_id in holders:
+                account = self._accounts[account_id]
+                held = account.held[contract_id]
+                if held.slope is None:
+                    self._pending.add(account_id)
+                    continue
+                unrealized = (last - held.average) * held.slope
+                if unrealized == held.unrealized:
+                    continue
+                account.unrealized += unrealized - held.unrealized
+                held.unrealized = unrealized
+                self._add(account, CurvePoint(t, account.realized, account.realized + account.unrealized))
 
     def _sample_due(self, now: datetime) -> None:
         due = []
@@ -213,10 +283,14 @@ class PnlCurves:
             self._sample(account_id, now)
 
     def _sample(self, account_id: int, t: datetime, *, decision: bool = False, closing: bool = False) -> None:
+        account = self._accounts.get(account_id)
+        if account is not None:
+            # What the quotes did to it first, in time order; the status then supersedes it.
+            for contract_id in list(account.held):
+                self._flush(contract_id)
         status = self._engine.status(account_id, t)
         if status is None:
             return
-        account = self._accounts.get(account_id)
         if account is None:
             account = self._accounts[account_id] = _Account()
         self._track_holdings(account_id, account, status)
@@ -224,6 +298,7 @@ class PnlCurves:
         account.realized = status.realized - status.costs
         account.unrealized = status.net - account.realized
         self._add(account, CurvePoint(t, account.realized, status.net, decision), keep=closing)
+        self._pending.discard(account_id)
 
     @staticmethod
     def _add(account: _Account, point: CurvePoint, *, keep: bool = False) -> None:
@@ -248,6 +323,12 @@ class PnlCurves:
             self._holders.get(contract_id, set()).discard(account_id)
         for contract_id in account.held.keys() - before:
             self._holders.setdefault(contract_id, set()).add(account_id)
+        for contract_id in before | account.held.keys():
+            held = account.held.get(contract_id)
+            if held is None or held.slope is not None:
+                self._unpriced.get(contract_id, set()).discard(account_id)
+            else:
+                self._unpriced.setdefault(contract_id, set()).add(account_id)
 
 
 def _held(position: PositionStatus) -> _Held:

@@ -87,34 +87,38 @@ def test_with_a_position_at_its_average_price_the_status_is_read_at_most_once_pe
     ]
 
 
-def test_the_total_after_every_line_is_the_one_the_read_model_gives() -> None:
+def test_every_point_of_the_curve_is_what_the_read_model_gave_at_its_time() -> None:
     recorded = lines(
         *OPEN,
         (2, quote(MNQ, 21003.25)),
         (3, account_event(account=8)),
         (3.5, trade(9, MNQ, "21003", fees="0.37", account=8)),
         (3.501, pos(MNQ, -1, "21003", 8)),
-        *[(4 + i, quote(MNQ, 21003 + (i % 5) - 2 + 0.25 * (i % 3))) for i in range(30)],
+        *[(4 + i * 0.3, quote(MNQ, 21003 + (i % 5) - 2 + 0.25 * (i % 3))) for i in range(100)],
         (40, trade(2, MNQ, "21001", pnl="2", fees="0.37", side=1)),  # closes 1 of the 2
         (40.5, quote(MNQ, 20990)),  # before the position update: 1 still open, 1 closing
         (41, pos(MNQ, 1, "21000")),
         (42, quote(MNQ, 20980)),
     )
     eng = engine()
-    curves = PnlCurves(eng, quote_interval=timedelta(hours=1))  # quotes never wait: the slope path only
-    checked = 0
+    curves = PnlCurves(eng)
+    seen: dict[tuple[int, datetime], tuple[Decimal, Decimal]] = {}
+    previous: ReplayLine | None = None
     for line in curves.lines(recorded):
-        if line.line_no > 1:  # the previous line is applied and sampled by now
+        if previous is not None:  # applied by now
             for account_id in curves.account_ids:
-                status = eng.status(account_id, line.t)
+                status = eng.status(account_id, previous.t)
                 assert status is not None
-                last = curves.points(account_id)[-1]
-                assert (last.realized, last.net) == (status.realized - status.costs, status.net), line
-                checked += 1
+                seen[account_id, previous.t] = (status.realized - status.costs, status.net)
         for _ in replay([line], eng):
             pass
-    assert checked > 60
-    assert len(curves.points(7)) > 20
+        previous = line
+    curves.finish(recorded[-1].t)
+    for account_id in (7, 8):
+        points = curves.points(account_id)
+        assert len(points) > 10
+        for p in points[:-1]:  # (the last line's figures are the finish point's)
+            assert (p.realized, p.net) == seen[account_id, p.t], p
 
 
 def test_a_point_that_changes_nothing_is_left_out_but_the_curve_reaches_the_last_time() -> None:
