@@ -17,13 +17,13 @@ from engine internals:
   the same way.
 
 Quotes are gathered per contract in time buckets (one second wide at first, doubled as the replay
-runs on, so a day has a few thousand): of each bucket the lowest, the highest and the last price
-move the totals, at their own times (a busy contract quotes many times a second; a chart of a day
-has a point per ten seconds or so; a position's P&L is linear in the price, so its extremes are
-kept). A point is kept only when a value changed (or a
-decision sits on it); a curve growing past a few times the page's budget is thinned as it goes.
-:func:`thin` keeps the first and last points, every decision point, and each time bucket's lowest
-and highest total, so the extremes of the day stay visible and every marker stays on the line.
+runs on, so a day has one to two thousand): of each bucket the lowest, the highest and the last
+price move the totals, at their own times (a busy contract quotes many times a second; a chart of a
+day has a point per ten seconds or so; a position's P&L is linear in the price, so its extremes are
+kept). A point is kept only when a value changed (or a decision sits on it); a curve growing past a
+few times the page's budget is thinned as it goes. :func:`thin` keeps the first and last points,
+every decision point, and each time bucket's lowest and highest total, so the extremes of the day
+stay visible and every marker stays on the line.
 """
 
 from __future__ import annotations
