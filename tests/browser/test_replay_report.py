@@ -11,11 +11,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from tests.unit.replay.test_report_page import build_page
+
+from risk_manager.cli.replay_html import render_report
+from risk_manager.domain.actions import Alert
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "replay"
@@ -120,7 +125,8 @@ def test_the_report_draws_its_chart_and_shows_a_decisions_reason_on_hover_withou
     tooltip.wait_for(state="visible")
     assert decisions[lockout]["reason"] in tooltip.inner_text()
     assert "2026-03-02 08:42:00.000 CST" in tooltip.inner_text()
-    page.screenshot(path=str(artifacts_dir / "replay-report-hover.png"), full_page=True)
+    # The viewport only: a full-page screenshot resizes the page and the hover is lost.
+    page.screenshot(path=str(artifacts_dir / "replay-report-hover.png"))
 
     # Away from every marker, the tooltip goes.
     box = page.locator("#account-7 .u-over").bounding_box()
@@ -167,7 +173,7 @@ def test_times_are_the_configured_zones_whatever_zone_the_browser_is_in(
         page.mouse.move(first["x"], first["y"])
         page.locator("#tooltip").wait_for(state="visible")
         assert "08:31:00.000 CST" in page.locator("#tooltip").inner_text()
-        page.screenshot(path=str(artifacts_dir / "replay-report-tokyo.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir / "replay-report-tokyo.png"))
     finally:
         context.close()
 
@@ -185,3 +191,18 @@ def test_the_sample_day_report_charts_both_accounts_with_their_loss_limit(
     assert page.locator("#decision-table tbody tr").count() == len(decisions)
     page.screenshot(path=str(artifacts_dir / "replay-report-sample-day.png"), full_page=True)
     assert offline == []
+
+
+def test_a_reason_holding_markup_is_shown_as_text_and_never_run(
+    page: Any, offline: list[str], tmp_path: Path
+) -> None:
+    nasty = '</script><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+    t = datetime(2026, 3, 2, 14, 43, tzinfo=UTC)
+    alert = Alert(account_id=7, rule="RULE-099", reason=nasty, level="info", message=nasty)
+    out = tmp_path / "nasty.html"
+    out.write_text(render_report(build_page([(t, alert)])), encoding="utf-8")
+    open_report(page, out)
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#decision-table tbody tr").last.locator("td").last.inner_text() == nasty
+    assert page.evaluate("window.riskReport.decision(9).reason") == nasty
+    assert offline == []  # the <img> never loaded either
