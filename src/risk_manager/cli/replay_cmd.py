@@ -120,6 +120,14 @@ def replay_command(
         "for tools that read a store (see docs/persistence.md).",
         show_default=False,
     ),
+    html: Path | None = typer.Option(
+        None,
+        "--html",
+        metavar="OUT.html",
+        help="Also write the day as one self-contained web page: each account's P&L curve with the "
+        "decisions marked (reason on hover), the decision table and the summary (docs/replay.md).",
+        show_default=False,
+    ),
 ) -> None:
     """Replay a recorded gateway feed through the rules and print what they would have decided."""
     from risk_manager.config.paths import default_config_dir
@@ -132,6 +140,7 @@ def replay_command(
         rules=tuple(rule),
         summary_only=summary,
         wide=wide,
+        html=html,
     )
     raise typer.Exit(run_replay(file, directory, options=options, db=db))
 
@@ -146,6 +155,7 @@ class ReplayOptions:
     rules: tuple[str, ...] = ()
     summary_only: bool = False
     wide: bool = False
+    html: Path | None = None  # also write the HTML report here (cli/replay_html.py)
 
 
 _ZONED = re.compile(r"^(?P<time>\S+(?:[ T]\d[\d:.]*)?)\s+(?P<zone>[A-Za-z][A-Za-z0-9_+/-]*)$")
@@ -293,6 +303,15 @@ def run_replay(
     if recording.is_dir() or not recording.exists():
         what = "is a directory, not a recording" if recording.is_dir() else "does not exist"
         return error(f"{recording}: {what}; name a recording file (.jsonl or .jsonl.gz)")
+    curves = None
+    if options.html is not None:
+        from risk_manager.cli.replay_html import check_output_path
+        from risk_manager.replay.pnl_curve import PnlCurves
+
+        problem = check_output_path(options.html)
+        if problem is not None:
+            return error(problem)
+        curves = PnlCurves(engine, options.accounts)
     # --db: the runner drives a PersistentEngine (same decisions, also recorded in the store).
     runner: Any = engine
     if db is not None:
@@ -310,13 +329,21 @@ def run_replay(
     failure: ReplayInputError | None = None
     with ProgressBar(recording, err) as progress:
         lines = _tracking(read_recording(recording, progress.update), engine, report)
+        if curves is not None:
+            lines = curves.lines(lines)
         try:
             for t, action in replay(lines, runner, until, report.stats):
                 if (wanted and action.account_id not in wanted) or (
                     wanted_rules and action.rule not in wanted_rules
                 ):
                     continue
-                report.add(t, action, keep=not options.as_json and not options.summary_only)
+                report.add(
+                    t,
+                    action,
+                    keep=curves is not None or (not options.as_json and not options.summary_only),
+                )
+                if curves is not None:
+                    curves.decision(t, action.account_id)
                 if options.as_json and not options.summary_only:
                     out.write(orjson.dumps(action.record(t)) + b"\n")
         except ReplayInputError as exc:
@@ -333,6 +360,10 @@ def run_replay(
     statuses: list[AccountStatus] = engine.statuses(engine.now) if engine.now is not None else []
     _note_days(report, statuses)
     shown = [s for s in statuses if not wanted or s.account_id in wanted]
+    if curves is not None and options.html is not None:
+        written = _write_html(options.html, recording, report, shown, curves, calendar, wanted, until)
+        if written is not None:
+            return error(written)
     if options.as_json and options.summary_only:
         out.write(orjson.dumps({"summary": _summary_json(report, shown)}) + b"\n")
         out.flush()
@@ -371,6 +402,32 @@ def run_replay(
         )
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _write_html(
+    path: Path,
+    recording: Path,
+    report: ReplayReport,
+    shown: list[AccountStatus],
+    curves: Any,
+    calendar: Any,
+    wanted: frozenset[int],
+    until: datetime | None,
+) -> str | None:
+    """Write the HTML report; say where on stderr. The error text when it cannot be written."""
+    from risk_manager.cli.replay_html import ReportPage, write_report
+
+    curves.finish(report.stats.last_t)
+    zone = calendar.display_zone
+    page = ReportPage(recording, zone, report.decisions, report, shown, curves, wanted, until)
+    problem = write_report(path, page)
+    if problem is None:
+        _console(stderr=True).print(
+            f"report written to {path} ({len(report.decisions):,} decisions, "
+            f"{len(curves.account_ids)} account(s))",
+            highlight=False,
+        )
+    return problem
 
 
 class ProgressBar:
