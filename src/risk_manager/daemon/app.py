@@ -24,6 +24,7 @@ from risk_manager.config.loader import LoadedConfig
 from risk_manager.daemon.enforcer import AlertHook
 from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.daemon.recovery import RecoveryReport, describe, recover
+from risk_manager.daemon.reload import ConfigReloader, ReloadOutcome
 from risk_manager.daemon.supervisor import Observer, Supervisor
 from risk_manager.domain.actions import format_time
 from risk_manager.domain.status import AccountStatus, ConnectionState
@@ -77,6 +78,7 @@ class Daemon:
         self.report: RecoveryReport | None = None
         self.client: ProjectXClient | None = None
         self.supervisor: Supervisor | None = None
+        self.reloader = ConfigReloader(self)  # hot reload (daemon/reload.py); started by start()
 
     def _engine(self) -> Engine:
         config = self.config
@@ -105,6 +107,7 @@ class Daemon:
             )
             await self.supervisor.start()
             self.notifications.on_started(self.wall(), self.supervisor.accounts)
+            self.reloader.start()
         except BaseException:
             await self.stop()
             raise
@@ -115,6 +118,7 @@ class Daemon:
 
     async def stop(self, reason: str = "stopped") -> None:
         """Stop the loops, close the gateway connections, flush and snapshot the store."""
+        await self.reloader.stop()
         try:
             if self.supervisor is not None:
                 await self.supervisor.stop()
@@ -129,6 +133,10 @@ class Daemon:
                 if self.persistent is not None:
                     self.persistent.close()
                     self.persistent = None
+
+    async def reload_config(self, trigger: str = "control") -> ReloadOutcome:
+        """Read the config directory again and apply what changed (daemon/reload.py)."""
+        return await self.reloader.reload(trigger)
 
     def statuses(self, now: datetime | None = None) -> list[AccountStatus]:
         """The read model of every account the engine holds at ``now`` (default: the wall clock), with
