@@ -1,4 +1,5 @@
-"""`risk-manager run --config DIR [--data-dir DIR] [--record FILE]`: the daemon, until SIGINT/SIGTERM.
+"""`risk-manager run --config DIR [--data-dir DIR] [--record FILE]`: the daemon, until SIGINT/SIGTERM
+(or the control API's shutdown).
 
 Exit codes: 0 stopped by a signal; 1 could not run (login refused, the gateway unreachable, another
 daemon holds the data directory); 2 bad input (invalid config, no rule enabled, credentials missing).
@@ -104,22 +105,22 @@ def run_daemon(config_dir: Path, data_dir: Path, record: Path | None = None) -> 
 async def _serve(daemon: object) -> int:
     from risk_manager.broker.errors import GatewayError
     from risk_manager.daemon.app import Daemon
+    from risk_manager.daemon.control.server import ControlSetupError
     from risk_manager.store.errors import StoreError
 
     assert isinstance(daemon, Daemon)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still raises KeyboardInterrupt
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, daemon.request_stop)
     try:
         await daemon.start()
-    except (GatewayError, StoreError) as exc:
+    except (GatewayError, StoreError, ControlSetupError) as exc:
         log.error("cannot start: %s", exc)
         _error(str(exc))
         return EXIT_RUNTIME
     log.info("running; stop with Ctrl-C or SIGTERM")
-    await stop.wait()
+    await daemon.stopping.wait()  # a signal, or the control API's shutdown
     log.info("stopping")
     try:
         await asyncio.wait_for(daemon.stop(), STOP_GRACE + 0.3)

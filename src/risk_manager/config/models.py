@@ -227,6 +227,27 @@ class DaemonConfig(StrictModel):
     log: DaemonLogConfig = DaemonLogConfig()
 
 
+# ---- risk_config.yaml: admin (who may do what through the control API) ---------------------------
+
+
+def _group_name(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("a group name cannot be blank: give the OS group's name, or leave the key out")
+    return value
+
+
+GroupName = Annotated[str | None, AfterValidator(_group_name)]
+
+
+class AdminConfig(StrictModel):
+    """The control API's roles (docs/control-api.md). ``allow_unlock`` is off by default: the seed
+    design deliberately has no manual unlock, so a lockout holds until its own end."""
+
+    allow_unlock: bool = False
+    group: GroupName = None  # this OS group's members are admin (root and the daemon's user always are)
+    trader_group: GroupName = None  # the group given trader.sock (0660); None: the daemon's own group
+
+
 # ---- accounts.yaml -------------------------------------------------------------------------------
 
 

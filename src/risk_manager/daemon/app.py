@@ -13,6 +13,7 @@ gateway. Start-up, in order:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import Any
 
 from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder, RequestBudget
 from risk_manager.config.loader import LoadedConfig
+from risk_manager.daemon.control.server import ControlServer
 from risk_manager.daemon.enforcer import AlertHook
 from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.daemon.recovery import RecoveryReport, describe, recover
@@ -79,6 +81,14 @@ class Daemon:
         self.client: ProjectXClient | None = None
         self.supervisor: Supervisor | None = None
         self.reloader = ConfigReloader(self)  # hot reload (daemon/reload.py); started by start()
+        self.control: ControlServer | None = None
+        self.started_at: datetime | None = None
+        # Set by request_stop() (the control API's shutdown); `run` waits on it as on SIGTERM.
+        self.stopping = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """Ask whoever runs the daemon to stop it gracefully (as SIGTERM does)."""
+        self.stopping.set()
 
     def _engine(self) -> Engine:
         config = self.config
@@ -108,6 +118,9 @@ class Daemon:
             await self.supervisor.start()
             self.notifications.on_started(self.wall(), self.supervisor.accounts)
             self.reloader.start()
+            self.started_at = self.wall()
+            self.control = ControlServer(self, self.data_dir)
+            await self.control.start()
         except BaseException:
             await self.stop()
             raise
@@ -120,6 +133,9 @@ class Daemon:
         """Stop the loops, close the gateway connections, flush and snapshot the store."""
         await self.reloader.stop()
         try:
+            if self.control is not None:
+                await self.control.stop()  # no request reads the engine while it stops
+                self.control = None
             if self.supervisor is not None:
                 await self.supervisor.stop()
             if self.notifications is not None:
