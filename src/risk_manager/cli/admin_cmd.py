@@ -19,7 +19,7 @@ admin_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-ADMIN_MODULES: tuple[str, ...] = ()
+ADMIN_MODULES: tuple[str, ...] = ("risk_manager.cli.admin_config_cmd",)
 
 
 def register(app: typer.Typer) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "SECRET_FILE_MODE",
     "EditRefused",
     "FileEdit",
+    "append_item",
     "check_edits",
     "edit_value",
     "parse_typed_value",
@@ -200,7 +201,10 @@ def _splice(text: str, root: MappingNode | None, file: str, path: KeyPath, rende
         old = "(empty)"
     if is_secret_key(path[-1]):
         old = REDACTED if old not in ("(empty)", "null", "~") else old
-    # ``key:`` with nothing after it: the value goes after the colon (one space).
+    if start == end:  # ``key:`` with nothing after it: the value goes after the colon (one space)
+        colon = len(text[:start].rstrip())
+        if colon > 0 and text[colon - 1] == ":":
+            start = end = colon
     pad = " " if start == end and start > 0 and text[start - 1] == ":" else ""
     after = _keep_comment_column(text[end:], len(pad + rendered) - (end - start))
     return text[:start] + pad + rendered + after, old
@@ -278,6 +282,39 @@ def _line_after(text: str, index: int) -> int:
         return index
     newline = text.find("\n", index)
     return len(text) if newline < 0 else newline + 1
+
+
+def append_item(text: str, file: str, path: KeyPath, item: Any) -> str:
+    """``text`` with ``item`` (written as one flow line) added at the end of the list at ``path``;
+    a missing list is created with it."""
+    rendered = _flow(item)
+    root = _compose(text, file)
+    node: Node | None = root
+    for part in path:
+        node = _child(node, part) if node is not None else None
+    if node is None or (isinstance(node, ScalarNode) and str(node.tag).endswith(":null")):
+        new, _old = _splice(text, root, file, path, f"[{rendered}]")
+    elif not isinstance(node, SequenceNode):
+        raise EditRefused(f"{file}: {format_path(path)} is not a list: fix it first")
+    elif node.flow_style:
+        close = node.end_mark.index - 1
+        while close > 0 and text[close] != "]":
+            close -= 1
+        sep = ", " if node.value else ""
+        new = text[:close].rstrip(" ") + sep + rendered + text[close:] if node.value else (
+            text[:close] + rendered + text[close:]
+        )
+    else:
+        dash = node.value[0].start_mark.column - 2
+        at = _line_after(text, _last_end(node))
+        line = " " * dash + f"- {rendered}\n"
+        new = text + ("\n" if text and not text.endswith("\n") else "") + line if at == len(text) else (
+            text[:at] + line + text[at:]
+        )
+    data, found = _read_back(new, path)
+    if not found or not isinstance(data, list) or data[-1] != item:
+        raise EditRefused(f"{file}: cannot add {rendered} to {format_path(path)} so it reads back the same")
+    return new
 
 
 # ---- whole files -----------------------------------------------------------------------------------
