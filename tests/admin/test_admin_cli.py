@@ -41,8 +41,12 @@ def test_an_edit_the_loader_refuses_is_refused_with_its_reason_and_nothing_is_wr
 
     assert positive.returncode == crossed.returncode == typo.returncode == 2
     assert "refused, nothing written" in positive.stderr
-    assert "risk_config.yaml:11: rules.daily_realized_loss.limit = 250: limit must be negative" in positive.stderr
-    assert "daily_unrealized_loss.limit (-300) must be above daily_realized_loss.limit (-250)" in crossed.stderr
+    assert "risk_config.yaml:11: rules.daily_realized_loss.limit = 250: limit must be negative" in (
+        positive.stderr
+    )
+    assert "daily_unrealized_loss.limit (-300) must be above daily_realized_loss.limit (-250)" in (
+        crossed.stderr
+    )
     assert "limt" in typo.stderr and "limit" in typo.stderr
     assert snapshot(config) == files  # not a byte changed, no temp file left
 
@@ -76,7 +80,8 @@ def test_set_credentials_writes_an_owner_only_file_and_never_prints_the_key(tmp_
     api = load_config(config).api.projectx
     assert api.username == "trader1" and api.api_key is not None and api.api_key.get_secret_value() == key
     shown = admin(config, tmp_path / "data", "config", "view", "--json")
-    assert key not in shown.stdout and json.loads(shown.stdout)["config"]["api"]["projectx"]["api_key"] == "***"
+    assert key not in shown.stdout
+    assert json.loads(shown.stdout)["config"]["api"]["projectx"]["api_key"] == "***"
 
 
 def test_set_credentials_makes_an_existing_readable_file_owner_only(tmp_path: Path) -> None:
@@ -122,7 +127,8 @@ def test_set_account_lists_a_new_account_and_keeps_the_others_as_written(tmp_pat
     result = admin(config, tmp_path / "data", "api", "set-account", "9", "--name", "50K Combine C")
 
     assert result.returncode == 0, result.stderr
-    assert (config / "accounts.yaml").read_text() == before + '  - {id: 9, name: "50K Combine C", enabled: true}\n'
+    added = '  - {id: 9, name: "50K Combine C", enabled: true}\n'
+    assert (config / "accounts.yaml").read_text() == before + added
     assert load_config(config).monitored(9)
 
 
