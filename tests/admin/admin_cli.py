@@ -33,13 +33,13 @@ def admin(config: Path, data: Path, *args: str, stdin: str | None = None,
     )
 
 
-async def admin_async(config: Path, data: Path, *args: str) -> tuple[int, str, str]:
+async def admin_async(config: Path, data: Path, *args: str, stdin: str = "") -> tuple[int, str, str]:
     """The same from inside a running event loop (the daemon under test runs in it)."""
     process = await asyncio.create_subprocess_exec(
-        *command(config, data, *args), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "NO_COLOR": "1"},
+        *command(config, data, *args), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"},
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 

@@ -3,5 +3,5 @@
 import sys
 from pathlib import Path
 
-for folder in ("daemon", "sim", "broker", "notify"):
+for folder in ("daemon", "control", "sim", "broker", "notify"):
     sys.path.insert(0, str(Path(__file__).parent.parent / folder))

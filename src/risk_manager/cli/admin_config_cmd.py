@@ -119,12 +119,21 @@ def _tell_daemon(data_dir: Path, lines: list[str]) -> None:
         raise typer.Exit(EXIT_RUNTIME)
     changes = [str(c) for c in answer.get("changes") or []]
     restart = [c for c in changes if c.endswith("(needs a restart)")]
-    if answer.get("applied") or not changes:
-        # No change left to apply: the daemon's file watcher applied this edit already.
-        applied = [c for c in changes if c not in restart] or lines
+    if answer.get("applied"):
+        applied = [c for c in changes if c not in restart]
+    else:  # nothing left to apply: the daemon's file watcher applied this edit already
+        applied = [line for line in lines if not _read_at_start(line)]
+    if applied:
         typer.secho("applied now: " + "; ".join(applied), fg="green")
     for line in restart:
         typer.secho(f"not in effect until the daemon restarts: {line}", fg="yellow")
+
+
+def _read_at_start(line: str) -> bool:
+    """Whether an edit's change line is of a setting the daemon reads only at start (daemon/reload.py)."""
+    return line.startswith(("api_config.yaml", "daemon.", "instruments", "accounts.yaml monitor")) or (
+        line.startswith("accounts.yaml accounts") and (".enabled" in line or " added" in line)
+    )
 
 
 # ---- config ------------------------------------------------------------------------------------------
