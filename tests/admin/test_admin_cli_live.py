@@ -57,11 +57,10 @@ def test_new_credentials_on_a_running_daemon_say_they_need_a_restart(tmp_path: P
 
                 assert code == 0, err
                 assert "n3w-k3y" not in out + err
+                later = "not in effect until the daemon restarts: api_config.yaml projectx"
                 assert out.splitlines()[-2:] == [
-                    "not in effect until the daemon restarts: api_config.yaml projectx.username: null → trader2"
-                    " (needs a restart)",
-                    "not in effect until the daemon restarts: api_config.yaml projectx.api_key: null → ***"
-                    " (needs a restart)",
+                    f"{later}.username: null → trader2 (needs a restart)",
+                    f"{later}.api_key: null → *** (needs a restart)",
                 ]
 
     run(body, timeout=60)
@@ -104,8 +103,9 @@ def test_unlock_goes_through_the_control_api_only_when_allowed(tmp_path: Path) -
     async def allowed() -> None:
         async with daemon_with_lockout(tmp_path / "on", admin={"allow_unlock": True}) as (_gw, daemon, data):
             config = tmp_path / "on" / "c"
-            code, out, err = await admin_async(config, data, "unlock", str(ACCOUNT), "--reason",
-                                               "fat finger, checked with the coach", "--rule", "symbol_blocks")
+            why = "fat finger, checked with the coach"
+            code, out, err = await admin_async(config, data, "unlock", str(ACCOUNT), "--reason", why,
+                                               "--rule", "symbol_blocks")
             assert code == 0, err
             assert f"account {ACCOUNT}: RULE-011 MNQ lockout ended" in out
             assert not daemon.persistent.engine.accounts[ACCOUNT].lockouts  # type: ignore[union-attr]
