@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import orjson
 from daemon_helpers import ACCOUNT, eventually, live_gateway, positions, running, write_config
+from notify_fakes import ChatApi
 from sim_helpers import Api, run
 
 from risk_manager.config.edit import parse_typed_value, set_values, write_edits
 from risk_manager.daemon.app import Daemon
+from risk_manager.domain.actions import Alert
 from risk_manager.engine.timers import TimerKind
 
 LOSS_RULES = {"daily_realized_loss": {"enabled": True, "limit": -500, "include_unrealized": False}}
@@ -142,5 +145,35 @@ def test_the_watcher_reloads_an_edited_file_by_itself(tmp_path: Path) -> None:
                 await eventually(lambda: "-250" in describe_loss_rule(daemon), timeout=10, what="the reload")
                 [row] = reload_rows(daemon)
                 assert row.note == "watch" and row.outcome == "applied"  # type: ignore[attr-defined]
+
+    run(body, timeout=30)
+
+
+def test_a_new_notification_channel_is_used_at_once_and_hears_of_a_refused_change(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with live_gateway() as gw, ChatApi() as chat:
+            config = write_config(tmp_path / "config", LOSS_RULES)
+            async with running(gw, config, tmp_path / "data") as daemon:
+                alerts: list[Alert] = []
+                daemon.alert = alerts.append
+                before = daemon.notifications
+                webhook = ("general", "notifications", "discord_webhook")
+                edit(config, "risk_config.yaml", webhook, chat.discord_url)
+
+                outcome = await daemon.reload_config("test")
+
+                assert outcome.changes == ["general.notifications.discord_webhook: null → ***"]
+                assert chat.discord_url not in repr(outcome)  # the webhook embeds a token: a secret
+                await eventually(lambda: daemon.notifications is not before, what="the channels rebuilt")
+                edit(config, "risk_config.yaml", ("rules", "daily_realized_loss", "limit"), "0")
+                refused = await daemon.reload_config("test")
+
+                assert refused.error is not None and not refused.applied
+                [alert] = alerts
+                assert alert.level == "warning" and "the running config stays" in alert.message
+                await eventually(
+                    lambda: "the running config stays" in orjson.dumps(chat.delivered("discord")).decode(),
+                    timeout=10, what="the refusal notified",
+                )
 
     run(body, timeout=30)
