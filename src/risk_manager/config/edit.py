@@ -213,11 +213,11 @@ def _splice(text: str, root: MappingNode | None, file: str, path: KeyPath, rende
 def _keep_comment_column(after: str, grown: int) -> str:
     """The text after an edited value with the spaces before a trailing ``# comment`` adjusted so the
     comment stays in its column (at least one space before it)."""
-    match = re.match(r"( +)#", after)
+    match = re.match(r"([\]},]*)( +)#", after)  # the value may close a flow mapping first: `-250}   #`
     if match is None or grown == 0:
         return after
-    spaces = max(1, len(match.group(1)) - grown)
-    return " " * spaces + after[len(match.group(1)):]
+    closers, spaces = match.group(1), match.group(2)
+    return closers + " " * max(1, len(spaces) - grown) + after[len(closers) + len(spaces):]
 
 
 def _child(node: Node, part: str | int) -> Node | None:
