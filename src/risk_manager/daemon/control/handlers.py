@@ -21,6 +21,7 @@ from risk_manager.daemon.control.store_views import (
     LogQuery,
     clock_summary,
     log_rows,
+    pnl_breakdown,
     status_answer,
 )
 from risk_manager.daemon.persistent import PersistentEngine
@@ -66,8 +67,12 @@ class ControlHandlers:
             "pid": os.getpid(),
             "started_at": None if started is None else format_time(started),
             "as_of": format_time(now),
-            "timezone": self.daemon.config.risk.general.timezone,
+            "timezone": self._zone(),
         }
+
+    def _zone(self) -> str:
+        """The zone the trader's screens show times in (general.timezone)."""
+        return str(self.daemon.config.risk.general.timezone)
 
     @staticmethod
     def _account_param(request: web.Request) -> int | None:
@@ -116,6 +121,17 @@ class ControlHandlers:
         now = self._now()
         return web.json_response(status_answer(self.daemon.statuses(now), self._daemon_block(now), account))
 
+    async def pnl(self, request: web.Request) -> web.Response:
+        account = self._account_param(request)
+        self._known(account)
+        now = self._now()
+        persistent = self._persistent()
+        persistent.flush()  # executions decided a moment ago are staged, not yet on file
+        statuses = [s for s in self.daemon.statuses(now) if account is None or s.account_id == account]
+        trades = persistent.store.trades(account)
+        return web.json_response({"daemon": self._daemon_block(now),
+                                  "accounts": [pnl_breakdown(s, trades) for s in statuses]})
+
     async def logs(self, request: web.Request) -> web.Response:
         q = request.query
         since: datetime | None = None
@@ -136,7 +152,7 @@ class ControlHandlers:
             raise Refused(400, str(exc)) from None
         persistent = self._persistent()
         persistent.flush()  # rows decided a moment ago are staged, not yet on file
-        return web.json_response({"rows": log_rows(persistent.store, query)})
+        return web.json_response({"rows": log_rows(persistent.store, query), "timezone": self._zone()})
 
     async def market_hours(self, request: web.Request) -> web.Response:
         persistent = self._persistent()
@@ -151,7 +167,7 @@ class ControlHandlers:
             row = store.clock_in(account, self._now(), _peer(request).name)
         except StoreError as exc:
             raise Refused(409, str(exc)) from None
-        return web.json_response(clock_summary(store, row))
+        return web.json_response({**clock_summary(store, row), "timezone": self._zone()})
 
     async def clock_out(self, request: web.Request) -> web.Response:
         account = self._one_account((await self._body(request)).get("account"))
@@ -161,7 +177,7 @@ class ControlHandlers:
             row = persistent.store.clock_out(account, self._now())
         except StoreError as exc:
             raise Refused(409, str(exc)) from None
-        return web.json_response(clock_summary(persistent.store, row))
+        return web.json_response({**clock_summary(persistent.store, row), "timezone": self._zone()})
 
     # ---- admin ---------------------------------------------------------------------------------------
 

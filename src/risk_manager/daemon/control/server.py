@@ -29,7 +29,7 @@ __all__ = ["ADMIN_PATHS", "READ_PATHS", "TRADER_POSTS", "ControlServer", "Contro
 
 log = logging.getLogger(__name__)
 
-READ_PATHS = ("/v1/status", "/v1/logs", "/v1/market-hours")
+READ_PATHS = ("/v1/status", "/v1/pnl", "/v1/logs", "/v1/market-hours")
 TRADER_POSTS = ("/v1/clock-in", "/v1/clock-out")
 ADMIN_PATHS = frozenset({"/v1/daemon", "/v1/reload", "/v1/shutdown", "/v1/unlock"})
 
@@ -90,6 +90,7 @@ class ControlServer:
         app = web.Application(middlewares=[self._guard(role)])
         h = self.handlers
         app.router.add_get("/v1/status", h.status)
+        app.router.add_get("/v1/pnl", h.pnl)
         app.router.add_get("/v1/logs", h.logs)
         app.router.add_get("/v1/market-hours", h.market_hours)
         app.router.add_post("/v1/clock-in", h.clock_in)

@@ -14,11 +14,12 @@ from typing import Any
 
 from risk_manager.daemon.recovery import rebuild
 from risk_manager.domain.actions import format_time
+from risk_manager.domain.contracts import root_of
 from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.engine.engine import Engine
 from risk_manager.store.reader import StoreReader
-from risk_manager.store.rows import AuditRow, ClockRow
+from risk_manager.store.rows import AuditRow, ClockRow, TradeRow
 
 LEVELS = ("info", "warning", "error", "critical")
 DEFAULT_TAIL = 100
@@ -133,3 +134,53 @@ def status_answer(
     chosen = [s for s in statuses if account is None or s.account_id == account]
     return {"daemon": daemon, "accounts": [s.to_json() for s in chosen]}
 
+
+
+def pnl_breakdown(status: AccountStatus, trades: Iterable[TradeRow]) -> dict[str, Any]:
+    """The day's P&L of one account by symbol: executions of its trading day (realized, fees) from
+    the store, open positions (size, unrealized) from the read model."""
+    symbols: dict[str, dict[str, Any]] = {}
+
+    def entry(symbol: str) -> dict[str, Any]:
+        return symbols.setdefault(
+            symbol,
+            {"trades": 0, "realized": ZERO, "fees": ZERO, "unrealized": ZERO, "position": 0, "known": True},
+        )
+
+    for trade in trades:
+        if trade.account == status.account_id and trade.day == status.trading_day and trade.counted:
+            row = entry(root_of(trade.contract))
+            row["trades"] += 1
+            row["realized"] += trade.pnl or ZERO
+            row["fees"] += trade.fees
+    for position in status.positions:
+        row = entry(position.symbol)
+        row["position"] += position.size
+        if position.unrealized is None:
+            row["known"] = False
+        else:
+            row["unrealized"] += position.unrealized
+    rows = []
+    for symbol in sorted(symbols):
+        row = symbols[symbol]
+        unrealized = row["unrealized"] if row["known"] else None
+        rows.append({
+            "symbol": symbol,
+            "trades": row["trades"],
+            "position": row["position"],
+            "realized": money(row["realized"]),
+            "fees": money(row["fees"]),
+            "unrealized": None if unrealized is None else money(unrealized),
+            "net": money(row["realized"] - row["fees"] + (unrealized or ZERO)),
+        })
+    return {
+        "account_id": status.account_id,
+        "name": status.name,
+        "trading_day": status.trading_day.isoformat(),
+        "realized": money(status.realized),
+        "costs": money(status.costs),
+        "unrealized": None if status.unrealized is None else money(status.unrealized),
+        "net": money(status.net),
+        "trade_count": status.trade_count,
+        "symbols": rows,
+    }
