@@ -12,6 +12,7 @@ from risk_manager.cli.help import PlainHelpCommand  # noqa: F401  (sub-modules u
 admin_app = typer.Typer(
     name="admin",
     help="Configure the risk manager and control its daemon (admin role only).",
+    short_help="Configure the risk manager (admin role only).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
