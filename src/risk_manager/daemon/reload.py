@@ -119,6 +119,10 @@ class ConfigReloader:
         self._task = asyncio.get_running_loop().create_task(self._watch(directory), name="config-watch")
 
     async def stop(self) -> None:
+        renewing, self._renewing = self._renewing, None
+        if renewing is not None:  # the daemon closes the channels it holds: let the swap finish first
+            with contextlib.suppress(Exception):
+                await renewing
         task, self._task = self._task, None
         if task is None:
             return
@@ -199,8 +203,12 @@ class ConfigReloader:
     async def _renew_notifications(self, config: LoadedConfig) -> None:
         daemon = self.daemon
         general = config.risk.general
-        fresh = Notifications.from_config(general.notifications, general.timezone)
-        await fresh.start()
+        try:
+            fresh = Notifications.from_config(general.notifications, general.timezone)
+            await fresh.start()
+        except Exception:
+            log.exception("the notification channels could not be rebuilt; the previous ones stay")
+            return
         stale, daemon.notifications = daemon.notifications, fresh
         if daemon.supervisor is not None:
             daemon.supervisor.notifications = fresh
