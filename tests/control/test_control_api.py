@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
+from decimal import Decimal
 from pathlib import Path
 
 from control_helpers import call, daemon_with_lockout, refused
-from daemon_helpers import ACCOUNT, live_gateway, running, write_config
+from daemon_helpers import ACCOUNT, eventually, live_gateway, positions, running, write_config
 from projectx_helpers import API_KEY
-from sim_helpers import run
+from sim_helpers import Api, run
 
 from risk_manager.daemon.control.roles import Role
 from risk_manager.daemon.control.sockets import socket_path
@@ -188,3 +189,38 @@ def test_no_answer_of_either_socket_holds_the_api_key(tmp_path: Path) -> None:
             assert "RULE-011" in text and API_KEY not in text
 
     run(body, timeout=60)
+
+
+def test_clock_out_counts_the_trades_of_the_session_and_their_net_pnl(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with daemon_with_lockout(tmp_path) as (gw, daemon, data), Api(gw) as trader:
+            await trader.login()
+            mes = gw.contract_id("MES")
+            gw.set_price(mes, "6000.00")
+            before = daemon.statuses()[0].net  # flat: the MNQ position was closed
+            await call(data, "trader", "POST", "/v1/clock-in", {})
+            await trader.place(account=ACCOUNT, contract=mes, size=1)
+            await eventually(lambda: positions(gw) == {mes: 1}, what="the MES position")
+            gw.set_price(mes, "6002.00")
+            await trader.place(account=ACCOUNT, contract=mes, side=1, size=1)
+            await eventually(lambda: daemon.statuses()[0].trade_count >= 4, what="both fills counted")
+            ended = await call(data, "trader", "POST", "/v1/clock-out", {})
+            assert ended["trades"] == 2
+            # flat again: the session's net P&L is what the day's net moved by meanwhile
+            assert Decimal(ended["pnl"]) == daemon.statuses()[0].net - before != 0
+
+    run(body, timeout=40)
+
+
+def test_a_data_directory_too_deep_for_a_socket_address_still_serves_both_sockets(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with live_gateway() as gw:
+            config = write_config(tmp_path / "c", {"daily_realized_loss": {"enabled": True, "limit": -500}})
+            data = tmp_path / ("deep-" * 20) / "data"
+            assert len(str(socket_path(data, Role.TRADER))) > 108
+            async with running(gw, config, data):
+                status = await call(data, "trader", "GET", "/v1/status")
+                info = await call(data, "admin", "GET", "/v1/daemon")
+                assert status["accounts"][0]["account_id"] == info["accounts"][0]["id"] == ACCOUNT
+
+    run(body, timeout=30)

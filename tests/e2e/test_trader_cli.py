@@ -311,9 +311,12 @@ def test_daemon_status_is_loud_and_exits_1_when_the_daemon_is_down(stopped: Setu
     assert code == 1 and answer["daemon"]["running"] is False
 
 
-def test_clocking_in_with_the_daemon_down_is_refused_plainly(stopped: Setup) -> None:
-    result = stopped.trader("clock-in", config=False)
-    assert result.returncode == 1 and "the daemon is not running" in result.stderr
+@pytest.mark.parametrize("command", ["clock-in", "clock-out"])
+def test_clocking_in_or_out_with_the_daemon_down_is_refused_plainly(stopped: Setup, command: str) -> None:
+    for extra in ((), ("--json",)):
+        result = stopped.trader(command, *extra, config=False)
+        assert result.returncode == 1 and "the daemon is not running" in result.stderr
+        assert result.stdout == ""
 
 
 def test_no_output_of_any_command_holds_the_api_key(stopped: Setup) -> None:

@@ -43,7 +43,7 @@ trader_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(trader_app, name="trader")
+    app.add_typer(trader_app, name="trader", short_help="Your accounts, rules, lockouts, logs; clock in/out.")
 
 
 class Failure(Exception):

@@ -20,7 +20,7 @@ from rich.text import Text
 from risk_manager.store.codec import parse_iso
 
 WIDTH = 80
-BAR = 16
+BAR = 12
 GREEN_BELOW = Decimal("0.5")
 RED_ABOVE = Decimal("0.8")
 
@@ -148,13 +148,13 @@ def status(answer: dict[str, Any], hours: dict[str, Any] | None, clock: Clock) -
 def account_panel(account: dict[str, Any], clock: Clock) -> Panel:
     state = account["trading_state"]
     style = {"active": "green", "reducing": "yellow", "halted": "bold red"}[state]
-    title = Text(f"Account {account['account_id']}")
-    if account.get("name"):
-        title.append(f" {account['name']}")
-    title.append("  ")
+    title = Text(f"Account {account['account_id']}  ")
     title.append(state.upper(), style=style)
     title.append("  ")
     title.append_text(_connection(account["connection"]))
+    if account.get("name"):
+        title.append(f"  {account['name']}", style="dim")
+    title.truncate(WIDTH - 6, overflow="ellipsis")  # a long title would widen the panel past 80
     body: list[RenderableType] = [pnl_line(account)]
     gauges = account.get("gauges", [])
     if gauges:
@@ -184,7 +184,7 @@ def pnl_line(account: dict[str, Any]) -> Text:
 def gauge_table(gauges: list[dict[str, Any]]) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
     table.add_column("rule", no_wrap=True)
-    table.add_column("name", no_wrap=True, max_width=26, overflow="ellipsis")
+    table.add_column("name", no_wrap=True, max_width=24, overflow="ellipsis")
     table.add_column("bar", no_wrap=True)
     table.add_column("pct", justify="right", no_wrap=True)
     table.add_column("value", no_wrap=True)
@@ -192,7 +192,7 @@ def gauge_table(gauges: list[dict[str, Any]]) -> Table:
         fraction = None if gauge["fraction"] is None else Decimal(gauge["fraction"])
         style = "bold red" if gauge["breached"] else gauge_style(fraction)
         pct = "?" if fraction is None else f"{fraction * 100:.0f}%"
-        name = gauge["name"] + (f" {gauge['subject']}" if gauge.get("subject") else "")
+        name = (f"{gauge['subject']} " if gauge.get("subject") else "") + gauge["name"]
         value = f"{gauge['value'] if gauge['value'] is not None else '?'} / {gauge['limit']}"
         if gauge["unit"] != "USD":
             value += f" {gauge['unit']}"

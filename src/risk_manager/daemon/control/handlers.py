@@ -26,6 +26,7 @@ from risk_manager.daemon.control.store_views import (
 )
 from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.domain.actions import format_time
+from risk_manager.domain.status import AccountStatus
 from risk_manager.store.codec import parse_iso
 from risk_manager.store.errors import StoreError
 
@@ -96,11 +97,7 @@ class ControlHandlers:
         return body
 
     def _known(self, account: int | None) -> list[int]:
-        known = [s.account_id for s in self.daemon.statuses()]
-        if account is not None and account not in known:
-            raise Refused(404, f"account {account} is not monitored by this daemon (monitored: "
-                               f"{', '.join(map(str, known)) or 'none'})")
-        return known
+        return [s.account_id for s in self._statuses(self._now(), account)]
 
     def _one_account(self, account: Any) -> int:
         if account is not None and (not isinstance(account, int) or isinstance(account, bool)):
@@ -115,19 +112,28 @@ class ControlHandlers:
 
     # ---- trader: read -------------------------------------------------------------------------------
 
+    def _statuses(self, now: datetime, account: int | None) -> list[AccountStatus]:
+        """The read model of every account (or of ``account``: 404 when it is not monitored)."""
+        statuses = self.daemon.statuses(now)
+        if account is None:
+            return statuses
+        chosen = [s for s in statuses if s.account_id == account]
+        if not chosen:
+            raise Refused(404, f"account {account} is not monitored by this daemon (monitored: "
+                               f"{', '.join(str(s.account_id) for s in statuses) or 'none'})")
+        return chosen
+
     async def status(self, request: web.Request) -> web.Response:
-        account = self._account_param(request)
-        self._known(account)
         now = self._now()
-        return web.json_response(status_answer(self.daemon.statuses(now), self._daemon_block(now), account))
+        statuses = self._statuses(now, self._account_param(request))
+        return web.json_response(status_answer(statuses, self._daemon_block(now)))
 
     async def pnl(self, request: web.Request) -> web.Response:
         account = self._account_param(request)
-        self._known(account)
         now = self._now()
+        statuses = self._statuses(now, account)
         persistent = self._persistent()
         persistent.flush()  # executions decided a moment ago are staged, not yet on file
-        statuses = [s for s in self.daemon.statuses(now) if account is None or s.account_id == account]
         trades = persistent.store.trades(account)
         return web.json_response({"daemon": self._daemon_block(now),
                                   "accounts": [pnl_breakdown(s, trades) for s in statuses]})

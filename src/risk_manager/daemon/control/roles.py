@@ -11,9 +11,7 @@ mutations because of the socket, not the uid.
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import socket
 import struct
 from dataclasses import dataclass
@@ -40,6 +38,8 @@ class Peer:
         """The peer's user name (for audit rows), else ``uid N``, else ``unknown``."""
         if self.uid is None:
             return "unknown"
+        import pwd  # POSIX only, like the sockets themselves
+
         try:
             return pwd.getpwuid(self.uid).pw_name
         except KeyError:
@@ -66,6 +66,9 @@ def admin_allowed(peer: Peer, group: str | None, daemon_uid: int | None = None) 
         return True
     if group is None:
         return False
+    import grp  # POSIX only, like the sockets themselves
+    import pwd
+
     try:
         entry = grp.getgrnam(group)
     except KeyError:
