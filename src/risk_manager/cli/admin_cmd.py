@@ -20,7 +20,7 @@ admin_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-ADMIN_MODULES: tuple[str, ...] = ("risk_manager.cli.admin_config_cmd",)
+ADMIN_MODULES: tuple[str, ...] = ("risk_manager.cli.admin_config_cmd", "risk_manager.cli.admin_api_cmd")
 
 
 def register(app: typer.Typer) -> None:

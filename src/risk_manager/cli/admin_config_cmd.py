@@ -1,4 +1,4 @@
-"""`risk-manager admin config|timers|api|unlock …`: the admin's edits of the config, and the unlock.
+"""`risk-manager admin config|timers …`: the admin's edits of the config (api and unlock: admin_api_cmd).
 
 Every edit changes only the value asked for (config/edit.py: comments and layout kept), is checked
 with the real loader on the would-be files before anything is written (refused with the loader's
@@ -7,15 +7,14 @@ daemon runs on the data directory it is asked to reload (control API, admin sock
 shown; otherwise the change takes effect when the daemon starts. See docs/admin.md.
 
 Exit codes: 0 done; 1 the daemon is not running or refused (reload, unlock); 2 refused input (an edit
-that fails validation, an unknown rule, a bad time).
+that fails validation, an unknown rule, a bad time). The helpers here (options, ``apply_edits``) are
+shared with admin_api_cmd.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,17 +33,11 @@ VALUE_ARGS = {"ignore_unknown_options": True, "help_option_names": ["-h", "--hel
 
 config_app = typer.Typer(help="View, change, validate and reload the configuration.", no_args_is_help=True)
 timers_app = typer.Typer(help="The daily reset and the session hours (timers.yaml).", no_args_is_help=True)
-api_app = typer.Typer(help="Gateway credentials and accounts (api_config.yaml, accounts.yaml).",
-                      no_args_is_help=True)
 
 
 def register(admin_app: typer.Typer) -> None:
     admin_app.add_typer(config_app, name="config")
     admin_app.add_typer(timers_app, name="timers")
-    admin_app.add_typer(api_app, name="api")
-    admin_app.command("unlock", cls=PlainHelpCommand, short_help="End an account's lockout (when allowed).")(
-        unlock
-    )
 
 
 # ---- common options --------------------------------------------------------------------------------
@@ -60,7 +53,7 @@ DATA_OPTION = typer.Option(
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
-def _dirs(config: Path | None, data_dir: Path | None) -> tuple[Path, Path]:
+def dirs(config: Path | None, data_dir: Path | None) -> tuple[Path, Path]:
     from risk_manager.cli.run_cmd import default_data_dir
     from risk_manager.config.paths import default_config_dir
 
@@ -68,7 +61,7 @@ def _dirs(config: Path | None, data_dir: Path | None) -> tuple[Path, Path]:
             data_dir if data_dir is not None else default_data_dir())
 
 
-def _fail(message: str, code: int = EXIT_REFUSED) -> typer.Exit:
+def fail(message: str, code: int = EXIT_REFUSED) -> typer.Exit:
     typer.secho(f"error: {message}", fg="red", err=True)
     return typer.Exit(code)
 
@@ -76,13 +69,13 @@ def _fail(message: str, code: int = EXIT_REFUSED) -> typer.Exit:
 # ---- the edit → validate → write → reload sequence ------------------------------------------------
 
 
-def _apply_edits(config_dir: Path, data_dir: Path, edits: Sequence[Any]) -> None:
+def apply_edits(config_dir: Path, data_dir: Path, edits: Sequence[Any]) -> None:
     """Validate ``edits`` with the loader, write them, tell the daemon; raises typer.Exit when refused."""
     from risk_manager.config.edit import check_edits, write_edits
     from risk_manager.config.errors import ConfigError
 
     if not config_dir.is_dir():
-        raise _fail(f"config directory {config_dir} does not exist: pass --config DIR")
+        raise fail(f"config directory {config_dir} does not exist: pass --config DIR")
     lines = [line for edit in edits for line in edit.changes]
     if not lines:
         typer.echo("no change: the config already says so")
@@ -97,10 +90,10 @@ def _apply_edits(config_dir: Path, data_dir: Path, edits: Sequence[Any]) -> None
     write_edits(config_dir, edits)
     for line in lines:
         typer.echo(f"changed {line}")
-    _tell_daemon(data_dir, lines)
+    tell_daemon(data_dir, lines)
 
 
-def _tell_daemon(data_dir: Path, lines: list[str]) -> None:
+def tell_daemon(data_dir: Path, lines: list[str]) -> None:
     from risk_manager.daemon.control.client import ControlClient, ControlError, DaemonNotRunning
 
     try:
@@ -122,14 +115,14 @@ def _tell_daemon(data_dir: Path, lines: list[str]) -> None:
     if answer.get("applied"):
         applied = [c for c in changes if c not in restart]
     else:  # nothing left to apply: the daemon's file watcher applied this edit already
-        applied = [line for line in lines if not _read_at_start(line)]
+        applied = [line for line in lines if not read_at_start(line)]
     if applied:
         typer.secho("applied now: " + "; ".join(applied), fg="green")
     for line in restart:
         typer.secho(f"not in effect until the daemon restarts: {line}", fg="yellow")
 
 
-def _read_at_start(line: str) -> bool:
+def read_at_start(line: str) -> bool:
     """Whether an edit's change line is of a setting the daemon reads only at start (daemon/reload.py)."""
     return line.startswith(("api_config.yaml", "daemon.", "instruments", "accounts.yaml monitor")) or (
         line.startswith("accounts.yaml accounts") and (".enabled" in line or " added" in line)
@@ -145,7 +138,7 @@ def config_view(
 ) -> None:
     """Show the configuration: what each rule does and every setting (secrets masked), and whether a
     daemon runs on the data directory (it applies the files as they are saved)."""
-    config_dir, data = _dirs(config, data_dir)
+    config_dir, data = dirs(config, data_dir)
     loaded = _load(config_dir, as_json)
     running = _daemon_running(data)
     if as_json:
@@ -179,7 +172,7 @@ def config_validate(
     config: Path = CONFIG_OPTION, data_dir: Path = DATA_OPTION, as_json: bool = JSON_OPTION
 ) -> None:
     """Check the config directory as the daemon would load it; exit 2 with every problem if invalid."""
-    loaded = _load(_dirs(config, data_dir)[0], as_json)
+    loaded = _load(dirs(config, data_dir)[0], as_json)
     warnings = [w.as_dict() for w in loaded.warnings]
     if as_json:
         typer.echo(json.dumps({"ok": True, "directory": str(loaded.directory), "errors": [],
@@ -227,7 +220,7 @@ def config_set(
     from risk_manager.config.edit import EditRefused, parse_typed_value, rule_path, set_values
     from risk_manager.rules.registry import RULE_KEYS
 
-    config_dir, data = _dirs(config, data_dir)
+    config_dir, data = dirs(config, data_dir)
     try:
         path = rule_path(_rule_key(key.split(".", 1)[0]) + key[len(key.split(".", 1)[0]):], RULE_KEYS)
         if len(path) < 2 or (path[0] == "rules" and len(path) < 3):
@@ -235,8 +228,8 @@ def config_set(
                               "e.g. daily_realized_loss.limit")
         edit = set_values(config_dir, "risk_config.yaml", [(path, parse_typed_value(value), value)])
     except (EditRefused, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-    _apply_edits(config_dir, data, [edit])
+        raise fail(str(exc)) from None
+    apply_edits(config_dir, data, [edit])
 
 
 def _rule_key(name: str) -> str:
@@ -254,7 +247,7 @@ def _enable(rule: str, on: bool, config: Path | None, data_dir: Path | None) -> 
     from risk_manager.config.edit import EditRefused, rule_path, set_values
     from risk_manager.rules.registry import RULE_KEYS
 
-    config_dir, data = _dirs(config, data_dir)
+    config_dir, data = dirs(config, data_dir)
     try:
         key = _rule_key(rule)
         path = rule_path(key, RULE_KEYS)
@@ -262,8 +255,8 @@ def _enable(rule: str, on: bool, config: Path | None, data_dir: Path | None) -> 
             raise EditRefused(f"{rule!r} is not a rule: name one of {', '.join(RULE_KEYS)}")
         edit = set_values(config_dir, "risk_config.yaml", [((*path, "enabled"), on, None)])
     except (EditRefused, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-    _apply_edits(config_dir, data, [edit])
+        raise fail(str(exc)) from None
+    apply_edits(config_dir, data, [edit])
 
 
 RULE_ARG = typer.Argument(..., metavar="RULE", help="The rule's name (daily_realized_loss) or id (RULE-003).")
@@ -286,16 +279,16 @@ def config_reload(data_dir: Path = DATA_OPTION, config: Path = CONFIG_OPTION) ->
     """Ask the running daemon to read its config directory again and apply what changed."""
     from risk_manager.daemon.control.client import ControlClient, ControlError, DaemonNotRunning
 
-    _config_dir, data = _dirs(config, data_dir)
+    _config_dir, data = dirs(config, data_dir)
     try:
         with ControlClient(data, "admin") as client:
             answer = client.post("/v1/reload")
     except DaemonNotRunning as exc:
-        raise _fail(f"{exc}: the config takes effect when the daemon starts", EXIT_RUNTIME) from None
+        raise fail(f"{exc}: the config takes effect when the daemon starts", EXIT_RUNTIME) from None
     except ControlError as exc:
-        raise _fail(str(exc), EXIT_RUNTIME) from None
+        raise fail(str(exc), EXIT_RUNTIME) from None
     if answer.get("error"):
-        raise _fail(f"the daemon refused the config and keeps the running one:\n{answer['error']}",
+        raise fail(f"the daemon refused the config and keeps the running one:\n{answer['error']}",
                     EXIT_RUNTIME)
     changes = [str(c) for c in answer.get("changes") or []]
     if not changes:
@@ -314,7 +307,7 @@ def timers_view(
     config: Path = CONFIG_OPTION, data_dir: Path = DATA_OPTION, as_json: bool = JSON_OPTION
 ) -> None:
     """Show the daily reset, the session hours, the holidays and when the next reset is."""
-    loaded = _load(_dirs(config, data_dir)[0], as_json)
+    loaded = _load(dirs(config, data_dir)[0], as_json)
     calendar = loaded.calendar()
     now = datetime.now(UTC)
     next_reset = calendar.next_reset(now)
@@ -350,159 +343,13 @@ def timers_set_reset_time(
     """Set the daily reset (timers.yaml daily_reset), DST-correct in ZONE."""
     from risk_manager.config.edit import EditRefused, set_values
 
-    config_dir, data = _dirs(config, data_dir)
+    config_dir, data = dirs(config, data_dir)
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at):
-        raise _fail(f"{at!r} is not a time: write HH:MM on a 24-hour clock, e.g. 17:00")
+        raise fail(f"{at!r} is not a time: write HH:MM on a 24-hour clock, e.g. 17:00")
     name = "timers_config.yaml" if (config_dir / "timers_config.yaml").is_file() else "timers.yaml"
     try:
         edit = set_values(config_dir, name, [(("daily_reset", "time"), at, None),
                                              (("daily_reset", "timezone"), zone, zone)])
     except (EditRefused, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-    _apply_edits(config_dir, data, [edit])
-
-
-# ---- api ---------------------------------------------------------------------------------------------
-
-
-@api_app.command("set-credentials", short_help="Store the gateway username and API key (file mode 0600).")
-def api_set_credentials(
-    username: str | None = typer.Option(None, "--username", envvar="PROJECTX_USERNAME", metavar="NAME",
-                                        help="The gateway username (default: asked; env PROJECTX_USERNAME)."),
-    key_stdin: bool = typer.Option(False, "--api-key-stdin",
-                                   help="Read the API key from the first line of standard input."),
-    config: Path = CONFIG_OPTION,
-    data_dir: Path = DATA_OPTION,
-) -> None:
-    """Write the username and API key to api_config.yaml, readable by its owner only (0600).
-
-    The key is asked without echo, or read from --api-key-stdin or $PROJECTX_API_KEY; it is never
-    printed."""
-    from risk_manager.config.edit import EditRefused, set_values
-
-    config_dir, data = _dirs(config, data_dir)
-    if username is None:
-        username = typer.prompt("Gateway username")
-    if key_stdin:
-        api_key = sys.stdin.readline().strip()
-    else:
-        api_key = os.environ.get("PROJECTX_API_KEY") or typer.prompt("API key", hide_input=True)
-    if not username.strip() or not api_key.strip():
-        raise _fail("both a username and an API key are needed")
-    template = "# ProjectX gateway credentials: readable by the admin only (mode 0600). See docs/admin.md\n"
-    try:
-        edit = set_values(config_dir, "api_config.yaml",
-                          [(("projectx", "username"), username.strip(), username.strip()),
-                           (("projectx", "api_key"), api_key.strip(), None)],
-                          template=template, secret=True)
-    except EditRefused as exc:
-        raise _fail(str(exc)) from None
-    _apply_edits(config_dir, data, [edit])
-
-
-@api_app.command("set-account", cls=PlainHelpCommand, short_help="Monitor an account (accounts.yaml).")
-def api_set_account(
-    account: int = typer.Argument(..., metavar="ID", help="The gateway's account id."),
-    name: str | None = typer.Option(None, "--name", metavar="TEXT", help="A name to show for it."),
-    only: bool = typer.Option(False, "--only", help="Also set monitor: listed (only listed accounts)."),
-    config: Path = CONFIG_OPTION,
-    data_dir: Path = DATA_OPTION,
-) -> None:
-    """List the account in accounts.yaml as enabled (added if absent)."""
-    from risk_manager.config.edit import EditRefused, FileEdit, append_item, set_values
-
-    config_dir, data = _dirs(config, data_dir)
-    path = config_dir / "accounts.yaml"
-    try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else "monitor: all_active\n"
-        ids = _listed_ids(text)
-        values: list[tuple[Any, Any, str | None]] = []
-        if only:
-            values.append((("monitor",), "listed", "listed"))
-        if account in ids:
-            index = ids.index(account)
-            values.append((("accounts", index, "enabled"), True, None))
-            if name is not None:
-                values.append((("accounts", index, "name"), name, None))
-            edit = set_values(config_dir, "accounts.yaml", values)
-        else:
-            entry: dict[str, Any] = {"id": account}
-            if name is not None:
-                entry["name"] = name
-            entry["enabled"] = True
-            added = append_item(text, "accounts.yaml", ("accounts",), entry)
-            staged = FileEdit("accounts.yaml", text if path.is_file() else None, added,
-                              (f"accounts.yaml accounts: account {account} added",))
-            if values:
-                path_edit = _set_on(staged, values)
-                staged = FileEdit("accounts.yaml", staged.before, path_edit[0], staged.changes + path_edit[1])
-            edit = staged
-    except (EditRefused, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    _apply_edits(config_dir, data, [edit])
-
-
-def _listed_ids(text: str) -> list[int]:
-    from ruamel.yaml import YAML
-
-    data = YAML(typ="safe", pure=True).load(text) or {}
-    entries = data.get("accounts") if isinstance(data, dict) else None
-    listed = [e for e in entries or [] if isinstance(e, dict)]
-    return [e["id"] if isinstance(e.get("id"), int) else -1 for e in listed]
-
-
-def _set_on(edit: Any, values: list[tuple[Any, Any, str | None]]) -> tuple[str, tuple[str, ...]]:
-    from risk_manager.config.edit import edit_value
-
-    text, lines = edit.after, []
-    for path, value, raw in values:
-        text, old = edit_value(text, edit.name, path, value, raw=raw)
-        if old != (raw or value):
-            lines.append(f"accounts.yaml {'.'.join(map(str, path))}: {old} → {raw or value}")
-    return text, tuple(lines)
-
-
-# ---- unlock ------------------------------------------------------------------------------------------
-
-
-def unlock(
-    account: int = typer.Argument(..., metavar="ACCOUNT", help="The account id."),
-    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why (kept in the audit trail)."),
-    rule: str | None = typer.Option(None, "--rule", metavar="RULE",
-                                    help="Only this rule's lockout (RULE-003)."),
-    data_dir: Path = DATA_OPTION,
-    config: Path = CONFIG_OPTION,
-) -> None:
-    """End an account's lockout now, with a reason kept in the audit trail.
-
-    Refused unless risk_config.yaml sets admin.allow_unlock: true (by design a lockout holds until its
-    own end)."""
-    from risk_manager.daemon.control.client import ControlClient, ControlError, DaemonNotRunning
-
-    if not reason.strip():
-        raise _fail("give a reason: --reason TEXT (it is kept in the audit trail)")
-    _config_dir, data = _dirs(config, data_dir)
-    rule_id = _rule_id(rule) if rule is not None else None
-    try:
-        with ControlClient(data, "admin") as client:
-            body = {"account": account, "reason": reason.strip(), "rule": rule_id}
-            answer = client.post("/v1/unlock", body)
-    except DaemonNotRunning as exc:
-        raise _fail(f"{exc}: a lockout is ended by the running daemon; start it first",
-                    EXIT_RUNTIME) from None
-    except ControlError as exc:
-        raise _fail(str(exc), EXIT_RUNTIME) from None
-    for lockout in answer.get("unlocked") or []:
-        where = f" {lockout.get('symbol')}" if lockout.get("symbol") else ""
-        typer.secho(f"account {account}: {lockout.get('rule')}{where} lockout ended "
-                    f"({lockout.get('reason')})", fg="green")
-    typer.echo(f"reason kept in the audit trail: {reason.strip()}")
-
-
-def _rule_id(rule: str) -> str:
-    """``daily_realized_loss`` -> ``RULE-003``; an id as typed (upper-cased)."""
-    from risk_manager.rules.registry import RULE_KEYS
-
-    if rule in RULE_KEYS:
-        return f"RULE-{RULE_KEYS.index(rule) + 1:03d}"
-    return rule.upper()
+        raise fail(str(exc)) from None
+    apply_edits(config_dir, data, [edit])
