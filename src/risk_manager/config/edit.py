@@ -29,7 +29,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from risk_manager.config.errors import REDACTED, is_secret_key
+from risk_manager.config.errors import REDACTED, ConfigError, ConfigIssue, is_secret_key
 from risk_manager.config.loader import FILE_ORDER, LoadedConfig, load_config_texts
 from risk_manager.config.yaml_source import KeyPath, format_path
 
@@ -48,8 +48,6 @@ __all__ = [
 
 SECRET_FILE_MODE = 0o600
 NEW_FILE_MODE = 0o644
-
-_NO_VALUE = object()
 
 
 class EditRefused(ValueError):
@@ -333,11 +331,20 @@ def read_texts(directory: Path) -> dict[str, str]:
 def check_edits(
     directory: Path, edits: Iterable[FileEdit], env: Mapping[str, str] | None = None
 ) -> LoadedConfig:
-    """Validate the config as it would be after ``edits`` with the real loader (raises ConfigError)."""
+    """Validate the config as it would be after ``edits`` with the real loader (raises ConfigError),
+    and build what the daemon builds from it, so a config that validates but cannot run is refused too
+    (ConfigError naming the directory)."""
     texts = read_texts(directory)
     for edit in edits:
         texts[edit.name] = edit.after
-    return load_config_texts(texts, env=os.environ if env is None else env, directory=directory)
+    loaded = load_config_texts(texts, env=os.environ if env is None else env, directory=directory)
+    try:
+        loaded.calendar()
+        loaded.policy()
+        loaded.contracts()
+    except (ValueError, RuntimeError, ImportError) as exc:
+        raise ConfigError([ConfigIssue(str(directory), None, "", None, f"cannot be used: {exc}")]) from None
+    return loaded
 
 
 def write_edits(directory: Path, edits: Iterable[FileEdit]) -> None:
