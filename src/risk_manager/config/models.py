@@ -213,7 +213,7 @@ class DaemonStoreConfig(StrictModel):
 
 class DashboardConfig(StrictModel):
     enabled: bool = False
-    port: int = Field(8765, gt=0, lt=65536)
+    port: int = Field(8765, ge=0, lt=65536)  # 0: any free port (the daemon logs the one it bound)
 
 
 class DaemonLogConfig(StrictModel):

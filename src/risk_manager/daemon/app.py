@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder, RequestBudget
 from risk_manager.config.loader import LoadedConfig
 from risk_manager.daemon.control.server import ControlServer
+from risk_manager.daemon.dashboard import Dashboard
 from risk_manager.daemon.enforcer import AlertHook
 from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.daemon.recovery import RecoveryReport, describe, recover
@@ -85,6 +86,8 @@ class Daemon:
         self.started_at: datetime | None = None
         # Set by request_stop() (the control API's shutdown); `run` waits on it as on SIGTERM.
         self.stopping = asyncio.Event()
+        dashboard = config.risk.daemon.dashboard
+        self.dashboard = Dashboard(self, port=dashboard.port) if dashboard.enabled else None
 
     def request_stop(self) -> None:
         """Ask whoever runs the daemon to stop it gracefully (as SIGTERM does)."""
@@ -113,9 +116,10 @@ class Daemon:
             self.supervisor = Supervisor(
                 self.persistent, self.client, monitored=self.config.monitored,
                 stale_quote_seconds=self.settings.stale_quote_seconds, alert=self.alert, wall=self.wall,
-                notifications=self.notifications, observer=self.observer,
+                notifications=self.notifications, observer=Dashboard.observing(self.dashboard, self.observer),
             )
             await self.supervisor.start()
+            await self._start_dashboard()
             self.notifications.on_started(self.wall(), self.supervisor.accounts)
             self.reloader.start()
             self.started_at = self.wall()
@@ -136,6 +140,8 @@ class Daemon:
             if self.control is not None:
                 await self.control.stop()  # no request reads the engine while it stops
                 self.control = None
+            if self.dashboard is not None:
+                await self.dashboard.stop()
             if self.supervisor is not None:
                 await self.supervisor.stop()
             if self.notifications is not None:
@@ -154,16 +160,38 @@ class Daemon:
         """Read the config directory again and apply what changed (daemon/reload.py)."""
         return await self.reloader.reload(trigger)
 
-    def statuses(self, now: datetime | None = None) -> list[AccountStatus]:
-        """The read model of every account the engine holds at ``now`` (default: the wall clock), with
-        the gateway connection as the supervisor sees it (the worse of the two hubs)."""
+    @property
+    def dashboard_url(self) -> str | None:
+        """The live dashboard's address once it serves (None: off, or its port was taken)."""
+        return self.dashboard.url if self.dashboard is not None else None
+
+    async def _start_dashboard(self) -> None:
+        """A dashboard that cannot bind is logged, never a reason not to enforce."""
+        if self.dashboard is None:
+            return
+        try:
+            await self.dashboard.start()
+        except OSError as exc:
+            log.error("the dashboard could not listen on 127.0.0.1:%s: %s; set daemon.dashboard.port in "
+                      "risk_config.yaml to a free port (the daemon runs on without it)",
+                      self.dashboard.port, exc)
+
+    def statuses(
+        self, now: datetime | None = None, accounts: Iterable[int] | None = None
+    ) -> list[AccountStatus]:
+        """The read model of every account the engine holds (or of ``accounts`` among them) at ``now``
+        (default: the wall clock), with the gateway connection as the supervisor sees it (the worse
+        of the two hubs)."""
         persistent = self.persistent
         if persistent is None:
             return []
         supervisor = self.supervisor
         connection = supervisor.feed_state if supervisor is not None else ConnectionState.CONNECTING
         at = supervisor.now(now) if supervisor is not None else (now or self.wall())
-        return persistent.engine.statuses(at, connection=connection)
+        engine = persistent.engine
+        if accounts is None:
+            return engine.statuses(at, connection=connection)
+        return [s for a in accounts if (s := engine.status(a, at, connection)) is not None]
 
     def startup_lines(self) -> list[str]:
         config = self.config
@@ -188,6 +216,8 @@ class Daemon:
                 lines.append(f"  restored lockout {lockout.rule} ({lockout.scope}"
                              f"{' ' + lockout.symbol if lockout.symbol else ''}) until {until}: "
                              f"{lockout.reason}")
+        if self.dashboard_url is not None:
+            lines.append(f"dashboard on {self.dashboard_url} (read-only)")
         calendar = config.calendar()
         lines.append(f"next daily reset {format_time(calendar.next_reset(self.wall()))}")
         return lines
