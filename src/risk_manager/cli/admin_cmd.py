@@ -12,6 +12,7 @@ from risk_manager.cli.help import PlainHelpCommand  # noqa: F401  (sub-modules u
 admin_app = typer.Typer(
     name="admin",
     help="Configure the risk manager and control its daemon (admin role only).",
+    short_help="Configure the risk manager (admin role only).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -19,7 +20,11 @@ admin_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-ADMIN_MODULES: tuple[str, ...] = ("risk_manager.cli.admin_daemon_cmd",)
+ADMIN_MODULES: tuple[str, ...] = (
+    "risk_manager.cli.admin_config_cmd",
+    "risk_manager.cli.admin_api_cmd",
+    "risk_manager.cli.admin_daemon_cmd",
+)
 
 
 def register(app: typer.Typer) -> None:

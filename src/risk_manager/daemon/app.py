@@ -29,6 +29,7 @@ from risk_manager.daemon.enforcer import AlertHook
 from risk_manager.daemon.metrics import DaemonMetrics, DaemonState, MeteredObserver, MetricsServer
 from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.daemon.recovery import RecoveryReport, describe, recover
+from risk_manager.daemon.reload import ConfigReloader, ReloadOutcome
 from risk_manager.daemon.supervisor import Observer, Supervisor
 from risk_manager.domain.actions import format_time
 from risk_manager.domain.status import AccountStatus, ConnectionState
@@ -88,6 +89,7 @@ class Daemon:
         self.metrics = DaemonMetrics(DaemonState(lambda: self.persistent, self._hub_states,
                                                  data_dir / STORE_NAME))
         self.metrics_server: MetricsServer | None = None
+        self.reloader = ConfigReloader(self)  # hot reload (daemon/reload.py); started by start()
         self.control: ControlServer | None = None
         self.started_at: datetime | None = None
         # Set by request_stop() (the control API's shutdown); `run` waits on it as on SIGTERM.
@@ -131,6 +133,7 @@ class Daemon:
                 self.metrics_server = MetricsServer(self.metrics, self.config.risk.daemon.metrics.port)
                 await self.metrics_server.start()
             self.notifications.on_started(self.wall(), self.supervisor.accounts)
+            self.reloader.start()
             self.started_at = self.wall()
             self.control = ControlServer(self, self.data_dir)
             await self.control.start()
@@ -144,6 +147,7 @@ class Daemon:
 
     async def stop(self, reason: str = "stopped") -> None:
         """Stop the loops, close the gateway connections, flush and snapshot the store."""
+        await self.reloader.stop()
         try:
             if self.control is not None:
                 await self.control.stop()  # no request reads the engine while it stops
@@ -166,6 +170,10 @@ class Daemon:
                 if self.persistent is not None:
                     self.persistent.close()
                     self.persistent = None
+
+    async def reload_config(self, trigger: str = "control") -> ReloadOutcome:
+        """Read the config directory again and apply what changed (daemon/reload.py)."""
+        return await self.reloader.reload(trigger)
 
     @property
     def dashboard_url(self) -> str | None:

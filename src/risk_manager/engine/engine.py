@@ -353,6 +353,17 @@ class Engine:
                 self._reload_account(account, now, out)
         return out
 
+    def update_calendar(self, calendar: TradingCalendar, now: datetime) -> None:
+        """Hot reload of timers.yaml: the next daily reset and the session windows follow the new
+        calendar from ``now``; the trading day in progress keeps its start, and a lockout already
+        taken keeps its end. Call ``update_policy`` next (it refreshes every account)."""
+        now = self._tick(now)
+        self.calendar = calendar
+        reset_at = calendar.next_reset(now)
+        if reset_at != self._reset_at:
+            self._reset_at = reset_at
+            self._push(reset_at, TimerKind.RESET, 0, None)
+
     def _reload_account(self, account: AccountState, now: datetime, out: list[Action]) -> None:
         rule_set = self.policy.rules_for(account.account_id)
         rules = {r.id: r for r in rule_set.rules} if rule_set is not None else {}
