@@ -177,15 +177,16 @@ async def guarded(
     *,
     prices: dict[str, str] | None = None,
     gateway: dict[str, Any] | None = None,
+    client: dict[str, Any] | None = None,
     **config: Any,
 ) -> AsyncIterator[Guarded]:
     """A live gateway at ``prices`` (default :data:`ROUND_PRICES`), the daemon guarding
     :data:`ACCOUNT` under ``rules`` (``config``: more of write_config, e.g. ``timers``), and a
-    trader logged in."""
+    trader logged in. ``gateway``: SimGateway arguments; ``client``: ProjectXSettings overrides."""
     async with live_gateway(**(gateway or {})) as gw, Api(gw) as trader:
         for root, price in (prices or ROUND_PRICES).items():
             gw.set_price(gw.contract_id(root), price)
         config_dir = write_config(tmp_path / "config", rules, **config)
-        async with running(gw, config_dir, tmp_path / "data") as daemon:
+        async with running(gw, config_dir, tmp_path / "data", **(client or {})) as daemon:
             await trader.login()
             yield Guarded(gw, trader, daemon)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import orjson
 from daemon_helpers import ACCOUNT, Guarded, eventually, live_gateway, running, write_config
 from notify_fakes import ChatApi
+from projectx_helpers import FAST_HUB
 from sim_helpers import Api, run
 
 Guard = Callable[..., AbstractAsyncContextManager[Guarded]]
@@ -316,5 +318,43 @@ def test_a_lockout_and_the_daemons_start_and_stop_are_notified_on_the_configured
                 )
             text = orjson.dumps(chat.delivered("discord")).decode().lower()
             assert "start" in text and "stop" in text
+
+    run(body, timeout=30)
+
+
+def test_rule_012_a_stop_cancelled_behind_the_daemons_back_is_forgotten_not_moved_again(
+    guard: Guard,
+) -> None:
+    """The stop is cancelled at the gateway while its cancel event is lost (the user hub frozen, as
+    when a flatten's cancel races the trailing quotes): the first move gets errorCode 3, the enforcer
+    reads the orders, forgets the stop, and later moves of it send nothing."""
+
+    async def body() -> None:
+        rules = {"trade_management": {"enabled": True,
+                                      "breakeven": {"enabled": True, "trigger_ticks": 8, "offset_ticks": 1},
+                                      "trailing": {"enabled": True, "activation_ticks": 40,
+                                                   "distance_ticks": 10}}}
+        patient = replace(FAST_HUB, server_timeout=30.0)  # no reconnect (and reconcile) while frozen
+        async with guard(rules, client={"hub": patient}) as g:
+            mnq = g.contract("MNQ")
+            await g.trade("MNQ", 1)  # fills at 21000.25
+            await eventually(lambda: g.positions() == {mnq: 1}, what="position open")
+            stops = await eventually(
+                lambda: g.gw.set_price(mnq, "21003.00") and [o for o in g.working_orders() if o["type"] == 4],
+                what="the breakeven stop placed",
+            )
+            g.gw.fault({"hub": "user", "action": "freeze"})  # the cancel event never reaches the daemon
+            assert (await g.trader.call("Order/cancel", {"accountId": ACCOUNT, "orderId": stops[0]["id"]}))[
+                "success"
+            ]
+            g.gw.set_price(mnq, "21015.00")  # trailing: the engine moves the stop it still believes in
+            first = await eventually(lambda: g.enforced("RULE-012", "modify_stop"), what="the first move")
+            assert first[0].outcome.startswith("skipped: the stop no longer exists")  # type: ignore[union-attr]
+            for price in ("21020.00", "21025.00"):
+                g.gw.set_price(mnq, price)
+            await eventually(lambda: len(g.enforced("RULE-012", "modify_stop")) == 3, what="two more moves")
+            assert all(r.outcome.startswith("skipped") for r in g.enforced("RULE-012", "modify_stop"))  # type: ignore[union-attr]
+            assert g.gw.state()["requests"].get("Order/modify", 0) == 1  # never sent again
+            g.gw.fault({"clear": True})
 
     run(body, timeout=30)

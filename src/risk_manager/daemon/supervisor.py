@@ -35,7 +35,7 @@ from risk_manager.daemon.feed_health import FeedHealth
 from risk_manager.daemon.persistent import Decision, PersistentEngine
 from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
 from risk_manager.domain.actions import Action, Alert
-from risk_manager.domain.events import ConnectionEvent, Event, PositionEvent, QuoteEvent
+from risk_manager.domain.events import ConnectionEvent, Event, OrderEvent, PositionEvent, QuoteEvent
 from risk_manager.domain.status import ConnectionState as FeedState
 from risk_manager.notify.service import Notifications
 
@@ -188,6 +188,8 @@ class Supervisor:
         for event in events:
             if type(event) is QuoteEvent and self.feed.quote(event.contract_id, self.perf()):
                 log.info("quotes of %s are back", event.contract_id)
+            elif type(event) is OrderEvent:
+                self.enforcer.order_update(event)  # a stop cancelled or filled is never moved again
             decisions = persistent.decide(event, self.now(at))
             if decisions:
                 self._dispatch(decisions, received)
