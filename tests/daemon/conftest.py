@@ -1,8 +1,6 @@
 """The daemon is tested against the simulated gateway: reuse the sim and client tests' helpers."""
 
 import sys
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
 
@@ -12,10 +10,10 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "sim"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "broker"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "notify"))
 
-from daemon_helpers import Guarded, guarded  # (importable once the paths above are set)
+from daemon_helpers import Guard, guarded  # (importable once the paths above are set)
 
 
 @pytest.fixture
-def guard(tmp_path: Path) -> Callable[..., AbstractAsyncContextManager[Guarded]]:
+def guard(tmp_path: Path) -> Guard:
     """``async with guard(rules, ...) as g``: gateway + trader + daemon (daemon_helpers.guarded)."""
     return partial(guarded, tmp_path)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,10 @@ class Guarded:
         rows = await eventually(lambda: self.enforced(rule, kind, account),
                                 what=f"the outcome of {rule} {kind} in the audit trail")
         return rows[0]  # type: ignore[no-any-return]
+
+
+# The type of the ``guard`` fixture: ``guard(rules, **options)`` is ``guarded(tmp_path, rules, ...)``.
+Guard = Callable[..., AbstractAsyncContextManager[Guarded]]
 
 
 @contextlib.asynccontextmanager

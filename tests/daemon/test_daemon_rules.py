@@ -5,20 +5,16 @@ what RULES.md demands; every enforcement leaves its outcome in the audit trail."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-from daemon_helpers import ACCOUNT, Guarded, eventually, live_gateway, running, write_config
+from daemon_helpers import ACCOUNT, Guard, Guarded, eventually, live_gateway, running, write_config
 from notify_fakes import ChatApi
 from projectx_helpers import FAST_HUB
 from sim_helpers import Api, run
-
-Guard = Callable[..., AbstractAsyncContextManager[Guarded]]
 
 
 def closes_sent(g: Guarded) -> int:

@@ -52,6 +52,9 @@ from risk_manager.domain.actions import (
 )
 from risk_manager.domain.contracts import root_of
 from risk_manager.domain.events import (
+    OUTCOME_FAILED,
+    OUTCOME_OK,
+    OUTCOME_REFUSED,
     PROTECTIVE_TYPES,
     WORKING_STATUSES,
     OrderEvent,
@@ -89,6 +92,15 @@ class Outcome:
     status: str
     detail: str
     latency_ms: float | None = None
+    refused: bool = False  # the gateway refused the call (``success: false``) and nothing made up for it
+
+    @property
+    def kind(self) -> str:
+        """What ``EnforcementOutcome.outcome`` says: ok (done, or nothing left to do), refused (the
+        gateway said no; a fallback may have closed the position instead), failed."""
+        if self.refused or self.status == "fallback":
+            return OUTCOME_REFUSED
+        return OUTCOME_FAILED if self.status == "failed" else OUTCOME_OK
 
     @property
     def text(self) -> str:
@@ -226,14 +238,16 @@ class Enforcer:
 
     async def _run(self, audit_id: int, action: Action, received: float | None) -> Outcome:
         run = _Run(received)
+        refused = False
         try:
             status, detail = await self._dispatch(audit_id, action, run)
         except Exception as exc:  # fail loudly, never silently: the account may still be at risk
             status, detail = "failed", f"{type(exc).__name__}: {exc}"
+            refused = isinstance(exc, GatewayRejected)
         latency = None
         if run.received is not None and run.acked is not None:
             latency = round((run.acked - run.received) * 1000, 3)
-        outcome = Outcome(audit_id, action, status, detail, latency)
+        outcome = Outcome(audit_id, action, status, detail, latency, refused)
         self._outcomes[audit_id] = outcome
         if len(self._outcomes) > KEEP_OUTCOMES:
             self._outcomes.popitem(last=False)

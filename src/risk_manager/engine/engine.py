@@ -61,6 +61,7 @@ from risk_manager.domain.events import (
     AccountEvent,
     ClockEvent,
     ConnectionEvent,
+    EnforcementOutcome,
     Event,
     OrderEvent,
     OrderSide,
@@ -73,7 +74,7 @@ from risk_manager.domain.events import (
 )
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money
-from risk_manager.domain.status import AccountStatus, ConnectionState
+from risk_manager.domain.status import AccountStatus, ConnectionState, EnforcementStatus
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
 from risk_manager.engine.best_prices import BestPrices
@@ -306,6 +307,8 @@ class Engine:
                 self._on_account_event(account, event, now, out)
         elif isinstance(event, ConnectionEvent):
             self._on_connection(event, now, out)
+        elif type(event) is EnforcementOutcome:
+            self._on_enforcement(event, now)
         elif not isinstance(event, ClockEvent):
             raise TypeError(f"not an engine event: {event!r}")
         return out
@@ -880,6 +883,17 @@ class Engine:
                 self._commit(account, actions, now, out)
         if event.state == "restored":
             self.connection_lost_since = None
+
+    # ---- enforcement outcomes --------------------------------------------------------------
+
+    def _on_enforcement(self, event: EnforcementOutcome, now: datetime) -> None:
+        """The enforcer's report on a decided action: kept as the account's last enforcement for the
+        read model. It decides nothing (a failed flatten is re-decided by the account's next event)."""
+        account = self._accounts.get(event.account_id)
+        if account is not None:
+            account.last_enforcement = EnforcementStatus(
+                event.action_id, event.rule, event.action, event.outcome, event.detail, event.latency_ms, now
+            )
 
     # ---- timers ----------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ def account_status(
         connection=connection,
         as_of=now,
         trade_count=day.trade_count,
+        last_enforcement=account.last_enforcement,
     )
 
 
