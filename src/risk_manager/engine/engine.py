@@ -35,7 +35,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -662,7 +662,12 @@ class Engine:
         False when nothing changed (a duplicate, an earlier day's execution, a void of nothing)."""
         log = self._changelog()
         if event.trade_id in account.seen_trades:
-            voided = event.voided and self._void_trade(account, event.trade_id, now)
+            if not event.voided:
+                amended = self._late_pnl(account, event)
+                if amended and log is not None:
+                    log.day(account.account_id, account.day)
+                return amended
+            voided = self._void_trade(account, event.trade_id, now)
             if voided and log is not None:
                 log.voided.append((account.account_id, event.trade_id))
                 log.day(account.account_id, account.day)
@@ -675,12 +680,7 @@ class Engine:
         account.seen_trades[event.trade_id] = day.label
         if event.voided:
             return False  # busted before we counted it: it never enters the day
-        # (a closing execution, pnl set and on the side that reduces the position, marks the
-        # closed contracts as `closing` until the position snapshot that reflects it arrives)
-        position = account.positions.get(event.contract_id)
-        if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
-            position.closing = min(position.closing + event.size, position.abs_size)
-            account.position_views[position.contract_id] = position.frozen()
+        _mark_closing(account, event)
         counted = CountedTrade(
             pnl=event.pnl if event.pnl is not None else ZERO,
             fees=event.fees,
@@ -702,6 +702,20 @@ class Engine:
         if log is not None:
             log.counted.append((account.account_id, event.trade_id))
             log.day(account.account_id, day)
+        return True
+
+    @staticmethod
+    def _late_pnl(account: AccountState, event: TradeEvent) -> bool:
+        """A closing execution arriving after its P&L-less repeat (the gateway repeats a close at the
+        opening price with no P&L, maybe with the same trade id, PROJECTX.md §2b; events can come
+        out of order): the execution was counted once, with no P&L; its P&L is counted now. Any other
+        repeat of a counted id changes nothing."""
+        counted = account.day.counted.get(event.trade_id)
+        if counted is None or counted.pnl or not event.pnl:
+            return False
+        account.day.counted[event.trade_id] = replace(counted, pnl=event.pnl)
+        account.day.realized += event.pnl
+        _mark_closing(account, event)
         return True
 
     @staticmethod
@@ -1198,6 +1212,15 @@ def _float_band(band: Band | None) -> tuple[float, float]:
         f = float(hi)
         hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
     return (lo_f, hi_f)
+
+
+def _mark_closing(account: AccountState, event: TradeEvent) -> None:
+    """A closing execution (pnl set, on the side that reduces the position) marks the closed
+    contracts as ``closing`` until the position snapshot that reflects it arrives."""
+    position = account.positions.get(event.contract_id)
+    if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
+        position.closing = min(position.closing + event.size, position.abs_size)
+        account.position_views[position.contract_id] = position.frozen()
 
 
 def _closes_only(account: AccountState, order: OrderEvent) -> bool:
