@@ -196,13 +196,13 @@ class Supervisor:
         for event in events:
             if type(event) is QuoteEvent and self.feed.quote(event.contract_id, self.perf()):
                 log.info("quotes of %s are back", event.contract_id)
-            elif type(event) is OrderEvent:
-                self.enforcer.order_update(event)  # a stop cancelled or filled is never moved again
             decisions = persistent.decide(event, self.now(at))
             if decisions:
                 self._dispatch(decisions, received)
             if type(event) is PositionEvent and event.size:
                 self._subscribe_contract(event.contract_id)
+            elif type(event) is OrderEvent:
+                self.enforcer.order_update(event)  # a stop cancelled or filled is never moved again
         due = persistent.next_deadline()
         if due is not None and (self._waiting_for is None or due < self._waiting_for):
             self._wake.set()

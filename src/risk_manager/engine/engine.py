@@ -35,7 +35,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -74,7 +74,7 @@ from risk_manager.domain.events import (
 )
 from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money
-from risk_manager.domain.status import AccountStatus, ConnectionState, EnforcementStatus
+from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex
 from risk_manager.engine.best_prices import BestPrices
@@ -88,7 +88,7 @@ from risk_manager.engine.state import (
     Position,
     TradingDayStats,
 )
-from risk_manager.engine.status import account_status
+from risk_manager.engine.status import account_status, enforcement_status
 from risk_manager.engine.timers import Timer, TimerKind
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.api import Band, Rule
@@ -680,7 +680,7 @@ class Engine:
         account.seen_trades[event.trade_id] = day.label
         if event.voided:
             return False  # busted before we counted it: it never enters the day
-        _mark_closing(account, event)
+        self._mark_closing(account, event)
         counted = CountedTrade(
             pnl=event.pnl if event.pnl is not None else ZERO,
             fees=event.fees,
@@ -713,10 +713,21 @@ class Engine:
         counted = account.day.counted.get(event.trade_id)
         if counted is None or counted.pnl or not event.pnl:
             return False
-        account.day.counted[event.trade_id] = replace(counted, pnl=event.pnl)
+        account.day.counted[event.trade_id] = CountedTrade(
+            event.pnl, counted.fees, counted.order_id, counted.executed, counted.commissions
+        )
         account.day.realized += event.pnl
-        _mark_closing(account, event)
+        Engine._mark_closing(account, event)
         return True
+
+    @staticmethod
+    def _mark_closing(account: AccountState, event: TradeEvent) -> None:
+        """A closing execution (pnl set, on the side that reduces the position) marks the closed
+        contracts as ``closing`` until the position snapshot that reflects it arrives."""
+        position = account.positions.get(event.contract_id)
+        if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
+            position.closing = min(position.closing + event.size, position.abs_size)
+            account.position_views[position.contract_id] = position.frozen()
 
     @staticmethod
     def _void_trade(account: AccountState, trade_id: int, now: datetime) -> bool:
@@ -905,9 +916,7 @@ class Engine:
         read model. It decides nothing (a failed flatten is re-decided by the account's next event)."""
         account = self._accounts.get(event.account_id)
         if account is not None:
-            account.last_enforcement = EnforcementStatus(
-                event.action_id, event.rule, event.action, event.outcome, event.detail, event.latency_ms, now
-            )
+            account.last_enforcement = enforcement_status(event, now)
 
     # ---- timers ----------------------------------------------------------------------------
 
@@ -1212,15 +1221,6 @@ def _float_band(band: Band | None) -> tuple[float, float]:
         f = float(hi)
         hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
     return (lo_f, hi_f)
-
-
-def _mark_closing(account: AccountState, event: TradeEvent) -> None:
-    """A closing execution (pnl set, on the side that reduces the position) marks the closed
-    contracts as ``closing`` until the position snapshot that reflects it arrives."""
-    position = account.positions.get(event.contract_id)
-    if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
-        position.closing = min(position.closing + event.size, position.abs_size)
-        account.position_views[position.contract_id] = position.frozen()
 
 
 def _closes_only(account: AccountState, order: OrderEvent) -> bool:
