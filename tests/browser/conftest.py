@@ -38,7 +38,10 @@ def artifacts_dir() -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+# One browser per test module, not per session: Playwright's sync API runs an event loop on this
+# thread while it is open, and every asyncio test after the browser tests (asyncio.run) would find
+# that loop running and fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:

@@ -47,7 +47,8 @@ def test_the_live_demo_enforces_every_broken_rule_and_its_summary_lists_them() -
     assert {g["rule"] for g in accounts[7]["gauges"]} >= {"RULE-001", "RULE-003"}
     # one line per decision and per outcome came before the summary, as they happened
     kinds = {o["type"] for o in out[:-1]}
-    assert kinds == {"decision", "outcome"}
+    assert kinds == {"dashboard", "decision", "outcome"}
+    assert out[0]["type"] == "dashboard" and out[0]["url"].startswith("http://127.0.0.1:")
     assert any(o["type"] == "outcome" and o["rule"] == "LOCKOUT" for o in out)
 
 
@@ -67,7 +68,9 @@ def test_ctrl_c_ends_the_live_demo_early_with_its_summary_and_exit_0() -> None:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         first = process.stdout.readline()  # type: ignore[union-attr]
-        assert orjson.loads(first)["type"] == "decision"  # the session runs: the daemon decided
+        assert orjson.loads(first)["type"] == "dashboard"  # the daemon started and serves its page
+        second = process.stdout.readline()  # type: ignore[union-attr]
+        assert orjson.loads(second)["type"] == "decision"  # the session runs: the daemon decided
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=20)

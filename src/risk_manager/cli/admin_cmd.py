@@ -19,11 +19,11 @@ admin_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-ADMIN_MODULES: tuple[str, ...] = ()
+ADMIN_MODULES: tuple[str, ...] = ("risk_manager.cli.admin_daemon_cmd",)
 
 
 def register(app: typer.Typer) -> None:
     for name in ADMIN_MODULES:
         importlib.import_module(name).register(admin_app)
     if ADMIN_MODULES:
-        app.add_typer(admin_app, name="admin")
+        app.add_typer(admin_app, name="admin", short_help="Configure the risk manager, control its daemon.")

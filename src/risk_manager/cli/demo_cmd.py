@@ -2,7 +2,8 @@
 
 By default the demo is live (risk_manager/demo): the simulated gateway on a free loopback port, the
 daemon with the bundled live-demo config, and a scripted trader who breaks its rules; a live view
-shows what the daemon does, and a summary lists the enforcements. ``--replay`` replays the sample
+shows what the daemon does, and a summary lists the enforcements; the daemon also serves its live
+dashboard on 127.0.0.1 and the demo prints its URL (docs/dashboard.md). ``--replay`` replays the sample
 trading day shipped with the package (two accounts, MNQ and ES) through the shipped sample config,
 and prints the same table and summary as `risk-manager replay`. Both need nothing but the installed
 package.
@@ -10,7 +11,9 @@ package.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import sys
 from importlib.resources import as_file, files
 
@@ -21,6 +24,7 @@ from risk_manager.cli.replay_view import wrapped
 
 SAMPLE_DAY = "sample-day.jsonl.gz"
 SAMPLE_CONFIG = "sample-config"
+DASHBOARD_PORT = 8765  # the demo's dashboard port when free (else any free port)
 
 INTRO = (
     "Demo: replaying the sample trading day shipped with risk-manager (accounts 7 and 8 trading MNQ "
@@ -49,6 +53,13 @@ def demo_command(
     speed: float = typer.Option(
         1.0, "--speed", min=0.1, max=100.0, metavar="X", help="How much faster the scripted trader acts."
     ),
+    dashboard: bool = typer.Option(
+        True, "--dashboard/--no-dashboard", help="Serve the live web dashboard on 127.0.0.1 (default: on)."
+    ),
+    dashboard_port: int | None = typer.Option(
+        None, "--dashboard-port", min=0, max=65535, metavar="PORT",
+        help=f"The dashboard's port (0: any free port; default {DASHBOARD_PORT}, or a free one if taken).",
+    ),
 ) -> None:
     """Watch the daemon guard two simulated accounts while a scripted trader breaks the rules:
     the simulated gateway, the daemon and the trader run in this process, on loopback only.
@@ -56,8 +67,19 @@ def demo_command(
     if not replay:
         from risk_manager.demo.run import run_live
 
-        raise typer.Exit(run_live(duration=duration, speed=speed, as_json=as_json))
+        port = (dashboard_port if dashboard_port is not None else _default_port()) if dashboard else None
+        raise typer.Exit(run_live(duration=duration, speed=speed, as_json=as_json, dashboard_port=port))
     _replay(as_json)
+
+
+def _default_port() -> int:
+    """The usual port when nothing listens on it, else 0 (any free port): a demo never fails for it."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+        try:
+            probe.bind(("127.0.0.1", DASHBOARD_PORT))
+        except OSError:
+            return 0
+    return DASHBOARD_PORT
 
 
 def _replay(as_json: bool) -> None:

@@ -49,6 +49,8 @@ COMMAND_MODULES = (
     "risk_manager.cli.db_cmd",
     "risk_manager.cli.run_cmd",
     "risk_manager.cli.admin_cmd",
+    "risk_manager.cli.trader_cmd",
+    "risk_manager.cli.service_cmd",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,4 +1,5 @@
-"""`risk-manager run --config DIR [--data-dir DIR] [--record FILE]`: the daemon, until SIGINT/SIGTERM.
+"""`risk-manager run --config DIR [--data-dir DIR] [--record FILE]`: the daemon, until SIGINT/SIGTERM
+(or the control API's shutdown).
 
 Exit codes: 0 stopped by a signal; 1 could not run (login refused, the gateway unreachable, another
 daemon holds the data directory); 2 bad input (invalid config, no rule enabled, credentials missing).
@@ -104,26 +105,31 @@ def run_daemon(config_dir: Path, data_dir: Path, record: Path | None = None) -> 
 async def _serve(daemon: object) -> int:
     from risk_manager.broker.errors import GatewayError
     from risk_manager.daemon.app import Daemon
+    from risk_manager.daemon.control.server import ControlSetupError
+    from risk_manager.daemon.pidfile import remove_pid_file, write_pid_file
     from risk_manager.store.errors import StoreError
 
     assert isinstance(daemon, Daemon)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still raises KeyboardInterrupt
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, daemon.request_stop)
     try:
         await daemon.start()
-    except (GatewayError, StoreError) as exc:
+    except (GatewayError, StoreError, ControlSetupError, OSError) as exc:  # OSError: e.g. metrics port taken
         log.error("cannot start: %s", exc)
         _error(str(exc))
         return EXIT_RUNTIME
-    log.info("running; stop with Ctrl-C or SIGTERM")
-    await stop.wait()
-    log.info("stopping")
+    pid_file = write_pid_file(daemon.data_dir, daemon.config.directory, daemon.started_at or daemon.wall())
     try:
-        await asyncio.wait_for(daemon.stop(), STOP_GRACE + 0.3)
-    except TimeoutError:
-        log.error("stopping took too long; the store was flushed at each decision")
+        log.info("running; stop with Ctrl-C or SIGTERM")
+        await daemon.stopping.wait()  # a signal, or the control API's shutdown
+        log.info("stopping")
+        try:
+            await asyncio.wait_for(daemon.stop(), STOP_GRACE + 0.3)
+        except TimeoutError:
+            log.error("stopping took too long; the store was flushed at each decision")
+    finally:
+        remove_pid_file(pid_file)
     log.info("stopped")
     return EXIT_OK

@@ -213,7 +213,15 @@ class DaemonStoreConfig(StrictModel):
 
 class DashboardConfig(StrictModel):
     enabled: bool = False
-    port: int = Field(8765, gt=0, lt=65536)
+    port: int = Field(8765, ge=0, lt=65536)  # 0: any free port (the daemon logs the one it bound)
+
+
+class MetricsConfig(StrictModel):
+    """The Prometheus endpoint of the daemon (docs/daemon.md, Metrics): off unless asked for; only
+    ever bound to 127.0.0.1 (a scraper on another host goes through its own tunnel or agent)."""
+
+    enabled: bool = False
+    port: int = Field(9464, ge=0, lt=65536)  # 0: any free port (the bound one is logged)
 
 
 class DaemonLogConfig(StrictModel):
@@ -224,7 +232,29 @@ class DaemonLogConfig(StrictModel):
 class DaemonConfig(StrictModel):
     store: DaemonStoreConfig = DaemonStoreConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    metrics: MetricsConfig = MetricsConfig()
     log: DaemonLogConfig = DaemonLogConfig()
+
+
+# ---- risk_config.yaml: admin (who may do what through the control API) ---------------------------
+
+
+def _group_name(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("a group name cannot be blank: give the OS group's name, or leave the key out")
+    return value
+
+
+GroupName = Annotated[str | None, AfterValidator(_group_name)]
+
+
+class AdminConfig(StrictModel):
+    """The control API's roles (docs/control-api.md). ``allow_unlock`` is off by default: the seed
+    design deliberately has no manual unlock, so a lockout holds until its own end."""
+
+    allow_unlock: bool = False
+    group: GroupName = None  # this OS group's members are admin (root and the daemon's user always are)
+    trader_group: GroupName = None  # the group given trader.sock (0660); None: the daemon's own group
 
 
 # ---- accounts.yaml -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from pydantic import ConfigDict, Field, create_model
 
-from risk_manager.config.models import DaemonConfig, GeneralConfig, InstrumentSpec, StrictModel
+from risk_manager.config.models import AdminConfig, DaemonConfig, GeneralConfig, InstrumentSpec, StrictModel
 from risk_manager.domain.values import Symbol
 from risk_manager.rules.api import RuleConfig
 from risk_manager.rules.registry import RULE_KEYS, rule_class
@@ -42,6 +42,7 @@ class RiskConfigBase(StrictModel):
     instruments: dict[Symbol, InstrumentSpec] = Field(default_factory=dict)
     rules: RulesBase = RulesBase()
     daemon: DaemonConfig = DaemonConfig()
+    admin: AdminConfig = AdminConfig()
 
 
 @cache

@@ -13,15 +13,20 @@ gateway. Start-up, in order:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from risk_manager.broker.port import ConnectionState as HubState
 from risk_manager.broker.projectx import ProjectXClient, ProjectXSettings, Recorder, RequestBudget
 from risk_manager.config.loader import LoadedConfig
+from risk_manager.daemon.control.server import ControlServer
+from risk_manager.daemon.dashboard import Dashboard
 from risk_manager.daemon.enforcer import AlertHook
+from risk_manager.daemon.metrics import DaemonMetrics, DaemonState, MeteredObserver, MetricsServer
 from risk_manager.daemon.persistent import PersistentEngine
 from risk_manager.daemon.recovery import RecoveryReport, describe, recover
 from risk_manager.daemon.supervisor import Observer, Supervisor
@@ -77,6 +82,20 @@ class Daemon:
         self.report: RecoveryReport | None = None
         self.client: ProjectXClient | None = None
         self.supervisor: Supervisor | None = None
+        dashboard = config.risk.daemon.dashboard
+        self.dashboard = Dashboard(self, port=dashboard.port) if dashboard.enabled else None
+        # always counted (memory only); served on 127.0.0.1 only when daemon.metrics.enabled
+        self.metrics = DaemonMetrics(DaemonState(lambda: self.persistent, self._hub_states,
+                                                 data_dir / STORE_NAME))
+        self.metrics_server: MetricsServer | None = None
+        self.control: ControlServer | None = None
+        self.started_at: datetime | None = None
+        # Set by request_stop() (the control API's shutdown); `run` waits on it as on SIGTERM.
+        self.stopping = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """Ask whoever runs the daemon to stop it gracefully (as SIGTERM does)."""
+        self.stopping.set()
 
     def _engine(self) -> Engine:
         config = self.config
@@ -98,13 +117,23 @@ class Daemon:
             await self.notifications.start()
             self.client = ProjectXClient(self.settings, recorder=self.recorder, budget=self.budget)
             await self.client.start()
+            self.client.on_reconnected(self.metrics.reconnected)
             self.supervisor = Supervisor(
                 self.persistent, self.client, monitored=self.config.monitored,
                 stale_quote_seconds=self.settings.stale_quote_seconds, alert=self.alert, wall=self.wall,
-                notifications=self.notifications, observer=self.observer,
+                notifications=self.notifications,
+                observer=MeteredObserver(self.metrics, Dashboard.observing(self.dashboard, self.observer)),
+                meter=self.metrics,
             )
             await self.supervisor.start()
+            await self._start_dashboard()
+            if self.config.risk.daemon.metrics.enabled:
+                self.metrics_server = MetricsServer(self.metrics, self.config.risk.daemon.metrics.port)
+                await self.metrics_server.start()
             self.notifications.on_started(self.wall(), self.supervisor.accounts)
+            self.started_at = self.wall()
+            self.control = ControlServer(self, self.data_dir)
+            await self.control.start()
         except BaseException:
             await self.stop()
             raise
@@ -116,6 +145,14 @@ class Daemon:
     async def stop(self, reason: str = "stopped") -> None:
         """Stop the loops, close the gateway connections, flush and snapshot the store."""
         try:
+            if self.dashboard is not None:
+                await self.dashboard.stop()
+            if self.metrics_server is not None:
+                await self.metrics_server.stop()
+                self.metrics_server = None
+            if self.control is not None:
+                await self.control.stop()  # no request reads the engine while it stops
+                self.control = None
             if self.supervisor is not None:
                 await self.supervisor.stop()
             if self.notifications is not None:
@@ -130,16 +167,45 @@ class Daemon:
                     self.persistent.close()
                     self.persistent = None
 
-    def statuses(self, now: datetime | None = None) -> list[AccountStatus]:
-        """The read model of every account the engine holds at ``now`` (default: the wall clock), with
-        the gateway connection as the supervisor sees it (the worse of the two hubs)."""
+    @property
+    def dashboard_url(self) -> str | None:
+        """The live dashboard's address once it serves (None: off, or its port was taken)."""
+        return self.dashboard.url if self.dashboard is not None else None
+
+    async def _start_dashboard(self) -> None:
+        """A dashboard that cannot bind is logged, never a reason not to enforce."""
+        if self.dashboard is None:
+            return
+        try:
+            await self.dashboard.start()
+        except OSError as exc:
+            log.error("the dashboard could not listen on 127.0.0.1:%s: %s; set daemon.dashboard.port in "
+                      "risk_config.yaml to a free port (the daemon runs on without it)",
+                      self.dashboard.port, exc)
+
+    def statuses(
+        self, now: datetime | None = None, accounts: Iterable[int] | None = None
+    ) -> list[AccountStatus]:
+        """The read model of every account the engine holds (or of ``accounts`` among them) at ``now``
+        (default: the wall clock), with the gateway connection as the supervisor sees it (the worse
+        of the two hubs)."""
         persistent = self.persistent
         if persistent is None:
             return []
         supervisor = self.supervisor
         connection = supervisor.feed_state if supervisor is not None else ConnectionState.CONNECTING
         at = supervisor.now(now) if supervisor is not None else (now or self.wall())
-        return persistent.engine.statuses(at, connection=connection)
+        engine = persistent.engine
+        if accounts is None:
+            return engine.statuses(at, connection=connection)
+        return [s for a in accounts if (s := engine.status(a, at, connection)) is not None]
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        """The metrics endpoint's figures as a dict (the control API's /v1/daemon shows them)."""
+        return self.metrics.snapshot()
+
+    def _hub_states(self) -> dict[str, HubState]:
+        return dict(self.supervisor.connection) if self.supervisor is not None else {}
 
     def startup_lines(self) -> list[str]:
         config = self.config
@@ -164,6 +230,10 @@ class Daemon:
                 lines.append(f"  restored lockout {lockout.rule} ({lockout.scope}"
                              f"{' ' + lockout.symbol if lockout.symbol else ''}) until {until}: "
                              f"{lockout.reason}")
+        if self.dashboard_url is not None:
+            lines.append(f"dashboard on {self.dashboard_url} (read-only)")
+        if self.metrics_server is not None:
+            lines.append(f"metrics at {self.metrics_server.url}")
         calendar = config.calendar()
         lines.append(f"next daily reset {format_time(calendar.next_reset(self.wall()))}")
         return lines

@@ -32,9 +32,9 @@ from risk_manager.engine.engine import Engine
 from risk_manager.engine.snapshot import SnapshotError
 from risk_manager.store.codec import ClearLockout, iso
 from risk_manager.store.errors import StoreCorruptError, StoreError
-from risk_manager.store.sqlite import Store
+from risk_manager.store.sqlite import Store, StoreReader
 
-__all__ = ["RecoveryReport", "describe", "recover"]
+__all__ = ["RecoveryReport", "describe", "rebuild", "recover"]
 
 NOTE_EXPIRED_WHILE_DOWN = "expired while the daemon was down"
 NOTE_MISSED_RESET = "missed daily reset applied at start-up"
@@ -117,8 +117,20 @@ def recover(
     return persistent, report
 
 
+def rebuild(reader: StoreReader, engine_factory: Callable[[], Engine]) -> Engine:
+    """The engine as the store last left it (newest usable snapshot + the journal after it), in
+    memory only: nothing is written, so a read-only store will do (the trader view, daemon down)."""
+    engine, after = _restore_latest(reader, engine_factory, RecoveryReport())
+    for _seq, at, entry in reader.iter_journal(after):
+        if type(entry) is ClearLockout:
+            engine.clear_lockout(entry.account_id, at, entry.by, entry.why, entry.rule)
+        else:
+            engine.apply(entry, at)  # type: ignore[arg-type]
+    return engine
+
+
 def _restore_latest(
-    store: Store, engine_factory: Callable[[], Engine], report: RecoveryReport
+    store: StoreReader, engine_factory: Callable[[], Engine], report: RecoveryReport
 ) -> tuple[Engine, int]:
     """A fresh engine with the newest readable snapshot loaded, and the journal seq it covers."""
     bounds = store.journal_bounds()

@@ -46,7 +46,7 @@ from risk_manager.domain.events import (
 from risk_manager.domain.status import ConnectionState as FeedState
 from risk_manager.notify.service import Notifications
 
-__all__ = ["Observer", "Supervisor"]
+__all__ = ["EventMeter", "Observer", "Supervisor"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,12 @@ class Observer(Protocol):
     def enforced(self, outcome: Outcome) -> None: ...
 
 
+class EventMeter(Protocol):
+    """Counts each decided event and how long deciding it took (daemon/metrics.py); memory only."""
+
+    def event(self, event_type: type, started: float, ended: float) -> None: ...
+
+
 class Supervisor:
     def __init__(
         self,
@@ -78,8 +84,10 @@ class Supervisor:
         enforcer: Enforcer | None = None,
         notifications: Notifications | None = None,
         observer: Observer | None = None,
+        meter: EventMeter | None = None,
     ) -> None:
         self.persistent = persistent
+        self.meter = meter
         self.observer = observer
         self.client = client
         self.monitored = monitored
@@ -196,7 +204,10 @@ class Supervisor:
         for event in events:
             if type(event) is QuoteEvent and self.feed.quote(event.contract_id, self.perf()):
                 log.info("quotes of %s are back", event.contract_id)
+            started = self.perf()
             decisions = persistent.decide(event, self.now(at))
+            if self.meter is not None:
+                self.meter.event(type(event), started, self.perf())
             if decisions:
                 self._dispatch(decisions, received)
             if type(event) is PositionEvent and event.size:

@@ -108,13 +108,16 @@ class Journal:
         return [e for e in self.entries if e.enforcement]
 
 
-def demo_config(gw: SimGateway, speed: float) -> LoadedConfig:
-    """The bundled live-demo config, pointed at ``gw``; RULE-008's grace period shortened by ``speed``."""
+def demo_config(gw: SimGateway, speed: float, dashboard_port: int | None = None) -> LoadedConfig:
+    """The bundled live-demo config, pointed at ``gw``; RULE-008's grace period shortened by ``speed``;
+    the live dashboard on ``dashboard_port`` (None: off; 0: any free port)."""
     folder = files("risk_manager") / "examples" / CONFIG_PACKAGE_DIR
     texts = {name: (folder / name).read_text(encoding="utf-8") for name in CONFIG_FILES}
     risk = yaml.safe_load(texts["risk_config.yaml"])
     grace = risk["rules"]["no_stop_loss_grace"]
     grace["grace_period_seconds"] = max(1, round(int(grace["grace_period_seconds"]) / speed))
+    if dashboard_port is not None:
+        risk.setdefault("daemon", {})["dashboard"] = {"enabled": True, "port": dashboard_port}
     texts["risk_config.yaml"] = yaml.safe_dump(risk)
     texts["api_config.yaml"] = yaml.safe_dump({
         "projectx": {"api_url": gw.base_url, "user_hub_url": gw.user_hub_url,
@@ -126,11 +129,13 @@ def demo_config(gw: SimGateway, speed: float) -> LoadedConfig:
 
 class Session:
     def __init__(self, *, duration: float, speed: float, journal: Journal,
-                 stop: asyncio.Event | None = None) -> None:
+                 stop: asyncio.Event | None = None, dashboard_port: int | None = None) -> None:
         self.duration = duration
         self.speed = speed
         self.journal = journal
         self.stop = stop or asyncio.Event()
+        self.dashboard_port = dashboard_port  # None: no dashboard
+        self.dashboard_url: str | None = None  # once the daemon serves it
         self.now_doing = "starting the simulated gateway and the daemon"
         self.started = time.monotonic()
         self.gw: SimGateway | None = None
@@ -147,19 +152,24 @@ class Session:
     def say(self, text: str) -> None:
         self.now_doing = text
 
-    async def run(self, on_tick: Callable[[], None] = lambda: None, tick: float = 0.25) -> None:
-        """The whole session; ``on_tick`` is called every ``tick`` seconds (the live view's refresh)."""
+    async def run(self, on_tick: Callable[[], None] = lambda: None, tick: float = 0.25,
+                  on_started: Callable[[], None] = lambda: None) -> None:
+        """The whole session; ``on_tick`` is called every ``tick`` seconds (the live view's refresh),
+        ``on_started`` once the daemon runs (the dashboard's URL is known then)."""
         with tempfile.TemporaryDirectory(prefix="risk-manager-demo-") as data, \
                 _logs_to(Path(data) / "daemon.log"):
             gw = SimGateway(clock=SystemClock(), always_open=True, market_driver=False, seed=11,
                             credentials={DEMO_USER: DEMO_KEY}, ping_interval=1.0)
             async with gw:
                 self.gw = gw
-                daemon = Daemon(demo_config(gw, self.speed), Path(data) / "data", observer=self.journal,
+                daemon = Daemon(demo_config(gw, self.speed, self.dashboard_port), Path(data) / "data",
+                                observer=self.journal,
                                 wall=lambda: datetime.now(UTC))
                 self.daemon = daemon
                 self.zone = ZoneInfo(daemon.config.risk.general.timezone)
                 await daemon.start()
+                self.dashboard_url = daemon.dashboard_url
+                on_started()
                 trader = Trader(gw, speed=self.speed, say=self.say)
                 script = asyncio.get_running_loop().create_task(self._script(trader), name="demo-trader")
                 try:

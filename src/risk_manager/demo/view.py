@@ -18,7 +18,7 @@ from rich.text import Text
 from risk_manager.demo.session import Entry, Session
 from risk_manager.domain.status import AccountStatus, RuleGauge
 
-__all__ = ["entry_lines", "live_view", "summary", "summary_json"]
+__all__ = ["dashboard_line", "entry_lines", "live_view", "summary", "summary_json"]
 
 SHOWN_ENTRIES = 8
 REASON_INDENT = 9
@@ -113,13 +113,24 @@ def entries_block(entries: list[Entry], zone: tzinfo) -> RenderableType:
     return Group(*(entry_lines(e, zone) for e in entries))
 
 
+def dashboard_line(session: Session) -> Text:
+    """Where the live dashboard is (or why there is none)."""
+    if session.dashboard_port is None:
+        return Text("dashboard: off (--no-dashboard)", style="dim")
+    if session.dashboard_url is None:
+        return Text(f"dashboard: could not listen on 127.0.0.1:{session.dashboard_port} (port in use? "
+                    "try --dashboard-port 0)", style="yellow", overflow="fold")
+    return Text.assemble(("dashboard: ", "bold"), (session.dashboard_url, "bold cyan underline"),
+                         (" (open it in a browser while the demo runs)", "dim"), overflow="fold")
+
+
 def live_view(session: Session) -> RenderableType:
     left = max(0.0, session.duration - session.elapsed)
     header = Text(f"risk-manager demo · live · {left:4.0f} s left · speed {session.speed:g}x",
                   style="bold")
     now = Text(f"now: {session.now_doing}", style="cyan")
     entries = session.journal.entries[-SHOWN_ENTRIES:]
-    return Group(header, now, Text(""), accounts_table(session), Text(""),
+    return Group(header, dashboard_line(session), now, Text(""), accounts_table(session), Text(""),
                  Text("decisions (latest last)", style="bold"), entries_block(entries, session.zone))
 
 

@@ -140,6 +140,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE UNIQUE INDEX audit_action_id ON audit (action_id) WHERE action_id IS NOT NULL",
         ),
     ),
+    Migration(
+        3,
+        "clock_sessions: the trader's clock-in / clock-out (no effect on any rule)",
+        (
+            # One row per clock-in; clock_out IS NULL while the trader is clocked in.
+            """CREATE TABLE clock_sessions (
+                id INTEGER PRIMARY KEY,
+                account INTEGER NOT NULL,
+                clock_in TEXT NOT NULL,
+                clock_out TEXT,
+                by TEXT NOT NULL
+            )""",
+            "CREATE UNIQUE INDEX clock_sessions_open ON clock_sessions (account) WHERE clock_out IS NULL",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -34,6 +34,7 @@ from risk_manager.store.migrations import VersionInfo, read_version
 from risk_manager.store.rows import (
     AuditRow,
     CheckReport,
+    ClockRow,
     DayRow,
     LockoutRow,
     PruneReport,
@@ -390,6 +391,18 @@ class StoreReader:
             )
             for r in self._read(sql, args)
         ]
+
+    def clock_sessions(self, account: int | None = None, *, open_only: bool = False) -> list[ClockRow]:
+        """The trader's clock-in rows, oldest first (``open_only``: those not clocked out yet)."""
+        sql = "SELECT id, account, clock_in, clock_out, by FROM clock_sessions WHERE 1 = 1"
+        args: list[Any] = []
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        if open_only:
+            sql += " AND clock_out IS NULL"
+        sql += " ORDER BY id"
+        return [ClockRow(r[0], r[1], parse_iso(r[2]), dt_or_none(r[3]), r[4]) for r in self._read(sql, args)]
 
     def counts(self) -> dict[str, int]:
         return {t: self._read(f"SELECT count(*) FROM {t}")[0][0] for t in _COUNTED_TABLES}

@@ -111,6 +111,26 @@ class ResetRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockRow:
+    """A trader's clock-in (and clock-out, once clocked out): a record for the trader, not a rule input."""
+
+    id: int
+    account: int
+    clock_in: datetime
+    clock_out: datetime | None
+    by: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "account": self.account,
+            "clock_in": iso(self.clock_in),
+            "clock_out": None if self.clock_out is None else iso(self.clock_out),
+            "by": self.by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotRow:
     id: int
     journal_seq: int

@@ -30,7 +30,7 @@ from risk_manager.domain.lockouts import Lockout
 from risk_manager.store.codec import Entry, encode, iso
 from risk_manager.store.errors import StoreError
 from risk_manager.store.reader import DEFAULT_AUDIT_DAYS, DEFAULT_JOURNAL_DAYS, StoreReader, prune_cuts
-from risk_manager.store.rows import PruneReport
+from risk_manager.store.rows import ClockRow, PruneReport
 
 SNAPSHOTS_KEPT = 2
 
@@ -463,6 +463,36 @@ class Store(StoreReader):
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    # ---- the trader's clock-in / clock-out ----------------------------------------------------------
+
+    def clock_in(self, account: int, at: datetime, by: str) -> ClockRow:
+        """Open a clock session; StoreError if the account is clocked in already."""
+        con = self._writer()
+        try:
+            cur = con.execute(
+                "INSERT INTO clock_sessions (account, clock_in, by) VALUES (?, ?, ?)", (account, iso(at), by)
+            )
+        except sqlite3.IntegrityError:
+            [row] = self.clock_sessions(account, open_only=True)
+            raise StoreError(
+                f"account {account} is clocked in already (since {iso(row.clock_in)}); clock out first"
+            ) from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: recording the clock-in failed: {exc}") from exc
+        return ClockRow(int(cur.lastrowid or 0), account, at, None, by)
+
+    def clock_out(self, account: int, at: datetime) -> ClockRow:
+        """Close the account's open clock session; StoreError if there is none."""
+        open_rows = self.clock_sessions(account, open_only=True)
+        if not open_rows:
+            raise StoreError(f"account {account} is not clocked in; clock in first")
+        row = open_rows[0]
+        try:
+            self._writer().execute("UPDATE clock_sessions SET clock_out = ? WHERE id = ?", (iso(at), row.id))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: recording the clock-out failed: {exc}") from exc
+        return ClockRow(row.id, account, row.clock_in, at, row.by)
 
     # ---- retention -----------------------------------------------------------------------------
 
