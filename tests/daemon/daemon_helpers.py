@@ -1,4 +1,9 @@
-"""A daemon running in-process against a SimGateway on loopback, and a config written for a test."""
+"""A daemon running in-process against a SimGateway on loopback, and a config written for a test.
+
+Most daemon tests need the same set-up -- a gateway at round prices, a trader logged in over REST, a
+config with the rules under test, the daemon started on it -- so :func:`guarded` builds it all and
+yields a :class:`Guarded` session (the ``guard`` fixture of conftest.py binds it to ``tmp_path``).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,24 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import yaml
 from projectx_helpers import API_KEY, USER, settings
+from sim_helpers import Api
 
 from risk_manager.config.loader import load_config
 from risk_manager.daemon.app import Daemon
 from risk_manager.sim.app import SimGateway
 from risk_manager.sim.clock import SystemClock
+from risk_manager.store.rows import AuditRow
+from risk_manager.store.sqlite import Store
 
 ACCOUNT = 7
+# Where each test's market starts (the ask is one tick above: a market buy of ES fills at 6000.25).
+ROUND_PRICES = {"ES": "6000.00", "MNQ": "21000.00"}
 
 
 def live_gateway(**kwargs: Any) -> SimGateway:
@@ -36,15 +47,17 @@ def write_config(
     rules: dict[str, Any],
     gw: SimGateway | None = None,
     accounts: tuple[int, ...] = (ACCOUNT,),
+    timers: dict[str, Any] | None = None,
     **risk: Any,
 ) -> Path:
+    """A config directory; ``timers`` adds to timers.yaml (e.g. ``session_hours``)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "risk_config.yaml").write_text(yaml.safe_dump({"rules": rules, **risk}))
     (directory / "accounts.yaml").write_text(
         yaml.safe_dump({"monitor": "listed", "accounts": [{"id": a, "name": f"acct {a}"} for a in accounts]})
     )
     (directory / "timers.yaml").write_text(
-        yaml.safe_dump({"daily_reset": {"time": "17:00", "timezone": "America/Chicago"}})
+        yaml.safe_dump({"daily_reset": {"time": "17:00", "timezone": "America/Chicago"}, **(timers or {})})
     )
     if gw is not None:
         api = {
@@ -102,3 +115,83 @@ def working_orders(gw: SimGateway, account: int = ACCOUNT) -> list[dict[str, Any
 
 def requests(gw: SimGateway, endpoint: str) -> int:
     return int(gw.state()["requests"].get(endpoint, 0))
+
+
+class Guarded:
+    """A gateway, a trader logged in to it over REST, and the daemon guarding the account."""
+
+    def __init__(self, gw: SimGateway, trader: Api, daemon: Daemon) -> None:
+        self.gw = gw
+        self.trader = trader
+        self.daemon = daemon
+
+    def contract(self, root: str) -> str:
+        return self.gw.contract_id(root)
+
+    @property
+    def store(self) -> Store:
+        persistent = self.daemon.persistent
+        assert persistent is not None, "the daemon is stopped"
+        return persistent.store
+
+    def lockouts(self, account: int = ACCOUNT) -> list[str]:
+        """The rules of the account's active lockouts, as the daemon's engine holds them."""
+        persistent = self.daemon.persistent
+        assert persistent is not None, "the daemon is stopped"
+        state = persistent.engine.accounts.get(account)
+        return sorted(lo.rule for lo in state.lockouts) if state is not None else []
+
+    def positions(self, account: int = ACCOUNT) -> dict[str, int]:
+        return positions(self.gw, account)
+
+    def working_orders(self, account: int = ACCOUNT) -> list[dict[str, Any]]:
+        return working_orders(self.gw, account)
+
+    async def trade(self, root: str, size: int, account: int = ACCOUNT) -> dict[str, Any]:
+        """A market order as the trader sends it: ``size`` > 0 buys, < 0 sells."""
+        side = 0 if size > 0 else 1
+        contract = self.contract(root)
+        return await self.trader.place(account=account, contract=contract, side=side, size=abs(size))
+
+    async def rest_limit(self, root: str, price: str, size: int = 1, account: int = ACCOUNT) -> int:
+        """A buy limit order far enough below the market to stay working; returns its id."""
+        answer = await self.trader.place(account=account, contract=self.contract(root), type_=1, size=size,
+                                         limitPrice=float(price))
+        assert answer["success"], answer
+        return int(answer["orderId"])
+
+    def enforced(self, rule: str, kind: str, account: int = ACCOUNT) -> list[AuditRow]:
+        """The audit rows of ``rule``'s ``kind`` actions that have an outcome."""
+        return [r for r in self.store.audit(account, rule=rule) if r.kind == kind and r.outcome]
+
+    async def audited(self, rule: str, kind: str, account: int = ACCOUNT) -> AuditRow:
+        """The first audit row of ``rule``'s ``kind`` action once its outcome is recorded."""
+        rows = await eventually(lambda: self.enforced(rule, kind, account),
+                                what=f"the outcome of {rule} {kind} in the audit trail")
+        return rows[0]  # type: ignore[no-any-return]
+
+
+# The type of the ``guard`` fixture: ``guard(rules, **options)`` is ``guarded(tmp_path, rules, ...)``.
+Guard = Callable[..., AbstractAsyncContextManager[Guarded]]
+
+
+@contextlib.asynccontextmanager
+async def guarded(
+    tmp_path: Path,
+    rules: dict[str, Any],
+    *,
+    prices: dict[str, str] | None = None,
+    gateway: dict[str, Any] | None = None,
+    client: dict[str, Any] | None = None,
+    **config: Any,
+) -> AsyncIterator[Guarded]:
+    """A live gateway at ``prices`` (default :data:`ROUND_PRICES`), the daemon guarding
+    :data:`ACCOUNT` under ``rules`` (``config``: more of write_config, e.g. ``timers``), and a
+    trader logged in. ``gateway``: SimGateway arguments; ``client``: ProjectXSettings overrides."""
+    async with live_gateway(**(gateway or {})) as gw, Api(gw) as trader:
+        for root, price in (prices or ROUND_PRICES).items():
+            gw.set_price(gw.contract_id(root), price)
+        config_dir = write_config(tmp_path / "config", rules, **config)
+        async with running(gw, config_dir, tmp_path / "data", **(client or {})) as daemon:
+            await trader.login()
+            yield Guarded(gw, trader, daemon)

@@ -53,6 +53,12 @@ def sim_gateway(
         "--partial-quotes/--full-quotes",
         help="Send only changed quote fields (default: partial, like the live gateway; full with --bare).",
     ),
+    still: bool = typer.Option(
+        False, "--still", help="No random walk: prices move only through the control API (tests, demos)."
+    ),
+    no_rate_limits: bool = typer.Option(
+        False, "--no-rate-limits", help="Do not enforce the gateway's request rate limits (load tests)."
+    ),
     bare: bool = typer.Option(
         False,
         "--bare",
@@ -89,6 +95,8 @@ def sim_gateway(
         ping_interval=ping_interval,
         partial_quotes=partial_quotes,
         bare=bare,
+        market_driver=False if still else None,
+        rate_limits=not no_rate_limits,
     )
     try:
         asyncio.run(_serve(gateway, seed_value, creds is not None))
@@ -112,7 +120,9 @@ async def _serve(gateway: SimGateway, seed: int, restricted: bool) -> None:
         f"  market hub  {gateway.market_hub_url}",
         f"  control     {gateway.control_url}/state",
         f"  logins      {'restricted to the credentials file' if restricted else 'any userName/apiKey'}",
-        f"  market      {gateway.hours.describe()}",
+        f"  market      {gateway.hours.describe()}"
+        + ("" if gateway.market_driver else "; still: prices move only through the control API"),
+        f"  rate limits {'on (the gateway documented limits)' if gateway.limiter.enabled else 'off'}",
         f"  behaviour   {'bare (--bare: simplified, for debugging)' if gateway.bare else 'live-like'}",
         f"  contracts   {', '.join(sorted(gateway.market.contracts))}",
         "Ctrl-C to stop.",

@@ -11,7 +11,10 @@ the same id returns the first outcome, or waits for the running one). What each 
   meanwhile cancels the close.
 - ``CancelOrders``: the working orders of the account, one contract, or one symbol (root).
 - ``PlaceStop`` / ``ModifyStop``: RULE-012's protective stop (tagged ``rm-<audit id>``, so a retry
-  can find a stop the gateway placed although its answer was lost).
+  can find a stop the gateway placed although its answer was lost). A stop that no longer exists
+  -- its order event said cancelled or filled (``order_update``), or the gateway refused the move
+  with errorCode 2 / 3 and a read confirms it is not working -- is forgotten: later moves of it are
+  skipped without a call (a flatten cancels the stop while trailing quotes keep arriving).
 - ``Alert``: to the log, and to the alert hook (notifications).
 
 Where the gateway refuses a cancel or a partial close (errorCode 6 / 9: live-funded and follower
@@ -48,7 +51,17 @@ from risk_manager.domain.actions import (
     PlaceStop,
 )
 from risk_manager.domain.contracts import root_of
-from risk_manager.domain.events import PROTECTIVE_TYPES, WORKING_STATUSES, OrderSide, PositionType
+from risk_manager.domain.events import (
+    OUTCOME_FAILED,
+    OUTCOME_OK,
+    OUTCOME_REFUSED,
+    PROTECTIVE_TYPES,
+    WORKING_STATUSES,
+    OrderEvent,
+    OrderSide,
+    OrderStatus,
+    PositionType,
+)
 
 __all__ = ["STOP_TAG_PREFIX", "Enforcer", "Outcome"]
 
@@ -57,8 +70,12 @@ log = logging.getLogger(__name__)
 # errorCodes of PROJECTX.md §2b: live-funded / follower accounts refuse these operations.
 CANCEL_REFUSED = 6
 PARTIAL_CLOSE_REFUSED = 9
+# Order/modify refusals that may mean the order is gone (ModifyOrderErrorCode: 2 OrderNotFound,
+# 3 Rejected -- also what a cancelled or filled order answers; a read tells which).
+ORDER_MAYBE_GONE = frozenset({2, 3})
 STOP_TAG_PREFIX = "rm-"
 KEEP_OUTCOMES = 100_000
+KEEP_GONE_ORDERS = 10_000
 BROKER_KINDS = (Flatten, ClosePosition, CancelOrders, PlaceStop, ModifyStop)
 
 RecordOutcome = Callable[[int, str, "float | None", datetime], None]
@@ -75,6 +92,15 @@ class Outcome:
     status: str
     detail: str
     latency_ms: float | None = None
+    refused: bool = False  # the gateway refused the call (``success: false``) and nothing made up for it
+
+    @property
+    def kind(self) -> str:
+        """What ``EnforcementOutcome.outcome`` says: ok (done, or nothing left to do), refused (the
+        gateway said no; a fallback may have closed the position instead), failed."""
+        if self.refused or self.status == "fallback":
+            return OUTCOME_REFUSED
+        return OUTCOME_FAILED if self.status == "failed" else OUTCOME_OK
 
     @property
     def text(self) -> str:
@@ -128,6 +154,13 @@ def covered_closes(actions: Sequence[Action]) -> dict[int, str]:
     return covered
 
 
+def _status_name(status: int) -> str:
+    try:
+        return OrderStatus(status).name.lower()
+    except ValueError:
+        return f"in status {status}"
+
+
 def _closes_more(action: ClosePosition, than: ClosePosition) -> bool:
     """``action`` closes more of the position than ``than`` (size None: all of it)."""
     if than.size is None:
@@ -163,6 +196,9 @@ class Enforcer:
         # Recent outcomes by audit id (a repeat of an old id is long past: the oldest are dropped).
         self._outcomes: OrderedDict[int, Outcome] = OrderedDict()
         self._running: dict[int, asyncio.Task[Outcome]] = {}
+        # Orders known to be cancelled, filled, expired or rejected (by event or by a refused move):
+        # a stop move for one of them is skipped (oldest dropped: order ids are not reused).
+        self._gone_orders: OrderedDict[int, str] = OrderedDict()
 
     # ---- entry point --------------------------------------------------------------------------------
 
@@ -189,16 +225,29 @@ class Enforcer:
     def outcomes(self) -> OrderedDict[int, Outcome]:
         return self._outcomes
 
+    def order_update(self, event: OrderEvent) -> None:
+        """Told of every order event: an order no longer working is never moved again."""
+        if event.status not in WORKING_STATUSES:
+            self._forget_order(event.order_id, f"order {event.order_id} is {_status_name(event.status)}")
+
+    def _forget_order(self, order_id: int, why: str) -> None:
+        self._gone_orders[order_id] = why
+        self._gone_orders.move_to_end(order_id)
+        if len(self._gone_orders) > KEEP_GONE_ORDERS:
+            self._gone_orders.popitem(last=False)
+
     async def _run(self, audit_id: int, action: Action, received: float | None) -> Outcome:
         run = _Run(received)
+        refused = False
         try:
             status, detail = await self._dispatch(audit_id, action, run)
         except Exception as exc:  # fail loudly, never silently: the account may still be at risk
             status, detail = "failed", f"{type(exc).__name__}: {exc}"
+            refused = isinstance(exc, GatewayRejected)
         latency = None
         if run.received is not None and run.acked is not None:
             latency = round((run.acked - run.received) * 1000, 3)
-        outcome = Outcome(audit_id, action, status, detail, latency)
+        outcome = Outcome(audit_id, action, status, detail, latency, refused)
         self._outcomes[audit_id] = outcome
         if len(self._outcomes) > KEEP_OUTCOMES:
             self._outcomes.popitem(last=False)
@@ -448,16 +497,29 @@ class Enforcer:
         return "failed", f"no stop placed after {self.max_rounds} attempts"
 
     async def _modify_stop(self, action: ModifyStop, run: _Run) -> tuple[str, str]:
-        account_id = action.account_id
-        what = f"account {account_id} move stop {action.order_id} to {action.stop_price}"
+        account_id, order_id = action.account_id, action.order_id
+        what = f"account {account_id} move stop {order_id} to {action.stop_price}"
         for attempt in range(self.max_rounds):
+            gone = self._gone_orders.get(order_id)
+            if gone is not None:
+                return "skipped", f"the stop no longer exists ({gone})"
             if attempt > 0:
-                order = next((o for o in await self._orders(account_id) if o.id == action.order_id), None)
+                order = next((o for o in await self._orders(account_id) if o.id == order_id), None)
                 if order is None:
+                    self._forget_order(order_id, f"order {order_id} is not working")
                     return "skipped", "the stop is no longer working"
                 if order.stop_price == action.stop_price:
                     return "done", f"stop at {action.stop_price}"
-            call = self.broker.modify_stop(account_id, action.order_id, action.stop_price)
-            if await self._send(call, run, what):
-                return "done", f"stop moved to {action.stop_price}"
+            call = self.broker.modify_stop(account_id, order_id, action.stop_price)
+            try:
+                if await self._send(call, run, what):
+                    return "done", f"stop moved to {action.stop_price}"
+            except GatewayRejected as exc:
+                if exc.error_code not in ORDER_MAYBE_GONE:
+                    raise
+                if any(o.id == order_id for o in await self._orders(account_id)):
+                    raise  # the order is there: refused for another reason (a price), a real failure
+                why = f"errorCode {exc.error_code}: {exc.error_message}"
+                self._forget_order(order_id, f"order {order_id} is not working, {why}")
+                return "skipped", f"the stop no longer exists ({why})"
         return "failed", f"stop not moved after {self.max_rounds} attempts"

@@ -155,7 +155,8 @@ class PersistentEngine:
     def record_outcome(
         self, audit_id: int, outcome: str, latency_ms: float | None, at: datetime | None = None
     ) -> None:
-        self.flush()  # the row must be on file before it can be updated
+        if self._batch.audit:
+            self.flush()  # the row may be staged still: it must be on file before it can be updated
         self.store.record_outcome(audit_id, outcome, latency_ms, at)
 
     # ---- persistence -------------------------------------------------------------------------------

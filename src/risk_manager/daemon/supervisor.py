@@ -35,7 +35,14 @@ from risk_manager.daemon.feed_health import FeedHealth
 from risk_manager.daemon.persistent import Decision, PersistentEngine
 from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
 from risk_manager.domain.actions import Action, Alert
-from risk_manager.domain.events import ConnectionEvent, Event, PositionEvent, QuoteEvent
+from risk_manager.domain.events import (
+    ConnectionEvent,
+    EnforcementOutcome,
+    Event,
+    OrderEvent,
+    PositionEvent,
+    QuoteEvent,
+)
 from risk_manager.domain.status import ConnectionState as FeedState
 from risk_manager.notify.service import Notifications
 
@@ -90,7 +97,8 @@ class Supervisor:
         self.alert_hook = alert
         self.enforcer = enforcer or Enforcer(client, record=persistent.record_outcome, alert=self._alert,
                                              failed=self._failed, clock=perf, wall=wall,
-                                             observe=observer.enforced if observer else None)
+                                             observe=self._enforced)
+        self._action_ids: dict[int, str] = {}  # audit id -> action id of broker actions under way
         self._lost_at: dict[str, datetime] = {}
         self.feed = FeedHealth(stale_quote_seconds)
         self.accounts: list[int] = []
@@ -204,6 +212,8 @@ class Supervisor:
                 self._dispatch(decisions, received)
             if type(event) is PositionEvent and event.size:
                 self._subscribe_contract(event.contract_id)
+            elif type(event) is OrderEvent:
+                self.enforcer.order_update(event)  # a stop cancelled or filled is never moved again
         due = persistent.next_deadline()
         if due is not None and (self._waiting_for is None or due < self._waiting_for):
             self._wake.set()
@@ -214,6 +224,8 @@ class Supervisor:
         covered = covered_closes([d.action for d in decisions])
         for i, decision in enumerate(decisions):
             action = decision.action
+            if isinstance(action, BROKER_KINDS):
+                self._action_ids[decision.audit_id] = decision.action_id
             if self.observer is not None:
                 try:
                     self.observer.decided(decision)
@@ -226,6 +238,25 @@ class Supervisor:
             else:
                 log.info("account %s %s %s: %s", action.account_id, action.rule, action.kind,
                          action.reason or "")
+
+    def _enforced(self, outcome: Outcome) -> None:
+        """An enforcement outcome: shown to the observer, and fed back to the engine as an
+        ``EnforcementOutcome`` event (journaled; the read model's last enforcement)."""
+        if self.observer is not None:
+            try:
+                self.observer.enforced(outcome)
+            except Exception:
+                log.exception("the outcome observer failed")
+        action_id = self._action_ids.pop(outcome.audit_id, None)
+        action = outcome.action
+        if action_id is None or not isinstance(action, BROKER_KINDS):
+            return
+        event = EnforcementOutcome(action_id, action.account_id, action.rule, action.kind, outcome.kind,
+                                   outcome.text, outcome.latency_ms)
+        try:
+            self._decide([event], None)
+        except Exception:  # the store may be closing at stop: the audit row has the outcome anyway
+            log.exception("feeding the outcome of %s back to the engine failed", action_id)
 
     def _alert(self, alert: Alert) -> None:
         """An alert of the enforcer or the feed check (the engine's own go out with its actions)."""

@@ -146,7 +146,44 @@ class ClockEvent:
     """Only advances time: timers due up to ``now`` fire."""
 
 
-Event = AccountEvent | OrderEvent | PositionEvent | TradeEvent | QuoteEvent | ConnectionEvent | ClockEvent
+# EnforcementOutcome.outcome: what became of a decided broker action.
+OUTCOME_OK = "ok"  # carried out, or nothing was left to do
+OUTCOME_FAILED = "failed"  # not carried out after every attempt (the account may still be at risk)
+OUTCOME_REFUSED = "refused"  # the gateway refused it (a fallback may have closed the position instead)
+OUTCOME_KINDS = frozenset({OUTCOME_OK, OUTCOME_FAILED, OUTCOME_REFUSED})
+
+
+@dataclass(frozen=True, slots=True)
+class EnforcementOutcome:
+    """The enforcer's report on one decided action, fed back to the engine by the daemon (and
+    journaled like every input, so a recovery sees it too). It decides nothing: the engine keeps
+    it as the account's last enforcement for the read model. Not a gateway input: recordings never
+    hold it, and a replay of a recording has none.
+
+    ``action_id`` is the decision's ``"<journal seq>.<index>"``; ``action`` its kind (``flatten``,
+    ``close_position``...); ``outcome`` one of :data:`OUTCOME_KINDS`; ``detail`` the audit row's
+    outcome text; ``latency_ms`` from the triggering event's receipt to the broker's acknowledgement
+    (None when nothing was acknowledged)."""
+
+    action_id: str
+    account_id: int
+    rule: str
+    action: str
+    outcome: str
+    detail: str = ""
+    latency_ms: float | None = None
+
+
+Event = (
+    AccountEvent
+    | OrderEvent
+    | PositionEvent
+    | TradeEvent
+    | QuoteEvent
+    | ConnectionEvent
+    | ClockEvent
+    | EnforcementOutcome
+)
 
 # Events that belong to one account, and so pass through that account's rules and gate.
 AccountScopedEvent = AccountEvent | OrderEvent | PositionEvent | TradeEvent

@@ -129,6 +129,31 @@ class LockoutStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class EnforcementStatus:
+    """The account's last enforcement outcome the engine was told of (an ``EnforcementOutcome``
+    event) and when."""
+
+    action_id: str
+    rule: str
+    action: str  # flatten | close_position | cancel_orders | place_stop | modify_stop
+    outcome: str  # ok | failed | refused
+    detail: str
+    latency_ms: float | None
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action_id": self.action_id,
+            "rule": self.rule,
+            "action": self.action,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "latency_ms": self.latency_ms,
+            "at": format_time(self.at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AccountStatus:
     account_id: int
     name: str | None
@@ -147,6 +172,7 @@ class AccountStatus:
     connection: ConnectionState
     as_of: datetime
     trade_count: int = 0  # executions counted in the trading day
+    last_enforcement: EnforcementStatus | None = None  # the enforcer's last report on this account
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -167,6 +193,7 @@ class AccountStatus:
             "next_reset": format_time(self.next_reset),
             "connection": str(self.connection),
             "as_of": format_time(self.as_of),
+            "last_enforcement": None if self.last_enforcement is None else self.last_enforcement.to_json(),
         }
 
 

@@ -62,6 +62,7 @@ from risk_manager.domain.events import (
     AccountEvent,
     ClockEvent,
     ConnectionEvent,
+    EnforcementOutcome,
     Event,
     OrderEvent,
     OrderSide,
@@ -88,7 +89,7 @@ from risk_manager.engine.state import (
     Position,
     TradingDayStats,
 )
-from risk_manager.engine.status import account_status
+from risk_manager.engine.status import account_status, enforcement_status
 from risk_manager.engine.timers import Timer, TimerKind
 from risk_manager.engine.view import AccountView
 from risk_manager.rules.api import Band, Inclusive, PositionView, Rule
@@ -317,6 +318,8 @@ class Engine:
                 self._on_account_event(account, event, now, out)
         elif isinstance(event, ConnectionEvent):
             self._on_connection(event, now, out)
+        elif type(event) is EnforcementOutcome:
+            self._on_enforcement(event, now)
         elif not isinstance(event, ClockEvent):
             raise TypeError(f"not an engine event: {event!r}")
         return out
@@ -704,7 +707,12 @@ class Engine:
         False when nothing changed (a duplicate, an earlier day's execution, a void of nothing)."""
         log = self._changelog()
         if event.trade_id in account.seen_trades:
-            voided = event.voided and self._void_trade(account, event.trade_id, now)
+            if not event.voided:
+                amended = self._late_pnl(account, event)
+                if amended and log is not None:
+                    log.day(account.account_id, account.day)
+                return amended
+            voided = self._void_trade(account, event.trade_id, now)
             if voided and log is not None:
                 log.voided.append((account.account_id, event.trade_id))
                 log.day(account.account_id, account.day)
@@ -717,12 +725,7 @@ class Engine:
         account.seen_trades[event.trade_id] = day.label
         if event.voided:
             return False  # busted before we counted it: it never enters the day
-        # (a closing execution, pnl set and on the side that reduces the position, marks the
-        # closed contracts as `closing` until the position snapshot that reflects it arrives)
-        position = account.positions.get(event.contract_id)
-        if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
-            position.closing = min(position.closing + event.size, position.abs_size)
-            account.position_views[position.contract_id] = position.frozen()
+        self._mark_closing(account, event)
         counted = CountedTrade(
             pnl=event.pnl if event.pnl is not None else ZERO,
             fees=event.fees,
@@ -745,6 +748,31 @@ class Engine:
             log.counted.append((account.account_id, event.trade_id))
             log.day(account.account_id, day)
         return True
+
+    @staticmethod
+    def _late_pnl(account: AccountState, event: TradeEvent) -> bool:
+        """A closing execution arriving after its P&L-less repeat (the gateway repeats a close at the
+        opening price with no P&L, maybe with the same trade id, PROJECTX.md §2b; events can come
+        out of order): the execution was counted once, with no P&L; its P&L is counted now. Any other
+        repeat of a counted id changes nothing."""
+        counted = account.day.counted.get(event.trade_id)
+        if counted is None or counted.pnl or not event.pnl:
+            return False
+        account.day.counted[event.trade_id] = CountedTrade(
+            event.pnl, counted.fees, counted.order_id, counted.executed, counted.commissions
+        )
+        account.day.realized += event.pnl
+        Engine._mark_closing(account, event)
+        return True
+
+    @staticmethod
+    def _mark_closing(account: AccountState, event: TradeEvent) -> None:
+        """A closing execution (pnl set, on the side that reduces the position) marks the closed
+        contracts as ``closing`` until the position snapshot that reflects it arrives."""
+        position = account.positions.get(event.contract_id)
+        if position is not None and event.pnl is not None and event.side == (1 if position.size > 0 else 0):
+            position.closing = min(position.closing + event.size, position.abs_size)
+            account.position_views[position.contract_id] = position.frozen()
 
     @staticmethod
     def _void_trade(account: AccountState, trade_id: int, now: datetime) -> bool:
@@ -973,6 +1001,15 @@ class Engine:
                 self._commit(account, actions, now, out)
         if event.state == "restored":
             self.connection_lost_since = None
+
+    # ---- enforcement outcomes --------------------------------------------------------------
+
+    def _on_enforcement(self, event: EnforcementOutcome, now: datetime) -> None:
+        """The enforcer's report on a decided action: kept as the account's last enforcement for the
+        read model. It decides nothing (a failed flatten is re-decided by the account's next event)."""
+        account = self._accounts.get(event.account_id)
+        if account is not None:
+            account.last_enforcement = enforcement_status(event, now)
 
     # ---- timers ----------------------------------------------------------------------------
 

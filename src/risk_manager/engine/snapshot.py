@@ -17,6 +17,7 @@ from risk_manager.domain.contracts import root_of
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
+from risk_manager.domain.status import EnforcementStatus
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.lockouts import LockoutBook
 from risk_manager.engine.state import (
@@ -125,6 +126,7 @@ def _account(a: AccountState) -> dict[str, Any]:
         "recent_orders": [[_t(t), oid] for t, oid in a.recent_orders],
         "stops_requested": {cid: str(p) for cid, p in a.stops_requested.items()},
         "kept_fills": {cid: [k.size, _t(k.executed)] for cid, k in a.kept_fills.items()},
+        "last_enforcement": None if a.last_enforcement is None else to_fields(a.last_enforcement),
     }
 
 
@@ -224,6 +226,8 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
             cid: KeptFill(size, datetime.fromisoformat(t))
             for cid, (size, t) in v.get("kept_fills", {}).items()
         }
+        last = v.get("last_enforcement")  # absent from snapshots written before outcomes were fed back
+        account.last_enforcement = None if last is None else from_fields(EnforcementStatus, last)
         engine._accounts[account.account_id] = account
     reset_at = _dt(data["reset_at"])
     if reset_at is not None:

@@ -12,6 +12,7 @@ from risk_manager.domain.contracts import ContractSpec
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.money import ZERO, to_decimal
 from risk_manager.domain.position_figures import PositionFigures
+from risk_manager.domain.status import EnforcementStatus
 from risk_manager.engine.lockouts import LockoutBook
 from risk_manager.rules.api import DayView, PositionView
 
@@ -193,3 +194,5 @@ class AccountState:
     # close_positions: false keeps the triggering fill, until that contract's next position update.
     kept_fills: dict[str, KeptFill] = field(default_factory=dict)
     failed: str | None = None  # set when evaluation raised: the account is locked (fail closed)
+    # The enforcer's last report (an EnforcementOutcome event), for the read model; decides nothing.
+    last_enforcement: EnforcementStatus | None = None

@@ -7,10 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from risk_manager.domain.events import EnforcementOutcome
 from risk_manager.domain.money import ZERO
 from risk_manager.domain.status import (
     AccountStatus,
     ConnectionState,
+    EnforcementStatus,
     LockoutStatus,
     PositionStatus,
     TradingState,
@@ -57,6 +59,14 @@ def account_status(
         connection=connection,
         as_of=now,
         trade_count=day.trade_count,
+        last_enforcement=account.last_enforcement,
+    )
+
+
+def enforcement_status(event: EnforcementOutcome, at: datetime) -> EnforcementStatus:
+    """What the read model shows of the enforcer's last report on an account."""
+    return EnforcementStatus(
+        event.action_id, event.rule, event.action, event.outcome, event.detail, event.latency_ms, at
     )
 
 

@@ -7,7 +7,8 @@ engine and must reach the very state it had). Rows written before that codec hol
 fields in declaration order; they still read.
 
 Besides the domain events the journal holds one control entry, :class:`ClearLockout` (an admin
-cleared a lockout): it changes engine state, so a restart must replay it too.
+cleared a lockout): it changes engine state, so a restart must replay it too. The enforcer's
+reports (``EnforcementOutcome``, kind ``E``) are journaled like the gateway's events.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from risk_manager.domain.events import (
     AccountEvent,
     ClockEvent,
     ConnectionEvent,
+    EnforcementOutcome,
     Event,
     OrderEvent,
     PositionEvent,
@@ -69,6 +71,7 @@ KIND_QUOTE = "Q"
 KIND_CONNECTION = "C"
 KIND_CLOCK = "K"
 KIND_CLEAR = "X"
+KIND_OUTCOME = "E"
 
 KIND_NAMES = {
     KIND_ACCOUNT: "account",
@@ -79,6 +82,7 @@ KIND_NAMES = {
     KIND_CONNECTION: "connection",
     KIND_CLOCK: "clock",
     KIND_CLEAR: "clear_lockout",
+    KIND_OUTCOME: "enforcement_outcome",
 }
 
 _CLASSES: dict[str, type] = {
@@ -90,6 +94,7 @@ _CLASSES: dict[str, type] = {
     KIND_CONNECTION: ConnectionEvent,
     KIND_CLOCK: ClockEvent,
     KIND_CLEAR: ClearLockout,
+    KIND_OUTCOME: EnforcementOutcome,
 }
 _KINDS: dict[type, str] = {cls: kind for kind, cls in _CLASSES.items()}
 _CLOCK = ClockEvent()

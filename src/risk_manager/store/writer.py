@@ -359,8 +359,11 @@ class Store(StoreReader):
             )
         if batch.trades:
             con.executemany(
-                "INSERT OR IGNORE INTO trades (account, trade_id, day, t, contract, pnl, fees, counted)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                # A repeat of a trade id changes nothing, except that a P&L seen after the
+                # P&L-less repeat of a close fills it in (the engine counts it then: Engine._late_pnl).
+                "INSERT INTO trades (account, trade_id, day, t, contract, pnl, fees, counted)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, trade_id) DO UPDATE SET"
+                " pnl = excluded.pnl WHERE trades.pnl IS NULL AND excluded.pnl IS NOT NULL",
                 batch.trades,
             )
         if batch.resets:

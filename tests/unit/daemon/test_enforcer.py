@@ -29,6 +29,7 @@ from risk_manager.domain.actions import (
     ModifyStop,
     PlaceStop,
 )
+from risk_manager.domain.events import OrderEvent, OrderStatus
 
 MNQ = "CON.F.US.MNQ.H26"
 ES = "CON.F.US.EP.H26"
@@ -350,3 +351,42 @@ def test_a_covered_close_is_recorded_as_skipped_with_the_reason_and_sends_nothin
     assert outcome.status == "skipped" and broker.mutations() == []
     assert recorded == [(3, "skipped: covered by the RULE-002 close of 2", None, NOW)]
     assert run(e.execute(3, action)) is outcome  # the same id is never sent afterwards
+
+
+def _move(order_id: int = 5, price: int = 19995) -> ModifyStop:
+    return ModifyStop(account_id=7, rule="RULE-012", contract_id=MNQ, order_id=order_id,
+                      stop_price=Decimal(price))
+
+
+def test_a_stop_move_refused_with_error_code_3_for_a_cancelled_stop_is_skipped_and_never_sent_again() -> None:
+    broker = FakeBroker(positions={MNQ: 1})  # the stop was cancelled by a flatten: not listed any more
+    broker.failures["modify_stop"] = [
+        (GatewayRejected("Order/modify", 3, "Order 5 cannot be modified: it is Cancelled."), False)
+    ]
+    e, recorded, alerts = enforcer(broker)
+    first = run(e.execute(1, _move()))
+    assert first.status == "skipped" and "no longer exists" in first.detail and "errorCode 3" in first.detail
+    second = run(e.execute(2, _move(price=19998)))
+    assert second.status == "skipped"
+    assert [c[0] for c in broker.mutations()] == ["modify_stop"]  # the second move sent nothing
+    assert alerts == []  # a stop that is gone is not a failure to enforce
+    assert [r[1] for r in recorded] == [first.text, second.text]
+
+
+def test_a_stop_whose_order_event_says_cancelled_or_filled_is_never_moved() -> None:
+    broker = FakeBroker(positions={MNQ: 1}, orders={5: (MNQ, 4, Decimal(19990), None)})
+    e, _, _ = enforcer(broker)
+    e.order_update(OrderEvent(order_id=5, account_id=7, contract_id=MNQ, status=OrderStatus.CANCELLED, type=4,
+                              side=1, size=1))
+    outcome = run(e.execute(1, _move()))
+    assert outcome.status == "skipped" and "order 5 is cancelled" in outcome.detail
+    assert broker.mutations() == []
+
+
+def test_a_stop_move_refused_with_error_code_3_while_the_stop_still_works_is_a_failure() -> None:
+    broker = FakeBroker(positions={MNQ: 1}, orders={5: (MNQ, 4, Decimal(19990), None)})
+    broker.failures["modify_stop"] = [(GatewayRejected("Order/modify", 3, "Invalid stop price."), False)]
+    e, _, alerts = enforcer(broker)
+    outcome = run(e.execute(1, _move()))
+    assert outcome.status == "failed" and "Invalid stop price" in outcome.detail
+    assert [a.level for a in alerts] == ["critical"]
