@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,24 @@ from risk_manager.store.sqlite import Store
 ACCOUNT = 7
 # Where each test's market starts (the ask is one tick above: a market buy of ES fills at 6000.25).
 ROUND_PRICES = {"ES": "6000.00", "MNQ": "21000.00"}
+
+
+class ShiftedClock:
+    """The wall clock, moved forward when a test jumps: a session's end or a reset is reached at once
+    instead of waited for. Shared by the gateway and the daemon, so both see the same time."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def jump_to(self, when: datetime) -> None:
+        """From now on the clock reads ``when`` (plus the real time that passes); never backwards."""
+        offset = when - datetime.now(UTC)
+        if offset < self.offset:
+            raise ValueError(f"ShiftedClock.jump_to: {when.isoformat()} is in the clock's past")
+        self.offset = offset
 
 
 def live_gateway(**kwargs: Any) -> SimGateway:
@@ -78,9 +97,12 @@ def write_config(
 
 @contextlib.asynccontextmanager
 async def running(
-    gw: SimGateway, config_dir: Path, data_dir: Path, **overrides: Any
+    gw: SimGateway, config_dir: Path, data_dir: Path, *, wall: Callable[[], datetime] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Daemon]:
-    daemon = Daemon(load_config(config_dir), data_dir, settings=settings(gw, **overrides))
+    """The daemon on ``config_dir`` guarding ``gw``; ``wall``: its clock (default: the real one)."""
+    clock = {"wall": wall} if wall is not None else {}
+    daemon = Daemon(load_config(config_dir), data_dir, settings=settings(gw, **overrides), **clock)
     await daemon.start()
     try:
         yield daemon
@@ -120,10 +142,13 @@ def requests(gw: SimGateway, endpoint: str) -> int:
 class Guarded:
     """A gateway, a trader logged in to it over REST, and the daemon guarding the account."""
 
-    def __init__(self, gw: SimGateway, trader: Api, daemon: Daemon) -> None:
+    def __init__(
+        self, gw: SimGateway, trader: Api, daemon: Daemon, clock: ShiftedClock | None = None
+    ) -> None:
         self.gw = gw
         self.trader = trader
         self.daemon = daemon
+        self.clock = clock  # set when the session was asked for one (``guarded(shifted_clock=True)``)
 
     def contract(self, root: str) -> str:
         return self.gw.contract_id(root)
@@ -183,15 +208,22 @@ async def guarded(
     prices: dict[str, str] | None = None,
     gateway: dict[str, Any] | None = None,
     client: dict[str, Any] | None = None,
+    shifted_clock: bool = False,
     **config: Any,
 ) -> AsyncIterator[Guarded]:
     """A live gateway at ``prices`` (default :data:`ROUND_PRICES`), the daemon guarding
     :data:`ACCOUNT` under ``rules`` (``config``: more of write_config, e.g. ``timers``), and a
-    trader logged in. ``gateway``: SimGateway arguments; ``client``: ProjectXSettings overrides."""
-    async with live_gateway(**(gateway or {})) as gw, Api(gw) as trader:
+    trader logged in. ``gateway``: SimGateway arguments; ``client``: ProjectXSettings overrides;
+    ``shifted_clock``: the gateway and the daemon share a :class:`ShiftedClock` (``Guarded.clock``)."""
+    clock = ShiftedClock() if shifted_clock else None
+    gateway_args = dict(gateway or {})
+    if clock is not None:
+        gateway_args.setdefault("clock", clock)
+    async with live_gateway(**gateway_args) as gw, Api(gw) as trader:
         for root, price in (prices or ROUND_PRICES).items():
             gw.set_price(gw.contract_id(root), price)
         config_dir = write_config(tmp_path / "config", rules, **config)
-        async with running(gw, config_dir, tmp_path / "data", **(client or {})) as daemon:
+        wall = clock.now if clock is not None else None
+        async with running(gw, config_dir, tmp_path / "data", wall=wall, **(client or {})) as daemon:
             await trader.login()
-            yield Guarded(gw, trader, daemon)
+            yield Guarded(gw, trader, daemon, clock)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from daemon_helpers import ACCOUNT, eventually, live_gateway, positions, running, write_config
+from daemon_helpers import ACCOUNT, Guard, Guarded, eventually, live_gateway, positions, running, write_config
 from projectx_helpers import FAST_HUB
 from sim_helpers import Api, run
 
@@ -20,76 +20,61 @@ LOSS_RULES = {"daily_realized_loss": {"enabled": True, "limit": -500, "include_u
 UNREALIZED_RULES = {"daily_unrealized_loss": {"enabled": True, "limit": -300, "price_source": "last"}}
 
 
-def closes(gw: object) -> int:
-    return int(gw.state()["requests"].get("Position/closeContract", 0))  # type: ignore[attr-defined]
+def closes(g: Guarded) -> int:
+    return int(g.gw.state()["requests"].get("Position/closeContract", 0))
 
 
-async def lose_on_es(gw: object, trader: Api) -> None:
+async def lose_on_es(g: Guarded) -> None:
     """Buy one ES, drop the price 15 points, sell: a 750 USD realized loss."""
-    es = gw.contract_id("ES")  # type: ignore[attr-defined]
-    await trader.place(account=ACCOUNT, contract=es, size=1)
-    gw.set_price(es, "5985.00")  # type: ignore[attr-defined]
-    await trader.place(account=ACCOUNT, contract=es, side=1, size=1)
+    await g.trade("ES", 1)
+    g.gw.set_price(g.contract("ES"), "5985.00")
+    await g.trade("ES", -1)
 
 
-def test_a_breach_while_the_user_hub_is_dropped_is_found_by_the_reconcile_and_flattened(
-    tmp_path: Path,
-) -> None:
+def test_a_breach_while_the_user_hub_is_dropped_is_found_by_the_reconcile_and_flattened(guard: Guard) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es, mnq = gw.contract_id("ES"), gw.contract_id("MNQ")
-            gw.set_price(es, "6000.00")
-            gw.set_price(mnq, "21000.00")
-            async with running(gw, write_config(tmp_path / "c", LOSS_RULES), tmp_path / "d") as daemon:
-                await trader.login()
-                await trader.place(account=ACCOUNT, contract=mnq, size=2)
-                await eventually(lambda: positions(gw) == {mnq: 2})
-                gw.fault({"hub": "user", "action": "drop"})
-                await lose_on_es(gw, trader)
-                await eventually(lambda: positions(gw) == {}, what="flattened after the reconnect")
-                engine = daemon.persistent.engine  # type: ignore[union-attr]
-                assert [lo.rule for lo in engine.accounts[ACCOUNT].lockouts] == ["RULE-003"]
-                assert gw.state()["hubConnections"].get("user", 0) >= 2
+        async with guard(LOSS_RULES) as g:
+            mnq = g.contract("MNQ")
+            await g.trade("MNQ", 2)
+            await eventually(lambda: g.positions() == {mnq: 2})
+            g.gw.fault({"hub": "user", "action": "drop"})
+            await lose_on_es(g)
+            await eventually(lambda: g.positions() == {}, what="flattened after the reconnect")
+            assert g.lockouts() == ["RULE-003"]
+            assert g.gw.state()["hubConnections"].get("user", 0) >= 2
 
     run(body, timeout=30)
 
 
 def test_a_close_rate_limited_twice_is_retried_after_a_re_read_and_sent_exactly_three_times(
-    tmp_path: Path,
+    guard: Guard,
 ) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es = gw.contract_id("ES")
-            gw.set_price(es, "6000.00")
-            async with running(gw, write_config(tmp_path / "c", UNREALIZED_RULES), tmp_path / "d"):
-                await trader.login()
-                await trader.place(account=ACCOUNT, contract=es, size=1)
-                await eventually(lambda: positions(gw) == {es: 1})
-                gw.fault({"endpoint": "Position/closeContract", "status": 429, "count": 2})
-                await eventually(
-                    lambda: gw.set_price(es, "5990.00") and positions(gw) == {},
-                    timeout=10,
-                    what="closed despite the 429s",
-                )
-                assert closes(gw) == 3
+        async with guard(UNREALIZED_RULES) as g:
+            es = g.contract("ES")
+            await g.trade("ES", 1)
+            await eventually(lambda: g.positions() == {es: 1})
+            g.gw.fault({"endpoint": "Position/closeContract", "status": 429, "count": 2})
+            await eventually(
+                lambda: g.gw.set_price(es, "5990.00") and g.positions() == {},
+                timeout=10,
+                what="closed despite the 429s",
+            )
+            assert closes(g) == 3
 
     run(body, timeout=30)
 
 
-def test_a_close_that_timed_out_but_was_carried_out_is_not_sent_again(tmp_path: Path) -> None:
+def test_a_close_that_timed_out_but_was_carried_out_is_not_sent_again(guard: Guard) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es = gw.contract_id("ES")
-            gw.set_price(es, "6000.00")
-            config = write_config(tmp_path / "c", UNREALIZED_RULES)
-            async with running(gw, config, tmp_path / "d", request_timeout=0.3):
-                await trader.login()
-                await trader.place(account=ACCOUNT, contract=es, size=1)
-                await eventually(lambda: positions(gw) == {es: 1})
-                gw.fault({"endpoint": "Position/closeContract", "delay_ms": 1000})
-                await eventually(lambda: gw.set_price(es, "5990.00") and positions(gw) == {})
-                await asyncio.sleep(1.5)
-                assert closes(gw) == 1
+        async with guard(UNREALIZED_RULES, client={"request_timeout": 0.3}) as g:
+            es = g.contract("ES")
+            await g.trade("ES", 1)
+            await eventually(lambda: g.positions() == {es: 1})
+            g.gw.fault({"endpoint": "Position/closeContract", "delay_ms": 1000})
+            await eventually(lambda: g.gw.set_price(es, "5990.00") and g.positions() == {})
+            await asyncio.sleep(1.5)
+            assert closes(g) == 1
 
     run(body, timeout=30)
 
@@ -97,6 +82,8 @@ def test_a_close_that_timed_out_but_was_carried_out_is_not_sent_again(tmp_path: 
 def test_a_position_opened_while_the_daemon_was_down_under_a_lockout_is_closed_at_start(
     tmp_path: Path,
 ) -> None:
+    """Two daemons, one after the other, on one gateway: the shared ``guard`` set-up does not fit."""
+
     async def body() -> None:
         async with live_gateway() as gw, Api(gw) as trader:
             es, mnq = gw.contract_id("ES"), gw.contract_id("MNQ")
@@ -105,7 +92,9 @@ def test_a_position_opened_while_the_daemon_was_down_under_a_lockout_is_closed_a
             config = write_config(tmp_path / "c", LOSS_RULES)
             async with running(gw, config, tmp_path / "d") as daemon:
                 await trader.login()
-                await lose_on_es(gw, trader)
+                await trader.place(account=ACCOUNT, contract=es, size=1)
+                gw.set_price(es, "5985.00")
+                await trader.place(account=ACCOUNT, contract=es, side=1, size=1)  # -750 USD realized
                 engine = daemon.persistent.engine  # type: ignore[union-attr]
                 await eventually(lambda: engine.accounts[ACCOUNT].lockouts, what="locked")
             await trader.place(account=ACCOUNT, contract=mnq, size=1)  # the daemon is down
@@ -118,85 +107,67 @@ def test_a_position_opened_while_the_daemon_was_down_under_a_lockout_is_closed_a
     run(body, timeout=30)
 
 
-def test_expired_tokens_mid_session_do_not_stop_enforcement(tmp_path: Path) -> None:
+def test_expired_tokens_mid_session_do_not_stop_enforcement(guard: Guard) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es = gw.contract_id("ES")
-            gw.set_price(es, "6000.00")
-            async with running(gw, write_config(tmp_path / "c", UNREALIZED_RULES), tmp_path / "d"):
-                await trader.login()
-                await trader.place(account=ACCOUNT, contract=es, size=1)
-                await eventually(lambda: positions(gw) == {es: 1})
-                gw.fault({"tokens": "expire"})
-                await eventually(lambda: gw.set_price(es, "5990.00") and positions(gw) == {}, timeout=10)
+        async with guard(UNREALIZED_RULES) as g:
+            es = g.contract("ES")
+            await g.trade("ES", 1)
+            await eventually(lambda: g.positions() == {es: 1})
+            g.gw.fault({"tokens": "expire"})
+            await eventually(lambda: g.gw.set_price(es, "5990.00") and g.positions() == {}, timeout=10)
 
     run(body, timeout=30)
 
 
-def test_a_message_that_cannot_be_read_is_skipped_and_the_daemon_goes_on_enforcing(tmp_path: Path) -> None:
+def test_a_message_that_cannot_be_read_is_skipped_and_the_daemon_goes_on_enforcing(guard: Guard) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es = gw.contract_id("ES")
-            gw.set_price(es, "6000.00")
-            async with running(gw, write_config(tmp_path / "c", UNREALIZED_RULES), tmp_path / "d") as daemon:
-                supervisor = daemon.supervisor
-                assert supervisor is not None
-                now = datetime.now(UTC)
-                supervisor.handle_message(
-                    HubMessage("user", "GatewayUserPosition", [{"accountId": "x"}], now)
-                )
-                supervisor.handle_message(
-                    HubMessage("market", "GatewayQuote", [es, {"lastPrice": "abc"}], now)
-                )
-                assert supervisor.failed_messages == 2
-                await trader.login()
-                await trader.place(account=ACCOUNT, contract=es, size=1)
-                await eventually(lambda: positions(gw) == {es: 1})
-                await eventually(lambda: gw.set_price(es, "5990.00") and positions(gw) == {})
+        async with guard(UNREALIZED_RULES) as g:
+            es = g.contract("ES")
+            supervisor = g.daemon.supervisor
+            assert supervisor is not None
+            now = datetime.now(UTC)
+            supervisor.handle_message(HubMessage("user", "GatewayUserPosition", [{"accountId": "x"}], now))
+            supervisor.handle_message(HubMessage("market", "GatewayQuote", [es, {"lastPrice": "abc"}], now))
+            assert supervisor.failed_messages == 2
+            await g.trade("ES", 1)
+            await eventually(lambda: g.positions() == {es: 1})
+            await eventually(lambda: g.gw.set_price(es, "5990.00") and g.positions() == {})
 
     run(body, timeout=30)
 
 
-def test_duplicated_user_events_count_a_loss_once(tmp_path: Path) -> None:
+def test_duplicated_user_events_count_a_loss_once(guard: Guard) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es = gw.contract_id("ES")
-            gw.set_price(es, "6000.00")
-            rules = {"daily_realized_loss": {"enabled": True, "limit": -1000, "include_unrealized": False}}
-            async with running(gw, write_config(tmp_path / "c", rules), tmp_path / "d") as daemon:
-                await trader.login()
-                gw.fault({"events": "duplicate", "count": 20})
-                await lose_on_es(gw, trader)  # -750: under the 1000 limit, even if counted twice it is not
-                engine = daemon.persistent.engine  # type: ignore[union-attr]
-                await eventually(lambda: engine.accounts[ACCOUNT].day.trade_count == 2, what="two trades")
-                await asyncio.sleep(0.3)
-                day = engine.accounts[ACCOUNT].day
-                sim_pnl = sum(Decimal(str(t["profitAndLoss"] or 0)) for t in gw.state()["trades"])
-                assert sim_pnl < -700
-                assert day.trade_count == 2 and day.realized == sim_pnl
-                assert not engine.accounts[ACCOUNT].lockouts
+        rules = {"daily_realized_loss": {"enabled": True, "limit": -1000, "include_unrealized": False}}
+        async with guard(rules) as g:
+            g.gw.fault({"events": "duplicate", "count": 20})
+            await lose_on_es(g)  # -750: under the 1000 limit, even if counted twice it is not
+            engine = g.daemon.persistent.engine  # type: ignore[union-attr]
+            await eventually(lambda: engine.accounts[ACCOUNT].day.trade_count == 2, what="two trades")
+            await asyncio.sleep(0.3)
+            day = engine.accounts[ACCOUNT].day
+            sim_pnl = sum(Decimal(str(t["profitAndLoss"] or 0)) for t in g.gw.state()["trades"])
+            assert sim_pnl < -700
+            assert day.trade_count == 2 and day.realized == sim_pnl
+            assert not engine.accounts[ACCOUNT].lockouts
 
     run(body, timeout=30)
 
 
 def test_silent_quotes_raise_an_alert_and_positions_are_valued_from_rest_bars(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    guard: Guard, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es = gw.contract_id("ES")
-            gw.set_price(es, "6000.00")
-            hub = replace(FAST_HUB, server_timeout=30.0)  # a frozen hub is not reconnected in this test
-            config = write_config(tmp_path / "c", UNREALIZED_RULES)
-            async with running(gw, config, tmp_path / "d", hub=hub, stale_quote_seconds=0.5):
-                await trader.login()
-                await trader.place(account=ACCOUNT, contract=es, size=1)
-                await eventually(lambda: positions(gw) == {es: 1})
-                await asyncio.sleep(0.2)  # the quote subscription is in place
-                gw.fault({"hub": "market", "action": "freeze"})
-                gw.set_price(es, "5990.00")  # never reaches the daemon as a quote
-                await eventually(lambda: positions(gw) == {}, timeout=10, what="closed on the REST valuation")
-                assert gw.state()["requests"].get("History/retrieveBars", 0) >= 1
+        hub = replace(FAST_HUB, server_timeout=30.0)  # a frozen hub is not reconnected in this test
+        async with guard(UNREALIZED_RULES, client={"hub": hub, "stale_quote_seconds": 0.5}) as g:
+            es = g.contract("ES")
+            await g.trade("ES", 1)
+            await eventually(lambda: g.positions() == {es: 1})
+            await asyncio.sleep(0.2)  # the quote subscription is in place
+            g.gw.fault({"hub": "market", "action": "freeze"})
+            g.gw.set_price(es, "5990.00")  # never reaches the daemon as a quote
+            await eventually(lambda: g.positions() == {}, timeout=10, what="closed on the REST valuation")
+            assert g.gw.state()["requests"].get("History/retrieveBars", 0) >= 1
 
     with caplog.at_level(logging.WARNING):
         run(body, timeout=30)
@@ -204,40 +175,31 @@ def test_silent_quotes_raise_an_alert_and_positions_are_valued_from_rest_bars(
 
 
 def test_a_5xx_on_close_that_did_not_close_is_followed_by_a_second_close_after_a_re_read(
-    tmp_path: Path,
+    guard: Guard,
 ) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es = gw.contract_id("ES")
-            gw.set_price(es, "6000.00")
-            async with running(gw, write_config(tmp_path / "c", UNREALIZED_RULES), tmp_path / "d"):
-                await trader.login()
-                await trader.place(account=ACCOUNT, contract=es, size=1)
-                await eventually(lambda: positions(gw) == {es: 1})
-                gw.fault({"endpoint": "Position/closeContract", "status": 503, "count": 1})
-                await eventually(lambda: gw.set_price(es, "5990.00") and positions(gw) == {}, timeout=10)
-                assert closes(gw) == 2
-                assert gw.state()["requests"].get("Position/searchOpen", 0) >= 2  # re-read in between
+        async with guard(UNREALIZED_RULES) as g:
+            es = g.contract("ES")
+            await g.trade("ES", 1)
+            await eventually(lambda: g.positions() == {es: 1})
+            g.gw.fault({"endpoint": "Position/closeContract", "status": 503, "count": 1})
+            await eventually(lambda: g.gw.set_price(es, "5990.00") and g.positions() == {}, timeout=10)
+            assert closes(g) == 2
+            assert g.gw.state()["requests"].get("Position/searchOpen", 0) >= 2  # re-read in between
 
     run(body, timeout=30)
 
 
 def test_a_user_hub_gone_silent_without_closing_is_reconnected_and_the_missed_breach_enforced(
-    tmp_path: Path,
+    guard: Guard,
 ) -> None:
     async def body() -> None:
-        async with live_gateway() as gw, Api(gw) as trader:
-            es, mnq = gw.contract_id("ES"), gw.contract_id("MNQ")
-            gw.set_price(es, "6000.00")
-            gw.set_price(mnq, "21000.00")
-            async with running(gw, write_config(tmp_path / "c", LOSS_RULES), tmp_path / "d"):
-                await trader.login()
-                await trader.place(account=ACCOUNT, contract=mnq, size=1)
-                await eventually(lambda: positions(gw) == {mnq: 1})
-                gw.fault({"hub": "user", "action": "freeze"})
-                await lose_on_es(gw, trader)  # its events go nowhere
-                await eventually(
-                    lambda: positions(gw) == {}, timeout=10, what="flattened after the reconnect"
-                )
+        async with guard(LOSS_RULES) as g:
+            mnq = g.contract("MNQ")
+            await g.trade("MNQ", 1)
+            await eventually(lambda: g.positions() == {mnq: 1})
+            g.gw.fault({"hub": "user", "action": "freeze"})
+            await lose_on_es(g)  # its events go nowhere
+            await eventually(lambda: g.positions() == {}, timeout=10, what="flattened after the reconnect")
 
     run(body, timeout=30)

@@ -201,6 +201,40 @@ def test_rule_009_a_position_opened_outside_the_session_is_closed_and_the_accoun
     run(body, timeout=30)
 
 
+def test_rule_009_a_position_held_at_the_session_end_is_flattened_and_locked_until_the_next_start(
+    guard: Guard,
+) -> None:
+    async def body() -> None:
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        start, end = now - timedelta(hours=1), now + timedelta(minutes=2)  # now is inside the session
+        every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        timers = {"session_hours": {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M"),
+                                    "timezone": "UTC", "days": every_day}}
+        rules = {"session_block_outside": {"enabled": True, "close_at_session_end": True}}
+        async with guard(rules, timers=timers, shifted_clock=True) as g:
+            es = g.contract("ES")
+            await g.trade("ES", 1)
+            resting = await g.rest_limit("MNQ", "20900.00")
+            await eventually(lambda: g.positions() == {es: 1} and len(g.working_orders()) == 1,
+                             what="a position and a working order inside the session")
+            await asyncio.sleep(0.3)
+            assert g.positions() == {es: 1} and g.lockouts() == []  # inside the session: left alone
+            assert g.clock is not None
+            g.clock.jump_to(end + timedelta(milliseconds=200))  # the session ends with the position open
+            await eventually(lambda: g.lockouts() == ["RULE-009"], what="the session-end lockout")
+            await eventually(lambda: g.positions() == {} and g.working_orders() == [],
+                             what="flat with no working order")
+            assert resting not in [o["id"] for o in g.working_orders()]
+            assert (await g.audited("RULE-009", "flatten")).outcome == "done: flat"
+            [lockout] = list(g.daemon.persistent.engine.accounts[ACCOUNT].lockouts)  # type: ignore[union-attr]
+            assert lockout.until == start + timedelta(days=1)  # the next session start
+            await g.trade("MNQ", 1)  # a trade while locked is closed
+            await eventually(lambda: g.positions() == {} and closes_sent(g) >= 2,
+                             what="the position opened while locked closed")
+
+    run(body, timeout=30)
+
+
 def test_rule_010_can_trade_false_flattens_and_locks_until_can_trade_returns(guard: Guard) -> None:
     async def body() -> None:
         async with guard({"auth_loss_guard": {"enabled": True}}) as g:
@@ -323,7 +357,8 @@ def test_rule_012_a_stop_cancelled_behind_the_daemons_back_is_forgotten_not_move
 ) -> None:
     """The stop is cancelled at the gateway while its cancel event is lost (the user hub frozen, as
     when a flatten's cancel races the trailing quotes): the first move gets errorCode 3, the enforcer
-    reads the orders, forgets the stop, and later moves of it send nothing."""
+    reads the orders, forgets the stop and tells the engine (the cancel event it missed), so later
+    quotes decide no move of it and nothing is sent again."""
 
     async def body() -> None:
         rules = {"trade_management": {"enabled": True,
@@ -346,11 +381,53 @@ def test_rule_012_a_stop_cancelled_behind_the_daemons_back_is_forgotten_not_move
             g.gw.set_price(mnq, "21015.00")  # trailing: the engine moves the stop it still believes in
             first = await eventually(lambda: g.enforced("RULE-012", "modify_stop"), what="the first move")
             assert first[0].outcome.startswith("skipped: the stop no longer exists")  # type: ignore[union-attr]
+            engine = g.daemon.persistent.engine  # type: ignore[union-attr]
+            assert stops[0]["id"] not in engine.accounts[ACCOUNT].working_orders  # told as by the event
             for price in ("21020.00", "21025.00"):
                 g.gw.set_price(mnq, price)
-            await eventually(lambda: len(g.enforced("RULE-012", "modify_stop")) == 3, what="two more moves")
-            assert all(r.outcome.startswith("skipped") for r in g.enforced("RULE-012", "modify_stop"))  # type: ignore[union-attr]
-            assert g.gw.state()["requests"].get("Order/modify", 0) == 1  # never sent again
+            await asyncio.sleep(0.5)
+            # the engine knows the stop is gone: no later move of it is decided, none is sent
+            assert len(g.enforced("RULE-012", "modify_stop")) == 1
+            assert g.gw.state()["requests"].get("Order/modify", 0) == 1
+            g.gw.fault({"clear": True})
+
+    run(body, timeout=30)
+
+
+def test_rule_008_a_stop_found_gone_by_a_refused_move_leaves_the_position_unprotected_and_closed(
+    guard: Guard,
+) -> None:
+    """The trader's stop is cancelled at the gateway while its cancel event is lost (the user hub
+    frozen): RULE-012's move gets errorCode 3, the enforcer reads the orders and finds it gone, and
+    the engine is told as the gateway's event would have told it -- the position has no stop, so
+    RULE-008 closes it (its grace ran out while the stop still counted)."""
+
+    async def body() -> None:
+        rules = {"no_stop_loss_grace": {"enabled": True, "grace_period_seconds": 1},
+                 "trade_management": {"enabled": True,
+                                      "breakeven": {"enabled": True, "trigger_ticks": 8, "offset_ticks": 1}}}
+        patient = replace(FAST_HUB, server_timeout=30.0)  # no reconnect (and reconcile) while frozen
+        async with guard(rules, client={"hub": patient}) as g:
+            mnq = g.contract("MNQ")
+            await g.trade("MNQ", 1)  # fills at 21000.25
+            stop = await g.trader.place(account=ACCOUNT, contract=mnq, type_=4, side=1, size=1,
+                                        stopPrice=20990)
+            await eventually(lambda: g.positions() == {mnq: 1} and len(g.working_orders()) == 1,
+                             what="a position with its stop")
+            engine = g.daemon.persistent.engine  # type: ignore[union-attr]
+            await eventually(lambda: stop["orderId"] in engine.accounts[ACCOUNT].working_orders,
+                             what="the stop known to the engine")
+            await asyncio.sleep(1.3)  # past the grace: the stop protects the position
+            assert g.positions() == {mnq: 1}
+            g.gw.fault({"hub": "user", "action": "freeze"})  # the cancel event never reaches the daemon
+            cancel = {"accountId": ACCOUNT, "orderId": stop["orderId"]}
+            assert (await g.trader.call("Order/cancel", cancel))["success"]
+            g.gw.set_price(mnq, "21003.00")  # breakeven: the engine moves the stop it still believes in
+            moved = await eventually(lambda: g.enforced("RULE-012", "modify_stop"), what="the refused move")
+            assert moved[0].outcome.startswith("skipped: the stop no longer exists")  # type: ignore[union-attr]
+            assert stop["orderId"] not in engine.accounts[ACCOUNT].working_orders
+            await eventually(lambda: g.positions() == {}, what="the unprotected position closed")
+            assert (await g.audited("RULE-008", "close_position")).outcome == "done: closed"
             g.gw.fault({"clear": True})
 
     run(body, timeout=30)

@@ -4,9 +4,8 @@ last enforcement outcome, which the daemon feeds back into the engine as a journ
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
-from daemon_helpers import ACCOUNT, Guard, eventually, live_gateway, running, write_config
+from daemon_helpers import ACCOUNT, Guard, eventually
 from projectx_helpers import FAST_HUB
 from sim_helpers import run
 
@@ -19,24 +18,22 @@ SLOW_RECONNECT = replace(FAST_HUB, backoff_initial=2.0, backoff_max=2.0)
 
 
 def test_statuses_report_connected_then_reconnecting_after_a_hub_drop_then_connected_again(
-    tmp_path: Path,
+    guard: Guard,
 ) -> None:
     async def body() -> None:
-        async with live_gateway() as gw:
-            config = write_config(tmp_path / "c", RULES)
-            async with running(gw, config, tmp_path / "d", hub=SLOW_RECONNECT) as daemon:
+        async with guard(RULES, client={"hub": SLOW_RECONNECT}) as g:
 
-                def connection() -> ConnectionState:
-                    statuses = daemon.statuses()
-                    assert [s.account_id for s in statuses] == [ACCOUNT]
-                    return statuses[0].connection
+            def connection() -> ConnectionState:
+                statuses = g.daemon.statuses()
+                assert [s.account_id for s in statuses] == [ACCOUNT]
+                return statuses[0].connection
 
-                await eventually(lambda: connection() is ConnectionState.CONNECTED, what="connected")
-                gw.fault({"hub": "user", "action": "drop"})
-                await eventually(lambda: connection() is ConnectionState.RECONNECTING, what="reconnecting")
-                await eventually(lambda: connection() is ConnectionState.CONNECTED, timeout=10,
-                                 what="connected again")
-                assert gw.state()["hubConnections"].get("user", 0) >= 2
+            await eventually(lambda: connection() is ConnectionState.CONNECTED, what="connected")
+            g.gw.fault({"hub": "user", "action": "drop"})
+            await eventually(lambda: connection() is ConnectionState.RECONNECTING, what="reconnecting")
+            await eventually(lambda: connection() is ConnectionState.CONNECTED, timeout=10,
+                             what="connected again")
+            assert g.gw.state()["hubConnections"].get("user", 0) >= 2
 
     run(body, timeout=30)
 

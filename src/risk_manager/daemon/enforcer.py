@@ -14,7 +14,9 @@ the same id returns the first outcome, or waits for the running one). What each 
   can find a stop the gateway placed although its answer was lost). A stop that no longer exists
   -- its order event said cancelled or filled (``order_update``), or the gateway refused the move
   with errorCode 2 / 3 and a read confirms it is not working -- is forgotten: later moves of it are
-  skipped without a call (a flatten cancels the stop while trailing quotes keep arriving).
+  skipped without a call (a flatten cancels the stop while trailing quotes keep arriving). When a
+  read, not an event, showed it gone, the ``vanished`` hook is told, so the engine stops counting
+  it as the position's protective stop (RULE-008 / RULE-012 judge the position as the gateway holds it).
 - ``Alert``: to the log, and to the alert hook (notifications).
 
 Where the gateway refuses a cancel or a partial close (errorCode 6 / 9: live-funded and follower
@@ -81,6 +83,7 @@ BROKER_KINDS = (Flatten, ClosePosition, CancelOrders, PlaceStop, ModifyStop)
 RecordOutcome = Callable[[int, str, "float | None", datetime], None]
 AlertHook = Callable[[Alert], None]
 FailedHook = Callable[[Action, str, int], None]  # action, why, attempts
+VanishedHook = Callable[[int, int], None]  # account id, order id: a read confirmed it is not working
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +185,12 @@ class Enforcer:
         retry_delay: float = 0.25,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         observe: Callable[[Outcome], None] | None = None,
+        vanished: VanishedHook | None = None,
     ) -> None:
         self.broker = broker
+        # Told when a read confirms that an order the engine may hold as working is gone and no event
+        # said so (the supervisor feeds the engine a cancel, as the gateway's own event would have).
+        self.vanished_hook = vanished
         self.observe = observe  # sees each outcome once known (the live demo's view)
         self.record = record
         self.alert_hook = alert
@@ -229,6 +236,15 @@ class Enforcer:
         """Told of every order event: an order no longer working is never moved again."""
         if event.status not in WORKING_STATUSES:
             self._forget_order(event.order_id, f"order {event.order_id} is {_status_name(event.status)}")
+
+    def _vanished(self, account_id: int, order_id: int, why: str) -> None:
+        """A read, not an event, showed the order gone: forget it and tell the engine's side."""
+        self._forget_order(order_id, why)
+        if self.vanished_hook is not None:
+            try:
+                self.vanished_hook(account_id, order_id)
+            except Exception as exc:  # the stop is forgotten here anyway; the next reconcile catches up
+                log.error("reporting order %s as gone failed: %s", order_id, exc)
 
     def _forget_order(self, order_id: int, why: str) -> None:
         self._gone_orders[order_id] = why
@@ -506,7 +522,7 @@ class Enforcer:
             if attempt > 0:
                 order = next((o for o in await self._orders(account_id) if o.id == order_id), None)
                 if order is None:
-                    self._forget_order(order_id, f"order {order_id} is not working")
+                    self._vanished(account_id, order_id, f"order {order_id} is not working")
                     return "skipped", "the stop is no longer working"
                 if order.stop_price == action.stop_price:
                     return "done", f"stop at {action.stop_price}"
@@ -520,6 +536,6 @@ class Enforcer:
                 if any(o.id == order_id for o in await self._orders(account_id)):
                     raise  # the order is there: refused for another reason (a price), a real failure
                 why = f"errorCode {exc.error_code}: {exc.error_message}"
-                self._forget_order(order_id, f"order {order_id} is not working, {why}")
+                self._vanished(account_id, order_id, f"order {order_id} is not working, {why}")
                 return "skipped", f"the stop no longer exists ({why})"
         return "failed", f"stop not moved after {self.max_rounds} attempts"

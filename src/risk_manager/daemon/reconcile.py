@@ -26,7 +26,7 @@ from risk_manager.broker.models import Order, Position, Trade
 from risk_manager.broker.normalize import normalize_order, normalize_position, normalize_trade
 from risk_manager.domain.events import Event, OrderEvent, OrderStatus, PositionEvent, PositionType
 
-__all__ = ["reconcile_events", "trading_day_start"]
+__all__ = ["reconcile_events", "trading_day_start", "vanished_order_events"]
 
 
 def reconcile_events(
@@ -63,6 +63,14 @@ def reconcile_events(
         if contract_id not in listed_positions:
             events.append(_flat(account_id, contract_id, held))
     return events
+
+
+def vanished_order_events(account: Any, order_id: int) -> list[Event]:
+    """A read showed ``order_id`` no longer working while no event said so: the cancel the engine
+    missed, built from the order it holds (nothing when it does not hold the order as working)."""
+    held_orders: Mapping[int, OrderEvent] = getattr(account, "working_orders", {}) or {}
+    held = held_orders.get(order_id)
+    return [] if held is None else [replace(held, status=OrderStatus.CANCELLED)]
 
 
 # Gateway and local clocks may disagree by this much: a later creation time alone proves a reopen

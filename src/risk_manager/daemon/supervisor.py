@@ -33,7 +33,7 @@ from risk_manager.broker.projectx.client import ProjectXClient
 from risk_manager.daemon.enforcer import BROKER_KINDS, AlertHook, Enforcer, Outcome, covered_closes
 from risk_manager.daemon.feed_health import FeedHealth
 from risk_manager.daemon.persistent import Decision, PersistentEngine
-from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
+from risk_manager.daemon.reconcile import reconcile_events, trading_day_start, vanished_order_events
 from risk_manager.domain.actions import Action, Alert
 from risk_manager.domain.events import (
     ConnectionEvent,
@@ -97,7 +97,7 @@ class Supervisor:
         self.alert_hook = alert
         self.enforcer = enforcer or Enforcer(client, record=persistent.record_outcome, alert=self._alert,
                                              failed=self._failed, clock=perf, wall=wall,
-                                             observe=self._enforced)
+                                             observe=self._enforced, vanished=self._order_vanished)
         self._action_ids: dict[int, str] = {}  # audit id -> action id of broker actions under way
         self._lost_at: dict[str, datetime] = {}
         self.feed = FeedHealth(stale_quote_seconds)
@@ -257,6 +257,16 @@ class Supervisor:
             self._decide([event], None)
         except Exception:  # the store may be closing at stop: the audit row has the outcome anyway
             log.exception("feeding the outcome of %s back to the engine failed", action_id)
+
+    def _order_vanished(self, account_id: int, order_id: int) -> None:
+        """The enforcer read that an order is gone (a stop move refused with errorCode 2 / 3): the
+        engine gets the cancel event it missed, so a position whose stop vanished counts as
+        unprotected (RULE-008's grace, RULE-012 placing a new stop) as the gateway holds it."""
+        events = vanished_order_events(self.persistent.accounts.get(account_id), order_id)
+        if events:
+            log.info("account %s order %s is gone at the gateway without an event: told the engine",
+                     account_id, order_id)
+            self._decide(events, None, self.perf())
 
     def _alert(self, alert: Alert) -> None:
         """An alert of the enforcer or the feed check (the engine's own go out with its actions)."""

@@ -140,3 +140,36 @@ def test_a_budget_refuses_a_limit_that_allows_nothing_and_an_unknown_bucket() ->
         RequestBudget({DEFAULT: Limit(0, 60.0)})
     with pytest.raises(ValueError, match="unknown rate-limit bucket"):
         RequestBudget().submit(ROUTINE, "bars")
+
+
+def test_requests_in_flight_are_capped_and_a_freed_slot_goes_to_the_waiting_close_first() -> None:
+    budget = RequestBudget({DEFAULT: Limit(100, 60.0), HISTORY: Limit(3, 30.0)}, {}, max_in_flight=2)
+    moves = [budget.submit(PROTECT, key=("Order/modify", i), slotted=True)[0] for i in range(4)]
+    granted, _ = budget.grant(0.0)
+    assert granted == moves[:2] and budget.in_flight == 2  # the others wait here, not in the HTTP pool
+    read, _ = budget.submit(CLOSE, slotted=True)  # a flatten's re-read
+    assert budget.grant(0.1)[0] == []
+    budget.finished(moves[0])
+    budget.finished(moves[0])  # once only
+    assert budget.in_flight == 1
+    assert budget.grant(0.2)[0] == [read]  # ahead of the stop moves queued before it
+    # a stop move still waiting coalesces: the latest price is the one sent
+    again, fresh = budget.submit(PROTECT, key=("Order/modify", 3), payload="latest", slotted=True)
+    assert not fresh and again is moves[3] and moves[3].payload == "latest"
+
+
+def test_a_login_is_granted_while_every_slot_is_held_by_requests_waiting_for_its_token() -> None:
+    budget = RequestBudget({DEFAULT: Limit(100, 60.0), HISTORY: Limit(3, 30.0)}, {}, max_in_flight=1)
+    held, _ = budget.submit(ROUTINE, slotted=True)
+    assert budget.grant(0.0)[0] == [held]
+    waiting, _ = budget.submit(CLOSE, slotted=True)
+    login, _ = budget.submit(CLOSE)  # unslotted: Auth/loginKey
+    assert budget.grant(0.1)[0] == [login]
+    assert budget.waiting() == 1 and budget.in_flight == 1
+    budget.finished(held)
+    assert budget.grant(0.2)[0] == [waiting]
+
+
+def test_max_in_flight_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_in_flight must be at least 1"):
+        RequestBudget(max_in_flight=0)

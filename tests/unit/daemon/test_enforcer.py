@@ -373,6 +373,20 @@ def test_a_stop_move_refused_with_error_code_3_for_a_cancelled_stop_is_skipped_a
     assert [r[1] for r in recorded] == [first.text, second.text]
 
 
+def test_a_stop_a_read_found_gone_is_reported_to_the_vanished_hook_and_one_gone_by_event_is_not() -> None:
+    broker = FakeBroker(positions={MNQ: 1})
+    broker.failures["modify_stop"] = [
+        (GatewayRejected("Order/modify", 2, "Order 5 not found."), False)
+    ]
+    vanished: list[tuple[int, int]] = []
+    e, _, _ = enforcer(broker, vanished=lambda account, order: vanished.append((account, order)))
+    run(e.execute(1, _move()))
+    run(e.execute(2, _move(price=19998)))  # skipped without a read: nothing more to report
+    e.order_update(OrderEvent(order_id=9, account_id=7, contract_id=MNQ, status=OrderStatus.FILLED, type=4,
+                              side=1, size=1))  # the engine saw this event itself
+    assert vanished == [(7, 5)]
+
+
 def test_a_stop_whose_order_event_says_cancelled_or_filled_is_never_moved() -> None:
     broker = FakeBroker(positions={MNQ: 1}, orders={5: (MNQ, 4, Decimal(19990), None)})
     e, _, _ = enforcer(broker)

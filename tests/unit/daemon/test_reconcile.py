@@ -9,7 +9,7 @@ from typing import Any
 
 from risk_manager.broker.models import Order, Position, Trade
 from risk_manager.daemon.feed_health import FeedHealth
-from risk_manager.daemon.reconcile import reconcile_events, trading_day_start
+from risk_manager.daemon.reconcile import reconcile_events, trading_day_start, vanished_order_events
 from risk_manager.domain.events import OrderEvent, OrderStatus, PositionEvent, TradeEvent
 
 MNQ = "CON.F.US.MNQ.H26"
@@ -91,6 +91,16 @@ def test_a_position_and_an_order_the_gateway_no_longer_lists_are_reported_gone()
         OrderEvent(6, 7, ES, OrderStatus.CANCELLED, 1, 0, 1),
         PositionEvent(3, 7, ES, 2, 0, Decimal(6000)),
     ]
+
+
+def test_an_order_a_read_found_gone_becomes_its_cancel_and_an_order_not_held_becomes_nothing() -> None:
+    held_stop = OrderEvent(6, 7, ES, OrderStatus.OPEN, 4, 1, 1, stop_price=Decimal(5990))
+    account = Account(working_orders={6: held_stop})
+    assert vanished_order_events(account, 6) == [
+        OrderEvent(6, 7, ES, OrderStatus.CANCELLED, 4, 1, 1, stop_price=Decimal(5990))
+    ]
+    assert vanished_order_events(account, 8) == []
+    assert vanished_order_events(None, 6) == []  # an account the engine has not seen
 
 
 def test_a_position_with_a_new_id_or_created_well_after_the_held_one_is_reported_closed_then_opened() -> None:

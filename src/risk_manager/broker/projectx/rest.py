@@ -85,7 +85,7 @@ class GatewayRest:
 
         ``coalesce``: while this request waits for the budget, a later one with the same key replaces
         its body and both get the answer of the one request sent (stop moves: latest wins)."""
-        ticket, fresh = self.gate.submit(priority, bucket, key=coalesce, payload=body)
+        ticket, fresh = self.gate.submit(priority, bucket, key=coalesce, payload=body, slotted=True)
         if not fresh:
             shared: dict[str, Any] = await asyncio.shield(ticket.result)
             return shared
@@ -102,6 +102,8 @@ class GatewayRest:
                 future.set_exception(exc)
                 future.exception()  # mark retrieved: joined callers may not exist
             raise
+        finally:
+            self.gate.finished(ticket)  # its in-flight slot goes to the next waiting request
         future.set_result(answer)
         return answer
 
