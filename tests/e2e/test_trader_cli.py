@@ -329,6 +329,42 @@ def test_no_output_of_any_command_holds_the_api_key(stopped: Setup) -> None:
     assert "RULE-011" in text and API_KEY not in text
 
 
+def test_status_live_with_the_daemon_down_says_so_and_its_countdown_moves(stopped: Setup) -> None:
+    args = ["trader", "status", "--live", "--data-dir", str(stopped.data), "--config", str(stopped.config)]
+    child = pexpect.spawn(CLI[0], [*CLI[1:], *args],
+                          env={**ENV, "TERM": "xterm", "COLUMNS": "80", "LINES": "40"}, dimensions=(40, 80),
+                          encoding="utf-8", timeout=20)
+    try:
+        child.expect("THE DAEMON IS NOT RUNNING")
+        seen: list[str] = []
+        while len(set(seen)) < 3:
+            child.expect(r"Next reset in ([0-9hms ]+s)")
+            seen.append(str(child.match.group(1)))
+        assert seen[0] != seen[-1]
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+def test_status_with_the_daemon_down_replays_the_store_only_when_its_files_change(stopped: Setup) -> None:
+    from risk_manager.cli.trader_cmd import Answers
+
+    answers = Answers(stopped.data, stopped.config)
+    first = answers.ask("/v1/status")
+    for _ in range(3):
+        again = answers.ask("/v1/status")
+        assert again["accounts"][0]["lockouts"] == first["accounts"][0]["lockouts"]
+        assert again["daemon"]["as_of"] >= first["daemon"]["as_of"]
+    assert answers.rebuilds == 1
+    db = stopped.data / "risk.db"
+    later = db.stat().st_mtime_ns + 1_000_000_000
+    os.utime(db, ns=(later, later))  # the store changed (as when a daemon wrote to it)
+    assert answers.ask("/v1/status")["accounts"][0]["lockouts"] == first["accounts"][0]["lockouts"]
+    assert answers.rebuilds == 2
+
+
 def test_a_restarted_daemon_still_holds_the_lockout(stopped: Setup) -> None:
     stopped.start()
     try:
