@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -373,6 +374,56 @@ def test_a_restarted_daemon_still_holds_the_lockout(stopped: Setup) -> None:
         assert [lk["rule"] for lk in answer["accounts"][0]["lockouts"]] == ["RULE-011"]
     finally:
         stopped.stop()
+
+
+def test_clock_out_counts_the_trades_made_since_clock_in_and_their_net_pnl(stopped: Setup) -> None:
+    stopped.start()
+    try:
+        # --json: the numbers; one contract was held already, so the close realizes an older lot too
+        (code, ended), sim = _session(stopped, lambda: stopped.json("clock-out", config=False),
+                                      [("CON.F.US.MES.Z26", 0, 1), ("CON.F.US.MES.Z26", 1, 2)])
+        assert code == 0, ended
+        assert len(sim) == 2 and ended["trades"] == 2
+        assert _net(sim) != 0 and Decimal(ended["pnl"]) == _net(sim)
+        # text: the same summary as a trader reads it
+        text, sim = _session(stopped, lambda: stopped.trader("clock-out", config=False),
+                             [("CON.F.US.MES.Z26", 0, 1), ("CON.F.US.MES.Z26", 1, 1)])
+        assert text.returncode == 0, text.stderr
+        net = _net(sim)
+        shown = f"{net:+,.2f}" if net else "0.00"
+        assert len(sim) == 2 and f"2 trade(s), P&L {shown}" in text.stdout, (text.stdout, sim)
+    finally:
+        stopped.stop()
+
+
+def _session(setup: Setup, clock_out: Callable[[], Any], orders: list[tuple[str, int, int]]
+             ) -> tuple[Any, list[dict[str, Any]]]:
+    """Clock in, place ``orders`` (market: the sim fills them), wait until the daemon counted them,
+    clock out; the clock-out's result and the gateway's own record of the session's executions."""
+    code, started = setup.json("clock-in", config=False)
+    assert code == 0, started
+    before = _status(setup)["accounts"][0]["trade_count"]
+    for order in orders:
+        setup.order(*order)
+    eventually(lambda: _status(setup)["accounts"][0]["trade_count"] >= before + len(orders),
+               what="the session's trades counted")
+    result = clock_out()
+    return result, _sim_trades(setup, since=started["clock"]["clock_in"])
+
+
+def _net(trades: list[dict[str, Any]]) -> Decimal:
+    """Net P&L of gateway trades: after the exchange fees and the commissions charged beside them."""
+    return sum((Decimal(str(t["profitAndLoss"] or 0)) - Decimal(str(t["fees"]))
+                - Decimal(str(t.get("commissions") or 0)) for t in trades), Decimal(0))
+
+
+def _sim_trades(setup: Setup, since: str) -> list[dict[str, Any]]:
+    """The gateway's own record of the executions since ``since`` (not voided)."""
+    token = httpx.post(f"{setup.gateway}/Auth/loginKey", json={"userName": "trader", "apiKey": "x"}).json()
+    answer = httpx.post(f"{setup.gateway}/Trade/search", json={"accountId": ACCOUNT, "startTimestamp": since},
+                        headers={"Authorization": f"Bearer {token['token']}"}).json()
+    assert answer["success"], answer
+    return [t for t in answer["trades"] if not t.get("voided")]
 
 
 def test_trader_help_reads_plainly_within_80_columns() -> None:
