@@ -1,9 +1,9 @@
 """`risk-manager trader …`: what the trader may see (everything) and do (clock in and out).
 
-Every command asks the daemon over ``<data-dir>/control/trader.sock``. When no daemon answers, the
-read commands open the store read-only, rebuild the view from it (the config is needed for the
-rules and the calendar: ``--config DIR``) and say plainly that the daemon is down. Every command
-has ``--json``: the control API's answer as is. See docs/trader.md.
+Every command asks the daemon over ``<data-dir>/control/trader.sock`` (or, on Windows, the
+loopback port of ``trader.endpoint``). When no daemon answers, the read commands open the store
+read-only, rebuild the view from it (the config is needed for the rules and the calendar:
+``--config DIR``) and say plainly that the daemon is down. Every command has ``--json``: the control API's answer as is. See docs/trader.md.
 
 Exit codes: 0 answered; 1 the daemon is down (``daemon-status``, clock-in/out) or there is nothing to
 read; 2 bad input (an option, a config that cannot be read).
@@ -94,7 +94,7 @@ class Answers:
             with ControlClient(self.data_dir, "trader") as client:
                 return client.post(path, body)
         except DaemonNotRunning:
-            raise Failure(f"the daemon is not running (no answer on {self.data_dir}/control/trader.sock): "
+            raise Failure(f"the daemon is not running (no answer in {self.data_dir / 'control'}): "
                           "clocking in and out is recorded by the daemon; ask the admin to start it",
                           EXIT_DOWN) from None
         except ControlRefused as exc:
