@@ -3,7 +3,8 @@
 Every command asks the daemon over ``<data-dir>/control/trader.sock`` (or, on Windows, the
 loopback port of ``trader.endpoint``). When no daemon answers, the read commands open the store
 read-only, rebuild the view from it (the config is needed for the rules and the calendar:
-``--config DIR``) and say plainly that the daemon is down. Every command has ``--json``: the control API's answer as is. See docs/trader.md.
+``--config DIR``) and say plainly that the daemon is down. Every command has ``--json``: the
+control API's answer as is. See docs/trader.md.
 
 Exit codes: 0 answered; 1 the daemon is down (``daemon-status``, clock-in/out) or there is nothing to
 read; 2 bad input (an option, a config that cannot be read).
