@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -112,3 +116,34 @@ def test_tokens_name_their_role_only_for_an_exact_bearer_match() -> None:
                 f"Token {tokens.token(Role.ADMIN)}"):
         assert tokens.role_of(bad) is None, bad
     assert tokens.token(Role.ADMIN) not in repr(tokens)
+
+
+def test_the_trader_and_admin_commands_work_over_the_loopback_transport_and_never_print_a_token(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "risk_manager.cli.main", *args], capture_output=True,
+                              text=True, env=env, timeout=60, check=False)
+
+    async def body() -> None:
+        async with daemon_with_lockout(tmp_path, admin=LOOPBACK) as (_gw, _daemon, data):
+            tokens = [_endpoint(data, role)["token"] for role in Role]
+            config = str(tmp_path / "c")
+            status = await asyncio.to_thread(cli, "trader", "status", "--json", "--data-dir", str(data))
+            assert status.returncode == 0, status.stderr
+            answer = json.loads(status.stdout)
+            assert answer["daemon"]["running"] is True
+            assert [lk["rule"] for lk in answer["accounts"][0]["lockouts"]] == ["RULE-011"]
+            text = await asyncio.to_thread(cli, "trader", "lockouts", "--data-dir", str(data))
+            assert text.returncode == 0 and "RULE-011" in text.stdout, text.stderr
+            admin = await asyncio.to_thread(cli, "admin", "daemon", "status", "--json",
+                                            "--data-dir", str(data), "--config", config)
+            assert admin.returncode == 0, admin.stderr
+            assert json.loads(admin.stdout)["accounts"][0]["id"] == ACCOUNT
+            for result in (status, text, admin):
+                for token in tokens:
+                    assert token not in result.stdout + result.stderr
+
+    run(body, timeout=60)
