@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -329,6 +330,42 @@ def test_no_output_of_any_command_holds_the_api_key(stopped: Setup) -> None:
     assert "RULE-011" in text and API_KEY not in text
 
 
+def test_status_live_with_the_daemon_down_says_so_and_its_countdown_moves(stopped: Setup) -> None:
+    args = ["trader", "status", "--live", "--data-dir", str(stopped.data), "--config", str(stopped.config)]
+    child = pexpect.spawn(CLI[0], [*CLI[1:], *args],
+                          env={**ENV, "TERM": "xterm", "COLUMNS": "80", "LINES": "40"}, dimensions=(40, 80),
+                          encoding="utf-8", timeout=20)
+    try:
+        child.expect("THE DAEMON IS NOT RUNNING")
+        seen: list[str] = []
+        while len(set(seen)) < 3:
+            child.expect(r"Next reset in ([0-9hms ]+s)")
+            seen.append(str(child.match.group(1)))
+        assert seen[0] != seen[-1]
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+def test_status_with_the_daemon_down_replays_the_store_only_when_its_files_change(stopped: Setup) -> None:
+    from risk_manager.cli.trader_cmd import Answers
+
+    answers = Answers(stopped.data, stopped.config)
+    first = answers.ask("/v1/status")
+    for _ in range(3):
+        again = answers.ask("/v1/status")
+        assert again["accounts"][0]["lockouts"] == first["accounts"][0]["lockouts"]
+        assert again["daemon"]["as_of"] >= first["daemon"]["as_of"]
+    assert answers.rebuilds == 1
+    db = stopped.data / "risk.db"
+    later = db.stat().st_mtime_ns + 1_000_000_000
+    os.utime(db, ns=(later, later))  # the store changed (as when a daemon wrote to it)
+    assert answers.ask("/v1/status")["accounts"][0]["lockouts"] == first["accounts"][0]["lockouts"]
+    assert answers.rebuilds == 2
+
+
 def test_a_restarted_daemon_still_holds_the_lockout(stopped: Setup) -> None:
     stopped.start()
     try:
@@ -337,6 +374,56 @@ def test_a_restarted_daemon_still_holds_the_lockout(stopped: Setup) -> None:
         assert [lk["rule"] for lk in answer["accounts"][0]["lockouts"]] == ["RULE-011"]
     finally:
         stopped.stop()
+
+
+def test_clock_out_counts_the_trades_made_since_clock_in_and_their_net_pnl(stopped: Setup) -> None:
+    stopped.start()
+    try:
+        # --json: the numbers; one contract was held already, so the close realizes an older lot too
+        (code, ended), sim = _session(stopped, lambda: stopped.json("clock-out", config=False),
+                                      [("CON.F.US.MES.Z26", 0, 1), ("CON.F.US.MES.Z26", 1, 2)])
+        assert code == 0, ended
+        assert len(sim) == 2 and ended["trades"] == 2
+        assert _net(sim) != 0 and Decimal(ended["pnl"]) == _net(sim)
+        # text: the same summary as a trader reads it
+        text, sim = _session(stopped, lambda: stopped.trader("clock-out", config=False),
+                             [("CON.F.US.MES.Z26", 0, 1), ("CON.F.US.MES.Z26", 1, 1)])
+        assert text.returncode == 0, text.stderr
+        net = _net(sim)
+        shown = f"{net:+,.2f}" if net else "0.00"
+        assert len(sim) == 2 and f"2 trade(s), P&L {shown}" in text.stdout, (text.stdout, sim)
+    finally:
+        stopped.stop()
+
+
+def _session(setup: Setup, clock_out: Callable[[], Any], orders: list[tuple[str, int, int]]
+             ) -> tuple[Any, list[dict[str, Any]]]:
+    """Clock in, place ``orders`` (market: the sim fills them), wait until the daemon counted them,
+    clock out; the clock-out's result and the gateway's own record of the session's executions."""
+    code, started = setup.json("clock-in", config=False)
+    assert code == 0, started
+    before = _status(setup)["accounts"][0]["trade_count"]
+    for order in orders:
+        setup.order(*order)
+    eventually(lambda: _status(setup)["accounts"][0]["trade_count"] >= before + len(orders),
+               what="the session's trades counted")
+    result = clock_out()
+    return result, _sim_trades(setup, since=started["clock"]["clock_in"])
+
+
+def _net(trades: list[dict[str, Any]]) -> Decimal:
+    """Net P&L of gateway trades: after the exchange fees and the commissions charged beside them."""
+    return sum((Decimal(str(t["profitAndLoss"] or 0)) - Decimal(str(t["fees"]))
+                - Decimal(str(t.get("commissions") or 0)) for t in trades), Decimal(0))
+
+
+def _sim_trades(setup: Setup, since: str) -> list[dict[str, Any]]:
+    """The gateway's own record of the executions since ``since`` (not voided)."""
+    token = httpx.post(f"{setup.gateway}/Auth/loginKey", json={"userName": "trader", "apiKey": "x"}).json()
+    answer = httpx.post(f"{setup.gateway}/Trade/search", json={"accountId": ACCOUNT, "startTimestamp": since},
+                        headers={"Authorization": f"Bearer {token['token']}"}).json()
+    assert answer["success"], answer
+    return [t for t in answer["trades"] if not t.get("voided")]
 
 
 def test_trader_help_reads_plainly_within_80_columns() -> None:

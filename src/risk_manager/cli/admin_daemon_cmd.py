@@ -127,14 +127,14 @@ def _detached() -> dict[str, Any]:
 def _wait_started(data: Path, pid: int | None, exited: Callable[[], int | None]) -> int:
     """Wait for the pid file (of ``pid`` when known) and the admin socket; the pid that started."""
     from risk_manager.daemon.control.roles import Role
-    from risk_manager.daemon.control.sockets import socket_path
+    from risk_manager.daemon.control.sockets import control_present
     from risk_manager.daemon.pidfile import running_daemon
 
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         record = running_daemon(data)
         ours = record is not None and (pid is None or record.pid == pid)
-        if record is not None and ours and socket_path(data, Role.ADMIN).exists():
+        if record is not None and ours and control_present(data, Role.ADMIN):
             return record.pid
         code = exited()
         if code is not None:

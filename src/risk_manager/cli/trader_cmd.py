@@ -1,9 +1,10 @@
 """`risk-manager trader …`: what the trader may see (everything) and do (clock in and out).
 
-Every command asks the daemon over ``<data-dir>/control/trader.sock``. When no daemon answers, the
-read commands open the store read-only, rebuild the view from it (the config is needed for the
-rules and the calendar: ``--config DIR``) and say plainly that the daemon is down. Every command
-has ``--json``: the control API's answer as is. See docs/trader.md.
+Every command asks the daemon over ``<data-dir>/control/trader.sock`` (or, on Windows, the
+loopback port of ``trader.endpoint``). When no daemon answers, the read commands open the store
+read-only, rebuild the view from it (the config is needed for the rules and the calendar:
+``--config DIR``) and say plainly that the daemon is down. Every command has ``--json``: the
+control API's answer as is. See docs/trader.md.
 
 Exit codes: 0 answered; 1 the daemon is down (``daemon-status``, clock-in/out) or there is nothing to
 read; 2 bad input (an option, a config that cannot be read).
@@ -65,6 +66,10 @@ class Answers:
         self.data_dir = data_dir if data_dir is not None else default_data_dir()
         self._config_dir = config_dir
         self._config: Any = None
+        # Daemon down: the engine rebuilt from the store, kept while the store's files do not change
+        # (`status --live` redraws every second; a rebuild replays the journal).
+        self._offline: tuple[tuple[tuple[int, int] | None, ...], Any, datetime | None] | None = None
+        self.rebuilds = 0  # how many times the store was replayed (the tests read it)
 
     def ask(self, path: str, **params: Any) -> dict[str, Any]:
         from risk_manager.daemon.control import ControlClient, ControlRefused, DaemonNotRunning
@@ -90,7 +95,7 @@ class Answers:
             with ControlClient(self.data_dir, "trader") as client:
                 return client.post(path, body)
         except DaemonNotRunning:
-            raise Failure(f"the daemon is not running (no answer on {self.data_dir}/control/trader.sock): "
+            raise Failure(f"the daemon is not running (no answer in {self.data_dir / 'control'}): "
                           "clocking in and out is recorded by the daemon; ask the admin to start it",
                           EXIT_DOWN) from None
         except ControlRefused as exc:
@@ -146,6 +151,8 @@ class Answers:
         if not db.exists():
             raise Failure(f"the daemon is not running, and there is no store at {db}: the daemon has never "
                           "run with this data directory (give the one `run` uses: --data-dir DIR)", EXIT_DOWN)
+        if path == "/v1/status":
+            return self._offline_status(db, params.get("account"), now, zone)
         try:
             with StoreReader.open(db) as reader:
                 bounds = reader.journal_bounds()
@@ -170,6 +177,31 @@ class Answers:
             raise Failure(f"the daemon is not running, and the store cannot be read: {exc}",
                           EXIT_DOWN) from None
 
+    def _offline_status(self, db: Path, account: int | None, now: datetime, zone: str) -> dict[str, Any]:
+        """``/v1/status`` from the store: replayed once, then only when the store's files changed;
+        in between the same engine is advanced to ``now`` (countdowns and lockout ends move on)."""
+        from risk_manager.daemon.control.store_views import offline_engine, status_answer, statuses_at
+        from risk_manager.engine.engine import Engine
+        from risk_manager.store.errors import StoreError
+        from risk_manager.store.reader import StoreReader
+
+        signature = _files_signature(db)
+        if self._offline is None or self._offline[0] != signature:
+            config = self.config()
+            try:
+                with StoreReader.open(db) as reader:
+                    bounds = reader.journal_bounds()
+                    engine = offline_engine(
+                        reader, lambda: Engine(config.policy(), config.calendar(), config.contracts()), now
+                    )
+            except StoreError as exc:
+                raise Failure(f"the daemon is not running, and the store cannot be read: {exc}",
+                              EXIT_DOWN) from None
+            self._offline = (signature, engine, None if bounds is None else bounds[1][1])
+            self.rebuilds += 1
+        _signature, engine, last = self._offline
+        return status_answer(statuses_at(engine, now), self._down(now, zone, last), account)
+
     @staticmethod
     def _down(now: datetime, zone: str, last: datetime | None) -> dict[str, Any]:
         from risk_manager.domain.actions import format_time
@@ -184,6 +216,19 @@ class Answers:
             "message": "The daemon is down: what follows is read from the store (as the daemon last "
                        "recorded it), and no rule is being enforced until it runs again.",
         }
+
+
+def _files_signature(db: Path) -> tuple[tuple[int, int] | None, ...]:
+    """(mtime, size) of the store and its write-ahead log: it changes whenever anything is written."""
+    signature: list[tuple[int, int] | None] = []
+    for path in (db, db.with_name(db.name + "-wal")):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            signature.append(None)
+        else:
+            signature.append((st.st_mtime_ns, st.st_size))
+    return tuple(signature)
 
 
 # ---- shared options and output -------------------------------------------------------------------------

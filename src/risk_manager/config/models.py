@@ -255,6 +255,9 @@ class AdminConfig(StrictModel):
     allow_unlock: bool = False
     group: GroupName = None  # this OS group's members are admin (root and the daemon's user always are)
     trader_group: GroupName = None  # the group given trader.sock (0660); None: the daemon's own group
+    # Advanced: how the control API is served. auto: Unix sockets on POSIX, a loopback port with a
+    # token on Windows; loopback forces the port-and-token transport (docs/control-api.md).
+    control_transport: Literal["auto", "unix", "loopback"] = "auto"
 
 
 # ---- accounts.yaml -------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""The control API's client: sync httpx over the daemon's Unix socket (``ControlClient(data_dir)``).
+"""The control API's client: sync httpx over the daemon's Unix socket (``ControlClient(data_dir)``),
+or -- when there is no socket but an endpoint file (the loopback transport, Windows' default) -- over
+127.0.0.1 with the role's bearer token from that file.
 
 ``DaemonNotRunning`` when there is no daemon to ask (no socket, or nobody listening on it);
 ``ControlRefused(status, message)`` when the daemon answers with an error -- the message is the
@@ -15,8 +17,9 @@ from typing import Any
 
 import httpx
 
+from risk_manager.daemon.control.endpoint import EndpointError, read_endpoint
 from risk_manager.daemon.control.roles import Role
-from risk_manager.daemon.control.sockets import address, socket_path
+from risk_manager.daemon.control.sockets import address, endpoint_path, socket_path
 
 __all__ = ["ControlClient", "ControlError", "ControlRefused", "DaemonNotRunning"]
 
@@ -43,6 +46,7 @@ class ControlClient:
         self, data_dir: Path, role: str | Role = Role.TRADER, *, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
         self.role = Role(role)
+        self.data_dir = data_dir
         self.path = socket_path(data_dir, self.role)
         self.timeout = timeout
         self._stack = contextlib.ExitStack()
@@ -50,14 +54,31 @@ class ControlClient:
 
     def _client(self) -> httpx.Client:
         if self._http is None:
-            if not self.path.exists():
-                raise DaemonNotRunning(f"the daemon is not running: there is no control socket {self.path}")
-            where = self._stack.enter_context(address(self.path))
-            transport = httpx.HTTPTransport(uds=where)
-            self._http = self._stack.enter_context(
-                httpx.Client(transport=transport, base_url="http://risk-manager", timeout=self.timeout)
-            )
+            if self.path.exists():
+                where = self._stack.enter_context(address(self.path))
+                self._http = self._stack.enter_context(httpx.Client(
+                    transport=httpx.HTTPTransport(uds=where), base_url="http://risk-manager",
+                    timeout=self.timeout))
+            else:
+                self._http = self._stack.enter_context(self._loopback())
         return self._http
+
+    def _loopback(self) -> httpx.Client:
+        """The client of the loopback transport, from the role's endpoint file (no socket here)."""
+        path = endpoint_path(self.data_dir, self.role)
+        if not path.exists():
+            raise DaemonNotRunning(f"the daemon is not running: there is no control socket {self.path}")
+        self.path = path  # what the errors below name
+        try:
+            endpoint = read_endpoint(path)
+        except PermissionError:
+            raise ControlRefused(403, f"you may not read {path} (permission denied): the {self.role} "
+                                      "endpoint is for its role only") from None
+        except EndpointError as exc:
+            raise ControlError(str(exc)) from None
+        # trust_env=False: no proxy from the environment ever sees the token or a loopback request
+        return httpx.Client(base_url=endpoint.url, timeout=self.timeout, trust_env=False,
+                            headers={"Authorization": f"Bearer {endpoint.token}"})
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         clean = {k: v for k, v in params.items() if v is not None}

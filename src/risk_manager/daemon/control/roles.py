@@ -32,12 +32,13 @@ class Peer:
     pid: int | None
     uid: int | None
     gid: int | None
+    label: str | None = None  # who the peer is when no uid is known (the loopback transport)
 
     @property
     def name(self) -> str:
-        """The peer's user name (for audit rows), else ``uid N``, else ``unknown``."""
+        """The peer's user name (for audit rows), else ``uid N``, else its label, else ``unknown``."""
         if self.uid is None:
-            return "unknown"
+            return self.label or "unknown"
         import pwd  # POSIX only, like the sockets themselves
 
         try:

@@ -4,6 +4,10 @@
 clock-in/out, and refuses every admin endpoint with 403 -- because of the socket, whoever the peer
 is. ``admin.sock`` (mode 0600) answers everything, to a peer that :func:`roles.admin_allowed`
 accepts (SO_PEERCRED); anyone else gets 403.
+
+Where there are no Unix sockets (Windows), or with ``admin.control_transport: loopback``, the same
+endpoints are served on one port of 127.0.0.1 and the role is that of the bearer token the request
+carries (endpoint.py); no token, or a wrong one, gets 401.
 """
 
 from __future__ import annotations
@@ -19,9 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from risk_manager.daemon.control.endpoint import Endpoint, Tokens, write_endpoint
 from risk_manager.daemon.control.handlers import PEER_KEY, ControlHandlers, Refused
-from risk_manager.daemon.control.roles import Role, admin_allowed, peer_of
-from risk_manager.daemon.control.sockets import CONTROL_DIR, SOCKET_MODES, address, socket_path
+from risk_manager.daemon.control.roles import Peer, Role, admin_allowed, peer_of
+from risk_manager.daemon.control.sockets import (
+    CONTROL_DIR,
+    SOCKET_MODES,
+    address,
+    endpoint_path,
+    socket_path,
+)
 
 if TYPE_CHECKING:
     from risk_manager.daemon.app import Daemon
@@ -47,6 +58,17 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+LOOPBACK = "127.0.0.1"
+LOOPBACK_LABEL = "{role} token (loopback)"  # who did it, in audit rows, when no uid is known
+
+
+def use_loopback(setting: str) -> bool:
+    """``admin.control_transport``: auto is Unix sockets where the OS has them, else loopback."""
+    if setting == "auto":
+        return not hasattr(socket, "AF_UNIX") or sys.platform == "win32"
+    return setting == "loopback"
+
+
 class ControlServer:
     def __init__(self, daemon: Daemon, data_dir: Path) -> None:
         self.daemon = daemon
@@ -54,17 +76,17 @@ class ControlServer:
         self.handlers = ControlHandlers(daemon)
         self._runners: list[web.AppRunner] = []
         self._paths: list[Path] = []
+        self.url: str | None = None  # the loopback transport's address, when it is the one used
 
     async def start(self) -> None:
-        if not hasattr(socket, "AF_UNIX") or sys.platform == "win32":
-            # Windows needs a named pipe or a loopback port with a token: not built yet.
-            log.warning("the control API is not available on this platform yet (no Unix sockets)")
-            return
         admin = self.daemon.config.risk.admin
-        trader_gid = _gid(admin.trader_group) if admin.trader_group else None
+        trader_gid = _gid(admin.trader_group) if admin.trader_group and sys.platform != "win32" else None
         directory = self.data_dir / CONTROL_DIR
         directory.mkdir(parents=True, exist_ok=True)
-        directory.chmod(0o755)  # the sockets' own modes say who may connect
+        directory.chmod(0o755)  # the sockets' (or endpoint files') own modes say who may connect
+        if use_loopback(admin.control_transport):
+            await self._start_loopback(trader_gid)
+            return
         try:
             for role in (Role.TRADER, Role.ADMIN):
                 path = socket_path(self.data_dir, role)
@@ -83,6 +105,26 @@ class ControlServer:
             raise
         log.info("control API on %s (trader) and %s (admin)", *self._paths)
 
+    async def _start_loopback(self, trader_gid: int | None) -> None:
+        tokens = Tokens()
+        try:
+            runner = web.AppRunner(self._app(tokens), access_log=None, handle_signals=False,
+                                   shutdown_timeout=SHUTDOWN_GRACE)
+            await runner.setup()
+            self._runners.append(runner)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((LOOPBACK, 0))  # a free port, on loopback only
+            await web.SockSite(runner, sock).start()
+            self.url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
+            for role in (Role.TRADER, Role.ADMIN):
+                path = endpoint_path(self.data_dir, role)
+                self._paths.append(path)
+                write_endpoint(path, role, Endpoint(self.url, tokens.token(role)), trader_gid)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("control API on %s (tokens in %s and %s)", self.url, *(p.name for p in self._paths))
+
     async def stop(self) -> None:
         runners, self._runners = self._runners, []
         for runner in runners:
@@ -94,7 +136,7 @@ class ControlServer:
 
     # ---- the application of one socket ---------------------------------------------------------------
 
-    def _app(self, role: Role) -> web.Application:
+    def _app(self, role: Role | Tokens) -> web.Application:
         app = web.Application(middlewares=[self._guard(role)])
         h = self.handlers
         app.router.add_get("/v1/status", h.status)
@@ -109,20 +151,30 @@ class ControlServer:
         app.router.add_post("/v1/unlock", h.unlock)
         return app
 
-    def _guard(self, role: Role) -> Any:
+    def _guard(self, fixed: Role | Tokens) -> Any:
+        """The middleware of one socket (``fixed`` is its role) or of the loopback port (``fixed`` is
+        the run's tokens: the role is the token's)."""
         group = self.daemon.config.risk.admin.group
 
         @web.middleware
         async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             transport = request.transport
-            peer = peer_of(transport.get_extra_info("socket") if transport is not None else None)
-            request[PEER_KEY] = peer
             try:
+                if isinstance(fixed, Tokens):
+                    role = fixed.role_of(request.headers.get("Authorization"))
+                    if role is None:
+                        return _unauthorized(request.path)
+                    peer = Peer(None, None, None, LOOPBACK_LABEL.format(role=role))
+                else:
+                    role = fixed
+                    peer = peer_of(transport.get_extra_info("socket") if transport is not None else None)
+                request[PEER_KEY] = peer
                 if role is Role.TRADER and request.path in ADMIN_PATHS:
-                    raise Refused(403, f"{request.path} needs the admin role and this is the trader socket, "
-                                       "which only reads (and clocks in/out); nothing was changed. Ask an "
-                                       "admin to run `risk-manager admin ...`")
-                if role is Role.ADMIN and not admin_allowed(peer, group):
+                    raise Refused(403, f"{request.path} needs the admin role and this is the trader "
+                                       f"{'token' if isinstance(fixed, Tokens) else 'socket'}, which only "
+                                       "reads (and clocks in/out); nothing was changed. Ask an admin to run "
+                                       "`risk-manager admin ...`")
+                if role is Role.ADMIN and not isinstance(fixed, Tokens) and not admin_allowed(peer, group):
                     raise Refused(403, f"{peer.name} is not an admin of this daemon (admin: root, the "
                                        "daemon's user, or a member of admin.group); use the trader "
                                        "commands instead")
@@ -142,6 +194,15 @@ class ControlServer:
                                   "see the daemon log")
 
         return guard
+
+
+def _unauthorized(path: str) -> web.Response:
+    """401 for a request without a valid token: the sentence says where a token is, never what it is."""
+    response = error(401, f"{path} needs a control token: send `Authorization: Bearer <token>` with the "
+                          f"token from <data-dir>/{CONTROL_DIR}/trader.endpoint (or admin.endpoint, for "
+                          "admins); the token given, if any, is not this daemon's")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="risk-manager"'
+    return response
 
 
 def _gid(group: str) -> int:

@@ -32,3 +32,16 @@ def address(path: Path) -> Iterator[str]:
         yield f"/proc/self/fd/{fd}/{path.name}"
     finally:
         os.close(fd)
+
+
+ENDPOINT_NAMES = {Role.TRADER: "trader.endpoint", Role.ADMIN: "admin.endpoint"}
+
+
+def endpoint_path(data_dir: Path, role: Role) -> Path:
+    """The loopback transport's file for ``role``: ``{"url": ..., "token": ...}`` (see endpoint.py)."""
+    return data_dir / CONTROL_DIR / ENDPOINT_NAMES[role]
+
+
+def control_present(data_dir: Path, role: Role) -> bool:
+    """True when the daemon of ``data_dir`` serves ``role`` on a socket or a loopback endpoint."""
+    return socket_path(data_dir, role).exists() or endpoint_path(data_dir, role).exists()

@@ -116,12 +116,24 @@ def offline_statuses(
     """Every account's read model at ``now`` from the store alone (no daemon running): the engine
     rebuilt in memory from the newest snapshot and the journal after it, the lockout table's active
     rows put back (as a restart would), then advanced to ``now`` -- nothing is written."""
+    return statuses_at(offline_engine(reader, engine_factory, now), now)
+
+
+def offline_engine(reader: StoreReader, engine_factory: Callable[[], Engine], now: datetime) -> Engine:
+    """The engine as the store last left it (see offline_statuses); kept by a caller that shows it
+    again and again (``trader status --live``) while the store does not change."""
     engine = rebuild(reader, engine_factory)
     engine_now = engine.now
     held = {(a.account_id, lo.key) for a in engine.accounts.values() for lo in a.lockouts}
     for row in reader.active_lockouts():
         if (row.account, row.key) not in held and (row.until is None or row.until > now):
             engine.reinstate_lockout(row.to_lockout(), engine_now or now)
+    return engine
+
+
+def statuses_at(engine: Engine, now: datetime) -> list[AccountStatus]:
+    """The read model of an offline engine advanced to ``now`` (never back: engine time only moves on)."""
+    engine_now = engine.now
     at = now if engine_now is None or now > engine_now else engine_now
     engine.advance(at)
     return engine.statuses(at, connection=ConnectionState.LOST)
