@@ -164,16 +164,19 @@ class TradeManagement(Rule[TradeManagementConfig]):
             return None
         if previous is not None and (target <= previous if long else target >= previous):
             return None
+        # each figure is formatted once, for the reason and the inputs alike (a stop moves often)
         was = "none" if previous is None else str(previous)
+        entry, best_text, stop = str(position.average_price), str(best), str(target)
+        ticks = f"{gain.normalize():f}"
         why = (
-            f"{cid} {position.size:+d}: best {best} is {gain.normalize():f} ticks from entry "
-            f"{position.average_price}: {part} stop {target} (was {was})"
+            f"{cid} {position.size:+d}: best {best_text} is {ticks} ticks from entry {entry}: "
+            f"{part} stop {stop} (was {was})"
         )
         inputs = (
-            ("entry", str(position.average_price)),
-            ("best", str(best)),
-            ("profit_ticks", f"{gain.normalize():f}"),
-            ("stop", str(target)),
+            ("entry", entry),
+            ("best", best_text),
+            ("profit_ticks", ticks),
+            ("stop", stop),
             ("previous_stop", was),
             ("part", part),
         )
