@@ -287,6 +287,13 @@ class Engine:
             for position in account.positions.values():
                 self._best.settle(position)
 
+    @property
+    def timers_pushed(self) -> int:
+        """How many timers were ever scheduled. While it does not change, the timer heap only
+        shrinks, so a deadline ``next_deadline`` returned is a lower bound of every later one: a
+        caller (the replay loop) may skip asking again until it reaches that deadline."""
+        return self._seq
+
     def next_deadline(self) -> datetime | None:
         """The earliest time at which ``advance`` has something to do."""
         heap = self._heap

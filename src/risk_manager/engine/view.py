@@ -180,8 +180,13 @@ class AccountView:
     def protective_stop(self, position: PositionView) -> OrderEvent | None:
         """A working Stop/TrailingStop on the position's contract, on the closing side."""
         closing_side = OrderSide.SELL if position.size > 0 else OrderSide.BUY
-        for order in self.orders_in(position.contract_id):
-            if order.type in PROTECTIVE_TYPES and order.side == closing_side:
+        contract_id = position.contract_id
+        for order in self._state.working_orders.values():  # orders_in, inlined: runs per crossing
+            if (
+                order.contract_id == contract_id
+                and order.type in PROTECTIVE_TYPES
+                and order.side == closing_side
+            ):
                 return order
         return None
 

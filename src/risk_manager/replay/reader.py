@@ -63,6 +63,9 @@ class ReplayLine(NamedTuple):
     events: tuple[Event, ...]
 
 
+_new_line = tuple.__new__
+
+
 def open_recording(path: Path) -> io.BufferedIOBase:
     """Open a recording for binary reading, gunzipping when it starts with the gzip magic bytes.
 
@@ -196,7 +199,8 @@ def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) ->
                     raise ReplayInputError(
                         name, line_no, f"{exc}; fix the payload or remove the line"
                     ) from None
-                return ReplayLine(line_no, t, "message", (quote,))
+                # the same ReplayLine, without the generated __new__'s Python-level call
+                return _new_line(ReplayLine, (line_no, t, "message", (quote,)))
     return _parse_object(obj, name, line_no)
 
 

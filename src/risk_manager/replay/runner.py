@@ -84,6 +84,12 @@ def replay(
     if stats is None:
         stats = ReplayStats()
     clock: datetime | None = None
+    # The next deadline is asked for again only when the engine scheduled a timer since it last
+    # answered, or when a line reaches it (see Engine.timers_pushed): most lines fire nothing.
+    pushed = getattr(type(engine), "timers_pushed", None)
+    counter = pushed.fget if isinstance(pushed, property) else None
+    known: datetime | None = None
+    known_at = -1  # the push count when ``known`` was read; -1: never read
     for line in lines:
         t = line.t
         if clock is not None and t < clock:
@@ -93,7 +99,10 @@ def replay(
             stats.first_t = t
         stats.lines += 1
         stats.by_kind[line.kind] = stats.by_kind.get(line.kind, 0) + 1
-        yield from run_clock(engine, t)
+        if counter is None or known_at != counter(engine) or (known is not None and known <= t):
+            yield from run_clock(engine, t)
+            if counter is not None:
+                known_at, known = counter(engine), engine.next_deadline()
         for event in line.events:
             stats.events += 1
             for action in engine.apply(event, t):

@@ -124,10 +124,11 @@ class TradeManagement(Rule[TradeManagementConfig]):
     @staticmethod
     def _best(view: AccountView, position: PositionView) -> Decimal | None:
         """Most favourable price since entry, including the latest last price."""
-        prices = [p for p in (position.best_price, view.mark(position, "last")) if p is not None]
-        if not prices:
-            return None
-        return max(prices) if position.size > 0 else min(prices)
+        best, mark = position.best_price, view.mark(position, "last")
+        if best is None or mark is None:
+            return mark if best is None else best
+        # on a tie the recorded best price, as max/min return their first argument
+        return max(best, mark) if position.size > 0 else min(best, mark)
 
     def _target(self, position: PositionView, best: Decimal) -> tuple[Decimal, str, Decimal] | None:
         """(stop price on the tick grid, which part set it, profit in ticks), or None when none applies."""
@@ -163,16 +164,19 @@ class TradeManagement(Rule[TradeManagementConfig]):
             return None
         if previous is not None and (target <= previous if long else target >= previous):
             return None
+        # each figure is formatted once, for the reason and the inputs alike (a stop moves often)
         was = "none" if previous is None else str(previous)
+        entry, best_text, stop = str(position.average_price), str(best), str(target)
+        ticks = f"{gain.normalize():f}"
         why = (
-            f"{cid} {position.size:+d}: best {best} is {gain.normalize():f} ticks from entry "
-            f"{position.average_price}: {part} stop {target} (was {was})"
+            f"{cid} {position.size:+d}: best {best_text} is {ticks} ticks from entry {entry}: "
+            f"{part} stop {stop} (was {was})"
         )
         inputs = (
-            ("entry", str(position.average_price)),
-            ("best", str(best)),
-            ("profit_ticks", f"{gain.normalize():f}"),
-            ("stop", str(target)),
+            ("entry", entry),
+            ("best", best_text),
+            ("profit_ticks", ticks),
+            ("stop", stop),
             ("previous_stop", was),
             ("part", part),
         )
@@ -263,10 +267,11 @@ class TradeManagement(Rule[TradeManagementConfig]):
             return True, None, existing
         if existing is not None and existing.stop_price is None:
             return True, None, existing
-        known = [p for p in (requested, None if existing is None else existing.stop_price) if p is not None]
-        if not known:
-            return False, None, existing
-        return False, max(known) if position.size > 0 else min(known), existing
+        working = None if existing is None else existing.stop_price
+        if requested is None or working is None:
+            return False, working if requested is None else requested, existing
+        # on a tie the requested price, as max/min return their first argument
+        return False, max(requested, working) if position.size > 0 else min(requested, working), existing
 
     def describe(self) -> str:
         be, tr = self.config.breakeven, self.config.trailing

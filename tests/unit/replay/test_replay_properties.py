@@ -240,3 +240,34 @@ def test_out_of_order_lines_are_counted_and_replayed_at_the_previous_time() -> N
     assert stats.last_t == datetime(2026, 3, 2, 14, 31, tzinfo=UTC)
     # No account is known yet, so nothing to decide; the point is the clock never ran backwards.
     assert records == []
+
+
+class AskingEveryLine:
+    """An engine without ``timers_pushed``: the replay asks it for the next deadline before every
+    line (the loop as it was before the deadline was kept between lines)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def apply(self, event: Any, now: datetime) -> list[Any]:
+        return self._engine.apply(event, now)
+
+    def advance(self, now: datetime) -> list[Any]:
+        return self._engine.advance(now)
+
+    def next_deadline(self) -> datetime | None:
+        return self._engine.next_deadline()
+
+
+@SETTINGS
+@given(raw=raw_lines(), config_name=st.sampled_from(sorted(CONFIGS)), extra_hours=st.integers(0, 30))
+def test_keeping_the_next_deadline_between_lines_fires_every_timer_as_asking_every_line_does(
+    raw: list[bytes], config_name: str, extra_hours: int
+) -> None:
+    lines = parse(raw)
+    until = max(line.t for line in lines) + timedelta(hours=extra_hours)
+    kept = run(config_name, lines, until)
+    asked = [
+        action.record(t) for t, action in replay(lines, AskingEveryLine(engine_for(config_name)), until)
+    ]
+    assert kept == asked
