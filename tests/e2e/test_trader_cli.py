@@ -242,10 +242,16 @@ def test_daemon_status_names_the_pid_and_each_accounts_feed(running: Setup) -> N
     assert answer["accounts"] == [{"account_id": ACCOUNT, "connection": "connected"}]
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A shell that starts the suite in the background (no job control) ignores SIGINT, and its children
+    # inherit that; a trader's terminal does not, so Ctrl-C is restored for the CLI under test.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_status_live_redraws_and_its_countdown_moves(running: Setup) -> None:
     child = pexpect.spawn(CLI[0], [*CLI[1:], "trader", "status", "--live", "--data-dir", str(running.data)],
                           env={**ENV, "TERM": "xterm", "COLUMNS": "80", "LINES": "40"}, dimensions=(40, 80),
-                          encoding="utf-8", timeout=20)
+                          encoding="utf-8", timeout=20, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         seen: list[str] = []
         while len(set(seen)) < 2:
@@ -334,7 +340,7 @@ def test_status_live_with_the_daemon_down_says_so_and_its_countdown_moves(stoppe
     args = ["trader", "status", "--live", "--data-dir", str(stopped.data), "--config", str(stopped.config)]
     child = pexpect.spawn(CLI[0], [*CLI[1:], *args],
                           env={**ENV, "TERM": "xterm", "COLUMNS": "80", "LINES": "40"}, dimensions=(40, 80),
-                          encoding="utf-8", timeout=20)
+                          encoding="utf-8", timeout=20, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         child.expect("THE DAEMON IS NOT RUNNING")
         seen: list[str] = []
