@@ -941,6 +941,10 @@ class Engine:
         with self._guarded(account, now, out):
             if found is None:
                 found = self._rules(account)
+            if left is not None and len(left) == 1 and found is not None and self._evaluate_one(
+                account, cid, event, now, out, left, found
+            ):
+                return
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
                 dispatch = found[1]
@@ -968,6 +972,63 @@ class Engine:
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
+
+    def _evaluate_one(
+        self,
+        account: AccountState,
+        cid: str,
+        event: QuoteEvent,
+        now: datetime,
+        out: list[Action],
+        left: set[int],
+        found: tuple[RuleSet, _Dispatch],
+    ) -> bool:
+        """The usual crossing on a busy day (a trailing stop's edge): the quote left one
+        per-position rule's band on the quoted position only, and every other position's band for
+        that rule holds. Decide as ``_evaluate_quote`` would, touching that one position: its best
+        price settled (the others' stay lazily pending: settling later gives the same price), the
+        rule run on it alone, its one band recomputed. False (nothing done) when the case is another.
+        """
+        (i,) = left
+        rules, dispatch = found
+        position = account.positions.get(cid)
+        if not dispatch.per_position[i] or position is None or len(position.rule_bands) != len(
+            dispatch.quote_rules
+        ):
+            return False
+        self._best.settle(position)  # first: it republishes the position's view, which _due lists
+        due = self._due(account, (cid,), dispatch, i)
+        if len(due) != 1:
+            return False
+        view = AccountView(
+            account,
+            now,
+            event,
+            self._quotes,
+            self.contracts,
+            self.calendar,
+            rules.warn_at,
+            None,
+            self.connection_lost_since,
+        )
+        rule = dispatch.quote_rules[i]
+        actions = rule.evaluate(view if len(account.position_views) == 1 else view.scoped(due))
+        if any(isinstance(a, LockAccount) for a in actions):
+            self._commit(account, actions, now, out)
+            self._refresh(account, now)
+            return True
+        self._commit(account, actions, now, out)
+        if actions:
+            view.decisions_committed()
+            if any(getattr(a, "contract_id", cid) != cid or a.subject is not None for a in actions):
+                # a decision naming another contract or a breach marker: recompute as the general path
+                self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
+                return True
+        bands = position.rule_bands
+        bands[i] = _float_band(rule.price_band(view, account.position_views[cid]))
+        _intersect(position, bands, dispatch)
+        self._bands.update(position)
+        return True
 
     def _due(
         self, account: AccountState, touched: Collection[str], dispatch: _Dispatch, i: int
@@ -1277,7 +1338,7 @@ class Engine:
 
         ``concerned``: the contracts whose positions may have moved; the bands of per-position rules
         (``Rule.bands_per_position``) on other positions are kept (None: every position moved)."""
-        quote_rules, last_rules, book_rules = dispatch.quote_rules, dispatch.last_rules, dispatch.book_rules
+        quote_rules = dispatch.quote_rules
         count = len(quote_rules)
         views = account.position_views
         update = self._bands.update
@@ -1299,26 +1360,32 @@ class Engine:
                     continue
             for i in todo:
                 bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
-            last_lo = book_lo = -_INF
-            last_hi = book_hi = _INF
-            for i in last_rules:
-                lo, hi = bands[i]
-                if lo > last_lo:
-                    last_lo = lo
-                if hi < last_hi:
-                    last_hi = hi
-            for i in book_rules:
-                lo, hi = bands[i]
-                if lo > book_lo:
-                    book_lo = lo
-                if hi < book_hi:
-                    book_hi = hi
-            position.band_lo, position.band_hi = last_lo, last_hi
-            position.book_lo, position.book_hi = book_lo, book_hi
+            _intersect(position, bands, dispatch)
             update(position)
 
 
 _NEVER_QUIET = (_INF, -_INF)
+
+
+def _intersect(position: Position, bands: list[tuple[float, float]], dispatch: _Dispatch) -> None:
+    """Store the intersections of a position's rule bands: one for the last price (rules marking at
+    last), one for bid and ask (rules marking at mid or the exit side)."""
+    last_lo = book_lo = -_INF
+    last_hi = book_hi = _INF
+    for i in dispatch.last_rules:
+        lo, hi = bands[i]
+        if lo > last_lo:
+            last_lo = lo
+        if hi < last_hi:
+            last_hi = hi
+    for i in dispatch.book_rules:
+        lo, hi = bands[i]
+        if lo > book_lo:
+            book_lo = lo
+        if hi < book_hi:
+            book_hi = hi
+    position.band_lo, position.band_hi = last_lo, last_hi
+    position.book_lo, position.book_hi = book_lo, book_hi
 
 
 def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None:
