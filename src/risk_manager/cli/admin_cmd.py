@@ -7,18 +7,9 @@ import importlib
 
 import typer
 
-from risk_manager.cli.help import PlainHelpCommand  # noqa: F401  (sub-modules use it)
+from risk_manager.cli.help import PlainHelpCommand, command_group  # noqa: F401  (sub-modules use it)
 
-admin_app = typer.Typer(
-    name="admin",
-    help="Configure the risk manager and control its daemon (admin role only).",
-    short_help="Configure the risk manager (admin role only).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+admin_app = command_group("admin", "Configure the risk manager and control its daemon (admin role only).")
 
 ADMIN_MODULES: tuple[str, ...] = (
     "risk_manager.cli.admin_config_cmd",

@@ -28,7 +28,7 @@ from typing import Any
 
 import typer
 
-from risk_manager.cli.help import PlainHelpCommand
+from risk_manager.cli.help import PlainHelpCommand, command_group
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
 START_TIMEOUT = 30.0  # seconds: login, recovery and the start-up reconcile
@@ -36,15 +36,7 @@ STOP_TIMEOUT = 15.0
 POLL = 0.1
 OUTPUT_NAME = "daemon.out"
 
-daemon_app = typer.Typer(
-    name="daemon",
-    help="Start, stop, restart the risk daemon, or show its state.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+daemon_app = command_group("daemon", "Start, stop, restart the risk daemon, or show its state.")
 
 
 def register(admin_app: typer.Typer) -> None:

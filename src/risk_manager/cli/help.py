@@ -9,9 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer
 from typer.core import TyperArgument, TyperCommand
 
-__all__ = ["PlainHelpCommand"]
+__all__ = ["PlainHelpCommand", "command_group"]
+
+
+def command_group(name: str, help: str) -> typer.Typer:
+    """A command group as every group of ours is set up: help on no arguments, ``-h`` as ``--help``,
+    plain help (typer's rich panels print internal type tags such as <bool> next to options), and no
+    shell-completion options or pretty tracebacks."""
+    return typer.Typer(
+        name=name,
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
 
 
 def _name(param: Any) -> str:

@@ -8,16 +8,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-app = typer.Typer(
-    name="risk-manager",
-    help="Real-time risk enforcement for TopstepX / ProjectX Gateway accounts.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain help: typer's rich panels print internal type tags (<bool>, <list[int]>) next to options.
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+from risk_manager.cli.help import command_group
+
+app = command_group("risk-manager", "Real-time risk enforcement for TopstepX / ProjectX Gateway accounts.")
 
 
 def _installed_version() -> str:

@@ -17,18 +17,12 @@ from pathlib import Path
 
 import typer
 
-from risk_manager.cli.help import PlainHelpCommand
+from risk_manager.cli.help import PlainHelpCommand, command_group
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-service_app = typer.Typer(
-    name="service",
-    help="Install, remove or inspect the risk daemon as a system service (systemd or Windows).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+service_app = command_group(
+    "service", "Install, remove or inspect the risk daemon as a system service (systemd or Windows)."
 )
 
 

@@ -25,21 +25,15 @@ import typer
 from rich.console import Console, RenderableType
 
 from risk_manager.cli import trader_view as view
-from risk_manager.cli.help import PlainHelpCommand
+from risk_manager.cli.help import PlainHelpCommand, command_group
 
 EXIT_OK = 0
 EXIT_DOWN = 1
 EXIT_USAGE = 2
 LIVE_INTERVAL = 1.0  # seconds between two refreshes of `status --live`
 
-trader_app = typer.Typer(
-    name="trader",
-    help="See your accounts, rules, lockouts and logs; clock in and out (read-only otherwise).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+trader_app = command_group(
+    "trader", "See your accounts, rules, lockouts and logs; clock in and out (read-only otherwise)."
 )
 
 
