@@ -32,6 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from risk_manager.broker.port import ConnectionChange, ConnectionState
+from risk_manager.daemon.loopback import serve_tcp
 
 if TYPE_CHECKING:
     from risk_manager.daemon.enforcer import Outcome
@@ -301,17 +302,12 @@ class MetricsServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, self.port)
         try:
-            await site.start()
+            runner, port = await serve_tcp(app, HOST, self.port)
         except OSError as exc:
-            await runner.cleanup()
             raise OSError(f"the metrics endpoint cannot listen on {HOST}:{self.port} ({exc.strerror}); "
                           "choose another daemon.metrics.port in risk_config.yaml") from exc
         self._runner = runner
-        port = runner.addresses[0][1] if runner.addresses else self.port
         self.url = f"http://{HOST}:{port}/metrics"
         log.info("metrics at %s", self.url)
 

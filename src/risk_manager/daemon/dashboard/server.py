@@ -42,6 +42,7 @@ from risk_manager.daemon.dashboard.audit import DayAudit
 from risk_manager.daemon.dashboard.feeds import history_payload, log_payload, status_payload
 from risk_manager.daemon.dashboard.history import PnlHistory
 from risk_manager.daemon.enforcer import Outcome
+from risk_manager.daemon.loopback import serve_tcp
 from risk_manager.daemon.persistent import Decision, PersistentEngine
 from risk_manager.daemon.supervisor import Observer
 from risk_manager.domain.status import AccountStatus
@@ -113,17 +114,8 @@ class Dashboard:
 
     async def start(self) -> str:
         """Bind, seed the history from the store, start the pump; returns the page's URL."""
-        runner = web.AppRunner(self._app(), handle_signals=False, access_log=None,
-                               shutdown_timeout=SHUTDOWN_GRACE)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self.host, self.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
+        runner, port = await serve_tcp(self._app(), self.host, self.port, shutdown_timeout=SHUTDOWN_GRACE)
         self._runner = runner
-        port = next(addr[1] for addr in runner.addresses if isinstance(addr, tuple))
         self.port = port
         self.url = f"http://{self.host}:{port}/"
         try:
