@@ -1012,20 +1012,29 @@ class Engine:
             self.connection_lost_since,
         )
         rule = dispatch.quote_rules[i]
-        actions = rule.evaluate(view if len(account.position_views) == 1 else view.scoped(due))
-        if any(isinstance(a, LockAccount) for a in actions):
-            self._commit(account, actions, now, out)
-            self._refresh(account, now)
-            return True
-        self._commit(account, actions, now, out)
+        decided = rule.decide_position(view, account.position_views[cid])
+        if decided is None:
+            actions, band = rule.evaluate(view if len(account.position_views) == 1 else view.scoped(due)), None
+        else:
+            actions, band = decided
         if actions:
+            for action in actions:
+                if type(action) is LockAccount:
+                    self._commit(account, actions, now, out)
+                    self._refresh(account, now)
+                    return True
+            self._commit(account, actions, now, out)
             view.decisions_committed()
-            if any(getattr(a, "contract_id", cid) != cid or a.subject is not None for a in actions):
-                # a decision naming another contract or a breach marker: recompute as the general path
-                self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
-                return True
+            for action in actions:
+                if action.subject is not None or getattr(action, "contract_id", cid) != cid:
+                    # a decision naming another contract or a breach marker: recompute as the
+                    # general path does
+                    self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
+                    return True
+        if decided is None:
+            band = rule.price_band(view, account.position_views[cid])
         bands = position.rule_bands
-        bands[i] = _float_band(rule.price_band(view, account.position_views[cid]))
+        bands[i] = _float_band(band)
         _intersect(position, bands, dispatch)
         self._bands.update(position)
         return True

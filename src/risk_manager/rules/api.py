@@ -24,6 +24,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable
 from risk_manager.domain.events import Event, OrderEvent
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.position_figures import PositionFigures
+from risk_manager.domain.records import fast_init
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import TrueFalseOnly
 
@@ -38,6 +39,7 @@ ALL_QUOTE_PRICES = frozenset({"last", "bid", "ask"})
 
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Inclusive:
     """A band edge that is itself quiet: a mark exactly at ``price`` cannot change the decision,
@@ -55,6 +57,7 @@ Edge = Decimal | Inclusive | None
 Band = tuple[Edge, Edge]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PositionView(PositionFigures):
     """One open position as a rule sees it. ``size`` is signed: positive long, negative short."""
@@ -203,6 +206,17 @@ class Rule(ABC, Generic[C]):
     def price_band(self, view: AccountView, position: PositionView) -> Band | None:
         """Quiet band of ``position`` for this rule (quote-sensitive rules only)."""
         return (None, None)
+
+    def decide_position(
+        self, view: AccountView, position: PositionView
+    ) -> tuple[list[Action], Band | None] | None:
+        """Optional, for a per-position rule (``bands_per_position``) whose band a quote left: its
+        decisions on ``position`` alone — what ``evaluate`` returns on a view listing only that
+        position — and the band ``price_band`` will give the position once the engine has committed
+        them (breach markers, requested stops). The engine's crossing path uses it to read the same
+        figures once instead of twice. None (the default): not offered; the engine evaluates,
+        commits, then asks ``price_band``."""
+        return None
 
     @property
     def bands_per_position(self) -> bool:

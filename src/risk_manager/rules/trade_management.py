@@ -153,15 +153,26 @@ class TradeManagement(Rule[TradeManagementConfig]):
         best = self._best(view, position)
         if best is None:
             return None
+        blocked, previous, existing = self._previous_stop(view, position)
+        if blocked:
+            return None
+        return self._decide(view, position, best, previous, existing)
+
+    def _decide(
+        self,
+        view: AccountView,
+        position: PositionView,
+        best: Decimal,
+        previous: Decimal | None,
+        existing: OrderEvent | None,
+    ) -> Action | None:
+        """The stop to place or move to now, given the best price and the stop a new one must beat."""
         found = self._target(position, best)
         if found is None:
             return None
         target, part, gain = found
         long = position.size > 0
         cid = position.contract_id
-        blocked, previous, existing = self._previous_stop(view, position)
-        if blocked:
-            return None
         if previous is not None and (target <= previous if long else target >= previous):
             return None
         # each figure is formatted once, for the reason and the inputs alike (a stop moves often)
@@ -218,8 +229,32 @@ class TradeManagement(Rule[TradeManagementConfig]):
         blocked, previous, _ = self._previous_stop(view, position)
         if blocked:
             return (None, None)  # waiting for its own stop, or unable to compare: no quote decides
-        tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
+        return self._band(position, previous, self._best(view, position))
+
+    def decide_position(
+        self, view: AccountView, position: PositionView
+    ) -> tuple[list[Action], Band | None] | None:
+        """``evaluate`` on this position and its band once the decision is committed, from one
+        reading of the best price and the stops (the crossing of a trailing edge, the usual
+        wake-up on a busy day). Committed, a placed stop blocks the rule until its order shows up;
+        a moved stop becomes the stop the next one must beat (it beat the working one)."""
+        if position.spec is None or position.size == 0:
+            return [], (None, None)
+        blocked, previous, existing = self._previous_stop(view, position)
+        if blocked:
+            return [], (None, None)
         best = self._best(view, position)
+        action = None if best is None else self._decide(view, position, best, previous, existing)
+        if action is None:
+            return [], self._band(position, previous, best)
+        if not isinstance(action, ModifyStop):
+            return [action], (None, None)  # a stop requested, none working: blocked until it shows
+        return [action], self._band(position, action.stop_price, best)
+
+    def _band(self, position: PositionView, previous: Decimal | None, best: Decimal | None) -> Band | None:
+        """``price_band`` once the stop to beat (``previous``) and the best price are known."""
+        assert position.spec is not None
+        tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
         gain = None if best is None else (best - entry) * sign / tick
         be, tr = self.config.breakeven, self.config.trailing
         # Triggers act at the level itself (profit >= trigger): exclusive edges.
