@@ -937,8 +937,10 @@ class Engine:
 
         A per-position rule re-run because the quote left its band on the quoted position is run on
         that position, and on any other whose band does not hold its own contract's quote (a band
-        a non-quote event moved): on every other position its decision cannot have changed."""
-        with self._guarded(account, now, out):
+        a non-quote event moved): on every other position its decision cannot have changed.
+
+        The fail-closed boundary of ``_guarded``, written as a try (no guard object per crossing)."""
+        try:
             if found is None:
                 found = self._rules(account)
             if left is not None and len(left) == 1 and found is not None and self._evaluate_one(
@@ -972,6 +974,8 @@ class Engine:
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
+        except Exception as exc:  # the account fails closed; the others go on
+            self._fail_closed(account, exc, now, out)
 
     def _evaluate_one(
         self,
@@ -1014,7 +1018,8 @@ class Engine:
         rule = dispatch.quote_rules[i]
         decided = rule.decide_position(view, account.position_views[cid])
         if decided is None:
-            actions, band = rule.evaluate(view if len(account.position_views) == 1 else view.scoped(due)), None
+            scoped = view if len(account.position_views) == 1 else view.scoped(due)
+            actions, band = rule.evaluate(scoped), None
         else:
             actions, band = decided
         if actions:
@@ -1035,8 +1040,7 @@ class Engine:
             band = rule.price_band(view, account.position_views[cid])
         bands = position.rule_bands
         bands[i] = _float_band(band)
-        _intersect(position, bands, dispatch)
-        self._bands.update(position)
+        _intersect(position, bands, dispatch)  # the caller (_on_quote) re-indexes the position
         return True
 
     def _due(
@@ -1460,11 +1464,22 @@ def _inclusive_hi(edge: Decimal) -> float:
     """The float h such that a received price p is strictly below h exactly when its exact value
     (``to_decimal(p)``, the shortest repr) is at most ``edge``: one step above the largest such p.
     (Rounding to the nearest float is monotonic, so the largest such p is float(edge) or the float
-    just below it.)"""
-    f = float(edge)
-    if to_decimal(f) > edge:
-        f = math.nextafter(f, -_INF)
-    return math.nextafter(f, _INF)
+    just below it.) Remembered per edge: the trailing edges of a contract's positions repeat."""
+    h = _INCLUSIVE_HI.get(edge)
+    if h is None:
+        f = float(edge)
+        if to_decimal(f) > edge:
+            f = math.nextafter(f, -_INF)
+        h = math.nextafter(f, _INF)
+        if len(_INCLUSIVE_HI) >= _INCLUSIVE_HI_KEPT:
+            _INCLUSIVE_HI.clear()
+        _INCLUSIVE_HI[edge] = h
+    return h
+
+
+# _inclusive_hi's answers by edge (a pure function's memo: equal Decimals give the same float).
+_INCLUSIVE_HI: dict[Decimal, float] = {}
+_INCLUSIVE_HI_KEPT = 4096
 
 
 def _closes_only(account: AccountState, order: OrderEvent) -> bool:

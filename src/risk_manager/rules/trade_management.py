@@ -16,11 +16,11 @@ whose price is unknown is left alone: the rule cannot prove the new one is tight
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
+from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.domain.values import TrueFalseOnly
 from risk_manager.rules.api import (
@@ -100,6 +100,18 @@ class TradeManagementConfig(RuleConfig):
         return self
 
 
+class _Move(NamedTuple):
+    """A stop to move to, with the reason and the inputs of the decision."""
+
+    stop: Decimal
+    reason: str
+    inputs: Inputs
+
+
+# Crossings remembered per rule (see decide_position) before the memo starts afresh.
+_CROSSINGS_KEPT = 4096
+
+
 class TradeManagement(Rule[TradeManagementConfig]):
     """RULE-012: move each position's stop to breakeven + offset once in profit by the trigger, then trail
     it behind the best price once past the activation; stops only tighten, never loosen."""
@@ -108,6 +120,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
     key = "trade_management"
     config_model = TradeManagementConfig
     triggers = frozenset({QuoteEvent, PositionEvent, OrderEvent})
+
+    def __init__(self, config: TradeManagementConfig) -> None:
+        super().__init__(config)
+        self._crossings: dict[tuple[object, ...], tuple[_Move | None, Band | None]] = {}
 
     @property
     def quote_sensitive(self) -> bool:
@@ -156,32 +172,25 @@ class TradeManagement(Rule[TradeManagementConfig]):
         blocked, previous, existing = self._previous_stop(view, position)
         if blocked:
             return None
-        return self._decide(view, position, best, previous, existing)
+        move = self._move(position, best, previous)
+        return None if move is None else self._action(view, position, move, existing)
 
-    def _decide(
-        self,
-        view: AccountView,
-        position: PositionView,
-        best: Decimal,
-        previous: Decimal | None,
-        existing: OrderEvent | None,
-    ) -> Action | None:
-        """The stop to place or move to now, given the best price and the stop a new one must beat."""
+    def _move(self, position: PositionView, best: Decimal, previous: Decimal | None) -> _Move | None:
+        """The stop to move to now (with its reason and inputs), given the best price and the stop a
+        new one must beat; None when no stop beats it."""
         found = self._target(position, best)
         if found is None:
             return None
         target, part, gain = found
-        long = position.size > 0
-        cid = position.contract_id
-        if previous is not None and (target <= previous if long else target >= previous):
+        if previous is not None and (target <= previous if position.size > 0 else target >= previous):
             return None
         # each figure is formatted once, for the reason and the inputs alike (a stop moves often)
         was = "none" if previous is None else str(previous)
         entry, best_text, stop = str(position.average_price), str(best), str(target)
         ticks = f"{gain.normalize():f}"
         why = (
-            f"{cid} {position.size:+d}: best {best_text} is {ticks} ticks from entry {entry}: "
-            f"{part} stop {stop} (was {was})"
+            f"{position.contract_id} {position.size:+d}: best {best_text} is {ticks} ticks from entry "
+            f"{entry}: {part} stop {stop} (was {was})"
         )
         inputs = (
             ("entry", entry),
@@ -191,25 +200,32 @@ class TradeManagement(Rule[TradeManagementConfig]):
             ("previous_stop", was),
             ("part", part),
         )
+        return _Move(target, why, inputs)
+
+    def _action(
+        self, view: AccountView, position: PositionView, move: _Move, existing: OrderEvent | None
+    ) -> Action:
+        """Place the stop when none is working, else move the working one."""
         if existing is None:
+            long = position.size > 0
             return PlaceStop(
                 account_id=view.account_id,
                 rule=self.id,
-                contract_id=cid,
-                stop_price=target,
+                contract_id=position.contract_id,
+                stop_price=move.stop,
                 side=int(OrderSide.SELL if long else OrderSide.BUY),
                 size=position.abs_size,
-                reason=why,
-                inputs=inputs,
+                reason=move.reason,
+                inputs=move.inputs,
             )
         return ModifyStop(
             account_id=view.account_id,
             rule=self.id,
-            contract_id=cid,
+            contract_id=position.contract_id,
             order_id=existing.order_id,
-            stop_price=target,
-            reason=why,
-            inputs=inputs,
+            stop_price=move.stop,
+            reason=move.reason,
+            inputs=move.inputs,
         )
 
     @property
@@ -237,19 +253,48 @@ class TradeManagement(Rule[TradeManagementConfig]):
         """``evaluate`` on this position and its band once the decision is committed, from one
         reading of the best price and the stops (the crossing of a trailing edge, the usual
         wake-up on a busy day). Committed, a placed stop blocks the rule until its order shows up;
-        a moved stop becomes the stop the next one must beat (it beat the working one)."""
-        if position.spec is None or position.size == 0:
+        a moved stop becomes the stop the next one must beat (it beat the working one).
+
+        What follows from the figures alone (the move, its reason, the band) is remembered by those
+        figures: the copies of a copied trade cross the same edge at the same quote with the same
+        entry, best price and stop, and only the account and the order differ."""
+        spec = position.spec
+        if spec is None or position.size == 0:
             return [], (None, None)
         blocked, previous, existing = self._previous_stop(view, position)
         if blocked:
             return [], (None, None)
         best = self._best(view, position)
-        action = None if best is None else self._decide(view, position, best, previous, existing)
-        if action is None:
-            return [], self._band(position, previous, best)
-        if not isinstance(action, ModifyStop):
-            return [action], (None, None)  # a stop requested, none working: blocked until it shows
-        return [action], self._band(position, action.stop_price, best)
+        # str() in the key: equal Decimals written differently (2.5, 2.50) give different reasons
+        key = (
+            position.contract_id,
+            position.size,
+            str(position.average_price),
+            str(spec.tick_size),
+            None if best is None else str(best),
+            None if previous is None else str(previous),
+            existing is None,
+        )
+        crossing = self._crossings.get(key)
+        if crossing is None:
+            crossing = self._crossing(position, best, previous, placing=existing is None)
+            if len(self._crossings) >= _CROSSINGS_KEPT:
+                self._crossings.clear()
+            self._crossings[key] = crossing
+        move, band = crossing
+        if move is None:
+            return [], band
+        return [self._action(view, position, move, existing)], band
+
+    def _crossing(
+        self, position: PositionView, best: Decimal | None, previous: Decimal | None, *, placing: bool
+    ) -> tuple[_Move | None, Band | None]:
+        move = None if best is None else self._move(position, best, previous)
+        if move is None:
+            return None, self._band(position, previous, best)
+        if placing:
+            return move, (None, None)  # a stop requested, none working: blocked until it shows up
+        return move, self._band(position, move.stop, best)
 
     def _band(self, position: PositionView, previous: Decimal | None, best: Decimal | None) -> Band | None:
         """``price_band`` once the stop to beat (``previous``) and the best price are known."""
