@@ -110,6 +110,19 @@ class _Move(NamedTuple):
 
 # Crossings remembered per rule (see decide_position) before the memo starts afresh.
 _CROSSINGS_KEPT = 4096
+# The figures a crossing follows from: entry, tick size, best price, the stop to beat.
+_Figures = tuple[Decimal, Decimal, Decimal | None, Decimal | None]
+
+
+def _written_alike(these: _Figures, those: _Figures) -> bool:
+    """Equal figures (they are one memo key) also written alike: 2.5 and 2.50 are equal, but a
+    reason shows each as written. Same exponent and sign, with the value equal, is the same text."""
+    for a, b in zip(these, those, strict=True):
+        if a is not b and (
+            a is None or b is None or not a.same_quantum(b) or a.is_signed() != b.is_signed()
+        ):
+            return False
+    return True
 
 
 class TradeManagement(Rule[TradeManagementConfig]):
@@ -123,7 +136,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
 
     def __init__(self, config: TradeManagementConfig) -> None:
         super().__init__(config)
-        self._crossings: dict[tuple[object, ...], tuple[_Move | None, Band | None]] = {}
+        self._crossings: dict[tuple[object, ...], tuple[_Figures, _Move | None, Band | None]] = {}
 
     @property
     def quote_sensitive(self) -> bool:
@@ -265,23 +278,15 @@ class TradeManagement(Rule[TradeManagementConfig]):
         if blocked:
             return [], (None, None)
         best = self._best(view, position)
-        # str() in the key: equal Decimals written differently (2.5, 2.50) give different reasons
-        key = (
-            position.contract_id,
-            position.size,
-            str(position.average_price),
-            str(spec.tick_size),
-            None if best is None else str(best),
-            None if previous is None else str(previous),
-            existing is None,
-        )
+        figures = (position.average_price, spec.tick_size, best, previous)
+        key = (position.contract_id, position.size, existing is None, *figures)
         crossing = self._crossings.get(key)
-        if crossing is None:
-            crossing = self._crossing(position, best, previous, placing=existing is None)
+        if crossing is None or not _written_alike(crossing[0], figures):
+            crossing = (figures, *self._crossing(position, best, previous, placing=existing is None))
             if len(self._crossings) >= _CROSSINGS_KEPT:
                 self._crossings.clear()
             self._crossings[key] = crossing
-        move, band = crossing
+        _, move, band = crossing
         if move is None:
             return [], band
         return [self._action(view, position, move, existing)], band
