@@ -181,10 +181,22 @@ class ContractIndex(Generic[A, P]):
 
     def quiet(self, last: float | None, book: tuple[float, float] | None) -> bool:
         """True when the last price (if any) is inside every last-price band and the book (the lower
-        and the higher of bid and ask, if any) inside every book band: O(1)."""
-        return (last is None or self.last.quiet(last, last)) and (
-            book is None or self.book.quiet(book[0], book[1])
-        )
+        and the higher of bid and ask, if any) inside every book band: O(1).
+
+        Every quote of a contract with open positions asks this, so the usual answer (the heap tops
+        hold both prices strictly inside) is given here without calling into the bands."""
+        if last is not None:
+            bands = self.last
+            lows, highs = bands._lows, bands._highs
+            if (lows and -lows[0][0] >= last) or (highs and highs[0][0] <= last):
+                if not bands.quiet(last, last):
+                    return False
+        if book is not None:
+            bands = self.book
+            lows, highs = bands._lows, bands._highs
+            if (lows and -lows[0][0] >= book[0]) or (highs and highs[0][0] <= book[1]):
+                return bands.quiet(book[0], book[1])
+        return True
 
     def crossed(self, last: float | None, book: tuple[float, float] | None) -> list[BandEntry[A, P]]:
         """The positions whose last-price or book band the quote leaves, in registration order (as

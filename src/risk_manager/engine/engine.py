@@ -398,6 +398,8 @@ class Engine:
 
     def _tick(self, now: datetime) -> datetime:
         """Engine time never goes backwards: an older timestamp is taken as the current time."""
+        if now is self._now:
+            return now  # the time of the previous event (a replayed line's events share one)
         if now.tzinfo is None:
             raise ValueError(f"engine time must be timezone-aware UTC, got naive {now!r}")
         if self._now is not None and now < self._now:
