@@ -135,6 +135,18 @@ class AccountView:
         view.connection_lost_since = self.connection_lost_since
         return view
 
+    def after_decisions(self, committed: bool) -> AccountView:
+        """The same account at the same instant as a timer or a refresh sees it (no event, no
+        changes), sharing what this view already computed: the engine's band and wake-up refresh
+        right after an event's evaluation. ``committed``: decisions were recorded since this view
+        was made (the memo is dropped; the unrealized sums hold: decisions move no position and
+        no quote)."""
+        if committed:
+            self.decisions_committed()
+        view = self.scoped(self._state.position_views)
+        view.event, view.changes = None, {}
+        return view
+
     def position(self, contract_id: str) -> PositionView | None:
         return self._state.position_views.get(contract_id)
 
