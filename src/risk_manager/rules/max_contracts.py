@@ -35,7 +35,7 @@ def count_warnings(
     The contract-count twin of rules.base.warning_alerts (same ``<subject>:warn:<fraction>`` subjects,
     so the engine's once-per-day markers apply), worded in contracts instead of dollars.
     """
-    fraction = due_warning(view, rule, subject, lambda f: Decimal(count) >= limit * f)
+    fraction = due_warning(view, rule, subject, lambda f: count >= limit * f)  # exact: int vs Decimal
     if fraction is None:
         return []
     # The real share of the limit, not the threshold crossed: 4 of 4 is 100%, not "reached 90%".
