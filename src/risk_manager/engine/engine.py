@@ -1296,13 +1296,14 @@ class Engine:
 
     @staticmethod
     def _clear_markers(account: AccountState, subject: str, *, prefix: bool) -> None:
+        # In place: most calls find nothing to remove, and rebuilding the set costs as much as
+        # scanning it.
         if prefix:
             nested = subject + ":"
-            account.breaches = {
-                b for b in account.breaches if not (b[1] == subject or b[1].startswith(nested))
-            }
+            cleared = [b for b in account.breaches if b[1] == subject or b[1].startswith(nested)]
         else:
-            account.breaches = {b for b in account.breaches if b[1] != subject}
+            cleared = [b for b in account.breaches if b[1] == subject]
+        account.breaches.difference_update(cleared)
 
     @staticmethod
     def _clear_rule_markers(account: AccountState, rule: str) -> None:

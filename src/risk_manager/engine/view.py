@@ -12,7 +12,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
-from risk_manager.domain.windows import in_window
+from risk_manager.domain.windows import count_in_window
 from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
 
@@ -212,7 +212,7 @@ class AccountView:
         """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
         the last hour is kept)."""
         now = self.now
-        return sum(1 for t, _ in self._state.recent_orders if in_window(t, now, window))
+        return count_in_window((t for t, _ in self._state.recent_orders), now, window)
 
     @property
     def executions_today(self) -> int:
