@@ -117,6 +117,7 @@ _NOT_YET_WORKING = frozenset({OrderStatus.PENDING, OrderStatus.SUSPENDED})
 # one arriving later than this is not that execution's own change but a later open or grow.
 _KEPT_FILL_WINDOW = timedelta(seconds=5)
 _INF = math.inf
+_MAX_LOCK_TEXTS = 1024  # lockout descriptions kept (see Engine._describe_lock)
 # Quiet bands are shrunk by this relative margin when turned into floats, so that float rounding
 # of a received price can never put a quote "inside" a band it is exactly on the edge of.
 _BAND_MARGIN = 1e-9
@@ -205,6 +206,7 @@ class Engine:
         # (the persistence layer reads it; off by default: nothing to pay on the quote path).
         self.record_changes = False
         self._log: ChangeLog | None = None  # this call's changes, made on the first one
+        self._lock_texts: dict[int, tuple[Lockout, TradingCalendar, str]] = {}  # see _describe_lock
 
     # ---- public API ------------------------------------------------------------------------
 
@@ -1188,12 +1190,22 @@ class Engine:
         return actions
 
     def _describe_lock(self, lockout: Lockout) -> str:
+        # Asked on every order and position event while locked (each is cancelled or closed), and
+        # showing a time is slow: written once per lockout and calendar. The entry keeps both, so
+        # that the lockout's id cannot be reused while it is cached.
+        cached = self._lock_texts.get(id(lockout))
+        if cached is not None and cached[0] is lockout and cached[1] is self.calendar:
+            return cached[2]
         scope = f"{lockout.symbol} " if lockout.scope == "symbol" else ""
         if lockout.until is not None:
             end = f"until {self.calendar.show(lockout.until)}"
         else:
             end = f"until {lockout.condition} clears"
-        return f"{scope}lockout by {lockout.rule} {end} ({lockout.reason})"
+        text = f"{scope}lockout by {lockout.rule} {end} ({lockout.reason})"
+        if len(self._lock_texts) >= _MAX_LOCK_TEXTS:
+            self._lock_texts.clear()
+        self._lock_texts[id(lockout)] = (lockout, self.calendar, text)
+        return text
 
     def _commit(self, account: AccountState, actions: list[Action], now: datetime, out: list[Action]) -> None:
         """Record what the decisions change in the engine's own state, then emit them."""

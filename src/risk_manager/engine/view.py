@@ -32,6 +32,7 @@ class AccountView:
         "_positions",
         "_quotes",
         "_state",
+        "_stops",
         "_totals",
         "calendar",
         "changes",
@@ -63,6 +64,8 @@ class AccountView:
         # position.
         self._totals: dict[str, tuple[Decimal, int]] = {}
         self._memo: dict[Hashable, Any] = {}  # see memo(); emptied when decisions are committed
+        # (contract id, closing side) -> the first working protective stop: see protective_stop.
+        self._stops: dict[tuple[str, int], OrderEvent] | None = None
         self.now = now
         self.event = event
         self.contracts = contracts
@@ -128,7 +131,7 @@ class AccountView:
         decision on the other positions a quote cannot have changed."""
         view = AccountView.__new__(AccountView)
         view._state, view._quotes = self._state, self._quotes
-        view._totals, view._memo = self._totals, self._memo
+        view._totals, view._memo, view._stops = self._totals, self._memo, self._stops
         view._positions = positions
         view.now, view.event, view.changes = self.now, self.event, self.changes
         view.contracts, view.calendar, view.warn_at = self.contracts, self.calendar, self.warn_at
@@ -191,16 +194,18 @@ class AccountView:
 
     def protective_stop(self, position: PositionView) -> OrderEvent | None:
         """A working Stop/TrailingStop on the position's contract, on the closing side."""
-        closing_side = OrderSide.SELL if position.size > 0 else OrderSide.BUY
-        contract_id = position.contract_id
-        for order in self._state.working_orders.values():  # orders_in, inlined: runs per crossing
-            if (
-                order.contract_id == contract_id
-                and order.type in PROTECTIVE_TYPES
-                and order.side == closing_side
-            ):
-                return order
-        return None
+        stops = self._stops
+        if stops is None:
+            # Asked for every position by RULE-008 and RULE-012, for bands and decisions alike: the
+            # orders are read once per view (they do not change while it lives), the first
+            # matching one in order kept, as a scan would find it.
+            stops = self._stops = {}
+            for order in self._state.working_orders.values():
+                if order.type in PROTECTIVE_TYPES:
+                    stops.setdefault((order.contract_id, order.side), order)
+        return stops.get(
+            (position.contract_id, OrderSide.SELL if position.size > 0 else OrderSide.BUY)
+        )
 
     def stop_requested(self, contract_id: str) -> Decimal | None:
         """RULE-012: the last stop price the engine requested for this contract's position."""
