@@ -598,7 +598,7 @@ class Engine:
                 unlocks = len(out)
                 self._apply_account(account, event, now, out)
                 # A lockout ended re-arms its rule's markers: treated as changing everything.
-                if not any(isinstance(a, Unlock) for a in out[unlocks:]):
+                if len(out) == unlocks or not any(isinstance(a, Unlock) for a in out[unlocks:]):
                     changed = BAND_ACCOUNT
             actions = self._gate(account, event, changes, now, kept)
             if changes:

@@ -58,6 +58,16 @@ def day_pnl(
     Unknown marks (no quote yet, unknown tick spec) are left out of the sum and counted, never
     taken as zero P&L: the caller reports them so the number is not mistaken for a complete one.
     """
+    # Asked by the rule's decision and again for every position's band: summed once per view.
+    return view.memo(
+        ("day_pnl", include_fees, include_unrealized, source),
+        lambda: _day_pnl(view, include_fees, include_unrealized, source),
+    )
+
+
+def _day_pnl(
+    view: AccountView, include_fees: bool, include_unrealized: bool, source: PnlSource
+) -> tuple[Decimal, int]:
     value = realized(view, include_fees, source)
     if not include_unrealized:
         return value, 0
