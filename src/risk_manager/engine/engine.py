@@ -92,7 +92,17 @@ from risk_manager.engine.state import (
 from risk_manager.engine.status import account_status, enforcement_status
 from risk_manager.engine.timers import Timer, TimerKind
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.api import Band, Inclusive, PositionView, Rule
+from risk_manager.rules.api import (
+    BAND_ACCOUNT,
+    BAND_DAY,
+    BAND_MARKERS,
+    BAND_ORDERS,
+    BAND_STOPS,
+    Band,
+    Inclusive,
+    PositionView,
+    Rule,
+)
 
 ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
@@ -107,6 +117,7 @@ _NOT_YET_WORKING = frozenset({OrderStatus.PENDING, OrderStatus.SUSPENDED})
 # one arriving later than this is not that execution's own change but a later open or grow.
 _KEPT_FILL_WINDOW = timedelta(seconds=5)
 _INF = math.inf
+_MAX_LOCK_TEXTS = 1024  # lockout descriptions kept (see Engine._describe_lock)
 # Quiet bands are shrunk by this relative margin when turned into floats, so that float rounding
 # of a received price can never put a quote "inside" a band it is exactly on the edge of.
 _BAND_MARGIN = 1e-9
@@ -136,6 +147,8 @@ class _Dispatch:
     book_rules: tuple[int, ...]  # ... against bid and ask
     position_rules: frozenset[int]  # indices of the per-position quote rules
     position_rule_index: Mapping[int, int]  # id(rule) -> its index, of the per-position quote rules
+    band_reads: tuple[frozenset[str], ...]  # per quote rule: Rule.band_reads
+    quote_rule_index: Mapping[str, int]  # rule id -> its index, of the quote rules
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -156,6 +169,8 @@ class _Dispatch:
             tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
             {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position},
+            tuple(r.band_reads for r in quote_rules),
+            {r.id: i for i, r in enumerate(quote_rules)},
         )
 
 
@@ -191,6 +206,7 @@ class Engine:
         # (the persistence layer reads it; off by default: nothing to pay on the quote path).
         self.record_changes = False
         self._log: ChangeLog | None = None  # this call's changes, made on the first one
+        self._lock_texts: dict[int, tuple[Lockout, TradingCalendar, str]] = {}  # see _describe_lock
 
     # ---- public API ------------------------------------------------------------------------
 
@@ -557,24 +573,40 @@ class Engine:
             locked_before = False
             # The contracts whose positions' inputs the event changes (None: the whole account).
             touched = None if isinstance(event, AccountEvent) else {event.contract_id}
+            # For the quiet bands (see _stale_bands): the positions the event changed, and what
+            # else it changed (a BAND_INPUTS name; None: nothing else, or everything when no
+            # position is listed either).
+            moved: set[str] = set()
+            changed: str | None = None
             if isinstance(event, PositionEvent):
                 kept = account.kept_fills.pop(event.contract_id, None)
                 changes = self._apply_position(account, event, now)
+                moved.add(event.contract_id)
             elif isinstance(event, OrderEvent):
                 replaced = account.working_orders.get(event.order_id)
                 if replaced is not None and touched is not None:
                     touched.add(replaced.contract_id)  # an order id seen in another contract
                 self._apply_order(account, event)
+                changed = BAND_ORDERS
             elif isinstance(event, TradeEvent):
                 locked_before = account.lockouts.covering(root_of(event.contract_id)) is not None
+                before = account.position_views.get(event.contract_id)
                 if not self._apply_trade(account, event, now):
                     return  # a duplicate or an earlier day's execution: nothing to decide
+                if account.position_views.get(event.contract_id) is not before:
+                    moved.add(event.contract_id)  # contracts marked closing: its open size changed
+                changed = BAND_DAY
             else:
+                unlocks = len(out)
                 self._apply_account(account, event, now, out)
+                # A lockout ended re-arms its rule's markers: treated as changing everything.
+                if len(out) == unlocks or not any(isinstance(a, Unlock) for a in out[unlocks:]):
+                    changed = BAND_ACCOUNT
             actions = self._gate(account, event, changes, now, kept)
             if changes:
                 actions.extend(self._unknown_contracts(account, changes))
             found = self._rules(account)
+            view: AccountView | None = None
             if found is not None:
                 view = self._view(account, now, event, changes, found[0])
                 dispatch = found[1]
@@ -591,12 +623,16 @@ class Engine:
             self._commit(account, actions, now, out)
             if isinstance(event, TradeEvent) and not locked_before:
                 self._keep_triggering_fill(account, event, actions, now)
-            # An account event (balance, canTrade) can end lockouts, which re-arms rule markers on
-            # every position; the others touch their own contract and what their decisions name.
-            # An order update moves no P&L: without a decision, account-level bands stay as they are.
-            concerned = None if touched is None else _concerned(touched, actions)
-            positions_only = isinstance(event, OrderEvent) and not actions
-            self._refresh(account, now, concerned=concerned, positions_only=positions_only)
+            stale = None
+            if self.fast_path and (moved or changed is not None) and found is not None:
+                stale = _stale_bands(found[1], moved, changed, touched or set(), actions)
+            self._refresh(
+                account,
+                now,
+                concerned=None if stale is None else stale[1],
+                only=None if stale is None else stale[0],
+                view=None if view is None else view.after_decisions(bool(actions)),
+            )
 
     @staticmethod
     def _keep_triggering_fill(
@@ -1169,12 +1205,22 @@ class Engine:
         return actions
 
     def _describe_lock(self, lockout: Lockout) -> str:
+        # Asked on every order and position event while locked (each is cancelled or closed), and
+        # showing a time is slow: written once per lockout and calendar. The entry keeps both, so
+        # that the lockout's id cannot be reused while it is cached.
+        cached = self._lock_texts.get(id(lockout))
+        if cached is not None and cached[0] is lockout and cached[1] is self.calendar:
+            return cached[2]
         scope = f"{lockout.symbol} " if lockout.scope == "symbol" else ""
         if lockout.until is not None:
             end = f"until {self.calendar.show(lockout.until)}"
         else:
             end = f"until {lockout.condition} clears"
-        return f"{scope}lockout by {lockout.rule} {end} ({lockout.reason})"
+        text = f"{scope}lockout by {lockout.rule} {end} ({lockout.reason})"
+        if len(self._lock_texts) >= _MAX_LOCK_TEXTS:
+            self._lock_texts.clear()
+        self._lock_texts[id(lockout)] = (lockout, self.calendar, text)
+        return text
 
     def _commit(self, account: AccountState, actions: list[Action], now: datetime, out: list[Action]) -> None:
         """Record what the decisions change in the engine's own state, then emit them."""
@@ -1277,13 +1323,14 @@ class Engine:
 
     @staticmethod
     def _clear_markers(account: AccountState, subject: str, *, prefix: bool) -> None:
+        # In place: most calls find nothing to remove, and rebuilding the set costs as much as
+        # scanning it.
         if prefix:
             nested = subject + ":"
-            account.breaches = {
-                b for b in account.breaches if not (b[1] == subject or b[1].startswith(nested))
-            }
+            cleared = [b for b in account.breaches if b[1] == subject or b[1].startswith(nested)]
         else:
-            account.breaches = {b for b in account.breaches if b[1] != subject}
+            cleared = [b for b in account.breaches if b[1] == subject]
+        account.breaches.difference_update(cleared)
 
     @staticmethod
     def _clear_rule_markers(account: AccountState, rule: str) -> None:
@@ -1295,16 +1342,18 @@ class Engine:
         now: datetime,
         woken: str | None = None,
         concerned: set[str] | None = None,
-        positions_only: bool = False,
+        only: Set[int] | None = None,
+        view: AccountView | None = None,
     ) -> None:
         """Recompute the account's quiet bands and rule wake-ups after its state changed.
 
         ``woken`` is the rule just evaluated by its own timer: asking again for a time not after
         ``now`` would loop forever, so such an answer means "nothing more to wait for".
-        ``concerned``: the contracts whose positions the change can have touched (see _concerned);
+        ``concerned``: the contracts whose positions the change can have touched (see _stale_bands);
         the other positions keep the bands of their per-position rules (None: recompute all).
-        ``positions_only``: nothing an account-level rule reads changed (an order update that led to
-        no decision): only the per-position rules' bands on the concerned contracts are recomputed.
+        ``only``: with ``concerned``, the quote rules (indices) whose bands the change can have
+        moved (None: all of them); the others keep theirs.
+        ``view``: the account as it is now, when the caller has one (AccountView.after_decisions).
         """
         found = self._rules(account)
         dispatch = found[1] if found is not None else None
@@ -1316,12 +1365,13 @@ class Engine:
                 position.rule_bands = []
                 self._bands.update(position)
             return
-        view = self._view(account, now, None, None, found[0] if found is not None else None)
+        if view is None:
+            view = self._view(account, now, None, None, found[0] if found is not None else None)
         if concerned is None:
             self._compute_bands(account, view, dispatch, None)
-        else:
-            only = dispatch.position_rules if positions_only else dispatch.every_rule
-            self._compute_bands(account, view, dispatch, only, concerned)
+        elif only is None or only:
+            rules = dispatch.every_rule if only is None else only
+            self._compute_bands(account, view, dispatch, rules, concerned)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             current = self._wakeups.get(key)
@@ -1422,6 +1472,48 @@ def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None
         if contract_id is not None:
             contracts.add(contract_id)
     return contracts
+
+
+def _stale_bands(
+    dispatch: _Dispatch, moved: Set[str], changed: str | None, orders: Set[str], actions: list[Action]
+) -> tuple[set[int], set[str]] | None:
+    """The quote rules (indices) whose quiet bands an account event can have moved, and the
+    contracts on which the per-position ones can have moved (None: every band of the account).
+
+    ``moved``: the contracts whose position the event changed (every band reads the positions: a
+    per-position band its own, an account-level band all of them); ``changed``: what else the event
+    changed (a BAND_INPUTS name: the rules reading it), with ``orders`` the contracts of the orders
+    an order update changed. A decision changes its rule's breach markers (and other rules'
+    markers, for a band reading them), a requested stop the stops; one naming a contract concerns
+    it. Lockouts taken or ended are treated as changing everything. A band that reads nothing the
+    event changed is kept: it was computed from the same inputs, but for quotes still inside it."""
+    rules: set[int] = set(dispatch.every_rule) if moved else set()
+    contracts = set(moved)
+    kinds: set[str] = set()
+    if changed is not None:
+        kinds.add(changed)
+        if changed == BAND_ORDERS:
+            contracts |= orders
+    for action in actions:
+        if isinstance(action, LockAccount | Unlock):
+            return None
+        contract_id = getattr(action, "contract_id", None)
+        subject = action.subject
+        if contract_id is None and subject is not None and subject.startswith("pos:"):
+            contract_id = subject.split(":", 2)[1]
+        if contract_id is not None:
+            contracts.add(contract_id)
+        if subject is not None:
+            kinds.add(BAND_MARKERS)
+            own = dispatch.quote_rule_index.get(action.rule)
+            if own is not None:
+                rules.add(own)
+        if isinstance(action, PlaceStop | ModifyStop):
+            kinds.add(BAND_STOPS)
+    for i, reads in enumerate(dispatch.band_reads):
+        if not reads.isdisjoint(kinds):
+            rules.add(i)
+    return rules, contracts
 
 
 def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:

@@ -37,6 +37,15 @@ QUOTE_PRICES: dict[str, frozenset[str]] = {
 }
 ALL_QUOTE_PRICES = frozenset({"last", "bid", "ask"})
 
+# What a quiet band may read besides the positions, their quotes and its own rule's breach markers
+# (``Rule.band_reads``): after an event that changed none of what a band reads, the engine keeps it.
+BAND_ORDERS = "orders"  # the working orders
+BAND_STOPS = "stops"  # the stops the engine requested (stop_requested)
+BAND_DAY = "day"  # the trading day's counters: realized P&L, fees, executions
+BAND_ACCOUNT = "account"  # the balance (and the day's opening balance), canTrade
+BAND_MARKERS = "markers"  # other rules' breach markers
+BAND_INPUTS = frozenset({BAND_ORDERS, BAND_STOPS, BAND_DAY, BAND_ACCOUNT, BAND_MARKERS})
+
 
 
 @fast_init
@@ -224,6 +233,15 @@ class Rule(ABC, Generic[C]):
         orders, its breach markers): a quote of another contract cannot move it. False for sums
         over the account (RULE-003/013), whose bands share the distance to the limit."""
         return False
+
+    @property
+    def band_reads(self) -> frozenset[str]:
+        """What the rule's quiet band reads (``BAND_INPUTS`` names) besides the positions (its own,
+        or all of them for an account-level band), their quotes and the rule's own breach markers.
+        The engine recomputes a band after an account event only when the event or its decisions
+        changed one of these, a position the band reads, or the rule's markers: a rule that leaves
+        one out must not read it. Default: everything."""
+        return BAND_INPUTS
 
     @property
     def band_prices(self) -> frozenset[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import Literal
 
@@ -10,7 +11,16 @@ from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, 
 from risk_manager.domain.money import money
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
-from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
+from risk_manager.rules.api import (
+    BAND_ACCOUNT,
+    BAND_DAY,
+    QUOTE_PRICES,
+    AccountView,
+    Band,
+    PositionView,
+    Rule,
+    RuleConfig,
+)
 from risk_manager.rules.base import band_for_pnl, hard_lockout, next_threshold, warning_alerts
 
 SUBJECT = "account"
@@ -48,6 +58,16 @@ def day_pnl(
     Unknown marks (no quote yet, unknown tick spec) are left out of the sum and counted, never
     taken as zero P&L: the caller reports them so the number is not mistaken for a complete one.
     """
+    # Asked by the rule's decision and again for every position's band: summed once per view.
+    return view.memo(
+        ("day_pnl", include_fees, include_unrealized, source),
+        lambda: _day_pnl(view, include_fees, include_unrealized, source),
+    )
+
+
+def _day_pnl(
+    view: AccountView, include_fees: bool, include_unrealized: bool, source: PnlSource
+) -> tuple[Decimal, int]:
     value = realized(view, include_fees, source)
     if not include_unrealized:
         return value, 0
@@ -74,14 +94,21 @@ def pnl_inputs(
 
 
 def account_band(
-    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, position: PositionView
+    view: AccountView,
+    rule_id: str,
+    value: Callable[[], Decimal],
+    limit: Decimal,
+    position: PositionView,
+    key: Hashable,
 ) -> Band | None:
-    """Quiet mark band of one position for an account-level P&L sum against ``limit``.
+    """Quiet mark band of one position for an account-level P&L sum (``value()``) against ``limit``.
 
     The distance to the next level (the limit or an unfired warning) is split evenly between the
     positions whose P&L is known, so no combination of quotes inside every band can reach it.
     Only the side towards the limit is bounded: moving away never produces a decision (warnings
     fire once per day). A position without a quote gets no band: its first quote changes the sum.
+    The sum and the share are the same for every position: computed once per view, under ``key``
+    (which must name the sum and the limit).
     """
     if view.breached(rule_id, SUBJECT):
         return (None, None)  # already enforced today: no quote can produce another decision
@@ -92,7 +119,7 @@ def account_band(
         return None
     pnl_now = position.unrealized_at(mark)
     assert pnl_now is not None  # spec is known
-    share = view.memo(("account_band", rule_id, value, limit), lambda: _share(view, rule_id, value, limit))
+    share = view.memo(key, lambda: _share(view, rule_id, value(), limit))
     if share is None:
         return None
     if limit < 0:
@@ -122,8 +149,20 @@ def day_pnl_band(
     """Quiet band of a day-P&L rule (003, 013): unbounded when quotes do not enter the sum."""
     if not include_unrealized:
         return (None, None)
-    value, _ = day_pnl(view, include_fees, True, source)
-    return account_band(view, rule_id, value, level, position)
+    return account_band(
+        view,
+        rule_id,
+        lambda: day_pnl(view, include_fees, True, source)[0],
+        level,
+        position,
+        ("day_pnl_band", rule_id, include_fees, level, source),
+    )
+
+
+def day_pnl_reads(source: PnlSource) -> frozenset[str]:
+    """What a day-P&L band (day_pnl_band) reads besides the positions, their quotes and its rule's
+    markers: the day's counters, and the balance when the realized part comes from it."""
+    return frozenset({BAND_DAY, BAND_ACCOUNT}) if source == "balance" else frozenset({BAND_DAY})
 
 
 def pnl_basis(include_fees: bool, include_unrealized: bool, source: PnlSource = "trades") -> str:
@@ -153,6 +192,10 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
     @property
     def quote_sensitive(self) -> bool:
         return self.config.include_unrealized
+
+    @property
+    def band_reads(self) -> frozenset[str]:
+        return day_pnl_reads(self.config.pnl_source)
 
     @property
     def band_prices(self) -> frozenset[str]:

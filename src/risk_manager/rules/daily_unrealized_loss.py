@@ -11,7 +11,7 @@ from risk_manager.domain.money import money
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
-from risk_manager.rules.base import band_for_pnl, warning_alerts
+from risk_manager.rules.base import band_for_pnl, passed_warning, warning_alerts
 
 PriceSource = Literal["last", "mid", "exit_side"]
 
@@ -99,6 +99,10 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         return True
 
     @property
+    def band_reads(self) -> frozenset[str]:
+        return frozenset()  # the position, its quote and this rule's markers only
+
+    @property
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 
@@ -113,8 +117,7 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         # lower one counts as passed, see due_warning), and the limit until enforced. Only a falling
         # P&L can reach them; a rising one decides nothing (markers re-arm on position events,
         # which are evaluated anyway).
-        announced = [f for f in view.warn_at if view.breached(self.id, f"{subject}:warn:{f}")]
-        passed = max(announced, default=Decimal(0))
+        passed = passed_warning(view, self.id, subject)
         levels = [limit * f for f in view.warn_at if f > passed]
         if not view.breached(self.id, subject):
             levels.append(limit)
