@@ -8,7 +8,7 @@ from typing import Literal
 
 from risk_manager.domain.actions import Action, Inputs
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
-from risk_manager.domain.money import money
+from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import (
@@ -103,8 +103,12 @@ def account_band(
 ) -> Band | None:
     """Quiet mark band of one position for an account-level P&L sum (``value()``) against ``limit``.
 
-    The distance to the next level (the limit or an unfired warning) is split evenly between the
-    positions whose P&L is known, so no combination of quotes inside every band can reach it.
+    The distance to the next level (the limit or an unfired warning) is split between the positions
+    whose P&L is known in proportion to what a tick moves each (open size x tick value), so that
+    every one of them may move the same number of ticks against the account before it is
+    re-evaluated, and no combination of quotes inside every band can reach the level. (Split evenly
+    in dollars instead, a position worth $12.50 a tick next to one worth $0.50 would use its half
+    in a few ticks, and keep being woken at half of what remains while the other one sleeps.)
     Only the side towards the limit is bounded: moving away never produces a decision (warnings
     fire once per day). A position without a quote gets no band: its first quote changes the sum.
     The sum and the share are the same for every position: computed once per view, under ``key``
@@ -119,22 +123,29 @@ def account_band(
         return None
     pnl_now = position.unrealized_at(mark)
     assert pnl_now is not None  # spec is known
-    share = view.memo(key, lambda: _share(view, rule_id, value(), limit))
-    if share is None:
+    room = view.memo(key, lambda: _room(view, rule_id, value(), limit))
+    if room is None:
         return None
+    share = room * abs(position.open_size) * position.spec.tick_value
     if limit < 0:
         return band_for_pnl(position, pnl_now, pnl_now - share, None, mark)
     return band_for_pnl(position, pnl_now, None, pnl_now + share, mark)
 
 
-def _share(view: AccountView, rule_id: str, value: Decimal, limit: Decimal) -> Decimal | None:
-    """Each known position's share of the distance to the next level (None: no distance left)."""
-    known = len(view.positions) - view.unrealized_total(SOURCE)[1]
+def _room(view: AccountView, rule_id: str, value: Decimal, limit: Decimal) -> Decimal | None:
+    """The ticks every known position may move against the account before the next level (the
+    distance to it over the P&L of one tick of all of them together); None: no distance left."""
     threshold = next_threshold(view, rule_id, SUBJECT, value, limit)
     slack = value - threshold if limit < 0 else threshold - value
-    if slack <= 0 or known == 0:
+    if slack <= 0:
         return None
-    return slack / known
+    per_tick = ZERO
+    for position in view.positions.values():
+        if position.spec is not None and view.mark(position, SOURCE) is not None:
+            per_tick += abs(position.open_size) * position.spec.tick_value
+    if per_tick == 0:
+        return None
+    return slack / per_tick
 
 
 def day_pnl_band(
