@@ -21,7 +21,7 @@ from risk_manager.rules.api import (
     Rule,
     RuleConfig,
 )
-from risk_manager.rules.base import band_for_pnl, hard_lockout, next_threshold, warning_alerts
+from risk_manager.rules.base import hard_lockout, next_threshold, warning_alerts
 
 SUBJECT = "account"
 # Marks come from the last trade price, as RULES.md's default price_source; the engine's fast path
@@ -116,20 +116,25 @@ def account_band(
     """
     if view.breached(rule_id, SUBJECT):
         return (None, None)  # already enforced today: no quote can produce another decision
-    if position.spec is None:
+    spec = position.spec
+    if spec is None:
         return (None, None)  # P&L unknowable whatever the price: quotes cannot change the sum
     mark = view.mark(position, SOURCE)
     if mark is None:
         return None
-    pnl_now = position.unrealized_at(mark)
-    assert pnl_now is not None  # spec is known
     room = view.memo(key, lambda: _room(view, rule_id, value(), limit))
     if room is None:
         return None
-    share = room * abs(position.open_size) * position.spec.tick_value
-    if limit < 0:
-        return band_for_pnl(position, pnl_now, pnl_now - share, None, mark)
-    return band_for_pnl(position, pnl_now, None, pnl_now + share, mark)
+    size = position.open_size
+    if size == 0:
+        return (None, None)  # all of it closing: its P&L no longer moves with the price
+    # ``room`` ticks against the account: down for a long towards a loss limit, up for a short; the
+    # other way towards a profit target. (The position's share of the distance, room x open size x
+    # tick value, over its P&L per point, open size x tick value / tick size.)
+    step = room * spec.tick_size
+    if (limit < 0) == (size > 0):
+        return (mark - step, None)
+    return (None, mark + step)
 
 
 def _room(view: AccountView, rule_id: str, value: Decimal, limit: Decimal) -> Decimal | None:
