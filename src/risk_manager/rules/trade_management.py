@@ -116,13 +116,20 @@ _Figures = tuple[Decimal, Decimal, Decimal | None, Decimal | None]
 
 def _written_alike(these: _Figures, those: _Figures) -> bool:
     """Equal figures (they are one memo key) also written alike: 2.5 and 2.50 are equal, but a
-    reason shows each as written. Same exponent and sign, with the value equal, is the same text."""
-    for a, b in zip(these, those, strict=True):
-        if a is not b and (
-            a is None or b is None or not a.same_quantum(b) or a.is_signed() != b.is_signed()
-        ):
-            return False
-    return True
+    reason shows each as written. Same exponent and sign, with the value equal, is the same text.
+    (Unrolled: asked on every remembered crossing. Equal keys make a None pair of Nones.)"""
+    entry, tick, best, stop = these
+    entry2, tick2, best2, stop2 = those
+    return (
+        (entry is entry2 or _alike(entry, entry2))
+        and (tick is tick2 or _alike(tick, tick2))
+        and (best is best2 or _alike(best, best2))  # type: ignore[arg-type]
+        and (stop is stop2 or _alike(stop, stop2))  # type: ignore[arg-type]
+    )
+
+
+def _alike(a: Decimal, b: Decimal) -> bool:
+    return a.same_quantum(b) and a.is_signed() == b.is_signed()
 
 
 class TradeManagement(Rule[TradeManagementConfig]):
