@@ -188,9 +188,9 @@ class ContractIndex(Generic[A, P]):
         if last is not None:
             bands = self.last
             lows, highs = bands._lows, bands._highs
-            if (lows and -lows[0][0] >= last) or (highs and highs[0][0] <= last):
-                if not bands.quiet(last, last):
-                    return False
+            top_crossed = (lows and -lows[0][0] >= last) or (highs and highs[0][0] <= last)
+            if top_crossed and not bands.quiet(last, last):
+                return False
         if book is not None:
             bands = self.book
             lows, highs = bands._lows, bands._highs

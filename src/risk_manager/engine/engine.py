@@ -1069,9 +1069,11 @@ class Engine:
             self._commit(account, actions, now, out)
             view.decisions_committed()
             for action in actions:
-                if action.subject is not None or getattr(action, "contract_id", cid) != cid:
-                    # a decision naming another contract or a breach marker: recompute as the
-                    # general path does
+                if getattr(action, "contract_id", cid) != cid or (
+                    action.subject is not None and (decided is None or not _names(action.subject, cid))
+                ):
+                    # a decision naming another contract, or a breach marker the rule did not band
+                    # for: recompute as the general path does
                     self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
                     return True
         if decided is None:
@@ -1514,6 +1516,11 @@ def _stale_bands(
         if not reads.isdisjoint(kinds):
             rules.add(i)
     return rules, contracts
+
+
+def _names(subject: str, contract_id: str) -> bool:
+    """True when a breach subject is about ``contract_id``'s position (``pos:<contract>...``)."""
+    return subject.startswith("pos:") and subject.split(":", 2)[1] == contract_id
 
 
 def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:
