@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from risk_manager.domain.events import OrderSide, OrderType
+from risk_manager.engine.policy import RuleSet
 from risk_manager.rules.registry import rule_class
 
 from engine_helpers import ES, MNQ, T0, EngineHarness, account_event, order, pos, quote, trade
@@ -340,3 +342,17 @@ def test_a_balance_update_recomputes_only_the_bands_that_read_the_balance() -> N
 
     assert band_calls("trades") == 0  # the balance is read by no band: every band is kept
     assert band_calls("balance") == 1  # RULE-003 on the balance: its band on the one position
+
+
+def test_a_rule_naming_an_input_no_event_changes_is_refused_when_its_rule_set_is_made() -> None:
+    """A misspelt band input would never trigger a refresh, leaving the rule's bands stale."""
+    loss = rule_class("daily_unrealized_loss")
+    rule = loss(loss.config_model.model_validate({"enabled": True, "limit": -150}))
+
+    class Misspelt(type(rule)):  # type: ignore[misc]
+        @property
+        def band_reads(self) -> frozenset[str]:
+            return frozenset({"order"})
+
+    with pytest.raises(ValueError, match=r"RULE-004 band_reads names \['order'\]"):
+        RuleSet((Misspelt(rule.config),))
