@@ -20,4 +20,8 @@ def count_in_window(times: Iterable[datetime], now: datetime, span: timedelta) -
     """How many of ``times`` lie in the last ``span`` at ``now`` (``in_window`` of each, with the
     window's start computed once: RULE-006 counts on every execution)."""
     start = now - span
-    return sum(1 for t in times if start < t <= now)
+    count = 0
+    for t in times:
+        if start < t <= now:
+            count += 1
+    return count

@@ -95,6 +95,7 @@ from risk_manager.engine.view import AccountView
 from risk_manager.rules.api import (
     BAND_ACCOUNT,
     BAND_DAY,
+    BAND_INPUTS,
     BAND_MARKERS,
     BAND_ORDERS,
     BAND_STOPS,
@@ -147,7 +148,7 @@ class _Dispatch:
     book_rules: tuple[int, ...]  # ... against bid and ask
     position_rules: frozenset[int]  # indices of the per-position quote rules
     position_rule_index: Mapping[int, int]  # id(rule) -> its index, of the per-position quote rules
-    band_reads: tuple[frozenset[str], ...]  # per quote rule: Rule.band_reads
+    readers: Mapping[str, frozenset[int]]  # BAND_INPUTS name -> the quote rules whose band reads it
     quote_rule_index: Mapping[str, int]  # rule id -> its index, of the quote rules
 
     @classmethod
@@ -169,7 +170,7 @@ class _Dispatch:
             tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
             {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position},
-            tuple(r.band_reads for r in quote_rules),
+            {k: frozenset(i for i, r in enumerate(quote_rules) if k in r.band_reads) for k in BAND_INPUTS},
             {r.id: i for i, r in enumerate(quote_rules)},
         )
 
@@ -1489,13 +1490,14 @@ def _stale_bands(
     markers, for a band reading them), a requested stop the stops; one naming a contract concerns
     it. Lockouts taken or ended are treated as changing everything. A band that reads nothing the
     event changed is kept: it was computed from the same inputs, but for quotes still inside it."""
+    readers = dispatch.readers
     rules: set[int] = set(dispatch.every_rule) if moved else set()
     contracts = set(moved)
-    kinds: set[str] = set()
     if changed is not None:
-        kinds.add(changed)
+        rules |= readers[changed]
         if changed == BAND_ORDERS:
             contracts |= orders
+    kinds: set[str] = set()
     for action in actions:
         if isinstance(action, LockAccount | Unlock):
             return None
@@ -1512,9 +1514,8 @@ def _stale_bands(
                 rules.add(own)
         if isinstance(action, PlaceStop | ModifyStop):
             kinds.add(BAND_STOPS)
-    for i, reads in enumerate(dispatch.band_reads):
-        if not reads.isdisjoint(kinds):
-            rules.add(i)
+    for kind in kinds:
+        rules |= readers[kind]
     return rules, contracts
 
 

@@ -217,7 +217,7 @@ class AccountView:
         """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
         the last hour is kept)."""
         now = self.now
-        return count_in_window((t for t, _ in self._state.recent_orders), now, window)
+        return count_in_window([t for t, _ in self._state.recent_orders], now, window)
 
     @property
     def executions_today(self) -> int:

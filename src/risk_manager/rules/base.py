@@ -90,9 +90,17 @@ def due_warning(
 
     A fraction counts as passed once it or a higher one was announced today, so a jump across
     several thresholds gives one alert (for the highest), not a burst, and none is repeated.
+
+    ``reached`` must be monotone: a fraction is reached only when every lower one is (each
+    threshold is the limit times the fraction, beyond which the value must go).
     """
+    levels = warn_levels(view.warn_at, subject)
+    if not levels or (levels[0][0] > 0 and not reached(levels[0][0])):
+        # The usual case, asked on most events: the lowest positive fraction is not reached, so
+        # none is (monotone), and nothing is due whatever was announced.
+        return None
     due: Decimal | None = None
-    for fraction, marker in warn_levels(view.warn_at, subject):
+    for fraction, marker in levels:
         if view.breached(rule, marker):
             due = None  # announced: it and everything below it are passed
         elif reached(fraction):
