@@ -946,21 +946,39 @@ class Engine:
             book = (only, only)
         if index.quiet(last, book):
             return  # inside every band: O(1) whatever the number of positions
-        bands = self._bands
+        # A breakout crosses the bands of every copy of a copied trade at once: what the loop needs
+        # of the engine is looked up once.
+        reindex = self._bands.update
+        rules_for, dispatches = self.policy.rules_for, self._dispatch
         for entry in index.crossed(last, book):
             account, position = entry.account, entry.position
-            found = self._rules(account)
-            left: set[int] | None = None
-            if found is not None:
-                on_last, on_book = found[1].on_last, found[1].on_book
-                left = {
-                    i
-                    for i, (lo, hi) in enumerate(position.rule_bands)
-                    if (on_last[i] and last is not None and not lo < last < hi)
-                    or (on_book[i] and book is not None and not (lo < book[0] and book[1] < hi))
-                }
-            self._evaluate_quote(account, cid, event, now, out, left, found)
-            bands.update(position)  # back into the index, with the bands the evaluation left
+            rule_set = rules_for(account.account_id)
+            dispatch = None if rule_set is None else dispatches.get(id(rule_set))
+            if rule_set is None or dispatch is None:
+                found = self._rules(account)
+                if found is None:
+                    self._evaluate_quote(account, cid, event, now, out, None, None)
+                    reindex(position)
+                    continue
+                rule_set, dispatch = found
+            on_last, on_book = dispatch.on_last, dispatch.on_book
+            left: set[int] = set()
+            for i, (lo, hi) in enumerate(position.rule_bands):
+                if (on_last[i] and last is not None and not lo < last < hi) or (
+                    on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
+                ):
+                    left.add(i)
+            if len(left) == 1:
+                try:
+                    done = self._evaluate_one(account, cid, event, now, out, left, rule_set, dispatch)
+                except Exception as exc:  # the account fails closed; the others go on
+                    self._fail_closed(account, exc, now, out)
+                    done = True
+                if not done:
+                    self._evaluate_quote(account, cid, event, now, out, left, (rule_set, dispatch))
+            else:
+                self._evaluate_quote(account, cid, event, now, out, left, (rule_set, dispatch))
+            reindex(position)  # back into the index, with the bands the evaluation left
 
     def _evaluate_quote(
         self,
@@ -982,10 +1000,6 @@ class Engine:
         try:
             if found is None:
                 found = self._rules(account)
-            if left is not None and len(left) == 1 and found is not None and self._evaluate_one(
-                account, cid, event, now, out, left, found
-            ):
-                return
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
                 dispatch = found[1]
@@ -1024,7 +1038,8 @@ class Engine:
         now: datetime,
         out: list[Action],
         left: set[int],
-        found: tuple[RuleSet, _Dispatch],
+        rules: RuleSet,
+        dispatch: _Dispatch,
     ) -> bool:
         """The usual crossing on a busy day (a trailing stop's edge): the quote left one
         per-position rule's band on the quoted position only, and every other position's band for
@@ -1033,15 +1048,14 @@ class Engine:
         rule run on it alone, its one band recomputed. False (nothing done) when the case is another.
         """
         (i,) = left
-        rules, dispatch = found
         position = account.positions.get(cid)
         if not dispatch.per_position[i] or position is None or len(position.rule_bands) != len(
             dispatch.quote_rules
         ):
             return False
-        self._best.settle(position)  # first: it republishes the position's view, which _due lists
-        due = self._due(account, (cid,), dispatch, i)
-        if len(due) != 1:
+        self._best.settle(position)  # first: it republishes the position's view
+        views = account.position_views
+        if len(views) > 1 and not self._others_hold(account, cid, dispatch, i):
             return False
         view = AccountView(
             account,
@@ -1055,9 +1069,9 @@ class Engine:
             self.connection_lost_since,
         )
         rule = dispatch.quote_rules[i]
-        decided = rule.decide_position(view, account.position_views[cid])
+        decided = rule.decide_position(view, views[cid])
         if decided is None:
-            scoped = view if len(account.position_views) == 1 else view.scoped(due)
+            scoped = view if len(views) == 1 else view.scoped({cid: views[cid]})
             actions, band = rule.evaluate(scoped), None
         else:
             actions, band = decided
@@ -1078,10 +1092,27 @@ class Engine:
                     self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
                     return True
         if decided is None:
-            band = rule.price_band(view, account.position_views[cid])
+            band = rule.price_band(view, views[cid])
         bands = position.rule_bands
         bands[i] = _float_band(band)
         _intersect(position, bands, dispatch)  # the caller (_on_quote) re-indexes the position
+        return True
+
+    def _others_hold(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> bool:
+        """True when every position but ``cid``'s has a band for quote rule ``i`` holding its own
+        contract's quote (``_due`` would list ``cid`` alone)."""
+        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
+        count = len(dispatch.quote_rules)
+        quotes = self._quotes
+        for contract_id, position in account.positions.items():
+            if contract_id == cid:
+                continue
+            bands = position.rule_bands
+            if len(bands) != count or bands[i] is _NEVER_QUIET:
+                return False
+            quote = quotes.get(contract_id)
+            if quote is not None and not _holds(bands[i], quote, on_last, on_book):
+                return False
         return True
 
     def _due(
