@@ -1005,6 +1005,10 @@ class Engine:
                 dispatch = found[1]
                 quote_rules, per_position = dispatch.quote_rules, dispatch.per_position
                 view = self._view(account, now, event, None, found[0])
+                if left is not None and len(left) == 1 and self._decide_account(
+                    account, view, dispatch, left, now, out
+                ):
+                    return
                 for i, rule in enumerate(quote_rules):
                     if left is None:
                         actions.extend(rule.evaluate(view))
@@ -1096,6 +1100,46 @@ class Engine:
         bands = position.rule_bands
         bands[i] = _float_band(band)
         _intersect(position, bands, dispatch)  # the caller (_on_quote) re-indexes the position
+        return True
+
+    def _decide_account(
+        self,
+        account: AccountState,
+        view: AccountView,
+        dispatch: _Dispatch,
+        left: set[int],
+        now: datetime,
+        out: list[Action],
+    ) -> bool:
+        """The quote left one account-level rule's band (RULE-003's day P&L): its decisions and every
+        position's band for it from the rule's one reading of the account (``Rule.decide_account``),
+        as evaluating, committing and recomputing that rule's bands would give. False (nothing done)
+        when the rule does not offer it for this case."""
+        (i,) = left
+        if dispatch.per_position[i]:
+            return False
+        count = len(dispatch.quote_rules)
+        positions = account.positions
+        if any(len(position.rule_bands) != count for position in positions.values()):
+            return False  # a position without bands yet: the general path computes all of them
+        decided = dispatch.quote_rules[i].decide_account(view)
+        if decided is None:
+            return False
+        actions, bands = decided
+        self._commit(account, actions, now, out)
+        if any(isinstance(a, LockAccount | Unlock) for a in actions):
+            self._refresh(account, now)  # against the rule's word: recompute everything
+            return True
+        if any(getattr(a, "contract_id", None) is not None for a in actions):
+            view.decisions_committed()
+            self._compute_bands(account, view, dispatch, left, _concerned((), actions))
+            return True
+        update = self._bands.update
+        for contract_id, position in positions.items():
+            rule_bands = position.rule_bands
+            rule_bands[i] = _float_band(bands[contract_id])
+            _intersect(position, rule_bands, dispatch)
+            update(position)
         return True
 
     def _others_hold(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> bool:

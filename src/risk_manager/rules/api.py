@@ -227,6 +227,16 @@ class Rule(ABC, Generic[C]):
         commits, then asks ``price_band``."""
         return None
 
+    def decide_account(
+        self, view: AccountView
+    ) -> tuple[list[Action], Mapping[str, Band | None]] | None:
+        """Optional, for an account-level rule (not ``bands_per_position``) whose band a quote left:
+        ``evaluate``'s decisions and, by contract, the band ``price_band`` will give every listed
+        position once the engine has committed them, from one reading of the account. None (the
+        default, or a decision that changes more than this rule's bands, such as a lockout): the
+        engine evaluates, commits, then asks ``price_band`` of each position."""
+        return None
+
     @property
     def bands_per_position(self) -> bool:
         """True when a position's band depends only on that position (its contract's quote, its

@@ -149,10 +149,19 @@ def warning_alerts(
     ]
 
 
-def next_threshold(view: AccountView, rule: str, subject: str, value: Decimal, limit: Decimal) -> Decimal:
+def next_threshold(
+    view: AccountView,
+    rule: str,
+    subject: str,
+    value: Decimal,
+    limit: Decimal,
+    passed: Decimal | None = None,
+) -> Decimal:
     """The nearest level ahead of ``value`` that would produce a decision: the limit itself or an
-    unfired warning threshold. Used to compute quiet bands."""
-    passed = passed_warning(view, rule, subject)
+    unfired warning threshold. Used to compute quiet bands. ``passed``: the highest warning
+    fraction announced, when the caller knows it better than the markers (one it is announcing)."""
+    if passed is None:
+        passed = passed_warning(view, rule, subject)
     levels = [limit] + [limit * f for f in view.warn_at if f > passed]
     if limit < 0:
         ahead = [lv for lv in levels if lv < value]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -21,7 +21,13 @@ from risk_manager.rules.api import (
     Rule,
     RuleConfig,
 )
-from risk_manager.rules.base import hard_lockout, next_threshold, warning_alerts
+from risk_manager.rules.base import (
+    hard_lockout,
+    next_threshold,
+    passed_warning,
+    warn_levels,
+    warning_alerts,
+)
 
 SUBJECT = "account"
 # Marks come from the last trade price, as RULES.md's default price_source; the engine's fast path
@@ -116,31 +122,54 @@ def account_band(
     """
     if view.breached(rule_id, SUBJECT):
         return (None, None)  # already enforced today: no quote can produce another decision
-    spec = position.spec
-    if spec is None:
+    if position.spec is None:
         return (None, None)  # P&L unknowable whatever the price: quotes cannot change the sum
     mark = view.mark(position, SOURCE)
     if mark is None:
         return None
     room = view.memo(key, lambda: _room(view, rule_id, value(), limit))
-    if room is None:
-        return None
+    return None if room is None else _band_of(position, mark, room, limit)
+
+
+def account_bands(
+    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal
+) -> dict[str, Band | None]:
+    """``account_band`` of every listed position at once, with the highest warning announced
+    given (``passed``: one being announced now counts)."""
+    if view.breached(rule_id, SUBJECT):
+        return dict.fromkeys(view.positions, (None, None))
+    room = _room(view, rule_id, value, limit, passed)
+    bands: dict[str, Band | None] = {}
+    for contract_id, position in view.positions.items():
+        if position.spec is None:
+            bands[contract_id] = (None, None)
+            continue
+        mark = view.mark(position, SOURCE)
+        bands[contract_id] = None if mark is None or room is None else _band_of(position, mark, room, limit)
+    return bands
+
+
+def _band_of(position: PositionView, mark: Decimal, room: Decimal, limit: Decimal) -> Band:
+    """The band of a position whose P&L is known, given the shared ``room`` in ticks."""
+    assert position.spec is not None
     size = position.open_size
     if size == 0:
         return (None, None)  # all of it closing: its P&L no longer moves with the price
     # ``room`` ticks against the account: down for a long towards a loss limit, up for a short; the
     # other way towards a profit target. (The position's share of the distance, room x open size x
     # tick value, over its P&L per point, open size x tick value / tick size.)
-    step = room * spec.tick_size
+    step = room * position.spec.tick_size
     if (limit < 0) == (size > 0):
         return (mark - step, None)
     return (None, mark + step)
 
 
-def _room(view: AccountView, rule_id: str, value: Decimal, limit: Decimal) -> Decimal | None:
+def _room(
+    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal | None = None
+) -> Decimal | None:
     """The ticks every known position may move against the account before the next level (the
     distance to it over the P&L of one tick of all of them together); None: no distance left."""
-    threshold = next_threshold(view, rule_id, SUBJECT, value, limit)
+    threshold = next_threshold(view, rule_id, SUBJECT, value, limit, passed)
     slack = value - threshold if limit < 0 else threshold - value
     if slack <= 0:
         return None
@@ -230,6 +259,26 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
             why += f" ({unknown} open position(s) without a price not counted)"
         inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees, source=cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
+
+    def decide_account(
+        self, view: AccountView
+    ) -> tuple[list[Action], Mapping[str, Band | None]] | None:
+        """``evaluate`` and every position's band once its warning (if any) is announced; None at
+        the limit (the lockout changes more than this rule's bands: the engine refreshes them all)."""
+        cfg = self.config
+        if view.breached(self.id, SUBJECT):
+            return [], dict.fromkeys(view.positions, (None, None))
+        value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
+        if value <= cfg.limit:
+            return None
+        actions: list[Action] = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
+        if not cfg.include_unrealized:
+            return actions, dict.fromkeys(view.positions, (None, None))
+        passed = passed_warning(view, self.id, SUBJECT)
+        for action in actions:  # the alert's fraction is announced once committed
+            levels = warn_levels(view.warn_at, SUBJECT)
+            passed = max(passed, next(f for f, marker in levels if marker == action.subject))
+        return actions, account_bands(view, self.id, value, cfg.limit, passed)
 
     def gauge(self, view: AccountView) -> RuleGauge:
         cfg = self.config
