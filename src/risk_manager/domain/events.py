@@ -7,10 +7,13 @@ hundreds of quotes per second and turns a quote into Decimal only when it has to
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum
+from typing import cast
 
 
 class OrderSide(IntEnum):
@@ -131,6 +134,60 @@ class QuoteEvent:
     bid: float | None = None
     ask: float | None = None
     timestamp: datetime | None = None
+
+
+class _QuoteUnderConstruction:
+    """A QuoteEvent being built: the same slots, but no frozen ``__setattr__`` in the way.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (for a quote,
+    more than all the rest of reading a recorded quote line). This class fills the identical slot
+    layout with plain stores, then becomes a QuoteEvent: the object is indistinguishable from one
+    built by ``QuoteEvent(...)`` (same type, fields, equality and hash), in about half the time.
+    """
+
+    __slots__ = ("ask", "bid", "contract_id", "last", "timestamp")  # CPython lays slots out sorted
+
+    def __init__(
+        self,
+        contract_id: str,
+        last: float | None,
+        bid: float | None,
+        ask: float | None,
+        timestamp: datetime | None,
+    ) -> None:
+        self.contract_id = contract_id
+        self.last = last
+        self.bid = bid
+        self.ask = ask
+        self.timestamp = timestamp
+        self.__class__ = QuoteEvent  # type: ignore[assignment]
+
+
+QuoteBuilder = Callable[[str, float | None, float | None, float | None, datetime | None], QuoteEvent]
+
+
+def _quote_builder() -> QuoteBuilder:
+    """The fast builder while QuoteEvent is exactly the plain slotted dataclass it was written for
+    (checked here, once), else QuoteEvent itself."""
+    fields = sorted(f.name for f in dataclasses.fields(QuoteEvent))
+    if (
+        fields != sorted(_QuoteUnderConstruction.__slots__)
+        or sorted(getattr(QuoteEvent, "__slots__", ())) != fields
+        or hasattr(QuoteEvent, "__post_init__")
+    ):
+        return QuoteEvent
+    probe = ("CON.F.US.EP.H26", 5000.25, 5000.0, 5000.5, None)
+    try:
+        built: object = _QuoteUnderConstruction(*probe)
+    except TypeError:  # the layouts differ after all
+        return QuoteEvent
+    if type(built) is not QuoteEvent or built != QuoteEvent(*probe):
+        return QuoteEvent
+    return cast(QuoteBuilder, _QuoteUnderConstruction)
+
+
+# QuoteEvent(contract_id, last, bid, ask, timestamp), for the readers that build millions of them.
+new_quote: QuoteBuilder = _quote_builder()
 
 
 @dataclass(frozen=True, slots=True)
