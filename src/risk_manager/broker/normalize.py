@@ -43,7 +43,11 @@ from risk_manager.domain.events import (
     PositionEvent,
     QuoteEvent,
     TradeEvent,
+    new_account,
+    new_order,
+    new_position,
     new_quote,
+    new_trade,
 )
 from risk_manager.domain.money import ZERO, to_decimal
 
@@ -223,7 +227,7 @@ def _opt_time(obj: dict[str, Any], name: str, target: str) -> datetime | None:
 
 def normalize_account(obj: dict[str, Any], target: str = "GatewayUserAccount") -> AccountEvent:
     """``GatewayUserAccount`` payload or an ``Account/search`` row."""
-    return AccountEvent(
+    return new_account(
         account_id=_int(obj, "id", target),
         name=_opt_str(obj, "name", target),
         balance=_opt_dec(obj, "balance", target),
@@ -235,7 +239,7 @@ def normalize_account(obj: dict[str, Any], target: str = "GatewayUserAccount") -
 
 def normalize_order(obj: dict[str, Any], target: str = "GatewayUserOrder") -> OrderEvent:
     """``GatewayUserOrder`` payload or an ``Order/search``/``Order/searchOpen`` row."""
-    return OrderEvent(
+    return new_order(
         order_id=_int(obj, "id", target),
         account_id=_int(obj, "accountId", target),
         contract_id=_str(obj, "contractId", target),
@@ -266,7 +270,7 @@ def normalize_position(obj: dict[str, Any], target: str = "GatewayUserPosition")
     else:
         type_ = _opt_int(obj, "type", target) or 0
         average = _opt_dec(obj, "averagePrice", target) or ZERO
-    return PositionEvent(
+    return new_position(
         position_id=_int(obj, "id", target),
         account_id=_int(obj, "accountId", target),
         contract_id=_str(obj, "contractId", target),
@@ -283,7 +287,7 @@ def normalize_trade(obj: dict[str, Any], target: str = "GatewayUserTrade") -> Tr
     fees = _opt_dec(obj, "fees", target)
     commissions = _opt_dec(obj, "commissions", target)
     voided = _opt_bool(obj, "voided", target)
-    return TradeEvent(
+    return new_trade(
         trade_id=_int(obj, "id", target),
         account_id=_int(obj, "accountId", target),
         contract_id=_str(obj, "contractId", target),
@@ -350,8 +354,7 @@ _NUMBER_OR_NONE = frozenset({float, int, type(None)})
 _fromisoformat = datetime.fromisoformat
 
 
-# QuoteEvent(...) without the frozen dataclass __init__'s cost (see events.new_quote).
-_make_quote = new_quote
+_make_quote = new_quote  # QuoteEvent(...), without the frozen __init__'s cost
 
 
 def normalize_quote(contract_id: object, payload: object) -> QuoteEvent:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from risk_manager.domain.events import QuoteEvent, new_quote
+from risk_manager.domain.events import QuoteEvent
 from risk_manager.replay.reader import ReplayInputError, _parse_general, parse_line
 
 MNQ = "CON.F.US.MNQ.H26"
@@ -44,15 +44,6 @@ def test_the_plain_quote_line_reads_as_the_general_path_reads_it() -> None:
     assert line.events[0].last == 21001.25
     assert_same(PLAIN)
     assert_same(PLAIN.decode())
-
-
-def test_a_built_quote_is_a_quote_event_like_any_other() -> None:
-    built = new_quote(MNQ, 1, 2.5, None, None)
-    regular = QuoteEvent(MNQ, 1, 2.5, None, None)
-    assert type(built) is QuoteEvent
-    assert built == regular and hash(built) == hash(regular) and repr(built) == repr(regular)
-    with pytest.raises(AttributeError):
-        built.last = 3  # type: ignore[misc]
 
 
 # Lines the fast decoder sees and must either read as the general path does, or hand over.
