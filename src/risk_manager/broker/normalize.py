@@ -111,13 +111,22 @@ def _as_int(value: Any, name: str, target: str) -> int:
     raise PayloadError(target, name, value, f"must be an integer, got {_shown(value)}")
 
 
+# The readers below first take the common case (a value of the expected type) in one step; the
+# general call behind it decides everything else, errors included.
+
+
 def _int(obj: dict[str, Any], name: str, target: str) -> int:
+    value = obj.get(name)
+    if type(value) is int:
+        return value
     return _as_int(_req(obj, name, target), name, target)
 
 
 def _opt_int(obj: dict[str, Any], name: str, target: str) -> int | None:
     value = obj.get(name)
-    return None if value is None else _as_int(value, name, target)
+    if value is None or type(value) is int:
+        return value
+    return _as_int(value, name, target)
 
 
 def _size(obj: dict[str, Any], name: str, target: str) -> int:
@@ -128,6 +137,9 @@ def _size(obj: dict[str, Any], name: str, target: str) -> int:
 
 
 def _str(obj: dict[str, Any], name: str, target: str) -> str:
+    value = obj.get(name)
+    if type(value) is str and value:
+        return value
     value = _req(obj, name, target)
     if type(value) is not str or not value:
         raise PayloadError(target, name, value, f"must be a non-empty string, got {_shown(value)}")
@@ -149,12 +161,19 @@ def _as_decimal(value: Any, name: str, target: str) -> Decimal:
 
 
 def _dec(obj: dict[str, Any], name: str, target: str) -> Decimal:
+    value = obj.get(name)
+    if type(value) is float and value - value == 0.0:  # finite (inf - inf and nan are nan)
+        return Decimal(repr(value))  # as to_decimal does
     return _as_decimal(_req(obj, name, target), name, target)
 
 
 def _opt_dec(obj: dict[str, Any], name: str, target: str) -> Decimal | None:
     value = obj.get(name)
-    return None if value is None else _as_decimal(value, name, target)
+    if value is None:
+        return None
+    if type(value) is float and value - value == 0.0:  # finite (inf - inf and nan are nan)
+        return Decimal(repr(value))  # as to_decimal does
+    return _as_decimal(value, name, target)
 
 
 def _opt_bool(obj: dict[str, Any], name: str, target: str) -> bool | None:
