@@ -189,6 +189,8 @@ def _fast_builder(cls: type[_E]) -> type[_E]:
     becomes a ``cls``, indistinguishable from one built by ``cls(...)`` (type, fields, equality,
     hash, frozen). Checked here once per class; if anything differs, ``cls`` itself is used.
     """
+    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
+        return cls
     spec: list[tuple[str, Any, Any]] = []
     for f in dataclasses.fields(cast(Any, cls)):
         if f.default_factory is not dataclasses.MISSING:
@@ -209,8 +211,6 @@ def _fast_builder(cls: type[_E]) -> type[_E]:
         repr=False,
         match_args=False,
     )
-    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
-        return cls
     probe = {f.name: f"probe-{f.name}" for f in dataclasses.fields(cast(Any, cls))}
     try:
         built: object = builder(**probe)
