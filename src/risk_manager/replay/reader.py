@@ -191,7 +191,9 @@ _Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _Price = _Int64 | float | None
 
 
-class _QuoteData(msgspec.Struct, forbid_unknown_fields=True):
+# gc=False: these hold only strings, numbers and each other, so they can never be part of a reference
+# cycle; the collector need not track the two objects built per line.
+class _QuoteData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """The GatewayQuote data fields of PROJECTX.md §3, typed as the general path reads them.
 
     Every field is named, so that every value is fully decoded (msgspec only skims unknown ones,
@@ -214,7 +216,7 @@ class _QuoteData(msgspec.Struct, forbid_unknown_fields=True):
     lastUpdated: str | None = None
 
 
-class _QuoteLine(msgspec.Struct, forbid_unknown_fields=True):
+class _QuoteLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     t: str
     hub: Literal["market"]
     target: Literal["GatewayQuote"]
