@@ -224,8 +224,9 @@ class _QuoteLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _decode_quote_line = msgspec.json.Decoder(_QuoteLine).decode
-# RecursionError: msgspec's answer to absurd nesting (the general path names it).
-_NOT_A_PLAIN_QUOTE = (msgspec.DecodeError, RecursionError)
+# RecursionError: msgspec's answer to absurd nesting; UnicodeError: to a str line holding a lone
+# surrogate. The general path names both.
+_NOT_A_PLAIN_QUOTE = (msgspec.DecodeError, RecursionError, UnicodeError)
 
 
 def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) -> ReplayLine:

@@ -118,6 +118,15 @@ def test_an_unusual_quote_line_reads_or_fails_exactly_as_on_the_general_path(raw
     assert_same(raw)
 
 
+def test_a_text_line_reads_or_fails_exactly_as_on_the_general_path() -> None:
+    text = PLAIN.decode()
+    assert_same(text)
+    assert_same(text.replace("F.US.MNQ", "\ud800"))  # a lone surrogate cannot even be encoded
+    assert_same(text.replace("F.US.MNQ", "\u00e9\u4e2d"))
+    with pytest.raises(ReplayInputError, match="line 9: not valid JSON"):
+        parse_line(text.replace("F.US.MNQ", "\ud800"), "day.jsonl", 9)
+
+
 # ---- generated lines ---------------------------------------------------------------------------
 
 prices = (
@@ -217,6 +226,7 @@ def dumps(obj: object) -> bytes:
 @given(line=lines)
 def test_any_generated_line_reads_or_fails_exactly_as_on_the_general_path(line: dict[str, Any]) -> None:
     assert_same(dumps(line))
+    assert_same(json.dumps(line, ensure_ascii=False))  # as text, not bytes
 
 
 @settings(max_examples=400, deadline=None)
