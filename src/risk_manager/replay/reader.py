@@ -225,8 +225,8 @@ class _QuoteLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 _decode_quote_line = msgspec.json.Decoder(_QuoteLine).decode
 # RecursionError: msgspec's answer to absurd nesting; UnicodeError: to a str line holding a lone
-# surrogate. The general path names both.
-_NOT_A_PLAIN_QUOTE = (msgspec.DecodeError, RecursionError, UnicodeError)
+# surrogate; TypeError: to something that is not text at all. The general path names each.
+_NOT_A_PLAIN_QUOTE = (msgspec.DecodeError, RecursionError, UnicodeError, TypeError)
 
 
 def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) -> ReplayLine:

@@ -127,6 +127,12 @@ def test_a_text_line_reads_or_fails_exactly_as_on_the_general_path() -> None:
         parse_line(text.replace("F.US.MNQ", "\ud800"), "day.jsonl", 9)
 
 
+@pytest.mark.parametrize("raw", [None, 7, ["{}"]])
+def test_something_that_is_not_a_line_at_all_is_refused_as_on_the_general_path(raw: Any) -> None:
+    assert_same(raw)
+    assert outcome(parse_line, raw)[0] == "error"
+
+
 # ---- generated lines ---------------------------------------------------------------------------
 
 prices = (
