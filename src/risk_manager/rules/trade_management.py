@@ -16,7 +16,7 @@ whose price is unknown is left alone: the rule cannot prove the new one is tight
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
@@ -100,12 +100,9 @@ class TradeManagementConfig(RuleConfig):
         return self
 
 
-class _Move(NamedTuple):
-    """A stop to move to, with the reason and the inputs of the decision."""
-
-    stop: Decimal
-    reason: str
-    inputs: Inputs
+# A stop to move to, with the reason and the inputs of the decision (a plain tuple: one is made per
+# stop moved, and a NamedTuple's constructor costs as much as the rest of the bookkeeping).
+_Move = tuple[Decimal, str, Inputs]
 
 
 # Crossings remembered per rule (see decide_position) before the memo starts afresh.
@@ -172,14 +169,18 @@ class TradeManagement(Rule[TradeManagementConfig]):
         tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
         gain = (best - entry) * sign / tick
         be, tr = self.config.breakeven, self.config.trailing
-        candidates: list[tuple[Decimal, str]] = []
+        price: Decimal | None = None
+        part = ""
         if be.enabled and gain >= be.trigger_ticks:
-            candidates.append((entry + sign * be.offset_ticks * tick, "breakeven"))
+            price, part = entry + sign * be.offset_ticks * tick, "breakeven"
         if tr.enabled and gain >= tr.activation_ticks:
-            candidates.append((best - sign * tr.distance_ticks * tick, "trailing"))
-        if not candidates:
+            trailing = best - sign * tr.distance_ticks * tick
+            # the tighter of the two; on a tie, "trailing" for a long and "breakeven" for a short
+            # (the order max and min of (price, part) pairs gave)
+            if price is None or (trailing >= price if sign > 0 else trailing < price):
+                price, part = trailing, "trailing"
+        if price is None:
             return None
-        price, part = max(candidates) if sign > 0 else min(candidates)
         rounding = ROUND_CEILING if sign > 0 else ROUND_FLOOR
         return (price / tick).to_integral_value(rounding) * tick, part, gain
 
@@ -220,32 +221,33 @@ class TradeManagement(Rule[TradeManagementConfig]):
             ("previous_stop", was),
             ("part", part),
         )
-        return _Move(target, why, inputs)
+        return target, why, inputs
 
     def _action(
         self, view: AccountView, position: PositionView, move: _Move, existing: OrderEvent | None
     ) -> Action:
         """Place the stop when none is working, else move the working one."""
+        stop, reason, inputs = move
         if existing is None:
             long = position.size > 0
             return PlaceStop(
                 account_id=view.account_id,
                 rule=self.id,
                 contract_id=position.contract_id,
-                stop_price=move.stop,
+                stop_price=stop,
                 side=int(OrderSide.SELL if long else OrderSide.BUY),
                 size=position.abs_size,
-                reason=move.reason,
-                inputs=move.inputs,
+                reason=reason,
+                inputs=inputs,
             )
         return ModifyStop(
             account_id=view.account_id,
             rule=self.id,
             contract_id=position.contract_id,
             order_id=existing.order_id,
-            stop_price=move.stop,
-            reason=move.reason,
-            inputs=move.inputs,
+            stop_price=stop,
+            reason=reason,
+            inputs=inputs,
         )
 
     @property
@@ -306,7 +308,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
             return None, self._band(position, previous, best)
         if placing:
             return move, (None, None)  # a stop requested, none working: blocked until it shows up
-        return move, self._band(position, move.stop, best)
+        return move, self._band(position, move[0], best)
 
     def _band(self, position: PositionView, previous: Decimal | None, best: Decimal | None) -> Band | None:
         """``price_band`` once the stop to beat (``previous``) and the best price are known."""
