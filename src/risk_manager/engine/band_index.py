@@ -256,8 +256,22 @@ class BandIndex(Generic[A, P]):
         if found is not None:
             contract_id, on_last, on_book = found
             index = self._by_contract[contract_id]
-            index.last.update(on_last)
-            index.book.update(on_book)
+            # Most re-evaluations move one band at most (a trailing edge moves the last band only):
+            # a band whose edges are indexed as they are, with both sides in their heaps, is skipped.
+            if (
+                position.band_lo != on_last.lo
+                or position.band_hi != on_last.hi
+                or on_last.lo_stamp == _ABSENT
+                or on_last.hi_stamp == _ABSENT
+            ):
+                index.last.update(on_last)
+            if (
+                position.book_lo != on_book.lo
+                or position.book_hi != on_book.hi
+                or on_book.lo_stamp == _ABSENT
+                or on_book.hi_stamp == _ABSENT
+            ):
+                index.book.update(on_book)
 
     def contract(self, contract_id: str) -> ContractIndex[A, P] | None:
         return self._by_contract.get(contract_id)
