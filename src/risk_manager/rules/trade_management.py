@@ -24,6 +24,8 @@ from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.domain.values import TrueFalseOnly
 from risk_manager.rules.api import (
+    BAND_ORDERS,
+    BAND_STOPS,
     QUOTE_PRICES,
     AccountView,
     Band,
@@ -253,6 +255,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
     @property
     def bands_per_position(self) -> bool:
         return True
+
+    @property
+    def band_reads(self) -> frozenset[str]:
+        return frozenset({BAND_ORDERS, BAND_STOPS})  # its protective stop, and the stop it requested
 
     @property
     def band_prices(self) -> frozenset[str]:
