@@ -7,7 +7,8 @@
   positions, day figures, rule gauges, lockouts, next reset) as of the store's last record, rebuilt
   in memory as ``trader status`` does with the daemon down. The rebuild needs the config
   (``--config DIR``, default as ``run``): without one the rest still prints and the accounts say
-  what is missing (exit 0); a config that cannot be used is an error (exit 2), after the rest.
+  what is missing (exit 0); a config that cannot be used, or a journal that cannot be replayed,
+  is an error (exit 2), printed after the rest.
 - ``db prune FILE``  retention: journal rows older than ``--journal-days`` (default 30), audit rows,
   ended lockouts and resets older than ``--audit-days`` (default 365). Needs the writer lock, so it
   refuses while another process writes the file. ``--dry-run`` counts what would go, read-only.
@@ -187,9 +188,15 @@ def _accounts(store: StoreReader, config_dir: Path | None) -> Accounts:
         return Accounts(error=loaded)
     bounds = store.journal_bounds()
     last = datetime.now(UTC) if bounds is None else bounds[1][1]
-    engine = offline_engine(
-        store, lambda: Engine(loaded.policy(), loaded.calendar(), loaded.contracts()), last
-    )
+    try:
+        engine = offline_engine(
+            store, lambda: Engine(loaded.policy(), loaded.calendar(), loaded.contracts()), last
+        )
+    except StoreError as exc:  # the rest of the file may still be readable: say so, print it
+        return Accounts(
+            error=f"the accounts cannot be rebuilt from the store: {exc} "
+            f"(see `risk-manager db check {store.path}`)"
+        )
     as_of = engine.now if engine.now is not None and engine.now > last else last
     return Accounts(
         statuses=statuses_at(engine, as_of),
@@ -222,7 +229,10 @@ def _load_config(directory: Path) -> LoadedConfig | str:
 
 def _print_accounts(accounts: Accounts) -> None:
     if accounts.statuses is None:
-        why = accounts.note or "the config cannot be used (see the error)"
+        why = accounts.note
+        if why is None:  # the error itself went to stderr; its first line says what it is about
+            first, *rest = (accounts.error or "").splitlines()
+            why = f"{first.rstrip(':')} (see the error)" if rest else first
         typer.echo(f"  accounts: not shown: {why}")
         return
     clock = view.Clock(accounts.zone, accounts.as_of or datetime.now(UTC))
