@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console, Group
-from rich.text import Text
 
 from risk_manager.cli import trader_view as view
 from risk_manager.cli.help import PlainHelpCommand
@@ -235,6 +234,9 @@ def _print_accounts(accounts: Accounts) -> None:
             why = f"{first.rstrip(':')} (see the error)" if rest else first
         typer.echo(f"  accounts: not shown: {why}")
         return
+    if not accounts.statuses:
+        typer.echo("  accounts: none (the store holds no account)")
+        return
     clock = view.Clock(accounts.zone, accounts.as_of or datetime.now(UTC))
     # The heading is one line (a path stays greppable); each account is a panel of 80 columns.
     typer.echo(
@@ -242,10 +244,7 @@ def _print_accounts(accounts: Accounts) -> None:
         f"(rules from {accounts.config_dir}):"
     )
     console = Console(file=sys.stdout, width=min(Console().width, view.WIDTH), highlight=False)
-    parts: list[Any] = [view.account_panel(s.to_json(), clock) for s in accounts.statuses]
-    if not parts:
-        parts.append(Text("    none: the store holds no account"))
-    console.print(Group(*parts))
+    console.print(Group(*(view.account_panel(s.to_json(), clock) for s in accounts.statuses)))
 
 
 def _info(store: StoreReader) -> dict[str, Any]:
