@@ -135,17 +135,29 @@ def account_bands(
     view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal
 ) -> dict[str, Band | None]:
     """``account_band`` of every listed position at once, with the highest warning announced
-    given (``passed``: one being announced now counts)."""
+    given (``passed``: one being announced now counts). Each mark is read once, for the P&L per
+    tick of the known positions (``_room``) and for its band alike."""
     if view.breached(rule_id, SUBJECT):
         return dict.fromkeys(view.positions, (None, None))
-    room = _room(view, rule_id, value, limit, passed)
     bands: dict[str, Band | None] = {}
+    known: list[tuple[str, PositionView, Decimal]] = []
+    per_tick = ZERO
     for contract_id, position in view.positions.items():
-        if position.spec is None:
+        spec = position.spec
+        if spec is None:
             bands[contract_id] = (None, None)
             continue
         mark = view.mark(position, SOURCE)
-        bands[contract_id] = None if mark is None or room is None else _band_of(position, mark, room, limit)
+        if mark is None:
+            bands[contract_id] = None
+            continue
+        per_tick += abs(position.open_size) * spec.tick_value
+        known.append((contract_id, position, mark))
+    threshold = next_threshold(view, rule_id, SUBJECT, value, limit, passed)
+    slack = value - threshold if limit < 0 else threshold - value
+    room = None if slack <= 0 or per_tick == 0 else slack / per_tick
+    for contract_id, position, mark in known:
+        bands[contract_id] = None if room is None else _band_of(position, mark, room, limit)
     return bands
 
 
