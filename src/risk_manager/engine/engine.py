@@ -1088,8 +1088,9 @@ class Engine:
             self._commit(account, actions, now, out)
             view.decisions_committed()
             for action in actions:
+                subject = action.subject
                 if getattr(action, "contract_id", cid) != cid or (
-                    action.subject is not None and (decided is None or not _names(action.subject, cid))
+                    subject is not None and (decided is None or _subject_contract(subject) != cid)
                 ):
                     # a decision naming another contract, or a breach marker the rule did not band
                     # for: recompute as the general path does
@@ -1543,13 +1544,23 @@ def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None
     for action in actions:
         if isinstance(action, LockAccount | Unlock):
             return None
-        contract_id = getattr(action, "contract_id", None)
-        subject = action.subject
-        if contract_id is None and subject is not None and subject.startswith("pos:"):
-            contract_id = subject.split(":", 2)[1]
+        contract_id = _contract_named(action)
         if contract_id is not None:
             contracts.add(contract_id)
     return contracts
+
+
+def _contract_named(action: Action) -> str | None:
+    """The contract an action names: its own, or the one its breach subject is about."""
+    contract_id: str | None = getattr(action, "contract_id", None)
+    if contract_id is None and action.subject is not None:
+        return _subject_contract(action.subject)
+    return contract_id
+
+
+def _subject_contract(subject: str) -> str | None:
+    """The contract a breach subject is about (``pos:<contract>...``); None for the account's."""
+    return subject.split(":", 2)[1] if subject.startswith("pos:") else None
 
 
 def _stale_bands(
@@ -1576,12 +1587,10 @@ def _stale_bands(
     for action in actions:
         if isinstance(action, LockAccount | Unlock):
             return None
-        contract_id = getattr(action, "contract_id", None)
-        subject = action.subject
-        if contract_id is None and subject is not None and subject.startswith("pos:"):
-            contract_id = subject.split(":", 2)[1]
+        contract_id = _contract_named(action)
         if contract_id is not None:
             contracts.add(contract_id)
+        subject = action.subject
         if subject is not None:
             kinds.add(BAND_MARKERS)
             own = dispatch.quote_rule_index.get(action.rule)
@@ -1592,11 +1601,6 @@ def _stale_bands(
     for kind in kinds:
         rules |= readers[kind]
     return rules, contracts
-
-
-def _names(subject: str, contract_id: str) -> bool:
-    """True when a breach subject is about ``contract_id``'s position (``pos:<contract>...``)."""
-    return subject.startswith("pos:") and subject.split(":", 2)[1] == contract_id
 
 
 def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:

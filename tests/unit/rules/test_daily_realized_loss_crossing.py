@@ -6,7 +6,6 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk_manager.engine.view import AccountView
 from risk_manager.rules.daily_realized_loss import DailyRealizedLoss, DailyRealizedLossConfig
 
 from engine_helpers import CL, ES, MNQ, EngineHarness, pos, quote, trade
@@ -14,12 +13,6 @@ from engine_helpers import CL, ES, MNQ, EngineHarness, pos, quote, trade
 ENTRY = {MNQ: 21000.0, ES: 5000.0, CL: 70.0}
 TICK = {MNQ: 0.25, ES: 0.25, CL: 0.01}
 
-
-def view_of(h: EngineHarness) -> AccountView:
-    e = h.engine
-    rules = e.policy.rules_for(7)
-    assert rules is not None
-    return AccountView(h.state, h.now, None, e.quotes, e.contracts, e.calendar, rules.warn_at)
 
 
 @settings(max_examples=300, deadline=None)
@@ -57,8 +50,8 @@ def test_deciding_for_the_account_is_evaluating_then_asking_each_band_after_the_
         else:
             h.engine.quotes[contract].last = price
 
-    decided = rule.decide_account(view_of(h))
-    expected = rule.evaluate(view_of(h))
+    decided = rule.decide_account(h.view())
+    expected = rule.evaluate(h.view())
     if decided is None:  # at the limit: the lockout is left to the engine's general path
         assert any(a.kind == "lockout" for a in expected)
         return
@@ -66,5 +59,5 @@ def test_deciding_for_the_account_is_evaluating_then_asking_each_band_after_the_
         assert action.subject is not None
         h.state.breaches.add((action.rule, action.subject))
     assert repr(decided[0]) == repr(expected)
-    view = view_of(h)
+    view = h.view()
     assert dict(decided[1]) == {cid: rule.price_band(view, p) for cid, p in view.positions.items()}

@@ -7,17 +7,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk_manager.engine.view import AccountView
 from risk_manager.rules.daily_unrealized_loss import DailyUnrealizedLoss, DailyUnrealizedLossConfig
 
 from engine_helpers import ES, MNQ, EngineHarness, pos, quote
-
-
-def view_of(h: EngineHarness) -> AccountView:
-    e = h.engine
-    rules = e.policy.rules_for(7)
-    assert rules is not None
-    return AccountView(h.state, h.now, None, e.quotes, e.contracts, e.calendar, rules.warn_at)
 
 
 @settings(max_examples=300, deadline=None)
@@ -47,13 +39,13 @@ def test_deciding_one_position_is_evaluating_it_then_asking_its_band_after_the_c
     last = h.engine.quotes[ES]
     last.last, last.bid, last.ask = price, price - 0.25, price
 
-    position = view_of(h).positions[ES]
-    decided = rule.decide_position(view_of(h), position)
-    scoped = view_of(h).scoped({ES: position})
+    position = h.view().positions[ES]
+    decided = rule.decide_position(h.view(), position)
+    scoped = h.view().scoped({ES: position})
     expected = rule.evaluate(scoped)
     for action in expected:  # committed as the engine commits a breach decision
         assert action.subject is not None
         h.state.breaches.add((action.rule, action.subject))
     assert decided is not None
     assert repr(decided[0]) == repr(expected)
-    assert decided[1] == rule.price_band(view_of(h), position)
+    assert decided[1] == rule.price_band(h.view(), position)

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from risk_manager.domain.actions import ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderSide
-from risk_manager.engine.view import AccountView
 from risk_manager.rules.trade_management import TradeManagement, TradeManagementConfig
 
 from engine_helpers import MNQ, EngineHarness, order, pos, quote
@@ -23,10 +22,6 @@ ENTRY = Decimal("21000")
 def price(ticks: int) -> Decimal:
     return ENTRY + ticks * TICK
 
-
-def view_of(h: EngineHarness) -> AccountView:
-    e = h.engine
-    return AccountView(h.state, h.now, None, e.quotes, e.contracts, e.calendar, ())
 
 
 @settings(max_examples=300, deadline=None)
@@ -67,14 +62,14 @@ def test_deciding_one_position_is_evaluating_it_then_asking_its_band_after_the_c
     elif not padded:
         stops.pop(MNQ, None)
 
-    position = view_of(h).positions[MNQ]
-    decided = rule.decide_position(view_of(h), position)
-    from_memo = rule.decide_position(view_of(h), position)
-    expected = rule.evaluate(view_of(h))
+    position = h.view().positions[MNQ]
+    decided = rule.decide_position(h.view(), position)
+    from_memo = rule.decide_position(h.view(), position)
+    expected = rule.evaluate(h.view())
     for action in expected:  # committed as the engine commits a stop request
         assert isinstance(action, PlaceStop | ModifyStop)
         stops[action.contract_id] = action.stop_price
     assert decided is not None
     assert decided == from_memo
     assert repr(decided[0]) == repr(expected)
-    assert decided[1] == rule.price_band(view_of(h), position)
+    assert decided[1] == rule.price_band(h.view(), position)
