@@ -7,12 +7,12 @@ hundreds of quotes per second and turns a quote into Decimal only when it has to
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum
-from typing import Any, TypeVar, cast
+
+from risk_manager.domain.records import fast_builder
 
 
 class OrderSide(IntEnum):
@@ -176,57 +176,12 @@ class EnforcementOutcome:
     latency_ms: float | None = None
 
 
-_E = TypeVar("_E")
-
-
-def _fast_builder(cls: type[_E]) -> type[_E]:
-    """A stand-in for ``cls(...)`` that builds the identical frozen event in about half the time.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``: for a quote,
-    more than all the rest of reading a recorded quote line, and readers build millions of events.
-    The stand-in is a plain (not frozen) slotted dataclass with the same fields and defaults, so
-    its generated ``__init__`` stores the fields directly into the same slot layout; then the object
-    becomes a ``cls``, indistinguishable from one built by ``cls(...)`` (type, fields, equality,
-    hash, frozen). Checked here once per class; if anything differs, ``cls`` itself is used.
-    """
-    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
-        return cls
-    spec: list[tuple[str, Any, Any]] = []
-    for f in dataclasses.fields(cast(Any, cls)):
-        if f.default_factory is not dataclasses.MISSING:
-            default = dataclasses.field(default_factory=f.default_factory)
-        else:
-            default = dataclasses.field(default=f.default)  # MISSING: required, as on cls
-        spec.append((f.name, f.type, default))
-
-    def become_the_event(self: object) -> None:
-        self.__class__ = cls
-
-    builder = dataclasses.make_dataclass(
-        f"_{cls.__name__}UnderConstruction",
-        spec,
-        namespace={"__post_init__": become_the_event},
-        slots=True,
-        eq=False,
-        repr=False,
-        match_args=False,
-    )
-    probe = {f.name: f"probe-{f.name}" for f in dataclasses.fields(cast(Any, cls))}
-    try:
-        built: object = builder(**probe)
-    except TypeError:  # the slot layouts differ after all
-        return cls
-    if type(built) is not cls or built != cls(**probe) or repr(built) != repr(cls(**probe)):
-        return cls
-    return cast(type[_E], builder)
-
-
 # cls(...) at a fraction of the cost, for the readers of gateway payloads and recordings.
-new_quote = _fast_builder(QuoteEvent)
-new_order = _fast_builder(OrderEvent)
-new_trade = _fast_builder(TradeEvent)
-new_position = _fast_builder(PositionEvent)
-new_account = _fast_builder(AccountEvent)
+new_quote = fast_builder(QuoteEvent)
+new_order = fast_builder(OrderEvent)
+new_trade = fast_builder(TradeEvent)
+new_position = fast_builder(PositionEvent)
+new_account = fast_builder(AccountEvent)
 
 
 Event = (
