@@ -243,9 +243,9 @@ def copier(quotes: int, runs: int, memory_accounts: int) -> None:
             if n not in inside:
                 inside[n] = per_quote[n]
             elif decided:
-                # what a moved stop costs: the extra time over quotes that stay inside, per action
+                # what a decision costs: the extra time over quotes that stay inside, per action
                 extra = (per_quote[n] - inside[n]) * n_quotes / decided
-                row("    extra cost per stop moved", f"{extra * 1e6:.1f} us")
+                row("    extra cost per decision", f"{extra * 1e6:.1f} us")
 
 
 def main() -> None:

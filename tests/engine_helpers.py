@@ -35,6 +35,7 @@ from risk_manager.domain.events import (
 )
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy
+from risk_manager.engine.view import AccountView
 from risk_manager.rules.api import Rule
 
 # Monday 2 March 2026, 08:30 in Chicago (CST, UTC-6): a normal RTH open.
@@ -208,3 +209,10 @@ class EngineHarness:
     @property
     def state(self) -> Any:
         return self.engine.accounts[ACCOUNT]
+
+    def view(self, account: int = ACCOUNT) -> AccountView:
+        """The account as its rules see it now (no event), for calling a rule directly."""
+        e = self.engine
+        rules = e.policy.rules_for(account)
+        warn_at = rules.warn_at if rules is not None else ()
+        return AccountView(e.accounts[account], self.now, None, e.quotes, e.contracts, e.calendar, warn_at)

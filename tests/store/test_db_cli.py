@@ -41,6 +41,12 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@pytest.fixture(autouse=True)
+def _no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`db info` reads the default config when one is there: keep a developer's own out of these tests."""
+    monkeypatch.setenv("RISK_MANAGER_CONFIG", str(tmp_path / "no-config"))
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "store.db"

@@ -377,6 +377,7 @@ DERIVED_ENGINE_ATTRIBUTES = {
     "policy", "calendar", "contracts", "fast_path", "_unmonitored", "_bands", "_best", "_dispatch", "_heap",
     "_seq", "_wakeups",
     "record_changes", "_log",  # the caller's choice, and the change report of the current call
+    "_lock_texts",  # lockout descriptions, written again when asked
 }  # fmt: skip
 SNAPSHOT_ENGINE_ATTRIBUTES = {"_accounts", "_quotes", "_reset_at", "_now", "connection_lost_since"}
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from risk_manager.domain.records import fast_init
+
 LOCKOUT_RULE = "LOCKOUT"
 RESET_RULE = "RESET"
 BALANCE_RULE = "BALANCE"
@@ -29,6 +31,7 @@ def format_time(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Action:
     kind: ClassVar[str] = "action"
@@ -54,6 +57,7 @@ class Action:
         return out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClosePosition(Action):
     """Close one contract's position: all of it (size None) or ``size`` contracts of it."""
@@ -68,6 +72,7 @@ class ClosePosition(Action):
         return {"contract": self.contract_id, "size": self.size}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Flatten(Action):
     """Close every position of the account (the enforcer cancels orders first, then verifies flat)."""
@@ -75,6 +80,7 @@ class Flatten(Action):
     kind: ClassVar[str] = "flatten"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelOrders(Action):
     """Cancel working orders: all of the account's, one contract's, or one symbol's (root)."""
@@ -92,6 +98,7 @@ class CancelOrders(Action):
         return out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LockAccount(Action):
     """Start a lockout: account-wide, or one symbol. Ends at ``until`` or when ``condition`` clears."""
@@ -113,6 +120,7 @@ class LockAccount(Action):
         return out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unlock(Action):
     """A lockout ended (its time passed, its condition cleared, or an admin cleared it)."""
@@ -128,6 +136,7 @@ class Unlock(Action):
         return out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlaceStop(Action):
     """Place a protective stop for a position that has none (RULE-012)."""
@@ -142,6 +151,7 @@ class PlaceStop(Action):
         return {"contract": self.contract_id, "stop_price": float(self.stop_price)}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModifyStop(Action):
     """Move an existing stop order (RULE-012): stops only tighten."""
@@ -155,6 +165,7 @@ class ModifyStop(Action):
         return {"contract": self.contract_id, "stop_price": float(self.stop_price)}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert(Action):
     kind: ClassVar[str] = "alert"

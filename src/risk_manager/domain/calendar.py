@@ -156,7 +156,7 @@ class TradingCalendar:
 
     def window_for(self, root: str | None) -> SessionWindow | None:
         """The session window of a symbol (its override, else the global one); None = always open."""
-        if root is not None:
+        if root is not None and self.per_symbol:  # asked per position on every event
             override = self.per_symbol.get(canonical_root(root))
             if override is not None:
                 return override

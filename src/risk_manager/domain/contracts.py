@@ -8,7 +8,7 @@ roots, so every contract id is reduced to its root here, once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
@@ -34,11 +34,12 @@ class ContractSpec:
     tick_size: Decimal
     tick_value: Decimal
     description: str = ""
+    # USD per full point per contract (tick value / tick size): every P&L figure multiplies by it,
+    # so it is divided out once, here.
+    point_value: Decimal = field(init=False, repr=False, compare=False)
 
-    @property
-    def point_value(self) -> Decimal:
-        """USD per full point per contract."""
-        return self.tick_value / self.tick_size
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "point_value", self.tick_value / self.tick_size)
 
 
 def _spec(root: str, size: str, value: str, description: str) -> ContractSpec:

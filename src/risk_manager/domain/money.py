@@ -14,6 +14,8 @@ def to_decimal(value: object) -> Decimal:
     Floats go through ``repr`` (the shortest string that round-trips), so ``21000.1`` becomes
     ``Decimal('21000.1')`` and not the binary approximation. Raises ValueError on anything else.
     """
+    if type(value) is float and value - value == 0.0:  # the engine's case, first: a finite float
+        return Decimal(repr(value))
     if isinstance(value, Decimal):
         return value
     if isinstance(value, bool):

@@ -34,9 +34,14 @@ class PositionFigures:
 
     def unrealized_at(self, mark: Decimal) -> Decimal | None:
         """P&L of the open contracts if marked at ``mark``; None when the tick spec is unknown."""
-        if self.spec is None:
+        spec = self.spec
+        if spec is None:
             return None
-        return (mark - self.average_price) * self.open_size * self.spec.point_value
+        size = self.size
+        if self.closing:  # open_size, inlined: asked for every position by several rules per event
+            remaining = max(abs(size) - self.closing, 0)
+            size = remaining if size > 0 else -remaining
+        return (mark - self.average_price) * size * spec.point_value
 
     def price_for_pnl(self, pnl: Decimal) -> Decimal | None:
         """The mark at which this position's unrealized P&L equals ``pnl`` (inverse of unrealized_at)."""

@@ -7,9 +7,21 @@ through ``in_window`` so that no two rules can disagree about an edge.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 
 def in_window(t: datetime, now: datetime, span: timedelta) -> bool:
     """True when ``t`` lies in the last ``span`` at ``now``: ``now - span < t <= now``."""
     return now - span < t <= now
+
+
+def count_in_window(times: Iterable[datetime], now: datetime, span: timedelta) -> int:
+    """How many of ``times`` lie in the last ``span`` at ``now`` (``in_window`` of each, with the
+    window's start computed once: RULE-006 counts on every execution)."""
+    start = now - span
+    count = 0
+    for t in times:
+        if start < t <= now:
+            count += 1
+    return count

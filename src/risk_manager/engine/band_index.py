@@ -181,10 +181,22 @@ class ContractIndex(Generic[A, P]):
 
     def quiet(self, last: float | None, book: tuple[float, float] | None) -> bool:
         """True when the last price (if any) is inside every last-price band and the book (the lower
-        and the higher of bid and ask, if any) inside every book band: O(1)."""
-        return (last is None or self.last.quiet(last, last)) and (
-            book is None or self.book.quiet(book[0], book[1])
-        )
+        and the higher of bid and ask, if any) inside every book band: O(1).
+
+        Every quote of a contract with open positions asks this, so the usual answer (the heap tops
+        hold both prices strictly inside) is given here without calling into the bands."""
+        if last is not None:
+            bands = self.last
+            lows, highs = bands._lows, bands._highs
+            top_crossed = (lows and -lows[0][0] >= last) or (highs and highs[0][0] <= last)
+            if top_crossed and not bands.quiet(last, last):
+                return False
+        if book is not None:
+            bands = self.book
+            lows, highs = bands._lows, bands._highs
+            if (lows and -lows[0][0] >= book[0]) or (highs and highs[0][0] <= book[1]):
+                return bands.quiet(book[0], book[1])
+        return True
 
     def crossed(self, last: float | None, book: tuple[float, float] | None) -> list[BandEntry[A, P]]:
         """The positions whose last-price or book band the quote leaves, in registration order (as
@@ -244,11 +256,20 @@ class BandIndex(Generic[A, P]):
         if found is not None:
             contract_id, on_last, on_book = found
             index = self._by_contract[contract_id]
-            index.last.update(on_last)
-            index.book.update(on_book)
+            # Most re-evaluations move one band at most (a trailing edge moves the last band only):
+            # a band whose edges are indexed as they are, with both sides in their heaps, is skipped.
+            if not _indexed_as(on_last, position.band_lo, position.band_hi):
+                index.last.update(on_last)
+            if not _indexed_as(on_book, position.book_lo, position.book_hi):
+                index.book.update(on_book)
 
     def contract(self, contract_id: str) -> ContractIndex[A, P] | None:
         return self._by_contract.get(contract_id)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _indexed_as(entry: BandEntry[A, P], lo: float, hi: float) -> bool:
+    """True when the entry's band is in its heaps (neither side popped) with these very edges."""
+    return lo == entry.lo and hi == entry.hi and entry.lo_stamp != _ABSENT and entry.hi_stamp != _ABSENT

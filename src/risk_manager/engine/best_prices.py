@@ -39,7 +39,7 @@ class Trailed(Protocol):
 class LastPrices:
     """The last prices quoted for one contract, reduced to each generation's extremes."""
 
-    __slots__ = ("first", "high", "highs", "low", "lows")
+    __slots__ = ("exact_of", "exact_price", "first", "high", "highs", "low", "lows")
 
     def __init__(self) -> None:
         # The current generation's extremes (-inf/inf: no quote in it yet).
@@ -49,6 +49,17 @@ class LastPrices:
         self.highs: list[float] = []
         self.lows: list[float] = []
         self.first = 0
+        # The last extreme settled and its exact Decimal: the positions of a contract settle to the
+        # same price one after another (every copy of a copied trade on a breakout).
+        self.exact_of = _INF
+        self.exact_price = Decimal(0)
+
+    def exact(self, price: float) -> Decimal:
+        """``price`` as the exact Decimal of its shortest repr (converted once per price)."""
+        if price is not self.exact_of:  # the same float object: record.high or .low itself
+            self.exact_price = Decimal(repr(price))
+            self.exact_of = price
+        return self.exact_price
 
     def record(self, last: float) -> None:
         """A quote's last price."""
@@ -170,7 +181,7 @@ class BestPrices:
             return
         watched.generation = current
         watched.folded = price
-        exact = Decimal(repr(price))
+        exact = record.exact(price)
         best = position.best_price
         if best is not None and (exact > best if position.size > 0 else exact < best):
             position.best_price = exact

@@ -92,7 +92,18 @@ from risk_manager.engine.state import (
 from risk_manager.engine.status import account_status, enforcement_status
 from risk_manager.engine.timers import Timer, TimerKind
 from risk_manager.engine.view import AccountView
-from risk_manager.rules.api import Band, Inclusive, PositionView, Rule
+from risk_manager.rules.api import (
+    BAND_ACCOUNT,
+    BAND_DAY,
+    BAND_INPUTS,
+    BAND_MARKERS,
+    BAND_ORDERS,
+    BAND_STOPS,
+    Band,
+    Inclusive,
+    PositionView,
+    Rule,
+)
 
 ENGINE_RULE = "ENGINE"
 CONDITION_EVALUATION_ERROR = "evaluation_error"
@@ -107,6 +118,7 @@ _NOT_YET_WORKING = frozenset({OrderStatus.PENDING, OrderStatus.SUSPENDED})
 # one arriving later than this is not that execution's own change but a later open or grow.
 _KEPT_FILL_WINDOW = timedelta(seconds=5)
 _INF = math.inf
+_MAX_LOCK_TEXTS = 1024  # lockout descriptions kept (see Engine._describe_lock)
 # Quiet bands are shrunk by this relative margin when turned into floats, so that float rounding
 # of a received price can never put a quote "inside" a band it is exactly on the edge of.
 _BAND_MARGIN = 1e-9
@@ -136,6 +148,8 @@ class _Dispatch:
     book_rules: tuple[int, ...]  # ... against bid and ask
     position_rules: frozenset[int]  # indices of the per-position quote rules
     position_rule_index: Mapping[int, int]  # id(rule) -> its index, of the per-position quote rules
+    readers: Mapping[str, frozenset[int]]  # BAND_INPUTS name -> the quote rules whose band reads it
+    quote_rule_index: Mapping[str, int]  # rule id -> its index, of the quote rules
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -156,6 +170,8 @@ class _Dispatch:
             tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
             {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position},
+            {k: frozenset(i for i, r in enumerate(quote_rules) if k in r.band_reads) for k in BAND_INPUTS},
+            {r.id: i for i, r in enumerate(quote_rules)},
         )
 
 
@@ -191,6 +207,7 @@ class Engine:
         # (the persistence layer reads it; off by default: nothing to pay on the quote path).
         self.record_changes = False
         self._log: ChangeLog | None = None  # this call's changes, made on the first one
+        self._lock_texts: dict[int, tuple[Lockout, TradingCalendar, str]] = {}  # see _describe_lock
 
     # ---- public API ------------------------------------------------------------------------
 
@@ -398,6 +415,8 @@ class Engine:
 
     def _tick(self, now: datetime) -> datetime:
         """Engine time never goes backwards: an older timestamp is taken as the current time."""
+        if now is self._now:
+            return now  # the time of the previous event (a replayed line's events share one)
         if now.tzinfo is None:
             raise ValueError(f"engine time must be timezone-aware UTC, got naive {now!r}")
         if self._now is not None and now < self._now:
@@ -555,24 +574,40 @@ class Engine:
             locked_before = False
             # The contracts whose positions' inputs the event changes (None: the whole account).
             touched = None if isinstance(event, AccountEvent) else {event.contract_id}
+            # For the quiet bands (see _stale_bands): the positions the event changed, and what
+            # else it changed (a BAND_INPUTS name; None: nothing else, or everything when no
+            # position is listed either).
+            moved: set[str] = set()
+            changed: str | None = None
             if isinstance(event, PositionEvent):
                 kept = account.kept_fills.pop(event.contract_id, None)
                 changes = self._apply_position(account, event, now)
+                moved.add(event.contract_id)
             elif isinstance(event, OrderEvent):
                 replaced = account.working_orders.get(event.order_id)
                 if replaced is not None and touched is not None:
                     touched.add(replaced.contract_id)  # an order id seen in another contract
                 self._apply_order(account, event)
+                changed = BAND_ORDERS
             elif isinstance(event, TradeEvent):
                 locked_before = account.lockouts.covering(root_of(event.contract_id)) is not None
+                before = account.position_views.get(event.contract_id)
                 if not self._apply_trade(account, event, now):
                     return  # a duplicate or an earlier day's execution: nothing to decide
+                if account.position_views.get(event.contract_id) is not before:
+                    moved.add(event.contract_id)  # contracts marked closing: its open size changed
+                changed = BAND_DAY
             else:
+                unlocks = len(out)
                 self._apply_account(account, event, now, out)
+                # A lockout ended re-arms its rule's markers: treated as changing everything.
+                if len(out) == unlocks or not any(isinstance(a, Unlock) for a in out[unlocks:]):
+                    changed = BAND_ACCOUNT
             actions = self._gate(account, event, changes, now, kept)
             if changes:
                 actions.extend(self._unknown_contracts(account, changes))
             found = self._rules(account)
+            view: AccountView | None = None
             if found is not None:
                 view = self._view(account, now, event, changes, found[0])
                 dispatch = found[1]
@@ -589,12 +624,16 @@ class Engine:
             self._commit(account, actions, now, out)
             if isinstance(event, TradeEvent) and not locked_before:
                 self._keep_triggering_fill(account, event, actions, now)
-            # An account event (balance, canTrade) can end lockouts, which re-arms rule markers on
-            # every position; the others touch their own contract and what their decisions name.
-            # An order update moves no P&L: without a decision, account-level bands stay as they are.
-            concerned = None if touched is None else _concerned(touched, actions)
-            positions_only = isinstance(event, OrderEvent) and not actions
-            self._refresh(account, now, concerned=concerned, positions_only=positions_only)
+            stale = None
+            if self.fast_path and (moved or changed is not None) and found is not None:
+                stale = _stale_bands(found[1], moved, changed, touched or set(), actions)
+            self._refresh(
+                account,
+                now,
+                concerned=None if stale is None else stale[1],
+                only=None if stale is None else stale[0],
+                view=None if view is None else view.after_decisions(bool(actions)),
+            )
 
     @staticmethod
     def _keep_triggering_fill(
@@ -907,21 +946,39 @@ class Engine:
             book = (only, only)
         if index.quiet(last, book):
             return  # inside every band: O(1) whatever the number of positions
-        bands = self._bands
+        # A breakout crosses the bands of every copy of a copied trade at once: what the loop needs
+        # of the engine is looked up once.
+        reindex = self._bands.update
+        rules_for, dispatches = self.policy.rules_for, self._dispatch
         for entry in index.crossed(last, book):
             account, position = entry.account, entry.position
-            found = self._rules(account)
-            left: set[int] | None = None
-            if found is not None:
-                on_last, on_book = found[1].on_last, found[1].on_book
-                left = {
-                    i
-                    for i, (lo, hi) in enumerate(position.rule_bands)
-                    if (on_last[i] and last is not None and not lo < last < hi)
-                    or (on_book[i] and book is not None and not (lo < book[0] and book[1] < hi))
-                }
-            self._evaluate_quote(account, cid, event, now, out, left, found)
-            bands.update(position)  # back into the index, with the bands the evaluation left
+            rule_set = rules_for(account.account_id)
+            dispatch = None if rule_set is None else dispatches.get(id(rule_set))
+            if rule_set is None or dispatch is None:
+                found = self._rules(account)
+                if found is None:
+                    self._evaluate_quote(account, cid, event, now, out, None, None)
+                    reindex(position)
+                    continue
+                rule_set, dispatch = found
+            on_last, on_book = dispatch.on_last, dispatch.on_book
+            left: set[int] = set()
+            for i, (lo, hi) in enumerate(position.rule_bands):
+                if (on_last[i] and last is not None and not lo < last < hi) or (
+                    on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
+                ):
+                    left.add(i)
+            if len(left) == 1:
+                try:
+                    done = self._evaluate_one(account, cid, event, now, out, left, rule_set, dispatch)
+                except Exception as exc:  # the account fails closed; the others go on
+                    self._fail_closed(account, exc, now, out)
+                    done = True
+                if not done:
+                    self._evaluate_quote(account, cid, event, now, out, left, (rule_set, dispatch))
+            else:
+                self._evaluate_quote(account, cid, event, now, out, left, (rule_set, dispatch))
+            reindex(position)  # back into the index, with the bands the evaluation left
 
     def _evaluate_quote(
         self,
@@ -937,19 +994,21 @@ class Engine:
 
         A per-position rule re-run because the quote left its band on the quoted position is run on
         that position, and on any other whose band does not hold its own contract's quote (a band
-        a non-quote event moved): on every other position its decision cannot have changed."""
-        with self._guarded(account, now, out):
+        a non-quote event moved): on every other position its decision cannot have changed.
+
+        The fail-closed boundary of ``_guarded``, written as a try (no guard object per crossing)."""
+        try:
             if found is None:
                 found = self._rules(account)
-            if left is not None and len(left) == 1 and found is not None and self._evaluate_one(
-                account, cid, event, now, out, left, found
-            ):
-                return
             actions: list[Action] = []
             if found is not None and found[1].quote_rules:
                 dispatch = found[1]
                 quote_rules, per_position = dispatch.quote_rules, dispatch.per_position
                 view = self._view(account, now, event, None, found[0])
+                if left is not None and len(left) == 1 and self._decide_account(
+                    account, view, dispatch, left, now, out
+                ):
+                    return
                 for i, rule in enumerate(quote_rules):
                     if left is None:
                         actions.extend(rule.evaluate(view))
@@ -972,6 +1031,8 @@ class Engine:
                     return
             self._commit(account, actions, now, out)
             self._refresh(account, now)
+        except Exception as exc:  # the account fails closed; the others go on
+            self._fail_closed(account, exc, now, out)
 
     def _evaluate_one(
         self,
@@ -981,7 +1042,8 @@ class Engine:
         now: datetime,
         out: list[Action],
         left: set[int],
-        found: tuple[RuleSet, _Dispatch],
+        rules: RuleSet,
+        dispatch: _Dispatch,
     ) -> bool:
         """The usual crossing on a busy day (a trailing stop's edge): the quote left one
         per-position rule's band on the quoted position only, and every other position's band for
@@ -990,15 +1052,14 @@ class Engine:
         rule run on it alone, its one band recomputed. False (nothing done) when the case is another.
         """
         (i,) = left
-        rules, dispatch = found
         position = account.positions.get(cid)
         if not dispatch.per_position[i] or position is None or len(position.rule_bands) != len(
             dispatch.quote_rules
         ):
             return False
-        self._best.settle(position)  # first: it republishes the position's view, which _due lists
-        due = self._due(account, (cid,), dispatch, i)
-        if len(due) != 1:
+        self._best.settle(position)  # first: it republishes the position's view
+        views = account.position_views
+        if len(views) > 1 and not self._others_hold(account, cid, dispatch, i):
             return False
         view = AccountView(
             account,
@@ -1012,22 +1073,91 @@ class Engine:
             self.connection_lost_since,
         )
         rule = dispatch.quote_rules[i]
-        actions = rule.evaluate(view if len(account.position_views) == 1 else view.scoped(due))
-        if any(isinstance(a, LockAccount) for a in actions):
-            self._commit(account, actions, now, out)
-            self._refresh(account, now)
-            return True
-        self._commit(account, actions, now, out)
+        decided = rule.decide_position(view, views[cid])
+        if decided is None:
+            scoped = view if len(views) == 1 else view.scoped({cid: views[cid]})
+            actions, band = rule.evaluate(scoped), None
+        else:
+            actions, band = decided
         if actions:
+            for action in actions:
+                if type(action) is LockAccount:
+                    self._commit(account, actions, now, out)
+                    self._refresh(account, now)
+                    return True
+            self._commit(account, actions, now, out)
             view.decisions_committed()
-            if any(getattr(a, "contract_id", cid) != cid or a.subject is not None for a in actions):
-                # a decision naming another contract or a breach marker: recompute as the general path
-                self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
-                return True
+            for action in actions:
+                subject = action.subject
+                if getattr(action, "contract_id", cid) != cid or (
+                    subject is not None and (decided is None or _subject_contract(subject) != cid)
+                ):
+                    # a decision naming another contract, or a breach marker the rule did not band
+                    # for: recompute as the general path does
+                    self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
+                    return True
+        if decided is None:
+            band = rule.price_band(view, views[cid])
         bands = position.rule_bands
-        bands[i] = _float_band(rule.price_band(view, account.position_views[cid]))
-        _intersect(position, bands, dispatch)
-        self._bands.update(position)
+        bands[i] = _float_band(band)
+        _intersect(position, bands, dispatch)  # the caller (_on_quote) re-indexes the position
+        return True
+
+    def _decide_account(
+        self,
+        account: AccountState,
+        view: AccountView,
+        dispatch: _Dispatch,
+        left: set[int],
+        now: datetime,
+        out: list[Action],
+    ) -> bool:
+        """The quote left one account-level rule's band (RULE-003's day P&L): its decisions and every
+        position's band for it from the rule's one reading of the account (``Rule.decide_account``),
+        as evaluating, committing and recomputing that rule's bands would give. False (nothing done)
+        when the rule does not offer it for this case."""
+        (i,) = left
+        if dispatch.per_position[i]:
+            return False
+        count = len(dispatch.quote_rules)
+        positions = account.positions
+        if any(len(position.rule_bands) != count for position in positions.values()):
+            return False  # a position without bands yet: the general path computes all of them
+        decided = dispatch.quote_rules[i].decide_account(view)
+        if decided is None:
+            return False
+        actions, bands = decided
+        self._commit(account, actions, now, out)
+        if any(isinstance(a, LockAccount | Unlock) for a in actions):
+            self._refresh(account, now)  # against the rule's word: recompute everything
+            return True
+        if any(getattr(a, "contract_id", None) is not None for a in actions):
+            view.decisions_committed()
+            self._compute_bands(account, view, dispatch, left, _concerned((), actions))
+            return True
+        update = self._bands.update
+        for contract_id, position in positions.items():
+            rule_bands = position.rule_bands
+            rule_bands[i] = _float_band(bands[contract_id])
+            _intersect(position, rule_bands, dispatch)
+            update(position)
+        return True
+
+    def _others_hold(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> bool:
+        """True when every position but ``cid``'s has a band for quote rule ``i`` holding its own
+        contract's quote (``_due`` would list ``cid`` alone)."""
+        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
+        count = len(dispatch.quote_rules)
+        quotes = self._quotes
+        for contract_id, position in account.positions.items():
+            if contract_id == cid:
+                continue
+            bands = position.rule_bands
+            if len(bands) != count or bands[i] is _NEVER_QUIET:
+                return False
+            quote = quotes.get(contract_id)
+            if quote is not None and not _holds(bands[i], quote, on_last, on_book):
+                return False
         return True
 
     def _due(
@@ -1154,12 +1284,22 @@ class Engine:
         return actions
 
     def _describe_lock(self, lockout: Lockout) -> str:
+        # Asked on every order and position event while locked (each is cancelled or closed), and
+        # showing a time is slow: written once per lockout and calendar. The entry keeps both, so
+        # that the lockout's id cannot be reused while it is cached.
+        cached = self._lock_texts.get(id(lockout))
+        if cached is not None and cached[0] is lockout and cached[1] is self.calendar:
+            return cached[2]
         scope = f"{lockout.symbol} " if lockout.scope == "symbol" else ""
         if lockout.until is not None:
             end = f"until {self.calendar.show(lockout.until)}"
         else:
             end = f"until {lockout.condition} clears"
-        return f"{scope}lockout by {lockout.rule} {end} ({lockout.reason})"
+        text = f"{scope}lockout by {lockout.rule} {end} ({lockout.reason})"
+        if len(self._lock_texts) >= _MAX_LOCK_TEXTS:
+            self._lock_texts.clear()
+        self._lock_texts[id(lockout)] = (lockout, self.calendar, text)
+        return text
 
     def _commit(self, account: AccountState, actions: list[Action], now: datetime, out: list[Action]) -> None:
         """Record what the decisions change in the engine's own state, then emit them."""
@@ -1262,13 +1402,14 @@ class Engine:
 
     @staticmethod
     def _clear_markers(account: AccountState, subject: str, *, prefix: bool) -> None:
+        # In place: most calls find nothing to remove, and rebuilding the set costs as much as
+        # scanning it.
         if prefix:
             nested = subject + ":"
-            account.breaches = {
-                b for b in account.breaches if not (b[1] == subject or b[1].startswith(nested))
-            }
+            cleared = [b for b in account.breaches if b[1] == subject or b[1].startswith(nested)]
         else:
-            account.breaches = {b for b in account.breaches if b[1] != subject}
+            cleared = [b for b in account.breaches if b[1] == subject]
+        account.breaches.difference_update(cleared)
 
     @staticmethod
     def _clear_rule_markers(account: AccountState, rule: str) -> None:
@@ -1280,16 +1421,18 @@ class Engine:
         now: datetime,
         woken: str | None = None,
         concerned: set[str] | None = None,
-        positions_only: bool = False,
+        only: Set[int] | None = None,
+        view: AccountView | None = None,
     ) -> None:
         """Recompute the account's quiet bands and rule wake-ups after its state changed.
 
         ``woken`` is the rule just evaluated by its own timer: asking again for a time not after
         ``now`` would loop forever, so such an answer means "nothing more to wait for".
-        ``concerned``: the contracts whose positions the change can have touched (see _concerned);
+        ``concerned``: the contracts whose positions the change can have touched (see _stale_bands);
         the other positions keep the bands of their per-position rules (None: recompute all).
-        ``positions_only``: nothing an account-level rule reads changed (an order update that led to
-        no decision): only the per-position rules' bands on the concerned contracts are recomputed.
+        ``only``: with ``concerned``, the quote rules (indices) whose bands the change can have
+        moved (None: all of them); the others keep theirs.
+        ``view``: the account as it is now, when the caller has one (AccountView.after_decisions).
         """
         found = self._rules(account)
         dispatch = found[1] if found is not None else None
@@ -1301,12 +1444,13 @@ class Engine:
                 position.rule_bands = []
                 self._bands.update(position)
             return
-        view = self._view(account, now, None, None, found[0] if found is not None else None)
+        if view is None:
+            view = self._view(account, now, None, None, found[0] if found is not None else None)
         if concerned is None:
             self._compute_bands(account, view, dispatch, None)
-        else:
-            only = dispatch.position_rules if positions_only else dispatch.every_rule
-            self._compute_bands(account, view, dispatch, only, concerned)
+        elif only is None or only:
+            rules = dispatch.every_rule if only is None else only
+            self._compute_bands(account, view, dispatch, rules, concerned)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             current = self._wakeups.get(key)
@@ -1400,13 +1544,63 @@ def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None
     for action in actions:
         if isinstance(action, LockAccount | Unlock):
             return None
-        contract_id = getattr(action, "contract_id", None)
-        subject = action.subject
-        if contract_id is None and subject is not None and subject.startswith("pos:"):
-            contract_id = subject.split(":", 2)[1]
+        contract_id = _contract_named(action)
         if contract_id is not None:
             contracts.add(contract_id)
     return contracts
+
+
+def _contract_named(action: Action) -> str | None:
+    """The contract an action names: its own, or the one its breach subject is about."""
+    contract_id: str | None = getattr(action, "contract_id", None)
+    if contract_id is None and action.subject is not None:
+        return _subject_contract(action.subject)
+    return contract_id
+
+
+def _subject_contract(subject: str) -> str | None:
+    """The contract a breach subject is about (``pos:<contract>...``); None for the account's."""
+    return subject.split(":", 2)[1] if subject.startswith("pos:") else None
+
+
+def _stale_bands(
+    dispatch: _Dispatch, moved: Set[str], changed: str | None, orders: Set[str], actions: list[Action]
+) -> tuple[set[int], set[str]] | None:
+    """The quote rules (indices) whose quiet bands an account event can have moved, and the
+    contracts on which the per-position ones can have moved (None: every band of the account).
+
+    ``moved``: the contracts whose position the event changed (every band reads the positions: a
+    per-position band its own, an account-level band all of them); ``changed``: what else the event
+    changed (a BAND_INPUTS name: the rules reading it), with ``orders`` the contracts of the orders
+    an order update changed. A decision changes its rule's breach markers (and other rules'
+    markers, for a band reading them), a requested stop the stops; one naming a contract concerns
+    it. Lockouts taken or ended are treated as changing everything. A band that reads nothing the
+    event changed is kept: it was computed from the same inputs, but for quotes still inside it."""
+    readers = dispatch.readers
+    rules: set[int] = set(dispatch.every_rule) if moved else set()
+    contracts = set(moved)
+    if changed is not None:
+        rules |= readers[changed]
+        if changed == BAND_ORDERS:
+            contracts |= orders
+    kinds: set[str] = set()
+    for action in actions:
+        if isinstance(action, LockAccount | Unlock):
+            return None
+        contract_id = _contract_named(action)
+        if contract_id is not None:
+            contracts.add(contract_id)
+        subject = action.subject
+        if subject is not None:
+            kinds.add(BAND_MARKERS)
+            own = dispatch.quote_rule_index.get(action.rule)
+            if own is not None:
+                rules.add(own)
+        if isinstance(action, PlaceStop | ModifyStop):
+            kinds.add(BAND_STOPS)
+    for kind in kinds:
+        rules |= readers[kind]
+    return rules, contracts
 
 
 def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:
@@ -1451,11 +1645,22 @@ def _inclusive_hi(edge: Decimal) -> float:
     """The float h such that a received price p is strictly below h exactly when its exact value
     (``to_decimal(p)``, the shortest repr) is at most ``edge``: one step above the largest such p.
     (Rounding to the nearest float is monotonic, so the largest such p is float(edge) or the float
-    just below it.)"""
-    f = float(edge)
-    if to_decimal(f) > edge:
-        f = math.nextafter(f, -_INF)
-    return math.nextafter(f, _INF)
+    just below it.) Remembered per edge: the trailing edges of a contract's positions repeat."""
+    h = _INCLUSIVE_HI.get(edge)
+    if h is None:
+        f = float(edge)
+        if to_decimal(f) > edge:
+            f = math.nextafter(f, -_INF)
+        h = math.nextafter(f, _INF)
+        if len(_INCLUSIVE_HI) >= _INCLUSIVE_HI_KEPT:
+            _INCLUSIVE_HI.clear()
+        _INCLUSIVE_HI[edge] = h
+    return h
+
+
+# _inclusive_hi's answers by edge (a pure function's memo: equal Decimals give the same float).
+_INCLUSIVE_HI: dict[Decimal, float] = {}
+_INCLUSIVE_HI_KEPT = 4096
 
 
 def _closes_only(account: AccountState, order: OrderEvent) -> bool:

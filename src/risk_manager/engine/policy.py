@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.rules.api import Rule
+from risk_manager.rules.api import BAND_INPUTS, Rule
 
 DEFAULT_WARN_AT = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
 # How far the day's net P&L from trades may differ from the balance change before an alert: a cent
@@ -23,6 +23,14 @@ class RuleSet:
     rules: tuple[Rule[Any], ...]
     warn_at: tuple[Decimal, ...] = DEFAULT_WARN_AT
     balance_tolerance: Decimal = DEFAULT_BALANCE_TOLERANCE
+
+    def __post_init__(self) -> None:
+        for rule in self.rules:
+            unknown = rule.band_reads - BAND_INPUTS
+            if unknown:  # a misspelt input is changed by no event: the rule's bands would go stale
+                raise ValueError(
+                    f"{rule.id} band_reads names {sorted(unknown)}: use names from {sorted(BAND_INPUTS)}"
+                )
 
 
 class Policy:

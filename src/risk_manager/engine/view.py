@@ -12,7 +12,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
-from risk_manager.domain.windows import in_window
+from risk_manager.domain.windows import count_in_window
 from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
 
@@ -32,6 +32,7 @@ class AccountView:
         "_positions",
         "_quotes",
         "_state",
+        "_stops",
         "_totals",
         "calendar",
         "changes",
@@ -63,6 +64,8 @@ class AccountView:
         # position.
         self._totals: dict[str, tuple[Decimal, int]] = {}
         self._memo: dict[Hashable, Any] = {}  # see memo(); emptied when decisions are committed
+        # (contract id, closing side) -> the first working protective stop: see protective_stop.
+        self._stops: dict[tuple[str, int], OrderEvent] | None = None
         self.now = now
         self.event = event
         self.contracts = contracts
@@ -128,11 +131,23 @@ class AccountView:
         decision on the other positions a quote cannot have changed."""
         view = AccountView.__new__(AccountView)
         view._state, view._quotes = self._state, self._quotes
-        view._totals, view._memo = self._totals, self._memo
+        view._totals, view._memo, view._stops = self._totals, self._memo, self._stops
         view._positions = positions
         view.now, view.event, view.changes = self.now, self.event, self.changes
         view.contracts, view.calendar, view.warn_at = self.contracts, self.calendar, self.warn_at
         view.connection_lost_since = self.connection_lost_since
+        return view
+
+    def after_decisions(self, committed: bool) -> AccountView:
+        """The same account at the same instant as a timer or a refresh sees it (no event, no
+        changes), sharing what this view already computed: the engine's band and wake-up refresh
+        right after an event's evaluation. ``committed``: decisions were recorded since this view
+        was made (the memo is dropped; the unrealized sums hold: decisions move no position and
+        no quote)."""
+        if committed:
+            self.decisions_committed()
+        view = self.scoped(self._state.position_views)
+        view.event, view.changes = None, {}
         return view
 
     def position(self, contract_id: str) -> PositionView | None:
@@ -179,16 +194,18 @@ class AccountView:
 
     def protective_stop(self, position: PositionView) -> OrderEvent | None:
         """A working Stop/TrailingStop on the position's contract, on the closing side."""
-        closing_side = OrderSide.SELL if position.size > 0 else OrderSide.BUY
-        contract_id = position.contract_id
-        for order in self._state.working_orders.values():  # orders_in, inlined: runs per crossing
-            if (
-                order.contract_id == contract_id
-                and order.type in PROTECTIVE_TYPES
-                and order.side == closing_side
-            ):
-                return order
-        return None
+        stops = self._stops
+        if stops is None:
+            # Asked for every position by RULE-008 and RULE-012, for bands and decisions alike: the
+            # orders are read once per view (they do not change while it lives), the first
+            # matching one in order kept, as a scan would find it.
+            stops = self._stops = {}
+            for order in self._state.working_orders.values():
+                if order.type in PROTECTIVE_TYPES:
+                    stops.setdefault((order.contract_id, order.side), order)
+        return stops.get(
+            (position.contract_id, OrderSide.SELL if position.size > 0 else OrderSide.BUY)
+        )
 
     def stop_requested(self, contract_id: str) -> Decimal | None:
         """RULE-012: the last stop price the engine requested for this contract's position."""
@@ -200,7 +217,7 @@ class AccountView:
         """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
         the last hour is kept)."""
         now = self.now
-        return sum(1 for t, _ in self._state.recent_orders if in_window(t, now, window))
+        return count_in_window([t for t, _ in self._state.recent_orders], now, window)
 
     @property
     def executions_today(self) -> int:

@@ -24,6 +24,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable
 from risk_manager.domain.events import Event, OrderEvent
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.position_figures import PositionFigures
+from risk_manager.domain.records import fast_init
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import TrueFalseOnly
 
@@ -36,8 +37,18 @@ QUOTE_PRICES: dict[str, frozenset[str]] = {
 }
 ALL_QUOTE_PRICES = frozenset({"last", "bid", "ask"})
 
+# What a quiet band may read besides the positions, their quotes and its own rule's breach markers
+# (``Rule.band_reads``): after an event that changed none of what a band reads, the engine keeps it.
+BAND_ORDERS = "orders"  # the working orders
+BAND_STOPS = "stops"  # the stops the engine requested (stop_requested)
+BAND_DAY = "day"  # the trading day's counters: realized P&L, fees, executions
+BAND_ACCOUNT = "account"  # the balance (and the day's opening balance), canTrade
+BAND_MARKERS = "markers"  # other rules' breach markers
+BAND_INPUTS = frozenset({BAND_ORDERS, BAND_STOPS, BAND_DAY, BAND_ACCOUNT, BAND_MARKERS})
 
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Inclusive:
     """A band edge that is itself quiet: a mark exactly at ``price`` cannot change the decision,
@@ -55,6 +66,7 @@ Edge = Decimal | Inclusive | None
 Band = tuple[Edge, Edge]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PositionView(PositionFigures):
     """One open position as a rule sees it. ``size`` is signed: positive long, negative short."""
@@ -204,12 +216,42 @@ class Rule(ABC, Generic[C]):
         """Quiet band of ``position`` for this rule (quote-sensitive rules only)."""
         return (None, None)
 
+    def decide_position(
+        self, view: AccountView, position: PositionView
+    ) -> tuple[list[Action], Band | None] | None:
+        """Optional, for a per-position rule (``bands_per_position``) whose band a quote left: its
+        decisions on ``position`` alone — what ``evaluate`` returns on a view listing only that
+        position — and the band ``price_band`` will give the position once the engine has committed
+        them (breach markers, requested stops). The engine's crossing path uses it to read the same
+        figures once instead of twice. None (the default): not offered; the engine evaluates,
+        commits, then asks ``price_band``."""
+        return None
+
+    def decide_account(
+        self, view: AccountView
+    ) -> tuple[list[Action], Mapping[str, Band | None]] | None:
+        """Optional, for an account-level rule (not ``bands_per_position``) whose band a quote left:
+        ``evaluate``'s decisions and, by contract, the band ``price_band`` will give every listed
+        position once the engine has committed them, from one reading of the account. None (the
+        default, or a decision that changes more than this rule's bands, such as a lockout): the
+        engine evaluates, commits, then asks ``price_band`` of each position."""
+        return None
+
     @property
     def bands_per_position(self) -> bool:
         """True when a position's band depends only on that position (its contract's quote, its
         orders, its breach markers): a quote of another contract cannot move it. False for sums
         over the account (RULE-003/013), whose bands share the distance to the limit."""
         return False
+
+    @property
+    def band_reads(self) -> frozenset[str]:
+        """What the rule's quiet band reads (``BAND_INPUTS`` names) besides the positions (its own,
+        or all of them for an account-level band), their quotes and the rule's own breach markers.
+        The engine recomputes a band after an account event only when the event or its decisions
+        changed one of these, a position the band reads, or the rule's markers: a rule that leaves
+        one out must not read it. Default: everything."""
+        return BAND_INPUTS
 
     @property
     def band_prices(self) -> frozenset[str]:

@@ -49,6 +49,40 @@ def hard_lockout(
     ]
 
 
+# warn_at tuple -> breach subject -> its warning levels (see warn_levels). Keyed by the tuple's id,
+# with the tuple kept in the entry so that the id cannot be reused while the entry lives.
+_LEVELS: dict[int, tuple[tuple[Decimal, ...], dict[str, tuple[tuple[Decimal, str], ...]]]] = {}
+_MAX_LEVELS = 4096  # subjects kept per warn_at tuple (and tuples kept) before starting afresh
+
+
+def warn_levels(warn_at: tuple[Decimal, ...], subject: str) -> tuple[tuple[Decimal, str], ...]:
+    """The warning fractions, lowest first, each with the breach subject of its alert,
+    ``<subject>:warn:<fraction>``.
+
+    Asked for every position by several rules on every event, and formatting a Decimal is slow:
+    made once per warn_at tuple and subject. By the tuple's identity, not its value: 0.5 and 0.50
+    are equal but give different subjects."""
+    entry = _LEVELS.get(id(warn_at))
+    if entry is None or entry[0] is not warn_at or len(entry[1]) >= _MAX_LEVELS:
+        if len(_LEVELS) >= _MAX_LEVELS:
+            _LEVELS.clear()
+        entry = _LEVELS[id(warn_at)] = (warn_at, {})
+    levels = entry[1].get(subject)
+    if levels is None:
+        levels = entry[1][subject] = tuple((f, f"{subject}:warn:{f}") for f in sorted(warn_at))
+    return levels
+
+
+def passed_warning(view: AccountView, rule: str, subject: str) -> Decimal:
+    """The highest warning fraction of ``subject`` announced today (0 when none): it and every
+    lower one count as passed."""
+    passed = Decimal(0)
+    for fraction, marker in warn_levels(view.warn_at, subject):
+        if view.breached(rule, marker):
+            passed = fraction
+    return passed
+
+
 def due_warning(
     view: AccountView, rule: str, subject: str, reached: Callable[[Decimal], bool]
 ) -> Decimal | None:
@@ -56,10 +90,18 @@ def due_warning(
 
     A fraction counts as passed once it or a higher one was announced today, so a jump across
     several thresholds gives one alert (for the highest), not a burst, and none is repeated.
+
+    ``reached`` must be monotone: a fraction is reached only when every lower one is (each
+    threshold is the limit times the fraction, beyond which the value must go).
     """
+    levels = warn_levels(view.warn_at, subject)
+    if not levels or (levels[0][0] > 0 and not reached(levels[0][0])):
+        # The usual case, asked on most events: the lowest positive fraction is not reached, so
+        # none is (monotone), and nothing is due whatever was announced.
+        return None
     due: Decimal | None = None
-    for fraction in sorted(view.warn_at):
-        if view.breached(rule, f"{subject}:warn:{fraction}"):
+    for fraction, marker in levels:
+        if view.breached(rule, marker):
             due = None  # announced: it and everything below it are passed
         elif reached(fraction):
             due = fraction
@@ -107,11 +149,19 @@ def warning_alerts(
     ]
 
 
-def next_threshold(view: AccountView, rule: str, subject: str, value: Decimal, limit: Decimal) -> Decimal:
+def next_threshold(
+    view: AccountView,
+    rule: str,
+    subject: str,
+    value: Decimal,
+    limit: Decimal,
+    passed: Decimal | None = None,
+) -> Decimal:
     """The nearest level ahead of ``value`` that would produce a decision: the limit itself or an
-    unfired warning threshold. Used to compute quiet bands."""
-    announced = [f for f in view.warn_at if view.breached(rule, f"{subject}:warn:{f}")]
-    passed = max(announced, default=Decimal(0))
+    unfired warning threshold. Used to compute quiet bands. ``passed``: the highest warning
+    fraction announced, when the caller knows it better than the markers (one it is announcing)."""
+    if passed is None:
+        passed = passed_warning(view, rule, subject)
     levels = [limit] + [limit * f for f in view.warn_at if f > passed]
     if limit < 0:
         ahead = [lv for lv in levels if lv < value]

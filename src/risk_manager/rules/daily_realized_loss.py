@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping
 from decimal import Decimal
 from typing import Literal
 
 from risk_manager.domain.actions import Action, Inputs
 from risk_manager.domain.events import AccountEvent, PositionEvent, QuoteEvent, TradeEvent
-from risk_manager.domain.money import money
+from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
-from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
-from risk_manager.rules.base import band_for_pnl, hard_lockout, next_threshold, warning_alerts
+from risk_manager.rules.api import (
+    BAND_ACCOUNT,
+    BAND_DAY,
+    QUOTE_PRICES,
+    AccountView,
+    Band,
+    PositionView,
+    Rule,
+    RuleConfig,
+)
+from risk_manager.rules.base import (
+    hard_lockout,
+    next_threshold,
+    passed_warning,
+    warn_levels,
+    warning_alerts,
+)
 
 SUBJECT = "account"
 # Marks come from the last trade price, as RULES.md's default price_source; the engine's fast path
@@ -48,6 +64,16 @@ def day_pnl(
     Unknown marks (no quote yet, unknown tick spec) are left out of the sum and counted, never
     taken as zero P&L: the caller reports them so the number is not mistaken for a complete one.
     """
+    # Asked by the rule's decision and again for every position's band: summed once per view.
+    return view.memo(
+        ("day_pnl", include_fees, include_unrealized, source),
+        lambda: _day_pnl(view, include_fees, include_unrealized, source),
+    )
+
+
+def _day_pnl(
+    view: AccountView, include_fees: bool, include_unrealized: bool, source: PnlSource
+) -> tuple[Decimal, int]:
     value = realized(view, include_fees, source)
     if not include_unrealized:
         return value, 0
@@ -74,14 +100,25 @@ def pnl_inputs(
 
 
 def account_band(
-    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, position: PositionView
+    view: AccountView,
+    rule_id: str,
+    value: Callable[[], Decimal],
+    limit: Decimal,
+    position: PositionView,
+    key: Hashable,
 ) -> Band | None:
-    """Quiet mark band of one position for an account-level P&L sum against ``limit``.
+    """Quiet mark band of one position for an account-level P&L sum (``value()``) against ``limit``.
 
-    The distance to the next level (the limit or an unfired warning) is split evenly between the
-    positions whose P&L is known, so no combination of quotes inside every band can reach it.
+    The distance to the next level (the limit or an unfired warning) is split between the positions
+    whose P&L is known in proportion to what a tick moves each (open size x tick value), so that
+    every one of them may move the same number of ticks against the account before it is
+    re-evaluated, and no combination of quotes inside every band can reach the level. (Split evenly
+    in dollars instead, a position worth $12.50 a tick next to one worth $0.50 would use its half
+    in a few ticks, and keep being woken at half of what remains while the other one sleeps.)
     Only the side towards the limit is bounded: moving away never produces a decision (warnings
     fire once per day). A position without a quote gets no band: its first quote changes the sum.
+    The sum and the share are the same for every position: computed once per view, under ``key``
+    (which must name the sum and the limit).
     """
     if view.breached(rule_id, SUBJECT):
         return (None, None)  # already enforced today: no quote can produce another decision
@@ -90,24 +127,71 @@ def account_band(
     mark = view.mark(position, SOURCE)
     if mark is None:
         return None
-    pnl_now = position.unrealized_at(mark)
-    assert pnl_now is not None  # spec is known
-    share = view.memo(("account_band", rule_id, value, limit), lambda: _share(view, rule_id, value, limit))
-    if share is None:
-        return None
-    if limit < 0:
-        return band_for_pnl(position, pnl_now, pnl_now - share, None, mark)
-    return band_for_pnl(position, pnl_now, None, pnl_now + share, mark)
+    room = view.memo(key, lambda: _room(view, rule_id, value(), limit))
+    return None if room is None else _band_of(position, mark, room, limit)
 
 
-def _share(view: AccountView, rule_id: str, value: Decimal, limit: Decimal) -> Decimal | None:
-    """Each known position's share of the distance to the next level (None: no distance left)."""
-    known = len(view.positions) - view.unrealized_total(SOURCE)[1]
-    threshold = next_threshold(view, rule_id, SUBJECT, value, limit)
+def account_bands(
+    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal
+) -> dict[str, Band | None]:
+    """``account_band`` of every listed position at once, with the highest warning announced
+    given (``passed``: one being announced now counts). Each mark is read once, for the P&L per
+    tick of the known positions (``_room``) and for its band alike."""
+    if view.breached(rule_id, SUBJECT):
+        return dict.fromkeys(view.positions, (None, None))
+    bands: dict[str, Band | None] = {}
+    known: list[tuple[str, PositionView, Decimal]] = []
+    per_tick = ZERO
+    for contract_id, position in view.positions.items():
+        spec = position.spec
+        if spec is None:
+            bands[contract_id] = (None, None)
+            continue
+        mark = view.mark(position, SOURCE)
+        if mark is None:
+            bands[contract_id] = None
+            continue
+        per_tick += abs(position.open_size) * spec.tick_value
+        known.append((contract_id, position, mark))
+    threshold = next_threshold(view, rule_id, SUBJECT, value, limit, passed)
     slack = value - threshold if limit < 0 else threshold - value
-    if slack <= 0 or known == 0:
+    room = None if slack <= 0 or per_tick == 0 else slack / per_tick
+    for contract_id, position, mark in known:
+        bands[contract_id] = None if room is None else _band_of(position, mark, room, limit)
+    return bands
+
+
+def _band_of(position: PositionView, mark: Decimal, room: Decimal, limit: Decimal) -> Band:
+    """The band of a position whose P&L is known, given the shared ``room`` in ticks."""
+    assert position.spec is not None
+    size = position.open_size
+    if size == 0:
+        return (None, None)  # all of it closing: its P&L no longer moves with the price
+    # ``room`` ticks against the account: down for a long towards a loss limit, up for a short; the
+    # other way towards a profit target. (The position's share of the distance, room x open size x
+    # tick value, over its P&L per point, open size x tick value / tick size.)
+    step = room * position.spec.tick_size
+    if (limit < 0) == (size > 0):
+        return (mark - step, None)
+    return (None, mark + step)
+
+
+def _room(
+    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal | None = None
+) -> Decimal | None:
+    """The ticks every known position may move against the account before the next level (the
+    distance to it over the P&L of one tick of all of them together); None: no distance left."""
+    threshold = next_threshold(view, rule_id, SUBJECT, value, limit, passed)
+    slack = value - threshold if limit < 0 else threshold - value
+    if slack <= 0:
         return None
-    return slack / known
+    per_tick = ZERO
+    for position in view.positions.values():
+        if position.spec is not None and view.mark(position, SOURCE) is not None:
+            per_tick += abs(position.open_size) * position.spec.tick_value
+    if per_tick == 0:
+        return None
+    return slack / per_tick
 
 
 def day_pnl_band(
@@ -122,8 +206,20 @@ def day_pnl_band(
     """Quiet band of a day-P&L rule (003, 013): unbounded when quotes do not enter the sum."""
     if not include_unrealized:
         return (None, None)
-    value, _ = day_pnl(view, include_fees, True, source)
-    return account_band(view, rule_id, value, level, position)
+    return account_band(
+        view,
+        rule_id,
+        lambda: day_pnl(view, include_fees, True, source)[0],
+        level,
+        position,
+        ("day_pnl_band", rule_id, include_fees, level, source),
+    )
+
+
+def day_pnl_reads(source: PnlSource) -> frozenset[str]:
+    """What a day-P&L band (day_pnl_band) reads besides the positions, their quotes and its rule's
+    markers: the day's counters, and the balance when the realized part comes from it."""
+    return frozenset({BAND_DAY, BAND_ACCOUNT}) if source == "balance" else frozenset({BAND_DAY})
 
 
 def pnl_basis(include_fees: bool, include_unrealized: bool, source: PnlSource = "trades") -> str:
@@ -155,6 +251,10 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         return self.config.include_unrealized
 
     @property
+    def band_reads(self) -> frozenset[str]:
+        return day_pnl_reads(self.config.pnl_source)
+
+    @property
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[SOURCE]
 
@@ -171,6 +271,26 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
             why += f" ({unknown} open position(s) without a price not counted)"
         inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees, source=cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
+
+    def decide_account(
+        self, view: AccountView
+    ) -> tuple[list[Action], Mapping[str, Band | None]] | None:
+        """``evaluate`` and every position's band once its warning (if any) is announced; None at
+        the limit (the lockout changes more than this rule's bands: the engine refreshes them all)."""
+        cfg = self.config
+        if view.breached(self.id, SUBJECT):
+            return [], dict.fromkeys(view.positions, (None, None))
+        value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
+        if value <= cfg.limit:
+            return None
+        actions: list[Action] = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
+        if not cfg.include_unrealized:
+            return actions, dict.fromkeys(view.positions, (None, None))
+        passed = passed_warning(view, self.id, SUBJECT)
+        for action in actions:  # the alert's fraction is announced once committed
+            levels = warn_levels(view.warn_at, SUBJECT)
+            passed = max(passed, next(f for f, marker in levels if marker == action.subject))
+        return actions, account_bands(view, self.id, value, cfg.limit, passed)
 
     def gauge(self, view: AccountView) -> RuleGauge:
         cfg = self.config

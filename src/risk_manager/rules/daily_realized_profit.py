@@ -19,6 +19,7 @@ from risk_manager.rules.daily_realized_loss import (
     PnlSource,
     day_pnl,
     day_pnl_band,
+    day_pnl_reads,
     pnl_basis,
     pnl_inputs,
 )
@@ -82,6 +83,10 @@ class DailyRealizedProfit(Rule[DailyRealizedProfitConfig]):
             "USD",
             breached=value >= cfg.target or view.breached(self.id, SUBJECT),
         )
+
+    @property
+    def band_reads(self) -> frozenset[str]:
+        return day_pnl_reads(self.config.pnl_source)
 
     @property
     def band_prices(self) -> frozenset[str]:

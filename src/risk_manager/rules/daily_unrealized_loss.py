@@ -11,7 +11,7 @@ from risk_manager.domain.money import money
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
-from risk_manager.rules.base import band_for_pnl, warning_alerts
+from risk_manager.rules.base import band_for_pnl, passed_warning, warn_levels, warning_alerts
 
 PriceSource = Literal["last", "mid", "exit_side"]
 
@@ -62,7 +62,6 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         return True
 
     def evaluate(self, view: AccountView) -> list[Action]:
-        limit = self.config.limit
         source = self.config.price_source
         actions: list[Action] = []
         for contract_id, position in sorted(view.positions.items()):
@@ -70,22 +69,54 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
             pnl = None if mark is None else position.unrealized_at(mark)
             if mark is None or pnl is None:
                 continue  # no quote yet (or unknown tick value): unknown is not zero, decide nothing
-            subject = f"pos:{contract_id}"
-            if pnl <= limit and not view.breached(self.id, subject):
-                actions.append(
-                    ClosePosition(
-                        account_id=view.account_id,
-                        rule=self.id,
-                        reason=f"{contract_id} unrealized {money(pnl)} <= limit {money(limit)}",
-                        inputs=(*position_inputs(position, mark, pnl, source), ("limit", money(limit))),
-                        subject=subject,
-                        contract_id=contract_id,
-                        size=None,
-                    )
-                )
-            actions.extend(warning_alerts(view, self.id, subject, pnl, limit, f"{contract_id} unrealized"))
+            actions.extend(self._decide(view, position, mark, pnl, f"pos:{contract_id}"))
         return actions
 
+    def _decide(
+        self, view: AccountView, position: PositionView, mark: Decimal, pnl: Decimal, subject: str
+    ) -> list[Action]:
+        """Close at the limit (once per breach), and the warnings as the P&L reaches them."""
+        limit = self.config.limit
+        contract_id = position.contract_id
+        actions: list[Action] = []
+        if pnl <= limit and not view.breached(self.id, subject):
+            actions.append(
+                ClosePosition(
+                    account_id=view.account_id,
+                    rule=self.id,
+                    reason=f"{contract_id} unrealized {money(pnl)} <= limit {money(limit)}",
+                    inputs=(
+                        *position_inputs(position, mark, pnl, self.config.price_source),
+                        ("limit", money(limit)),
+                    ),
+                    subject=subject,
+                    contract_id=contract_id,
+                    size=None,
+                )
+            )
+        actions.extend(warning_alerts(view, self.id, subject, pnl, limit, f"{contract_id} unrealized"))
+        return actions
+
+    def decide_position(
+        self, view: AccountView, position: PositionView
+    ) -> tuple[list[Action], Band | None] | None:
+        """``evaluate`` on this position and its band once its decisions are committed: a close
+        marks the limit as enforced, an alert its warning as announced."""
+        mark = view.mark(position, self.config.price_source)
+        pnl = None if mark is None else position.unrealized_at(mark)
+        if mark is None or pnl is None:
+            return [], None
+        subject = f"pos:{position.contract_id}"
+        actions = self._decide(view, position, mark, pnl, subject)
+        passed = passed_warning(view, self.id, subject)
+        enforced = view.breached(self.id, subject)
+        for action in actions:
+            if type(action) is ClosePosition:
+                enforced = True
+            else:  # the warning alert: its fraction is announced
+                levels = warn_levels(view.warn_at, subject)
+                passed = max(passed, next(f for f, marker in levels if marker == action.subject))
+        return actions, self._band(view, position, mark, pnl, passed, enforced)
     def gauge(self, view: AccountView) -> RuleGauge | None:
         """The worst open position (lowest unrealized P&L); None without positions."""
         worst = worst_position(view, self.config.price_source, lowest=True)
@@ -99,24 +130,39 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         return True
 
     @property
+    def band_reads(self) -> frozenset[str]:
+        return frozenset()  # the position, its quote and this rule's markers only
+
+    @property
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 
     def price_band(self, view: AccountView, position: PositionView) -> Band | None:
-        limit = self.config.limit
         mark = view.mark(position, self.config.price_source)
         pnl = None if mark is None else position.unrealized_at(mark)
         if mark is None or pnl is None:
             return None
         subject = f"pos:{position.contract_id}"
+        passed = passed_warning(view, self.id, subject)
+        return self._band(view, position, mark, pnl, passed, view.breached(self.id, subject))
+
+    def _band(
+        self,
+        view: AccountView,
+        position: PositionView,
+        mark: Decimal,
+        pnl: Decimal,
+        passed: Decimal,
+        enforced: bool,
+    ) -> Band | None:
+        """The band, given the highest warning announced (``passed``) and whether the limit was."""
+        limit = self.config.limit
         # Levels that would still produce a decision: warnings above the highest one announced (a
         # lower one counts as passed, see due_warning), and the limit until enforced. Only a falling
         # P&L can reach them; a rising one decides nothing (markers re-arm on position events,
         # which are evaluated anyway).
-        announced = [f for f in view.warn_at if view.breached(self.id, f"{subject}:warn:{f}")]
-        passed = max(announced, default=Decimal(0))
         levels = [limit * f for f in view.warn_at if f > passed]
-        if not view.breached(self.id, subject):
+        if not enforced:
             levels.append(limit)
         if not levels:
             return (None, None)

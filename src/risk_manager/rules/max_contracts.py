@@ -35,7 +35,7 @@ def count_warnings(
     The contract-count twin of rules.base.warning_alerts (same ``<subject>:warn:<fraction>`` subjects,
     so the engine's once-per-day markers apply), worded in contracts instead of dollars.
     """
-    fraction = due_warning(view, rule, subject, lambda f: Decimal(count) >= limit * f)
+    fraction = due_warning(view, rule, subject, lambda f: count >= limit * f)  # exact: int vs Decimal
     if fraction is None:
         return []
     # The real share of the limit, not the threshold crossed: 4 of 4 is 100%, not "reached 90%".
@@ -77,18 +77,18 @@ class MaxContracts(Rule[MaxContractsConfig]):
         limit = self.config.limit
         if not view.positions:
             return []
-        net = sum(p.size for p in view.positions.values())
-        if self.config.count_type == "net":
-            total = abs(net)
-            # Only positions on the side of the net count can bring it down by closing.
-            sign = 1 if net > 0 else -1
-            candidates = {c: p for c, p in view.positions.items() if p.size * sign > 0}
-        else:
-            total = sum(p.abs_size for p in view.positions.values())
-            candidates = dict(view.positions)
+        sizes = [p.size for p in view.positions.values()]
+        net = sum(sizes)
+        total = abs(net) if self.config.count_type == "net" else sum(abs(size) for size in sizes)
         label = f"open contracts ({self.config.count_type})"
         actions: list[Action] = []
         if total > limit:
+            if self.config.count_type == "net":
+                # Only positions on the side of the net count can bring it down by closing.
+                sign = 1 if net > 0 else -1
+                candidates = {c: p for c, p in view.positions.items() if p.size * sign > 0}
+            else:
+                candidates = dict(view.positions)
             actions.extend(self._enforce(view, total, limit, candidates, label))
         actions.extend(count_warnings(view, self.id, "contracts", total, limit, label))
         return actions

@@ -99,12 +99,13 @@ class MaxContractsPerInstrument(Rule[MaxContractsPerInstrumentConfig]):
                 continue
             positions = by_root[root]
             # Calendar spreads count in full: every contract month open in the root is exposure.
-            total = sum(p.abs_size for p in positions.values())
+            total = sum(abs(p.size) for p in positions.values())
             if total > limit:
                 actions.extend(self._enforce(view, root, total, limit, positions))
             if limit > 0:
-                label = f"{root} contracts"
-                actions.extend(count_warnings(view, self.id, f"symbol:{root}", total, limit, label))
+                actions.extend(
+                    count_warnings(view, self.id, f"symbol:{root}", total, limit, f"{root} contracts")
+                )
         return actions
 
     def gauge(self, view: AccountView) -> RuleGauge | None:

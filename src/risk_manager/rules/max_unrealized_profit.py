@@ -69,6 +69,10 @@ class MaxUnrealizedProfit(Rule[MaxUnrealizedProfitConfig]):
         return True
 
     @property
+    def band_reads(self) -> frozenset[str]:
+        return frozenset()  # the position, its quote and this rule's markers only
+
+    @property
     def band_prices(self) -> frozenset[str]:
         return QUOTE_PRICES[self.config.price_source]
 

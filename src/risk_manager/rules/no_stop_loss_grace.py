@@ -12,6 +12,7 @@ closing, because a stop placed from another platform may send no event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -47,15 +48,33 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
     config_model = NoStopLossGraceConfig
     triggers = frozenset({ClockEvent, PositionEvent, OrderEvent})
 
+    def __init__(self, config: NoStopLossGraceConfig) -> None:
+        super().__init__(config)
+        self._grace = timedelta(seconds=config.grace_period_seconds)  # the config is frozen
+
     @property
     def grace(self) -> timedelta:
-        return timedelta(seconds=self.config.grace_period_seconds)
+        return self._grace
 
     def _unprotected(self, view: AccountView) -> list[PositionView]:
-        """Open positions without a known stop whose breach is not already decided."""
-        return [
+        """Open positions without a known stop whose breach is not already decided.
+
+        Asked by evaluate and again by next_wakeup right after it (same view, unless a decision
+        was recorded in between, which empties the memo): listed once. The memo entry keeps the
+        positions mapping it was made from, so a view listing other positions is not answered
+        from it."""
+        positions = view.positions
+        listed, unprotected = view.memo((self.id, "unprotected"), lambda: self._list(view, positions))
+        if listed is not positions:
+            return self._list(view, positions)[1]
+        return unprotected
+
+    def _list(
+        self, view: AccountView, positions: Mapping[str, PositionView]
+    ) -> tuple[Mapping[str, PositionView], list[PositionView]]:
+        return positions, [
             p
-            for p in view.positions.values()
+            for p in positions.values()
             if p.size != 0
             and view.protective_stop(p) is None
             and not view.breached(self.id, f"pos:{p.contract_id}")
@@ -64,7 +83,7 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
     def evaluate(self, view: AccountView) -> list[Action]:
         actions: list[Action] = []
         for position in self._unprotected(view):
-            deadline = position.opened_at + self.grace
+            deadline = position.opened_at + self._grace
             if view.now < deadline:
                 continue
             age = int((view.now - position.opened_at).total_seconds())
@@ -93,7 +112,8 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
         return actions
 
     def next_wakeup(self, view: AccountView) -> datetime | None:
-        deadlines = [p.opened_at + self.grace for p in self._unprotected(view)]
+        grace = self._grace
+        deadlines = [p.opened_at + grace for p in self._unprotected(view)]
         return min(deadlines, default=None)
 
     def describe(self) -> str:

@@ -40,14 +40,21 @@ class SymbolBlocks(Rule[SymbolBlocksConfig]):
     config_model = SymbolBlocksConfig
     triggers: ClassVar[frozenset[type[Event]]] = frozenset({PositionEvent, OrderEvent})
 
+    def __init__(self, config: SymbolBlocksConfig) -> None:
+        super().__init__(config)
+        # Asked on every position and order event: the set made once (the config is frozen).
+        self._blocked = frozenset(config.blocked_symbols)
+
     def evaluate(self, view: AccountView) -> list[Action]:
-        blocked = set(self.config.blocked_symbols)
+        blocked = self._blocked
         if not blocked:
             return []
         positions: dict[str, list[str]] = {}
-        for contract_id, position in sorted(view.positions.items()):
+        for contract_id, position in view.positions.items():
             if position.root in blocked and position.size != 0:
                 positions.setdefault(position.root, []).append(contract_id)
+        for held in positions.values():
+            held.sort()  # by contract id, whatever order the positions are listed in
         orders: dict[str, int] = {}
         for order in view.working_orders.values():
             root = root_of(order.contract_id)

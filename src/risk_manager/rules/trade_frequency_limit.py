@@ -129,7 +129,7 @@ class TradeFrequencyLimit(Rule[TradeFrequencyLimitConfig]):
     def _warnings(self, view: AccountView, count: int) -> list[Action]:
         """At most one alert per warn_at fraction of per_session per trading day, as ``count`` reaches it."""
         limit = self.config.per_session
-        fraction = due_warning(view, self.id, "window:per_session", lambda f: Decimal(count) >= f * limit)
+        fraction = due_warning(view, self.id, "window:per_session", lambda f: count >= f * limit)
         if fraction is None:
             return []
         message = f"{count} executions today reached {int(fraction * 100)}% of per_session {limit}"

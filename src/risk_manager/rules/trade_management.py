@@ -20,10 +20,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
+from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.domain.values import TrueFalseOnly
 from risk_manager.rules.api import (
+    BAND_ORDERS,
+    BAND_STOPS,
     QUOTE_PRICES,
     AccountView,
     Band,
@@ -100,6 +102,35 @@ class TradeManagementConfig(RuleConfig):
         return self
 
 
+# A stop to move to, with the reason and the inputs of the decision (a plain tuple: one is made per
+# stop moved, and a NamedTuple's constructor costs as much as the rest of the bookkeeping).
+_Move = tuple[Decimal, str, Inputs]
+
+
+# Crossings remembered per rule (see decide_position) before the memo starts afresh.
+_CROSSINGS_KEPT = 4096
+# The figures a crossing follows from: entry, tick size, best price, the stop to beat.
+_Figures = tuple[Decimal, Decimal, Decimal | None, Decimal | None]
+
+
+def _written_alike(these: _Figures, those: _Figures) -> bool:
+    """Equal figures (they are one memo key) also written alike: 2.5 and 2.50 are equal, but a
+    reason shows each as written. Same exponent and sign, with the value equal, is the same text.
+    (Unrolled: asked on every remembered crossing. Equal keys make a None pair of Nones.)"""
+    entry, tick, best, stop = these
+    entry2, tick2, best2, stop2 = those
+    return (
+        (entry is entry2 or _alike(entry, entry2))
+        and (tick is tick2 or _alike(tick, tick2))
+        and (best is best2 or _alike(best, best2))  # type: ignore[arg-type]
+        and (stop is stop2 or _alike(stop, stop2))  # type: ignore[arg-type]
+    )
+
+
+def _alike(a: Decimal, b: Decimal) -> bool:
+    return a.same_quantum(b) and a.is_signed() == b.is_signed()
+
+
 class TradeManagement(Rule[TradeManagementConfig]):
     """RULE-012: move each position's stop to breakeven + offset once in profit by the trigger, then trail
     it behind the best price once past the activation; stops only tighten, never loosen."""
@@ -108,6 +139,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
     key = "trade_management"
     config_model = TradeManagementConfig
     triggers = frozenset({QuoteEvent, PositionEvent, OrderEvent})
+
+    def __init__(self, config: TradeManagementConfig) -> None:
+        super().__init__(config)
+        self._crossings: dict[tuple[object, ...], tuple[_Figures, _Move | None, Band | None]] = {}
 
     @property
     def quote_sensitive(self) -> bool:
@@ -136,14 +171,18 @@ class TradeManagement(Rule[TradeManagementConfig]):
         tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
         gain = (best - entry) * sign / tick
         be, tr = self.config.breakeven, self.config.trailing
-        candidates: list[tuple[Decimal, str]] = []
+        price: Decimal | None = None
+        part = ""
         if be.enabled and gain >= be.trigger_ticks:
-            candidates.append((entry + sign * be.offset_ticks * tick, "breakeven"))
+            price, part = entry + sign * be.offset_ticks * tick, "breakeven"
         if tr.enabled and gain >= tr.activation_ticks:
-            candidates.append((best - sign * tr.distance_ticks * tick, "trailing"))
-        if not candidates:
+            trailing = best - sign * tr.distance_ticks * tick
+            # the tighter of the two; on a tie, "trailing" for a long and "breakeven" for a short
+            # (the order max and min of (price, part) pairs gave)
+            if price is None or (trailing >= price if sign > 0 else trailing < price):
+                price, part = trailing, "trailing"
+        if price is None:
             return None
-        price, part = max(candidates) if sign > 0 else min(candidates)
         rounding = ROUND_CEILING if sign > 0 else ROUND_FLOOR
         return (price / tick).to_integral_value(rounding) * tick, part, gain
 
@@ -153,24 +192,28 @@ class TradeManagement(Rule[TradeManagementConfig]):
         best = self._best(view, position)
         if best is None:
             return None
+        blocked, previous, existing = self._previous_stop(view, position)
+        if blocked:
+            return None
+        move = self._move(position, best, previous)
+        return None if move is None else self._action(view, position, move, existing)
+
+    def _move(self, position: PositionView, best: Decimal, previous: Decimal | None) -> _Move | None:
+        """The stop to move to now (with its reason and inputs), given the best price and the stop a
+        new one must beat; None when no stop beats it."""
         found = self._target(position, best)
         if found is None:
             return None
         target, part, gain = found
-        long = position.size > 0
-        cid = position.contract_id
-        blocked, previous, existing = self._previous_stop(view, position)
-        if blocked:
-            return None
-        if previous is not None and (target <= previous if long else target >= previous):
+        if previous is not None and (target <= previous if position.size > 0 else target >= previous):
             return None
         # each figure is formatted once, for the reason and the inputs alike (a stop moves often)
         was = "none" if previous is None else str(previous)
         entry, best_text, stop = str(position.average_price), str(best), str(target)
         ticks = f"{gain.normalize():f}"
         why = (
-            f"{cid} {position.size:+d}: best {best_text} is {ticks} ticks from entry {entry}: "
-            f"{part} stop {stop} (was {was})"
+            f"{position.contract_id} {position.size:+d}: best {best_text} is {ticks} ticks from entry "
+            f"{entry}: {part} stop {stop} (was {was})"
         )
         inputs = (
             ("entry", entry),
@@ -180,30 +223,42 @@ class TradeManagement(Rule[TradeManagementConfig]):
             ("previous_stop", was),
             ("part", part),
         )
+        return target, why, inputs
+
+    def _action(
+        self, view: AccountView, position: PositionView, move: _Move, existing: OrderEvent | None
+    ) -> Action:
+        """Place the stop when none is working, else move the working one."""
+        stop, reason, inputs = move
         if existing is None:
+            long = position.size > 0
             return PlaceStop(
                 account_id=view.account_id,
                 rule=self.id,
-                contract_id=cid,
-                stop_price=target,
+                contract_id=position.contract_id,
+                stop_price=stop,
                 side=int(OrderSide.SELL if long else OrderSide.BUY),
                 size=position.abs_size,
-                reason=why,
+                reason=reason,
                 inputs=inputs,
             )
         return ModifyStop(
             account_id=view.account_id,
             rule=self.id,
-            contract_id=cid,
+            contract_id=position.contract_id,
             order_id=existing.order_id,
-            stop_price=target,
-            reason=why,
+            stop_price=stop,
+            reason=reason,
             inputs=inputs,
         )
 
     @property
     def bands_per_position(self) -> bool:
         return True
+
+    @property
+    def band_reads(self) -> frozenset[str]:
+        return frozenset({BAND_ORDERS, BAND_STOPS})  # its protective stop, and the stop it requested
 
     @property
     def band_prices(self) -> frozenset[str]:
@@ -218,8 +273,53 @@ class TradeManagement(Rule[TradeManagementConfig]):
         blocked, previous, _ = self._previous_stop(view, position)
         if blocked:
             return (None, None)  # waiting for its own stop, or unable to compare: no quote decides
-        tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
+        return self._band(position, previous, self._best(view, position))
+
+    def decide_position(
+        self, view: AccountView, position: PositionView
+    ) -> tuple[list[Action], Band | None] | None:
+        """``evaluate`` on this position and its band once the decision is committed, from one
+        reading of the best price and the stops (the crossing of a trailing edge, the usual
+        wake-up on a busy day). Committed, a placed stop blocks the rule until its order shows up;
+        a moved stop becomes the stop the next one must beat (it beat the working one).
+
+        What follows from the figures alone (the move, its reason, the band) is remembered by those
+        figures: the copies of a copied trade cross the same edge at the same quote with the same
+        entry, best price and stop, and only the account and the order differ."""
+        spec = position.spec
+        if spec is None or position.size == 0:
+            return [], (None, None)
+        blocked, previous, existing = self._previous_stop(view, position)
+        if blocked:
+            return [], (None, None)
         best = self._best(view, position)
+        figures = (position.average_price, spec.tick_size, best, previous)
+        key = (position.contract_id, position.size, existing is None, *figures)
+        crossing = self._crossings.get(key)
+        if crossing is None or not _written_alike(crossing[0], figures):
+            crossing = (figures, *self._crossing(position, best, previous, placing=existing is None))
+            if len(self._crossings) >= _CROSSINGS_KEPT:
+                self._crossings.clear()
+            self._crossings[key] = crossing
+        _, move, band = crossing
+        if move is None:
+            return [], band
+        return [self._action(view, position, move, existing)], band
+
+    def _crossing(
+        self, position: PositionView, best: Decimal | None, previous: Decimal | None, *, placing: bool
+    ) -> tuple[_Move | None, Band | None]:
+        move = None if best is None else self._move(position, best, previous)
+        if move is None:
+            return None, self._band(position, previous, best)
+        if placing:
+            return move, (None, None)  # a stop requested, none working: blocked until it shows up
+        return move, self._band(position, move[0], best)
+
+    def _band(self, position: PositionView, previous: Decimal | None, best: Decimal | None) -> Band | None:
+        """``price_band`` once the stop to beat (``previous``) and the best price are known."""
+        assert position.spec is not None
+        tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
         gain = None if best is None else (best - entry) * sign / tick
         be, tr = self.config.breakeven, self.config.trailing
         # Triggers act at the level itself (profit >= trigger): exclusive edges.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from risk_manager.broker import normalize as _n  # the field readers, private to it
 from risk_manager.broker.normalize import (
     PayloadError,
     normalize_account,
@@ -475,3 +477,47 @@ def test_a_quote_wrapped_twice_is_a_payload_error_not_a_recursion() -> None:
         payload = {"action": 1, "data": payload}
     with pytest.raises(PayloadError, match="wrapper inside a wrapper"):
         normalize_quote(MNQ, payload)
+
+
+# ---- the field readers' one-step common case agrees with their general path -------------------
+
+
+def _outcome(read: Any, obj: dict[str, object]) -> tuple[str, str]:
+    try:
+        return ("value", repr(read(obj, "price", "GatewayUserTrade")))
+    except PayloadError as exc:
+        return ("error", str(exc))
+
+
+def _str_general(obj: dict[str, Any], name: str, target: str) -> str:
+    value = _n._req(obj, name, target)
+    if type(value) is not str or not value:
+        raise PayloadError(target, name, value, f"must be a non-empty string, got {_n._shown(value)}")
+    return value  # type: ignore[no-any-return]
+
+
+# Each reader, and the general path it short-cuts (as the readers were before the short cut).
+READERS: dict[str, tuple[Any, Any]] = {
+    "int": (_n._int, lambda obj, f, t: _n._as_int(_n._req(obj, f, t), f, t)),
+    "opt_int": (_n._opt_int, lambda obj, f, t: None if obj.get(f) is None else _n._as_int(obj[f], f, t)),
+    "str": (_n._str, _str_general),
+    "dec": (_n._dec, lambda obj, f, t: _n._as_decimal(_n._req(obj, f, t), f, t)),
+    "opt_dec": (_n._opt_dec, lambda obj, f, t: None if obj.get(f) is None else _n._as_decimal(obj[f], f, t)),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reader=st.sampled_from(sorted(READERS)),
+    value=field_values
+    | st.floats()
+    | st.integers()
+    | st.sampled_from([float("inf"), float("-inf"), float("nan"), -0.0, 1e300, False]),
+    present=st.booleans(),
+)
+def test_a_field_reader_reads_or_refuses_a_value_as_its_general_path_does(
+    reader: str, value: object, present: bool
+) -> None:
+    fast, general = READERS[reader]
+    obj = {"price": value} if present else {}
+    assert _outcome(fast, obj) == _outcome(general, obj)

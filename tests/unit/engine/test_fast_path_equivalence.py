@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from risk_manager.domain.events import OrderSide, OrderType
+from risk_manager.engine.policy import RuleSet
 from risk_manager.rules.registry import rule_class
 
-from engine_helpers import ES, MNQ, T0, EngineHarness, order, pos, quote, trade
+from engine_helpers import ES, MNQ, T0, EngineHarness, account_event, order, pos, quote, trade
 
 QUOTE_RULES: dict[str, dict[str, Any]] = {
     "daily_realized_loss": {"limit": -400, "include_unrealized": True},
@@ -242,3 +244,115 @@ def test_on_a_copier_stream_quotes_inside_the_bands_wake_nobody_however_many_acc
     """The point of the index: wandering quotes cost no evaluation, at 3 accounts as at 30."""
     assert evaluations_of_wandering_quotes(3) == 0
     assert evaluations_of_wandering_quotes(30) == 0
+
+
+# ---- account events and the other rules (an account event recomputes only the bands it can move) ----
+
+# Every quote rule, RULE-003 on the balance, and the rules that decide on orders and positions: their
+# decisions (markers, lockouts) are what an account event's band refresh must notice or may skip.
+ACCOUNT_RULES: dict[str, dict[str, Any]] = {
+    **QUOTE_RULES,
+    "daily_realized_loss": {"limit": -400, "include_unrealized": True, "pnl_source": "balance"},
+    "no_stop_loss_grace": {"grace_period_seconds": 30},
+    "auth_loss_guard": {},
+    "max_contracts": {"limit": 4},
+}
+
+
+def build_with(fast_path: bool, config: dict[str, dict[str, Any]]) -> EngineHarness:
+    rules = [
+        rule_class(k)(rule_class(k).config_model.model_validate({"enabled": True, **v}))
+        for k, v in config.items()
+    ]
+    return EngineHarness(*rules, warn_at=("0.5", "0.75", "0.9"), fast_path=fast_path)
+
+
+@st.composite
+def account_streams(draw: st.DrawFn) -> list[tuple[int, Any]]:
+    """Busy streams with balance updates (the day's P&L from the balance moves on them alone),
+    canTrade turning false and back, and stops placed and cancelled."""
+    stream = draw(busy_streams())
+    balance = {7: 50_000, 8: 50_000, 9: 50_000}
+    out: list[tuple[int, Any]] = []
+    for item in stream:
+        out.append(item)
+        kind = draw(st.sampled_from(["none"] * 5 + ["balance", "balance", "cannot", "cancel"]))
+        account = draw(st.sampled_from(sorted(balance)))
+        if kind == "balance":
+            balance[account] += draw(st.integers(-300, 200))
+            update = account_event(True, account=account, balance=balance[account])
+            out.append((draw(st.integers(0, 5)), update))
+        elif kind == "cannot":
+            out.append((0, account_event(False, account=account, balance=balance[account])))
+            back = account_event(True, account=account, balance=balance[account])
+            out.append((draw(st.integers(1, 40)), back))
+        elif kind == "cancel":
+            out.append(
+                (0, order(account * 10 + draw(st.integers(1, 3)), draw(contracts), status=3, account=account))
+            )
+    return out
+
+
+def run_with(stream: list[tuple[int, Any]], fast_path: bool, config: dict[str, dict[str, Any]]) -> list[Any]:
+    h = build_with(fast_path, config)
+    for gap, event in stream:
+        h.apply(event, at=h.now + timedelta(seconds=gap))
+    h.tick(hours=30)
+    return [a.record(t) | {"inputs": a.inputs} for t, a in h.log]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(account_streams())
+def test_with_account_events_and_every_kind_of_decision_the_fast_path_decides_as_full_evaluation(
+    stream: list[tuple[int, Any]],
+) -> None:
+    """The reference engine recomputes every band and wake-up after every account event; the fast
+    one keeps the bands an event cannot have moved (Rule.band_reads)."""
+    assert run_with(stream, True, ACCOUNT_RULES) == run_with(stream, False, ACCOUNT_RULES)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(account_streams())
+def test_a_trades_based_daily_loss_keeps_its_bands_across_balance_updates_and_decides_the_same(
+    stream: list[tuple[int, Any]],
+) -> None:
+    config = {**ACCOUNT_RULES, "daily_realized_loss": {"limit": -400, "include_unrealized": True}}
+    assert run_with(stream, True, config) == run_with(stream, False, config)
+
+
+def test_a_balance_update_recomputes_only_the_bands_that_read_the_balance() -> None:
+    def band_calls(pnl_source: str) -> int:
+        loss = {"limit": -400, "include_unrealized": True, "pnl_source": pnl_source}
+        h = build_with(
+            True, {"daily_realized_loss": loss, "daily_unrealized_loss": QUOTE_RULES["daily_unrealized_loss"]}
+        )
+        h.apply(quote(MNQ, 21000.0), pos(MNQ, 1, "21000"), account_event(True, balance="50000"))
+        calls = 0
+        for rule in h.engine.policy.rules_for(7).rules:  # type: ignore[union-attr]
+            original = rule.price_band
+
+            def counting(view: Any, position: Any, _original: Any = original) -> Any:
+                nonlocal calls
+                calls += 1
+                return _original(view, position)
+
+            rule.price_band = counting  # type: ignore[method-assign]
+        h.apply(account_event(True, balance="50100"), at=h.now + timedelta(seconds=1))
+        return calls
+
+    assert band_calls("trades") == 0  # the balance is read by no band: every band is kept
+    assert band_calls("balance") == 1  # RULE-003 on the balance: its band on the one position
+
+
+def test_a_rule_naming_an_input_no_event_changes_is_refused_when_its_rule_set_is_made() -> None:
+    """A misspelt band input would never trigger a refresh, leaving the rule's bands stale."""
+    loss = rule_class("daily_unrealized_loss")
+    rule = loss(loss.config_model.model_validate({"enabled": True, "limit": -150}))
+
+    class Misspelt(type(rule)):  # type: ignore[misc]
+        @property
+        def band_reads(self) -> frozenset[str]:
+            return frozenset({"order"})
+
+    with pytest.raises(ValueError, match=r"RULE-004 band_reads names \['order'\]"):
+        RuleSet((Misspelt(rule.config),))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from risk_manager.domain.windows import in_window
+from risk_manager.domain.windows import count_in_window, in_window
 
 from engine_helpers import T0
 
@@ -23,3 +23,8 @@ def test_just_under_the_span_old_is_inside_the_window() -> None:
 def test_now_itself_is_inside_and_the_future_outside() -> None:
     assert in_window(T0, T0, MINUTE)
     assert not in_window(T0 + TICK, T0, MINUTE)
+
+
+def test_counting_a_window_counts_exactly_what_in_window_accepts() -> None:
+    times = [T0 - MINUTE - TICK, T0 - MINUTE, T0 - MINUTE + TICK, T0 - TICK, T0, T0 + TICK]
+    assert count_in_window(times, T0, MINUTE) == sum(in_window(t, T0, MINUTE) for t in times) == 3

@@ -212,3 +212,22 @@ def test_config_rejects_a_bad_grace_period_with_a_fix(bad: Any) -> None:
 def test_config_rejects_unknown_keys() -> None:
     with pytest.raises(ValidationError, match="grace_seconds"):
         NoStopLossGraceConfig(enabled=True, grace_seconds=10)  # type: ignore[call-arg]
+
+
+def test_a_view_listing_fewer_positions_is_not_answered_from_the_full_views_listing() -> None:
+    """The unprotected positions are listed once per view; a view scoped to some positions (as the
+    engine makes for per-position rules) shares that memo and must still see only its own."""
+    h = harness(grace_period_seconds=30)
+    h.apply(pos(MNQ, 1, "21000"), pos(ES, 1, "5800"))
+    engine = h.engine
+    account = engine.accounts[7]
+    rule = engine.policy.rules_for(7).rules[0]  # type: ignore[union-attr]
+    view = engine._view(account, h.now, None)
+    assert rule.next_wakeup(view) == T0 + timedelta(seconds=30)
+    h.tick(5)
+    h.apply(pos(ES, 1, "5800", pid=2))  # unchanged size: ES keeps its opening time
+    view = engine._view(account, h.now, None)
+    assert len(rule._unprotected(view)) == 2
+    only_es = view.scoped({ES: account.position_views[ES]})
+    assert [p.contract_id for p in rule._unprotected(only_es)] == [ES]
+    assert len(rule._unprotected(view)) == 2

@@ -1,0 +1,107 @@
+"""domain/records.fast_init: the same dataclass, built without the by-name setattr per field."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import FrozenInstanceError, dataclass, field
+
+import pytest
+
+from risk_manager.domain.actions import Alert, ModifyStop
+from risk_manager.domain.records import fast_init
+
+
+@dataclass(frozen=True, slots=True)
+class Plain:
+    a: int
+    b: str = "b"
+    c: tuple[int, ...] = field(default=(), compare=False)
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class Fast:
+    a: int
+    b: str = "b"
+    c: tuple[int, ...] = field(default=(), compare=False)
+
+
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Keywords:
+    a: int
+    b: int = 2
+
+
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Derived(Keywords):
+    c: int
+
+
+def test_a_fast_record_holds_the_same_fields_as_the_plain_dataclass() -> None:
+    for args in [(1,), (1, "x"), (1, "x", (3,))]:
+        plain, fast = Plain(*args), Fast(*args)
+        assert [getattr(fast, f.name) for f in dataclasses.fields(Fast)] == [
+            getattr(plain, f.name) for f in dataclasses.fields(Plain)
+        ]
+        assert repr(fast) == repr(plain).replace("Plain", "Fast")
+
+
+def test_equality_hash_and_compare_false_fields_are_the_dataclass_ones() -> None:
+    assert Fast(1, "x", (1,)) == Fast(1, "x", (2,))  # c is compare=False
+    assert hash(Fast(1, "x")) == hash(Fast(1, "x"))
+    assert Fast(1) != Fast(2)
+
+
+def test_a_fast_record_is_still_frozen() -> None:
+    record = Fast(1)
+    with pytest.raises(FrozenInstanceError):
+        record.a = 2  # type: ignore[misc]
+
+
+def test_missing_unexpected_and_positional_keyword_only_arguments_still_raise() -> None:
+    with pytest.raises(TypeError, match="missing"):
+        Fast()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected"):
+        Fast(1, d=4)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Keywords(1)  # type: ignore[misc]
+    with pytest.raises(TypeError, match="missing"):
+        Derived(a=1)  # type: ignore[call-arg]
+    assert (Derived(a=1, c=3).a, Derived(a=1, c=3).b, Derived(a=1, c=3).c) == (1, 2, 3)
+
+
+def test_engine_actions_keep_their_signature_and_repr() -> None:
+    alert = Alert(account_id=1, rule="RULE-003", level="warning", message="m")
+    assert repr(alert) == (
+        "Alert(account_id=1, rule='RULE-003', reason=None, inputs=(), subject=None, level='warning', "
+        "message='m')"
+    )
+    with pytest.raises(TypeError, match="order_id"):
+        ModifyStop(account_id=1, rule="RULE-012", contract_id="C", stop_price=1)  # type: ignore[call-arg]
+
+
+def test_it_refuses_records_it_cannot_build_faithfully() -> None:
+    @dataclass(frozen=True)
+    class NoSlots:
+        a: int
+
+    @dataclass(slots=True)
+    class NotFrozen:
+        a: int
+
+    @dataclass(frozen=True, slots=True)
+    class Factory:
+        a: list[int] = field(default_factory=list)
+
+    @dataclass(frozen=True, slots=True)
+    class PostInit:
+        a: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    for cls in (NoSlots, NotFrozen, Factory, PostInit):
+        with pytest.raises(TypeError, match="fast_init"):
+            fast_init(cls)

@@ -1,0 +1,63 @@
+"""RULE-003's account form (``decide_account``): the decisions ``evaluate`` makes, and the band
+``price_band`` gives every position once they are committed (a warning marks its fraction)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from risk_manager.rules.daily_realized_loss import DailyRealizedLoss, DailyRealizedLossConfig
+
+from engine_helpers import CL, ES, MNQ, EngineHarness, pos, quote, trade
+
+ENTRY = {MNQ: 21000.0, ES: 5000.0, CL: 70.0}
+TICK = {MNQ: 0.25, ES: 0.25, CL: 0.01}
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    held=st.lists(
+        st.tuples(st.sampled_from([MNQ, ES, CL]), st.integers(-3, 3).filter(bool)),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda held: held[0],
+    ),
+    walk=st.lists(st.tuples(st.integers(0, 2), st.integers(-60, 20)), min_size=1, max_size=8),
+    realized=st.integers(-900, 100),
+    warn_at=st.sampled_from([(), ("0.5",), ("0.5", "0.75", "0.9")]),
+    fees=st.booleans(),
+)
+def test_deciding_for_the_account_is_evaluating_then_asking_each_band_after_the_commit(
+    held: list[tuple[str, int]],
+    walk: list[tuple[int, int]],
+    realized: int,
+    warn_at: tuple[str, ...],
+    fees: bool,
+) -> None:
+    rule = DailyRealizedLoss(DailyRealizedLossConfig(enabled=True, limit=-1000, include_fees=fees))
+    h = EngineHarness(rule, warn_at=warn_at)
+    h.apply(trade(1, MNQ, "21000", pnl=str(realized), fees="2.50"))
+    for contract, size in held:
+        h.apply(pos(contract, size, str(ENTRY[contract])), quote(contract, ENTRY[contract]))
+    # prices walk (in ticks from entry), each quote decided by the engine as usual; the last one
+    # is set without the engine deciding on it: the test decides on it twice
+    for n, (which, ticks) in enumerate(walk):
+        contract = held[which % len(held)][0]
+        price = ENTRY[contract] + ticks * TICK[contract]
+        if n < len(walk) - 1:
+            h.apply(quote(contract, price))
+        else:
+            h.engine.quotes[contract].last = price
+
+    decided = rule.decide_account(h.view())
+    expected = rule.evaluate(h.view())
+    if decided is None:  # at the limit: the lockout is left to the engine's general path
+        assert any(a.kind == "lockout" for a in expected)
+        return
+    for action in expected:  # committed as the engine commits a breach decision
+        assert action.subject is not None
+        h.state.breaches.add((action.rule, action.subject))
+    assert repr(decided[0]) == repr(expected)
+    view = h.view()
+    assert dict(decided[1]) == {cid: rule.price_band(view, p) for cid, p in view.positions.items()}
