@@ -117,7 +117,7 @@ def account_band(
     in a few ticks, and keep being woken at half of what remains while the other one sleeps.)
     Only the side towards the limit is bounded: moving away never produces a decision (warnings
     fire once per day). A position without a quote gets no band: its first quote changes the sum.
-    The sum and the share are the same for every position: computed once per view, under ``key``
+    The sum and the room (in ticks) are the same for every position: computed once per view, under ``key``
     (which must name the sum and the limit).
     """
     if view.breached(rule_id, SUBJECT):
