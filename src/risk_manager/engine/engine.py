@@ -1144,21 +1144,12 @@ class Engine:
         return True
 
     def _others_hold(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> bool:
-        """True when every position but ``cid``'s has a band for quote rule ``i`` holding its own
-        contract's quote (``_due`` would list ``cid`` alone)."""
-        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
-        count = len(dispatch.quote_rules)
-        quotes = self._quotes
-        for contract_id, position in account.positions.items():
-            if contract_id == cid:
-                continue
-            bands = position.rule_bands
-            if len(bands) != count or bands[i] is _NEVER_QUIET:
-                return False
-            quote = quotes.get(contract_id)
-            if quote is not None and not _holds(bands[i], quote, on_last, on_book):
-                return False
-        return True
+        """True when every position but ``cid``'s is quiet for quote rule ``i`` (``_due`` would list
+        ``cid`` alone)."""
+        return all(
+            contract_id == cid or self._quiet_for(contract_id, position, dispatch, i)
+            for contract_id, position in account.positions.items()
+        )
 
     def _due(
         self, account: AccountState, touched: Collection[str], dispatch: _Dispatch, i: int
@@ -1167,22 +1158,21 @@ class Engine:
         or an event that changed the positions of the ``touched`` contracts: those, and any whose
         band for the rule does not hold its contract's current quote (in account order, as the rule
         would list them)."""
-        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
-        count = len(dispatch.quote_rules)
-        due: dict[str, PositionView] = {}
         positions = account.positions
-        for contract_id, view in account.position_views.items():
-            if contract_id not in touched:
-                bands = positions[contract_id].rule_bands
-                quote = self._quotes.get(contract_id)
-                if (
-                    len(bands) == count
-                    and bands[i] is not _NEVER_QUIET
-                    and (quote is None or _holds(bands[i], quote, on_last, on_book))
-                ):
-                    continue
-            due[contract_id] = view
-        return due
+        return {
+            contract_id: view
+            for contract_id, view in account.position_views.items()
+            if contract_id in touched or not self._quiet_for(contract_id, positions[contract_id], dispatch, i)
+        }
+
+    def _quiet_for(self, contract_id: str, position: Position, dispatch: _Dispatch, i: int) -> bool:
+        """True when the position has a band for quote rule ``i`` and it holds the contract's
+        current quote (or no quote has come yet): re-running the rule there cannot change anything."""
+        bands = position.rule_bands
+        if len(bands) != len(dispatch.quote_rules) or bands[i] is _NEVER_QUIET:
+            return False
+        quote = self._quotes.get(contract_id)
+        return quote is None or _holds(bands[i], quote, dispatch.on_last[i], dispatch.on_book[i])
 
     # ---- connection ------------------------------------------------------------------------
 
