@@ -5,7 +5,7 @@ The ``Rule`` base and what a rule may read live in ``rules/api.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -79,6 +79,16 @@ def passed_warning(view: AccountView, rule: str, subject: str) -> Decimal:
     passed = Decimal(0)
     for fraction, marker in warn_levels(view.warn_at, subject):
         if view.breached(rule, marker):
+            passed = fraction
+    return passed
+
+
+def passed_after(view: AccountView, rule: str, subject: str, actions: Sequence[Action]) -> Decimal:
+    """``passed_warning`` as it will be once ``actions`` are committed: a warning alert among them
+    (this rule's, for ``subject``) announces its fraction."""
+    passed = passed_warning(view, rule, subject)
+    for fraction, marker in warn_levels(view.warn_at, subject):
+        if fraction > passed and any(a.rule == rule and a.subject == marker for a in actions):
             passed = fraction
     return passed
 

@@ -24,8 +24,7 @@ from risk_manager.rules.api import (
 from risk_manager.rules.base import (
     hard_lockout,
     next_threshold,
-    passed_warning,
-    warn_levels,
+    passed_after,
     warning_alerts,
 )
 
@@ -127,7 +126,7 @@ def account_band(
     mark = view.mark(position, SOURCE)
     if mark is None:
         return None
-    room = view.memo(key, lambda: _room(view, rule_id, value(), limit))
+    room = view.memo(key, lambda: _room(view, rule_id, value(), limit, _per_tick(view)))
     return None if room is None else _band_of(position, mark, room, limit)
 
 
@@ -153,9 +152,7 @@ def account_bands(
             continue
         per_tick += abs(position.open_size) * spec.tick_value
         known.append((contract_id, position, mark))
-    threshold = next_threshold(view, rule_id, SUBJECT, value, limit, passed)
-    slack = value - threshold if limit < 0 else threshold - value
-    room = None if slack <= 0 or per_tick == 0 else slack / per_tick
+    room = _room(view, rule_id, value, limit, per_tick, passed)
     for contract_id, position, mark in known:
         bands[contract_id] = None if room is None else _band_of(position, mark, room, limit)
     return bands
@@ -177,21 +174,30 @@ def _band_of(position: PositionView, mark: Decimal, room: Decimal, limit: Decima
 
 
 def _room(
-    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal | None = None
+    view: AccountView,
+    rule_id: str,
+    value: Decimal,
+    limit: Decimal,
+    per_tick: Decimal,
+    passed: Decimal | None = None,
 ) -> Decimal | None:
-    """The ticks every known position may move against the account before the next level (the
-    distance to it over the P&L of one tick of all of them together); None: no distance left."""
+    """The ticks every known position may move against the account before the next level: the
+    distance to it over ``per_tick``, the P&L of one tick of all of them together (see
+    ``_per_tick``). None: no distance left, or no known position."""
     threshold = next_threshold(view, rule_id, SUBJECT, value, limit, passed)
     slack = value - threshold if limit < 0 else threshold - value
-    if slack <= 0:
-        return None
-    per_tick = ZERO
-    for position in view.positions.values():
-        if position.spec is not None and view.mark(position, SOURCE) is not None:
-            per_tick += abs(position.open_size) * position.spec.tick_value
-    if per_tick == 0:
+    if slack <= 0 or per_tick == 0:
         return None
     return slack / per_tick
+
+
+def _per_tick(view: AccountView) -> Decimal:
+    """The P&L of one tick of every position whose P&L is known (open size x tick value)."""
+    total = ZERO
+    for position in view.positions.values():
+        if position.spec is not None and view.mark(position, SOURCE) is not None:
+            total += abs(position.open_size) * position.spec.tick_value
+    return total
 
 
 def day_pnl_band(
@@ -286,10 +292,7 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         actions: list[Action] = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
         if not cfg.include_unrealized:
             return actions, dict.fromkeys(view.positions, (None, None))
-        passed = passed_warning(view, self.id, SUBJECT)
-        for action in actions:  # the alert's fraction is announced once committed
-            levels = warn_levels(view.warn_at, SUBJECT)
-            passed = max(passed, next(f for f, marker in levels if marker == action.subject))
+        passed = passed_after(view, self.id, SUBJECT, actions)
         return actions, account_bands(view, self.id, value, cfg.limit, passed)
 
     def gauge(self, view: AccountView) -> RuleGauge:

@@ -11,7 +11,7 @@ from risk_manager.domain.money import money
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
-from risk_manager.rules.base import band_for_pnl, passed_warning, warn_levels, warning_alerts
+from risk_manager.rules.base import band_for_pnl, passed_after, passed_warning, warning_alerts
 
 PriceSource = Literal["last", "mid", "exit_side"]
 
@@ -108,14 +108,8 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
             return [], None
         subject = f"pos:{position.contract_id}"
         actions = self._decide(view, position, mark, pnl, subject)
-        passed = passed_warning(view, self.id, subject)
-        enforced = view.breached(self.id, subject)
-        for action in actions:
-            if type(action) is ClosePosition:
-                enforced = True
-            else:  # the warning alert: its fraction is announced
-                levels = warn_levels(view.warn_at, subject)
-                passed = max(passed, next(f for f, marker in levels if marker == action.subject))
+        passed = passed_after(view, self.id, subject, actions)
+        enforced = view.breached(self.id, subject) or any(type(a) is ClosePosition for a in actions)
         return actions, self._band(view, position, mark, pnl, passed, enforced)
     def gauge(self, view: AccountView) -> RuleGauge | None:
         """The worst open position (lowest unrealized P&L); None without positions."""
