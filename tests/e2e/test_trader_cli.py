@@ -249,12 +249,20 @@ def _ctrl_c_as_in_a_terminal() -> None:
 
 
 def test_status_live_redraws_and_its_countdown_moves(running: Setup) -> None:
-    child = pexpect.spawn(CLI[0], [*CLI[1:], "trader", "status", "--live", "--data-dir", str(running.data)],
+    _watch_the_countdown_move(["trader", "status", "--live", "--data-dir", str(running.data)], readings=2)
+
+
+def _watch_the_countdown_move(args: list[str], readings: int, banner: str | None = None) -> None:
+    """Run ``trader status --live`` in a terminal until the reset countdown shows ``readings``
+    different values (after ``banner``, if given), then stop it with Ctrl-C: it must exit 0."""
+    child = pexpect.spawn(CLI[0], [*CLI[1:], *args],
                           env={**ENV, "TERM": "xterm", "COLUMNS": "80", "LINES": "40"}, dimensions=(40, 80),
                           encoding="utf-8", timeout=20, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
+        if banner is not None:
+            child.expect(banner)
         seen: list[str] = []
-        while len(set(seen)) < 2:
+        while len(set(seen)) < readings:
             child.expect(r"Next reset in ([0-9hms ]+s)")
             seen.append(str(child.match.group(1)))
         assert seen[0] != seen[-1]
@@ -338,21 +346,7 @@ def test_no_output_of_any_command_holds_the_api_key(stopped: Setup) -> None:
 
 def test_status_live_with_the_daemon_down_says_so_and_its_countdown_moves(stopped: Setup) -> None:
     args = ["trader", "status", "--live", "--data-dir", str(stopped.data), "--config", str(stopped.config)]
-    child = pexpect.spawn(CLI[0], [*CLI[1:], *args],
-                          env={**ENV, "TERM": "xterm", "COLUMNS": "80", "LINES": "40"}, dimensions=(40, 80),
-                          encoding="utf-8", timeout=20, preexec_fn=_ctrl_c_as_in_a_terminal)
-    try:
-        child.expect("THE DAEMON IS NOT RUNNING")
-        seen: list[str] = []
-        while len(set(seen)) < 3:
-            child.expect(r"Next reset in ([0-9hms ]+s)")
-            seen.append(str(child.match.group(1)))
-        assert seen[0] != seen[-1]
-        child.sendintr()
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
-    assert child.exitstatus == 0
+    _watch_the_countdown_move(args, readings=3, banner="THE DAEMON IS NOT RUNNING")
 
 
 def test_status_with_the_daemon_down_replays_the_store_only_when_its_files_change(stopped: Setup) -> None:
