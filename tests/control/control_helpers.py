@@ -53,6 +53,14 @@ async def daemon_with_lockout(
             await trader.login()
             await trader.place(account=ACCOUNT, contract=mnq, size=1)
             engine = daemon.persistent.engine  # type: ignore[union-attr]
-            await eventually(lambda: engine.accounts[ACCOUNT].lockouts and positions(gw) == {},
-                             timeout=10, what="the MNQ lockout")
+            # flat at the gateway and in the daemon, with both executions (the open and RULE-011's
+            # close) counted: what a test reads next no longer depends on an event still in flight
+            await eventually(
+                lambda: engine.accounts[ACCOUNT].lockouts
+                and positions(gw) == {}
+                and not engine.accounts[ACCOUNT].positions
+                and engine.accounts[ACCOUNT].day.trade_count == 2,
+                timeout=10,
+                what="the MNQ lockout, the close counted",
+            )
             yield gw, daemon, data
