@@ -961,13 +961,29 @@ class Engine:
                     reindex(position)
                     continue
                 rule_set, dispatch = found
-            on_last, on_book = dispatch.on_last, dispatch.on_book
             left: set[int] = set()
-            for i, (lo, hi) in enumerate(position.rule_bands):
-                if (on_last[i] and last is not None and not lo < last < hi) or (
-                    on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
-                ):
-                    left.add(i)
+            bands = position.rule_bands
+            if len(bands) == len(dispatch.quote_rules):
+                # the rules whose band the quote left: those marking at last against the last
+                # price, those marking at bid/ask against the book
+                if last is not None:
+                    for i in dispatch.last_rules:
+                        lo, hi = bands[i]
+                        if not lo < last < hi:
+                            left.add(i)
+                if book is not None:
+                    low, high = book
+                    for i in dispatch.book_rules:
+                        lo, hi = bands[i]
+                        if not (lo < low and high < hi):
+                            left.add(i)
+            else:  # bands not computed yet for every rule: those it has
+                on_last, on_book = dispatch.on_last, dispatch.on_book
+                for i, (lo, hi) in enumerate(bands):
+                    if (on_last[i] and last is not None and not lo < last < hi) or (
+                        on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
+                    ):
+                        left.add(i)
             if len(left) == 1:
                 try:
                     done = self._evaluate_one(account, cid, event, now, out, left, rule_set, dispatch)
@@ -1145,11 +1161,36 @@ class Engine:
 
     def _others_hold(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> bool:
         """True when every position but ``cid``'s is quiet for quote rule ``i`` (``_due`` would list
-        ``cid`` alone)."""
-        return all(
-            contract_id == cid or self._quiet_for(contract_id, position, dispatch, i)
-            for contract_id, position in account.positions.items()
-        )
+        ``cid`` alone): ``_quiet_for`` on each, unrolled (asked on every crossing of an account
+        holding several positions)."""
+        count = len(dispatch.quote_rules)
+        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
+        quotes = self._quotes
+        for contract_id, position in account.positions.items():
+            if contract_id == cid:
+                continue
+            bands = position.rule_bands
+            if len(bands) != count:
+                return False
+            band = bands[i]
+            if band is _NEVER_QUIET:
+                return False
+            quote = quotes.get(contract_id)
+            if quote is None:
+                continue
+            lo, hi = band
+            if on_last:
+                price = quote.last
+                if price is not None and not lo < price < hi:
+                    return False
+            if on_book:
+                price = quote.bid
+                if price is not None and not lo < price < hi:
+                    return False
+                price = quote.ask
+                if price is not None and not lo < price < hi:
+                    return False
+        return True
 
     def _due(
         self, account: AccountState, touched: Collection[str], dispatch: _Dispatch, i: int
@@ -1315,7 +1356,7 @@ class Engine:
                     log.locked(lockout, replaced)
                 if lockout.until is not None:
                     self._push(lockout.until, TimerKind.LOCKOUT_END, account.account_id, lockout.key)
-            elif isinstance(action, PlaceStop | ModifyStop):
+            elif isinstance(action, _STOP_ACTIONS):
                 account.stops_requested[action.contract_id] = action.stop_price
             if action.subject is not None:
                 account.breaches.add((action.rule, action.subject))
@@ -1499,6 +1540,7 @@ class Engine:
 
 
 _NEVER_QUIET = (_INF, -_INF)
+_STOP_ACTIONS = (PlaceStop, ModifyStop)  # a tuple: ``A | B`` would build a union per test
 
 
 def _intersect(position: Position, bands: list[tuple[float, float]], dispatch: _Dispatch) -> None:
