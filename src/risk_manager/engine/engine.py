@@ -1137,20 +1137,22 @@ class Engine:
             return False
         count = len(dispatch.quote_rules)
         positions = account.positions
-        if any(len(position.rule_bands) != count for position in positions.values()):
-            return False  # a position without bands yet: the general path computes all of them
+        for position in positions.values():
+            if len(position.rule_bands) != count:
+                return False  # a position without bands yet: the general path computes all of them
         decided = dispatch.quote_rules[i].decide_account(view)
         if decided is None:
             return False
         actions, bands = decided
-        self._commit(account, actions, now, out)
-        if any(isinstance(a, LockAccount | Unlock) for a in actions):
-            self._refresh(account, now)  # against the rule's word: recompute everything
-            return True
-        if any(getattr(a, "contract_id", None) is not None for a in actions):
-            view.decisions_committed()
-            self._compute_bands(account, view, dispatch, left, _concerned((), actions))
-            return True
+        if actions:
+            self._commit(account, actions, now, out)
+            if any(isinstance(a, _LOCK_ACTIONS) for a in actions):
+                self._refresh(account, now)  # against the rule's word: recompute everything
+                return True
+            if any(getattr(a, "contract_id", None) is not None for a in actions):
+                view.decisions_committed()
+                self._compute_bands(account, view, dispatch, left, _concerned((), actions))
+                return True
         update = self._bands.update
         for contract_id, position in positions.items():
             rule_bands = position.rule_bands
@@ -1541,6 +1543,7 @@ class Engine:
 
 _NEVER_QUIET = (_INF, -_INF)
 _STOP_ACTIONS = (PlaceStop, ModifyStop)  # a tuple: ``A | B`` would build a union per test
+_LOCK_ACTIONS = (LockAccount, Unlock)
 
 
 def _intersect(position: Position, bands: list[tuple[float, float]], dispatch: _Dispatch) -> None:
@@ -1654,6 +1657,8 @@ def _float_band(band: Band | None) -> tuple[float, float]:
     quote is ever quiet). An exclusive edge is shrunk inwards by a tiny margin, so that float rounding
     can never put a price exactly on it "inside"; an inclusive edge becomes the next float beyond the
     last received price whose exact value is on or inside it (see _inclusive_hi)."""
+    if band is _FLOATED[0]:
+        return _FLOATED[1]  # the same band object again: every copy of a copied trade crosses it
     if band is None:
         return _NEVER_QUIET
     lo, hi = band
@@ -1670,7 +1675,14 @@ def _float_band(band: Band | None) -> tuple[float, float]:
         else:
             f = float(hi)  # type: ignore[arg-type]
             hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
-    return (lo_f, hi_f)
+    floats = (lo_f, hi_f)
+    _FLOATED[0], _FLOATED[1] = band, floats
+    return floats
+
+
+# _float_band's last answer, (band, floats): a pure function's memo of one, by the band's identity
+# (a rule that remembers a crossing hands the same band to each copy of a copied trade).
+_FLOATED: list[Any] = [None, _NEVER_QUIET]
 
 
 def _inclusive_hi(edge: Decimal) -> float:
