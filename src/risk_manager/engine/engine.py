@@ -1658,7 +1658,9 @@ def _float_band(band: Band | None) -> tuple[float, float]:
     can never put a price exactly on it "inside"; an inclusive edge becomes the next float beyond the
     last received price whose exact value is on or inside it (see _inclusive_hi)."""
     if band is _FLOATED[0]:
-        return _FLOATED[1]  # the same band object again: every copy of a copied trade crosses it
+        # the same band object again: every copy of a copied trade crosses it
+        remembered: tuple[float, float] = _FLOATED[1]
+        return remembered
     if band is None:
         return _NEVER_QUIET
     lo, hi = band
