@@ -258,9 +258,19 @@ class BandIndex(Generic[A, P]):
             index = self._by_contract[contract_id]
             # Most re-evaluations move one band at most (a trailing edge moves the last band only):
             # a band whose edges are indexed as they are, with both sides in their heaps, is skipped.
-            if not _indexed_as(on_last, position.band_lo, position.band_hi):
+            if not (
+                position.band_lo == on_last.lo
+                and position.band_hi == on_last.hi
+                and on_last.lo_stamp != _ABSENT
+                and on_last.hi_stamp != _ABSENT
+            ):
                 index.last.update(on_last)
-            if not _indexed_as(on_book, position.book_lo, position.book_hi):
+            if not (
+                position.book_lo == on_book.lo
+                and position.book_hi == on_book.hi
+                and on_book.lo_stamp != _ABSENT
+                and on_book.hi_stamp != _ABSENT
+            ):
                 index.book.update(on_book)
 
     def contract(self, contract_id: str) -> ContractIndex[A, P] | None:
@@ -269,7 +279,3 @@ class BandIndex(Generic[A, P]):
     def __len__(self) -> int:
         return len(self._entries)
 
-
-def _indexed_as(entry: BandEntry[A, P], lo: float, hi: float) -> bool:
-    """True when the entry's band is in its heaps (neither side popped) with these very edges."""
-    return lo == entry.lo and hi == entry.hi and entry.lo_stamp != _ABSENT and entry.hi_stamp != _ABSENT

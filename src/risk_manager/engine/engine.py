@@ -961,13 +961,29 @@ class Engine:
                     reindex(position)
                     continue
                 rule_set, dispatch = found
-            on_last, on_book = dispatch.on_last, dispatch.on_book
             left: set[int] = set()
-            for i, (lo, hi) in enumerate(position.rule_bands):
-                if (on_last[i] and last is not None and not lo < last < hi) or (
-                    on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
-                ):
-                    left.add(i)
+            bands = position.rule_bands
+            if len(bands) == len(dispatch.quote_rules):
+                # the rules whose band the quote left: those marking at last against the last
+                # price, those marking at bid/ask against the book
+                if last is not None:
+                    for i in dispatch.last_rules:
+                        lo, hi = bands[i]
+                        if not lo < last < hi:
+                            left.add(i)
+                if book is not None:
+                    low, high = book
+                    for i in dispatch.book_rules:
+                        lo, hi = bands[i]
+                        if not (lo < low and high < hi):
+                            left.add(i)
+            else:  # bands not computed yet for every rule: those it has
+                on_last, on_book = dispatch.on_last, dispatch.on_book
+                for i, (lo, hi) in enumerate(bands):
+                    if (on_last[i] and last is not None and not lo < last < hi) or (
+                        on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
+                    ):
+                        left.add(i)
             if len(left) == 1:
                 try:
                     done = self._evaluate_one(account, cid, event, now, out, left, rule_set, dispatch)
@@ -1121,20 +1137,22 @@ class Engine:
             return False
         count = len(dispatch.quote_rules)
         positions = account.positions
-        if any(len(position.rule_bands) != count for position in positions.values()):
-            return False  # a position without bands yet: the general path computes all of them
+        for position in positions.values():
+            if len(position.rule_bands) != count:
+                return False  # a position without bands yet: the general path computes all of them
         decided = dispatch.quote_rules[i].decide_account(view)
         if decided is None:
             return False
         actions, bands = decided
-        self._commit(account, actions, now, out)
-        if any(isinstance(a, LockAccount | Unlock) for a in actions):
-            self._refresh(account, now)  # against the rule's word: recompute everything
-            return True
-        if any(getattr(a, "contract_id", None) is not None for a in actions):
-            view.decisions_committed()
-            self._compute_bands(account, view, dispatch, left, _concerned((), actions))
-            return True
+        if actions:
+            self._commit(account, actions, now, out)
+            if any(isinstance(a, _LOCK_ACTIONS) for a in actions):
+                self._refresh(account, now)  # against the rule's word: recompute everything
+                return True
+            if any(getattr(a, "contract_id", None) is not None for a in actions):
+                view.decisions_committed()
+                self._compute_bands(account, view, dispatch, left, _concerned((), actions))
+                return True
         update = self._bands.update
         for contract_id, position in positions.items():
             rule_bands = position.rule_bands
@@ -1145,11 +1163,36 @@ class Engine:
 
     def _others_hold(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> bool:
         """True when every position but ``cid``'s is quiet for quote rule ``i`` (``_due`` would list
-        ``cid`` alone)."""
-        return all(
-            contract_id == cid or self._quiet_for(contract_id, position, dispatch, i)
-            for contract_id, position in account.positions.items()
-        )
+        ``cid`` alone): ``_quiet_for`` on each, unrolled (asked on every crossing of an account
+        holding several positions)."""
+        count = len(dispatch.quote_rules)
+        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
+        quotes = self._quotes
+        for contract_id, position in account.positions.items():
+            if contract_id == cid:
+                continue
+            bands = position.rule_bands
+            if len(bands) != count:
+                return False
+            band = bands[i]
+            if band is _NEVER_QUIET:
+                return False
+            quote = quotes.get(contract_id)
+            if quote is None:
+                continue
+            lo, hi = band
+            if on_last:
+                price = quote.last
+                if price is not None and not lo < price < hi:
+                    return False
+            if on_book:
+                price = quote.bid
+                if price is not None and not lo < price < hi:
+                    return False
+                price = quote.ask
+                if price is not None and not lo < price < hi:
+                    return False
+        return True
 
     def _due(
         self, account: AccountState, touched: Collection[str], dispatch: _Dispatch, i: int
@@ -1315,7 +1358,7 @@ class Engine:
                     log.locked(lockout, replaced)
                 if lockout.until is not None:
                     self._push(lockout.until, TimerKind.LOCKOUT_END, account.account_id, lockout.key)
-            elif isinstance(action, PlaceStop | ModifyStop):
+            elif isinstance(action, _STOP_ACTIONS):
                 account.stops_requested[action.contract_id] = action.stop_price
             if action.subject is not None:
                 account.breaches.add((action.rule, action.subject))
@@ -1499,6 +1542,8 @@ class Engine:
 
 
 _NEVER_QUIET = (_INF, -_INF)
+_STOP_ACTIONS = (PlaceStop, ModifyStop)  # a tuple: ``A | B`` would build a union per test
+_LOCK_ACTIONS = (LockAccount, Unlock)
 
 
 def _intersect(position: Position, bands: list[tuple[float, float]], dispatch: _Dispatch) -> None:
@@ -1612,6 +1657,10 @@ def _float_band(band: Band | None) -> tuple[float, float]:
     quote is ever quiet). An exclusive edge is shrunk inwards by a tiny margin, so that float rounding
     can never put a price exactly on it "inside"; an inclusive edge becomes the next float beyond the
     last received price whose exact value is on or inside it (see _inclusive_hi)."""
+    if band is _FLOATED[0]:
+        # the same band object again: every copy of a copied trade crosses it
+        remembered: tuple[float, float] = _FLOATED[1]
+        return remembered
     if band is None:
         return _NEVER_QUIET
     lo, hi = band
@@ -1628,7 +1677,14 @@ def _float_band(band: Band | None) -> tuple[float, float]:
         else:
             f = float(hi)  # type: ignore[arg-type]
             hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
-    return (lo_f, hi_f)
+    floats = (lo_f, hi_f)
+    _FLOATED[0], _FLOATED[1] = band, floats
+    return floats
+
+
+# _float_band's last answer, (band, floats): a pure function's memo of one, by the band's identity
+# (a rule that remembers a crossing hands the same band to each copy of a copied trade).
+_FLOATED: list[Any] = [None, _NEVER_QUIET]
 
 
 def _inclusive_hi(edge: Decimal) -> float:

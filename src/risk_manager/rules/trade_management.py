@@ -16,7 +16,7 @@ whose price is unknown is left alone: the rule cannot prove the new one is tight
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
@@ -109,6 +109,19 @@ _Move = tuple[Decimal, str, Inputs]
 
 # Crossings remembered per rule (see decide_position) before the memo starts afresh.
 _CROSSINGS_KEPT = 4096
+_STEPS_KEPT = 256  # tick sizes whose steps are remembered (see TradeManagement._steps)
+
+
+class _Steps(NamedTuple):
+    """The rule's tick counts on one tick size, signed for the position's side (see _steps)."""
+
+    offset: Decimal  # breakeven stop: entry + offset
+    trigger: Decimal  # breakeven trigger price: entry + trigger
+    activation: Decimal  # trailing activation price: entry + activation
+    distance: Decimal  # trailing stop: best - distance
+    trigger_ticks: Decimal
+    activation_ticks: Decimal
+
 # The figures a crossing follows from: entry, tick size, best price, the stop to beat.
 _Figures = tuple[Decimal, Decimal, Decimal | None, Decimal | None]
 
@@ -143,6 +156,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
     def __init__(self, config: TradeManagementConfig) -> None:
         super().__init__(config)
         self._crossings: dict[tuple[object, ...], tuple[_Figures, _Move | None, Band | None]] = {}
+        self._steps_by: dict[tuple[int, int], tuple[Decimal, _Steps]] = {}
 
     @property
     def quote_sensitive(self) -> bool:
@@ -165,26 +179,50 @@ class TradeManagement(Rule[TradeManagementConfig]):
         # on a tie the recorded best price, as max/min return their first argument
         return max(best, mark) if position.size > 0 else min(best, mark)
 
-    def _target(self, position: PositionView, best: Decimal) -> tuple[Decimal, str, Decimal] | None:
-        """(stop price on the tick grid, which part set it, profit in ticks), or None when none applies."""
+    def _steps(self, tick: Decimal, sign: int) -> _Steps:
+        """The rule's tick counts as signed price distances on this tick size (``sign * ticks *
+        tick``, computed as each decision used to), and the triggers as Decimals. Remembered by the
+        tick size object itself: 0.25 and 0.250 are equal but give distances written differently,
+        and a contract's spec is one object."""
+        found = self._steps_by.get((id(tick), sign))
+        if found is not None and found[0] is tick:
+            return found[1]
+        be, tr = self.config.breakeven, self.config.trailing
+        steps = _Steps(
+            sign * be.offset_ticks * tick,
+            sign * be.trigger_ticks * tick,
+            sign * tr.activation_ticks * tick,
+            sign * tr.distance_ticks * tick,
+            Decimal(be.trigger_ticks),
+            Decimal(tr.activation_ticks),
+        )
+        if len(self._steps_by) >= _STEPS_KEPT:
+            self._steps_by.clear()
+        self._steps_by[(id(tick), sign)] = (tick, steps)
+        return steps
+
+    def _target(
+        self, position: PositionView, best: Decimal, gain: Decimal, steps: _Steps
+    ) -> tuple[Decimal, str] | None:
+        """(stop price on the tick grid, which part set it), or None when none applies; ``gain`` is
+        the profit in ticks at ``best``."""
         assert position.spec is not None
-        tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
-        gain = (best - entry) * sign / tick
+        tick, entry, long = position.spec.tick_size, position.average_price, position.size > 0
         be, tr = self.config.breakeven, self.config.trailing
         price: Decimal | None = None
         part = ""
-        if be.enabled and gain >= be.trigger_ticks:
-            price, part = entry + sign * be.offset_ticks * tick, "breakeven"
-        if tr.enabled and gain >= tr.activation_ticks:
-            trailing = best - sign * tr.distance_ticks * tick
+        if be.enabled and gain >= steps.trigger_ticks:
+            price, part = entry + steps.offset, "breakeven"
+        if tr.enabled and gain >= steps.activation_ticks:
+            trailing = best - steps.distance
             # the tighter of the two; on a tie, "trailing" for a long and "breakeven" for a short
             # (the order max and min of (price, part) pairs gave)
-            if price is None or (trailing >= price if sign > 0 else trailing < price):
+            if price is None or (trailing >= price if long else trailing < price):
                 price, part = trailing, "trailing"
         if price is None:
             return None
-        rounding = ROUND_CEILING if sign > 0 else ROUND_FLOOR
-        return (price / tick).to_integral_value(rounding) * tick, part, gain
+        rounding = ROUND_CEILING if long else ROUND_FLOOR
+        return (price / tick).to_integral_value(rounding) * tick, part
 
     def _manage(self, view: AccountView, position: PositionView) -> Action | None:
         if position.spec is None or position.size == 0:
@@ -195,16 +233,29 @@ class TradeManagement(Rule[TradeManagementConfig]):
         blocked, previous, existing = self._previous_stop(view, position)
         if blocked:
             return None
-        move = self._move(position, best, previous)
+        move = self._move(position, best, previous, *self._gain(position, best))
         return None if move is None else self._action(view, position, move, existing)
 
-    def _move(self, position: PositionView, best: Decimal, previous: Decimal | None) -> _Move | None:
+    def _gain(self, position: PositionView, best: Decimal) -> tuple[Decimal, _Steps]:
+        """The profit in ticks at ``best``, and the rule's steps on the position's tick size."""
+        assert position.spec is not None
+        tick = position.spec.tick_size
+        sign = 1 if position.size > 0 else -1
+        return (best - position.average_price) * sign / tick, self._steps(tick, sign)
+
+    def _steps_of(self, position: PositionView) -> _Steps:
+        assert position.spec is not None
+        return self._steps(position.spec.tick_size, 1 if position.size > 0 else -1)
+
+    def _move(
+        self, position: PositionView, best: Decimal, previous: Decimal | None, gain: Decimal, steps: _Steps
+    ) -> _Move | None:
         """The stop to move to now (with its reason and inputs), given the best price and the stop a
         new one must beat; None when no stop beats it."""
-        found = self._target(position, best)
+        found = self._target(position, best, gain, steps)
         if found is None:
             return None
-        target, part, gain = found
+        target, part = found
         if previous is not None and (target <= previous if position.size > 0 else target >= previous):
             return None
         # each figure is formatted once, for the reason and the inputs alike (a stop moves often)
@@ -273,7 +324,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
         blocked, previous, _ = self._previous_stop(view, position)
         if blocked:
             return (None, None)  # waiting for its own stop, or unable to compare: no quote decides
-        return self._band(position, previous, self._best(view, position))
+        best = self._best(view, position)
+        if best is None:
+            return self._band(position, previous, None, self._steps_of(position))
+        return self._band(position, previous, *self._gain(position, best))
 
     def decide_position(
         self, view: AccountView, position: PositionView
@@ -309,27 +363,33 @@ class TradeManagement(Rule[TradeManagementConfig]):
     def _crossing(
         self, position: PositionView, best: Decimal | None, previous: Decimal | None, *, placing: bool
     ) -> tuple[_Move | None, Band | None]:
-        move = None if best is None else self._move(position, best, previous)
+        assert position.spec is not None
+        if best is None:
+            return None, self._band(position, previous, None, self._steps_of(position))
+        gain, steps = self._gain(position, best)
+        move = self._move(position, best, previous, gain, steps)
         if move is None:
-            return None, self._band(position, previous, best)
+            return None, self._band(position, previous, gain, steps)
         if placing:
             return move, (None, None)  # a stop requested, none working: blocked until it shows up
-        return move, self._band(position, move[0], best)
+        return move, self._band(position, move[0], gain, steps)
 
-    def _band(self, position: PositionView, previous: Decimal | None, best: Decimal | None) -> Band | None:
-        """``price_band`` once the stop to beat (``previous``) and the best price are known."""
+    def _band(
+        self, position: PositionView, previous: Decimal | None, gain: Decimal | None, steps: _Steps
+    ) -> Band | None:
+        """``price_band`` once the stop to beat (``previous``) and the profit in ticks at the best
+        price (``gain``, None without a best price) are known."""
         assert position.spec is not None
-        tick, entry, sign = position.spec.tick_size, position.average_price, 1 if position.size > 0 else -1
-        gain = None if best is None else (best - entry) * sign / tick
+        tick, entry, long = position.spec.tick_size, position.average_price, position.size > 0
         be, tr = self.config.breakeven, self.config.trailing
         # Triggers act at the level itself (profit >= trigger): exclusive edges.
         levels: list[Decimal] = []
-        if be.enabled and (gain is None or gain < be.trigger_ticks):
-            levels.append(entry + sign * be.trigger_ticks * tick)
+        if be.enabled and (gain is None or gain < steps.trigger_ticks):
+            levels.append(entry + steps.trigger)
         trailing: Decimal | None = None
         if tr.enabled:
-            if gain is None or gain < tr.activation_ticks:
-                levels.append(entry + sign * tr.activation_ticks * tick)
+            if gain is None or gain < steps.activation_ticks:
+                levels.append(entry + steps.activation)
             elif previous is None:
                 return None  # a stop is due now: no quiet band
             else:
@@ -338,12 +398,12 @@ class TradeManagement(Rule[TradeManagementConfig]):
                 # at that price itself the target is that grid price, no tighter than the previous
                 # stop, so the edge is quiet (inclusive). On a tick-grid walk the price lands on
                 # it about as often as it passes it.
-                rounding = ROUND_FLOOR if sign > 0 else ROUND_CEILING
+                rounding = ROUND_FLOOR if long else ROUND_CEILING
                 on_grid = (previous / tick).to_integral_value(rounding) * tick
-                trailing = on_grid + sign * tr.distance_ticks * tick
+                trailing = on_grid + steps.distance
         if levels:
-            nearest = min(levels) if sign > 0 else max(levels)
-            if trailing is not None and (trailing < nearest if sign > 0 else trailing > nearest):
+            nearest = min(levels) if long else max(levels)
+            if trailing is not None and (trailing < nearest if long else trailing > nearest):
                 edge: Decimal | Inclusive = Inclusive(trailing)
             else:
                 edge = nearest
@@ -351,7 +411,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
             edge = Inclusive(trailing)
         else:
             return (None, None)
-        return (None, edge) if sign > 0 else (edge, None)
+        return (None, edge) if long else (edge, None)
 
     @staticmethod
     def _previous_stop(

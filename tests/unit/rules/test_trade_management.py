@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from risk_manager.domain.actions import Action, ModifyStop, PlaceStop
+from risk_manager.domain.contracts import ContractSpec, ContractTable
 from risk_manager.domain.events import OrderSide, OrderStatus, OrderType
 from risk_manager.rules.api import Inclusive
 from risk_manager.rules.trade_management import TradeManagement, TradeManagementConfig
@@ -346,3 +347,22 @@ def test_status_field_of_a_cancelled_stop_makes_it_not_count() -> None:
         )
     )
     assert stops(h.apply(quote(MNQ, up(10)))) == [("place_stop", MNQ, Decimal("21000.25"))]
+
+
+def test_stops_are_written_in_each_contracts_own_tick_precision_when_two_ticks_are_equal() -> None:
+    # 0.25 and 0.250 are one value, written two ways: each stop is written on its own contract's tick
+    table = ContractTable(
+        {
+            "MNQ": ContractSpec("MNQ", Decimal("0.25"), Decimal("0.5")),
+            "ES": ContractSpec("ES", Decimal("0.250"), Decimal("12.5")),
+        }
+    )
+    rule = TradeManagement(TradeManagementConfig(enabled=True))
+    h = EngineHarness(rule, contracts=table)
+    h.apply(pos(MNQ, 2, "21000"), stop_order("20990"), pos(ES, 2, "6000"))
+    h.apply(stop_order("5990", order_id=12, contract=ES))
+    moved = stops(h.apply(quote(MNQ, up(10)), quote(ES, up(10, entry=6000.0))))
+    assert [(contract, str(price)) for _, contract, price in moved] == [
+        (MNQ, "21000.25"),
+        (ES, "6000.250"),
+    ]
