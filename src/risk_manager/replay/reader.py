@@ -30,6 +30,7 @@ import orjson
 
 from risk_manager.broker.normalize import HUBS, PayloadError, normalize_message
 from risk_manager.domain.events import ConnectionEvent, Event, new_quote
+from risk_manager.replay.user_fast_path import read_user_line
 
 __all__ = ["GZIP_MAGIC", "ReplayInputError", "ReplayLine", "open_recording", "parse_line", "read_recording"]
 
@@ -237,6 +238,10 @@ def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) ->
     try:
         line = _decode_quote_line(raw)
     except _NOT_A_PLAIN_QUOTE:
+        # Most other lines are user-hub events, which have a fast path of their own.
+        user = read_user_line(raw)
+        if user is not None:
+            return _new_line(ReplayLine, (line_no, user[0], "message", user[1]))
         return _parse_general(raw, name, line_no)
     contract_id, data = line.arguments
     stamp = data.timestamp

@@ -1,0 +1,246 @@
+"""The user-hub fast path of the recording reader.
+
+About one line in twelve of a busy recording is a user-hub event (orders, trades, positions,
+accounts), written the one way a recorder writes them:
+  {"t": "...Z", "hub": "user", "target": "GatewayUserOrder", "arguments": [{payload}]}
+The general path reads such a line with orjson, then checks and converts each field with a
+Python call of its own (broker/normalize.py): about five times what the same line costs here,
+where msgspec decodes the whole line and checks every type in one C pass, and only the money
+(Decimal) and the times are converted in Python, as the general path converts them.
+
+Like the quote fast path (reader.py), it accepts only a subset of what the general path accepts,
+and for that subset gives the same ReplayLine; anything else (another kind of line, an extra key,
+a ``{"action", "data"}`` wrapper, a value of another type, an integer beyond 64 bits, a time the
+general path would convert or refuse, malformed JSON) gives None, and the line goes through the
+general path, which reads it or names the problem. tests/unit/replay/test_user_fast_path.py holds
+the two paths to that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from risk_manager.broker.normalize import parse_timestamp
+from risk_manager.domain.events import Event, new_account, new_order, new_position, new_trade
+from risk_manager.domain.money import ZERO
+
+__all__ = ["read_user_line"]
+
+# orjson turns an integer beyond 64 bits into a float, which the general path then reads its own
+# way; such values (and the few above 2**63 orjson still keeps) take the general path.
+_Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_Size = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # a negative size is the general path's error
+_Text = Annotated[str, msgspec.Meta(min_length=1)]  # a required string must not be empty
+# A JSON number as the general path reads it: an int stays an int (Decimal(5800), not 5800.0).
+_Number = _Int | float
+
+
+# Every field the gateway sends is named, so that every value is fully decoded (msgspec only
+# skims unknown ones, and would let through a value orjson refuses, such as 1e400); an unknown
+# field, a wrapper among them, takes the general path. gc=False: these hold only strings,
+# numbers and each other, so they can never be part of a reference cycle.
+class _Order(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: _Int
+    accountId: _Int
+    contractId: _Text
+    status: _Int
+    type: _Int
+    side: _Int
+    size: _Size
+    symbolId: str | None = None
+    limitPrice: _Number | None = None
+    stopPrice: _Number | None = None
+    fillVolume: _Int | None = None
+    filledPrice: _Number | None = None
+    customTag: str | None = None
+    creationTimestamp: str | None = None
+    updateTimestamp: str | None = None
+
+
+class _Trade(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: _Int
+    accountId: _Int
+    contractId: _Text
+    price: _Number
+    side: _Int
+    size: _Size
+    profitAndLoss: _Number | None = None
+    fees: _Number | None = None
+    commissions: _Number | None = None
+    voided: bool | None = None
+    orderId: _Int | None = None
+    creationTimestamp: str | None = None
+
+
+class _Position(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: _Int
+    accountId: _Int
+    contractId: _Text
+    size: _Size
+    type: _Int | None = None  # required only while the position is open (see normalize_position)
+    averagePrice: _Number | None = None
+    creationTimestamp: str | None = None
+
+
+class _Account(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: _Int
+    name: str | None = None
+    balance: _Number | None = None
+    canTrade: bool | None = None
+    isVisible: bool | None = None
+    simulated: bool | None = None
+
+
+# The line itself, one struct per target, told apart by "target" (a tagged union).
+class _OrderLine(
+    msgspec.Struct, tag_field="target", tag="GatewayUserOrder", forbid_unknown_fields=True, gc=False
+):
+    t: str
+    hub: Literal["user"]
+    arguments: tuple[_Order, ...]
+
+
+class _TradeLine(
+    msgspec.Struct, tag_field="target", tag="GatewayUserTrade", forbid_unknown_fields=True, gc=False
+):
+    t: str
+    hub: Literal["user"]
+    arguments: tuple[_Trade, ...]
+
+
+class _PositionLine(
+    msgspec.Struct, tag_field="target", tag="GatewayUserPosition", forbid_unknown_fields=True, gc=False
+):
+    t: str
+    hub: Literal["user"]
+    arguments: tuple[_Position, ...]
+
+
+class _AccountLine(
+    msgspec.Struct, tag_field="target", tag="GatewayUserAccount", forbid_unknown_fields=True, gc=False
+):
+    t: str
+    hub: Literal["user"]
+    arguments: tuple[_Account, ...]
+
+
+_decode = msgspec.json.Decoder(_OrderLine | _TradeLine | _PositionLine | _AccountLine).decode
+# As in the quote fast path: RecursionError for absurd nesting, UnicodeError for a str line holding
+# a lone surrogate, TypeError for something that is not text. The general path names each.
+_NOT_A_PLAIN_USER_LINE = (msgspec.DecodeError, RecursionError, UnicodeError, TypeError)
+_fromisoformat = datetime.fromisoformat
+
+
+class _GeneralPath(Exception):
+    """A value this path does not convert itself: the general path reads the line."""
+
+
+def _amount(value: int | float) -> Decimal:
+    # as broker/normalize's _dec: a float through its repr (the shortest round-trip text)
+    if type(value) is float:
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def _money(value: int | float | None) -> Decimal | None:
+    # as broker/normalize's _opt_dec
+    if value is None:
+        return None
+    if type(value) is float:
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def _time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)  # the general path's own reader of gateway times
+    except ValueError:
+        raise _GeneralPath from None
+
+
+def _order(o: _Order) -> Event:
+    return new_order(
+        o.id,
+        o.accountId,
+        o.contractId,
+        o.status,
+        o.type,
+        o.side,
+        o.size,
+        _money(o.limitPrice),
+        _money(o.stopPrice),
+        o.fillVolume,
+        _money(o.filledPrice),
+        o.customTag,
+        _time(o.creationTimestamp),
+        _time(o.updateTimestamp),
+    )
+
+
+def _trade(o: _Trade) -> Event:
+    fees = _money(o.fees)
+    commissions = _money(o.commissions)
+    return new_trade(
+        o.id,
+        o.accountId,
+        o.contractId,
+        _amount(o.price),
+        _money(o.profitAndLoss),
+        ZERO if fees is None else fees,
+        o.side,
+        o.size,
+        bool(o.voided),
+        o.orderId,
+        _time(o.creationTimestamp),
+        ZERO if commissions is None else commissions,
+    )
+
+
+def _position(o: _Position) -> Event:
+    if o.size:
+        if o.type is None or o.averagePrice is None:
+            raise _GeneralPath  # required while open: the general path names the missing field
+        type_ = o.type
+        average = _amount(o.averagePrice)
+    else:
+        type_ = o.type or 0
+        average = _money(o.averagePrice) or ZERO
+    return new_position(o.id, o.accountId, o.contractId, type_, o.size, average, _time(o.creationTimestamp))
+
+
+def _account(o: _Account) -> Event:
+    return new_account(o.id, o.name, _money(o.balance), o.canTrade, o.isVisible, o.simulated)
+
+
+_BUILDERS: dict[type, Callable[[Any], Event]] = {
+    _OrderLine: _order,
+    _TradeLine: _trade,
+    _PositionLine: _position,
+    _AccountLine: _account,
+}
+
+
+def read_user_line(raw: bytes | str) -> tuple[datetime, tuple[Event, ...]] | None:
+    """The receive time and events of a plain user-hub line, or None: let the general path read it."""
+    try:
+        line = _decode(raw)
+    except _NOT_A_PLAIN_USER_LINE:
+        return None
+    try:
+        t = _fromisoformat(line.t)
+    except ValueError:
+        return None
+    if t.tzinfo is not UTC:
+        return None
+    build = _BUILDERS[type(line)]
+    try:
+        return t, tuple([build(payload) for payload in line.arguments])
+    except _GeneralPath:
+        return None
