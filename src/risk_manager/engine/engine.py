@@ -743,6 +743,7 @@ class Engine:
 
     @staticmethod
     def _apply_order(account: AccountState, event: OrderEvent) -> None:
+        account.protective_stops = None  # read again from the orders when next asked
         if event.is_working:
             account.working_orders[event.order_id] = event
         else:

@@ -182,6 +182,9 @@ class AccountState:
     # changes (a position event, a closing execution, a new best price), never on a quiet quote.
     position_views: dict[str, PositionView] = field(default_factory=dict)
     working_orders: dict[int, OrderEvent] = field(default_factory=dict)
+    # (contract id, closing side) -> the first working protective stop of ``working_orders``, read
+    # on demand (AccountView.protective_stop) and dropped (None) whenever an order changes.
+    protective_stops: dict[tuple[str, int], OrderEvent] | None = None
     lockouts: LockoutBook = field(default_factory=LockoutBook)
     # Breaches already enforced, as (rule id, subject); see Engine._clear_markers for re-arming.
     breaches: set[tuple[str, str]] = field(default_factory=set)

@@ -32,7 +32,6 @@ class AccountView:
         "_positions",
         "_quotes",
         "_state",
-        "_stops",
         "_totals",
         "calendar",
         "changes",
@@ -64,8 +63,6 @@ class AccountView:
         # position.
         self._totals: dict[str, tuple[Decimal, int]] = {}
         self._memo: dict[Hashable, Any] = {}  # see memo(); emptied when decisions are committed
-        # (contract id, closing side) -> the first working protective stop: see protective_stop.
-        self._stops: dict[tuple[str, int], OrderEvent] | None = None
         self.now = now
         self.event = event
         self.contracts = contracts
@@ -131,7 +128,7 @@ class AccountView:
         decision on the other positions a quote cannot have changed."""
         view = AccountView.__new__(AccountView)
         view._state, view._quotes = self._state, self._quotes
-        view._totals, view._memo, view._stops = self._totals, self._memo, self._stops
+        view._totals, view._memo = self._totals, self._memo
         view._positions = positions
         view.now, view.event, view.changes = self.now, self.event, self.changes
         view.contracts, view.calendar, view.warn_at = self.contracts, self.calendar, self.warn_at
@@ -194,12 +191,13 @@ class AccountView:
 
     def protective_stop(self, position: PositionView) -> OrderEvent | None:
         """A working Stop/TrailingStop on the position's contract, on the closing side."""
-        stops = self._stops
+        stops = self._state.protective_stops
         if stops is None:
-            # Asked for every position by RULE-008 and RULE-012, for bands and decisions alike: the
-            # orders are read once per view (they do not change while it lives), the first
-            # matching one in order kept, as a scan would find it.
-            stops = self._stops = {}
+            # Asked for every position by RULE-008 and RULE-012, on every crossing and account
+            # event, while orders change far less often: read once from the orders and kept on the
+            # account until an order changes (Engine._apply_order drops it), the first matching one
+            # in order kept, as a scan would find it.
+            stops = self._state.protective_stops = {}
             for order in self._state.working_orders.values():
                 if order.type in PROTECTIVE_TYPES:
                     stops.setdefault((order.contract_id, order.side), order)

@@ -141,6 +141,22 @@ def test_a_stop_the_trader_already_tightened_is_not_loosened() -> None:
     assert stops(h.apply(quote(MNQ, up(27)))) == [("modify_stop", MNQ, Decimal("21004.25"))]
 
 
+def test_a_stop_the_trader_tightens_after_a_move_is_the_one_the_next_move_must_beat() -> None:
+    """The working stop is read once and kept until an order changes: the trader's own move (the
+    same order id, a new price) and a second stop on the other side are seen at the next quote."""
+    h = harness()
+    h.apply(pos(MNQ, 2, "21000"), stop_order("20990"))
+    assert stops(h.apply(quote(MNQ, up(20)))) == [("modify_stop", MNQ, Decimal("21002.50"))]
+    h.apply(stop_order("21006"))  # the trader tightens it by hand, past the rule's request
+    assert h.apply(quote(MNQ, up(30))) == []  # 21005.00 would loosen it
+    assert stops(h.apply(quote(MNQ, up(35)))) == [("modify_stop", MNQ, Decimal("21006.25"))]
+    h.apply(order(11, MNQ, type=OrderType.STOP, side=OrderSide.SELL, size=2, stop_price="21006",
+                  status=OrderStatus.CANCELLED))
+    # the stop gone, no move of it is decided (a stale read would modify order 11 to 21007.50);
+    # a stop requested for the position already, none is placed in its stead either
+    assert h.apply(quote(MNQ, up(40))) == []
+
+
 def test_a_working_stop_of_unknown_price_is_left_alone() -> None:
     h = harness()
     h.apply(pos(MNQ, 2, "21000"), order(11, MNQ, type=OrderType.TRAILING_STOP, side=OrderSide.SELL))
