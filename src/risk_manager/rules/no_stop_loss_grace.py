@@ -112,9 +112,10 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
         return actions
 
     def next_wakeup(self, view: AccountView) -> datetime | None:
-        grace = self._grace
-        deadlines = [p.opened_at + grace for p in self._unprotected(view)]
-        return min(deadlines, default=None)
+        unprotected = self._unprotected(view)
+        if not unprotected:
+            return None
+        return min(p.opened_at for p in unprotected) + self._grace
 
     def describe(self) -> str:
         return (

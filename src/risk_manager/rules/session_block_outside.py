@@ -47,6 +47,10 @@ class SessionBlockOutside(Rule[SessionBlockOutsideConfig]):
     config_model = SessionBlockOutsideConfig
     triggers = frozenset({PositionEvent, ClockEvent})
 
+    def __init__(self, config: SessionBlockOutsideConfig) -> None:
+        super().__init__(config)
+        self._close_at_session_end = config.close_at_session_end  # the config is frozen
+
     def evaluate(self, view: AccountView) -> list[Action]:
         actions = self._opened_outside(view)
         if self.config.close_at_session_end:
@@ -148,12 +152,17 @@ class SessionBlockOutside(Rule[SessionBlockOutsideConfig]):
         ]
 
     def next_wakeup(self, view: AccountView) -> datetime | None:
-        if not self.config.close_at_session_end:
+        """The earliest end of the session of an open position (asked after every account event)."""
+        if not self._close_at_session_end:
             return None
-        ends = [
-            view.calendar.session_end_after(p.root, view.now) for p in view.positions.values() if p.size != 0
-        ]
-        return min((e for e in ends if e is not None), default=None)
+        calendar, now = view.calendar, view.now
+        earliest: datetime | None = None
+        for position in view.positions.values():
+            if position.size != 0:
+                end = calendar.session_end_after(position.root, now)
+                if end is not None and (earliest is None or end < earliest):
+                    earliest = end
+        return earliest
 
     def describe(self) -> str:
         end = "flatten at the session end, " if self.config.close_at_session_end else ""
