@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from risk_manager.domain.calendar import TradingCalendar
@@ -17,6 +18,8 @@ from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
 
 T = TypeVar("T")
+_first = itemgetter(0)  # of a (time, order id) execution entry
+_SELL, _BUY = OrderSide.SELL, OrderSide.BUY
 
 
 class AccountView:
@@ -201,9 +204,7 @@ class AccountView:
             for order in self._state.working_orders.values():
                 if order.type in PROTECTIVE_TYPES:
                     stops.setdefault((order.contract_id, order.side), order)
-        return stops.get(
-            (position.contract_id, OrderSide.SELL if position.size > 0 else OrderSide.BUY)
-        )
+        return stops.get((position.contract_id, _SELL if position.size > 0 else _BUY))
 
     def stop_requested(self, contract_id: str) -> Decimal | None:
         """RULE-012: the last stop price the engine requested for this contract's position."""
@@ -214,8 +215,7 @@ class AccountView:
     def executions_in_last(self, window: timedelta) -> int:
         """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
         the last hour is kept)."""
-        now = self.now
-        return count_in_window([t for t, _ in self._state.recent_orders], now, window)
+        return count_in_window(map(_first, self._state.recent_orders), self.now, window)
 
     @property
     def executions_today(self) -> int:
