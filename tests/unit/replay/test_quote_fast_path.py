@@ -13,11 +13,12 @@ import math
 from typing import Any
 
 import pytest
+from fast_path_helpers import INSERTS, assert_same, damaged, dumps, mostly, outcome, with_odd_top_keys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from risk_manager.domain.events import QuoteEvent
-from risk_manager.replay.reader import ReplayInputError, _parse_general, parse_line
+from risk_manager.replay.reader import ReplayInputError, parse_line
 
 MNQ = "CON.F.US.MNQ.H26"
 PLAIN = (
@@ -26,16 +27,6 @@ PLAIN = (
     b'"bestAsk":21001.25,"timestamp":"2026-03-02T14:30:11.700Z"}]}'
 )
 
-
-def outcome(read: Any, raw: bytes | str) -> tuple[str, str]:
-    try:
-        return ("line", repr(read(raw, "day.jsonl", 9)))
-    except ReplayInputError as exc:
-        return ("error", str(exc))
-
-
-def assert_same(raw: bytes | str) -> None:
-    assert outcome(parse_line, raw) == outcome(_parse_general, raw)
 
 
 def test_the_plain_quote_line_reads_as_the_general_path_reads_it() -> None:
@@ -176,10 +167,6 @@ QUOTE_FIELDS = [
 TEXT_FIELDS = ["symbol", "symbolName", "lastUpdated"]
 
 
-def mostly(good: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """``good`` seven times in eight, ``odd`` otherwise."""
-    return st.integers(0, 7).flatmap(lambda i: odd if i == 0 else good)
-
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 known_fields = {
@@ -212,20 +199,8 @@ lines = st.fixed_dictionaries(
             | st.lists(clean_data, max_size=3),
         ),
     },
-).flatmap(
-    lambda line: mostly(
-        st.just(line),
-        st.sampled_from(
-            [{**line, "seq": 4}, {**line, "clock": True}, {k: v for k, v in line.items() if k != "t"}]
-        ),
-    )
-)
+).flatmap(with_odd_top_keys)
 
-
-def dumps(obj: object) -> bytes:
-    """JSON text as any writer might produce it; non-finite floats come out as NaN/Infinity, which
-    are not JSON, so both paths must refuse them alike."""
-    return json.dumps(obj, allow_nan=True).encode()
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -239,15 +214,14 @@ def test_any_generated_line_reads_or_fails_exactly_as_on_the_general_path(line: 
 @given(
     line=lines,
     cut=st.integers(0, 400),
-    inserted=st.sampled_from([b"", b",", b'"', b"}", b"]", b" ", b"\\", b"\xff", b"0", b"e9", b"-"]),
+    inserted=INSERTS,
     dropped=st.integers(0, 3),
 )
 def test_a_damaged_quote_line_reads_or_fails_exactly_as_on_the_general_path(
     line: dict[str, Any], cut: int, inserted: bytes, dropped: int
 ) -> None:
     raw = dumps({**line, "hub": "market", "target": "GatewayQuote"})
-    cut = min(cut, len(raw))
-    assert_same(raw[:cut] + inserted + raw[cut + dropped :])
+    assert_same(damaged(raw, cut, inserted, dropped))
 
 
 @settings(max_examples=300, deadline=None)

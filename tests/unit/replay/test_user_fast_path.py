@@ -13,11 +13,12 @@ import json
 from typing import Any
 
 import pytest
+from fast_path_helpers import INSERTS, assert_same, damaged, dumps, mostly, with_odd_top_keys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from risk_manager.domain.events import AccountEvent, OrderEvent, PositionEvent, TradeEvent
-from risk_manager.replay.reader import ReplayInputError, _parse_general, parse_line
+from risk_manager.replay.reader import parse_line
 from risk_manager.replay.user_fast_path import read_user_line
 
 T = "2026-03-02T14:30:00.444Z"
@@ -79,16 +80,6 @@ PAYLOADS = {
 def line_of(target: str, *payloads: dict[str, Any], **top: Any) -> bytes:
     return json.dumps({"t": T, "hub": "user", "target": target, "arguments": list(payloads), **top}).encode()
 
-
-def outcome(read: Any, raw: bytes | str) -> tuple[str, str]:
-    try:
-        return ("line", repr(read(raw, "day.jsonl", 9)))
-    except ReplayInputError as exc:
-        return ("error", str(exc))
-
-
-def assert_same(raw: bytes | str) -> None:
-    assert outcome(parse_line, raw) == outcome(_parse_general, raw)
 
 
 @pytest.mark.parametrize("target", sorted(PAYLOADS))
@@ -226,10 +217,6 @@ times = (
 texts = st.none() | st.text(max_size=6) | st.integers(0, 3)
 
 
-def mostly(good: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """``good`` seven times in eight, ``odd`` otherwise."""
-    return st.integers(0, 7).flatmap(lambda i: odd if i == 0 else good)
-
 
 ints = st.integers(-5, 2**40)
 finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -323,21 +310,9 @@ lines = (
             }
         )
     )
-    .flatmap(
-        lambda line: mostly(
-            st.just(line),
-            st.sampled_from(
-                [{**line, "seq": 4}, {**line, "clock": True}, {k: v for k, v in line.items() if k != "t"}]
-            ),
-        )
-    )
+    .flatmap(with_odd_top_keys)
 )
 
-
-def dumps(obj: object) -> bytes:
-    """JSON text as any writer might produce it; non-finite floats come out as NaN/Infinity, which
-    are not JSON, so both paths must refuse them alike."""
-    return json.dumps(obj, allow_nan=True).encode()
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -351,15 +326,14 @@ def test_any_generated_user_line_reads_or_fails_exactly_as_on_the_general_path(l
 @given(
     line=lines,
     cut=st.integers(0, 600),
-    inserted=st.sampled_from([b"", b",", b'"', b"}", b"]", b" ", b"\\", b"\xff", b"0", b"e9", b"-"]),
+    inserted=INSERTS,
     dropped=st.integers(0, 3),
 )
 def test_a_damaged_user_line_reads_or_fails_exactly_as_on_the_general_path(
     line: dict[str, Any], cut: int, inserted: bytes, dropped: int
 ) -> None:
     raw = dumps({**line, "hub": "user"})
-    cut = min(cut, len(raw))
-    assert_same(raw[:cut] + inserted + raw[cut + dropped :])
+    assert_same(damaged(raw, cut, inserted, dropped))
 
 
 @settings(max_examples=300, deadline=None)
