@@ -27,7 +27,7 @@ import msgspec
 
 from risk_manager.broker.normalize import parse_timestamp
 from risk_manager.domain.events import Event, new_account, new_order, new_position, new_trade
-from risk_manager.domain.money import ZERO
+from risk_manager.domain.money import ZERO, to_decimal
 
 __all__ = ["read_user_line"]
 
@@ -140,20 +140,10 @@ class _GeneralPath(Exception):
     """A value this path does not convert itself: the general path reads the line."""
 
 
-def _amount(value: int | float) -> Decimal:
-    # as broker/normalize's _dec: a float through its repr (the shortest round-trip text)
-    if type(value) is float:
-        return Decimal(repr(value))
-    return Decimal(value)
-
-
 def _money(value: int | float | None) -> Decimal | None:
-    # as broker/normalize's _opt_dec
-    if value is None:
-        return None
-    if type(value) is float:
-        return Decimal(repr(value))
-    return Decimal(value)
+    # as broker/normalize's _opt_dec; msgspec has already refused a number out of a float's range,
+    # so to_decimal never raises here
+    return None if value is None else to_decimal(value)
 
 
 def _time(value: str | None) -> datetime | None:
@@ -191,7 +181,7 @@ def _trade(o: _Trade) -> Event:
         o.id,
         o.accountId,
         o.contractId,
-        _amount(o.price),
+        to_decimal(o.price),
         _money(o.profitAndLoss),
         ZERO if fees is None else fees,
         o.side,
@@ -208,7 +198,7 @@ def _position(o: _Position) -> Event:
         if o.type is None or o.averagePrice is None:
             raise _GeneralPath  # required while open: the general path names the missing field
         type_ = o.type
-        average = _amount(o.averagePrice)
+        average = to_decimal(o.averagePrice)
     else:
         type_ = o.type or 0
         average = _money(o.averagePrice) or ZERO
