@@ -87,6 +87,8 @@ def passed_after(view: AccountView, rule: str, subject: str, actions: Sequence[A
     """``passed_warning`` as it will be once ``actions`` are committed: a warning alert among them
     (this rule's, for ``subject``) announces its fraction."""
     passed = passed_warning(view, rule, subject)
+    if not actions:
+        return passed  # the usual crossing: nothing announced
     for fraction, marker in warn_levels(view.warn_at, subject):
         if fraction > passed and any(a.rule == rule and a.subject == marker for a in actions):
             passed = fraction

@@ -25,7 +25,6 @@ from risk_manager.rules.base import (
     hard_lockout,
     next_threshold,
     passed_after,
-    passed_warning,
     warning_alerts,
 )
 
@@ -293,11 +292,7 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         actions: list[Action] = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
         if not cfg.include_unrealized:
             return actions, dict.fromkeys(view.positions, (None, None))
-        # with no alert among the decisions, what the markers say already (passed_after's answer)
-        if actions:
-            passed = passed_after(view, self.id, SUBJECT, actions)
-        else:
-            passed = passed_warning(view, self.id, SUBJECT)
+        passed = passed_after(view, self.id, SUBJECT, actions)
         return actions, account_bands(view, self.id, value, cfg.limit, passed)
 
     def gauge(self, view: AccountView) -> RuleGauge:
