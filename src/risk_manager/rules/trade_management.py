@@ -233,19 +233,19 @@ class TradeManagement(Rule[TradeManagementConfig]):
         blocked, previous, existing = self._previous_stop(view, position)
         if blocked:
             return None
-        move = self._move(position, best, previous, *self._gain(position, best))
+        gain, steps = self._gain(position, best)
+        assert gain is not None  # a best price gives a profit
+        move = self._move(position, best, previous, gain, steps)
         return None if move is None else self._action(view, position, move, existing)
 
-    def _gain(self, position: PositionView, best: Decimal) -> tuple[Decimal, _Steps]:
-        """The profit in ticks at ``best``, and the rule's steps on the position's tick size."""
+    def _gain(self, position: PositionView, best: Decimal | None) -> tuple[Decimal | None, _Steps]:
+        """The profit in ticks at ``best`` (None without a best price), and the rule's steps on the
+        position's tick size."""
         assert position.spec is not None
         tick = position.spec.tick_size
         sign = 1 if position.size > 0 else -1
-        return (best - position.average_price) * sign / tick, self._steps(tick, sign)
-
-    def _steps_of(self, position: PositionView) -> _Steps:
-        assert position.spec is not None
-        return self._steps(position.spec.tick_size, 1 if position.size > 0 else -1)
+        gain = None if best is None else (best - position.average_price) * sign / tick
+        return gain, self._steps(tick, sign)
 
     def _move(
         self, position: PositionView, best: Decimal, previous: Decimal | None, gain: Decimal, steps: _Steps
@@ -324,10 +324,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
         blocked, previous, _ = self._previous_stop(view, position)
         if blocked:
             return (None, None)  # waiting for its own stop, or unable to compare: no quote decides
-        best = self._best(view, position)
-        if best is None:
-            return self._band(position, previous, None, self._steps_of(position))
-        return self._band(position, previous, *self._gain(position, best))
+        return self._band(position, previous, *self._gain(position, self._best(view, position)))
 
     def decide_position(
         self, view: AccountView, position: PositionView
@@ -363,10 +360,9 @@ class TradeManagement(Rule[TradeManagementConfig]):
     def _crossing(
         self, position: PositionView, best: Decimal | None, previous: Decimal | None, *, placing: bool
     ) -> tuple[_Move | None, Band | None]:
-        assert position.spec is not None
-        if best is None:
-            return None, self._band(position, previous, None, self._steps_of(position))
         gain, steps = self._gain(position, best)
+        if best is None or gain is None:
+            return None, self._band(position, previous, None, steps)
         move = self._move(position, best, previous, gain, steps)
         if move is None:
             return None, self._band(position, previous, gain, steps)
