@@ -12,7 +12,7 @@ a 1,000,000-line recording replays in under 15 s.
 decode-only (moonshot 3x); a 1,000,000-line recording replays in under 15 s.
 
 ``--profile copier``: N accounts all long MNQ and ES with rules 003/004/005/012, quotes wandering
-inside the quiet bands with a breakout now and then, N = 10, 100, 1000: the engine's cost per quote.
+inside the quiet bands with a breakout now and then, N = 10, 100, 500, 1000: the engine's cost per quote.
 Target (issue 9): at 1,000 accounts (2,000 positions) within 3x of the cost at 10. Also the resident
 memory of an engine holding 5,000 accounts with two positions each (target < 1 GB).
 
@@ -97,7 +97,7 @@ def best_of(runs: int, fn: Any) -> float:
 
 
 def row(label: str, value: str, note: str = "") -> None:
-    print(f"{label:<36}{value:>24}   {note}")
+    print(f"{label:<42}{value:>18}   {note}")
 
 
 def rss_mb() -> float:
@@ -206,39 +206,26 @@ def copier(quotes: int, runs: int, memory_accounts: int) -> None:
     for label, breakout_every in (("quotes inside the bands only", 10**12), ("with breakouts", 5000)):
         every = "" if breakout_every > quotes else f" (about one per {breakout_every:,} quotes of a contract)"
         print(f"{label}{every}:")
+        streams = {n: _copier_stream(n, quotes, breakout_every) for n in COPIER_ACCOUNTS}
+        # Round robin: each N runs once per round, so that a slow spell of a shared machine falls on
+        # every N alike; the best of the rounds is kept for each.
+        best: dict[int, tuple[float, int]] = {}
+        for _ in range(runs):
+            for n, (setup, stream) in streams.items():
+                elapsed, decided = _run_copier(keys, setup, stream)
+                if n not in best or elapsed < best[n][0]:
+                    best[n] = (elapsed, decided)
         per_quote: dict[int, float] = {}
-        for n in (10, 100, 1000):
-            events = decode(list(copier_day(n, quotes, breakout_every=breakout_every)))
-            # the opening (positions, fills, stops) is set-up; what follows is the quote stream timed
-            split = 1 + max(
-                i for i, (_, evs) in enumerate(events) if any(type(e) is not QuoteEvent for e in evs)
-            )
-            setup, stream = events[:split], events[split:]
+        for n, (_, stream) in streams.items():
             n_quotes = sum(len(evs) for _, evs in stream)
-
-            def run(setup: list[Any] = setup, stream: list[Any] = stream) -> tuple[float, int]:
-                engine = build_engine(keys=keys)
-                for t, evs in setup:
-                    for ev in evs:
-                        engine.apply(ev, t)
-                gc.collect()
-                decided = 0
-                start = time.perf_counter()
-                apply = engine.apply
-                for t, evs in stream:
-                    for ev in evs:
-                        decided += len(apply(ev, t))
-                return time.perf_counter() - start, decided
-
-            results = [run() for _ in range(runs)]
-            elapsed, decided = min(r[0] for r in results), results[0][1]
+            elapsed, decided = best[n]
             per_quote[n] = elapsed / n_quotes
             ratio = per_quote[n] / per_quote[10]
+            target = {1000: " (target <= 3)", 500: " (the issue's '1,000 positions')"}.get(n, "")
             row(
                 f"  per quote, {n:,} accounts ({2 * n:,} pos.)",
                 f"{per_quote[n] * 1e6:.2f} us",
-                f"{ratio:.2f} x the cost at 10" + (" (target <= 3)" if n == 1000 else "")
-                + f"; {decided:,} actions",
+                f"{ratio:.2f} x the cost at 10{target}; {decided:,} actions",
             )
             if n not in inside:
                 inside[n] = per_quote[n]
@@ -246,6 +233,35 @@ def copier(quotes: int, runs: int, memory_accounts: int) -> None:
                 # what a decision costs: the extra time over quotes that stay inside, per action
                 extra = (per_quote[n] - inside[n]) * n_quotes / decided
                 row("    extra cost per decision", f"{extra * 1e6:.1f} us")
+
+
+# Accounts in the copier runs. The issue's target names "1,000 positions" against N = 10, 100, 1,000
+# accounts of two positions each: the 1,000-account row (2,000 positions) carries the target, and the
+# 500-account row (1,000 positions) is printed beside it.
+COPIER_ACCOUNTS = (10, 100, 500, 1000)
+
+
+def _copier_stream(n: int, quotes: int, breakout_every: int) -> tuple[list[Any], list[Any]]:
+    """The copier day of ``n`` accounts, decoded: (the opening: positions, fills, stops; the quotes)."""
+    events = decode(list(copier_day(n, quotes, breakout_every=breakout_every)))
+    split = 1 + max(i for i, (_, evs) in enumerate(events) if any(type(e) is not QuoteEvent for e in evs))
+    return events[:split], events[split:]
+
+
+def _run_copier(keys: tuple[str, ...], setup: list[Any], stream: list[Any]) -> tuple[float, int]:
+    """(seconds the quote stream took through a fresh engine after the opening, actions decided)."""
+    engine = build_engine(keys=keys)
+    for t, evs in setup:
+        for ev in evs:
+            engine.apply(ev, t)
+    gc.collect()
+    decided = 0
+    start = time.perf_counter()
+    apply = engine.apply
+    for t, evs in stream:
+        for ev in evs:
+            decided += len(apply(ev, t))
+    return time.perf_counter() - start, decided
 
 
 def main() -> None:
