@@ -31,6 +31,7 @@ the mechanisms every rule relies on:
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import deque
@@ -800,7 +801,11 @@ class Engine:
         if event.order_id is not None and event.order_id not in day.order_first_fill:
             day.order_first_fill[event.order_id] = executed
             recent = account.recent_orders
-            recent.append((executed, event.order_id))
+            entry = (executed, event.order_id)
+            if recent and entry < recent[-1]:
+                recent.insert(bisect.bisect(recent, entry), entry)  # reported late: kept in time order
+            else:
+                recent.append(entry)
             while recent and not in_window(recent[0][0], now, _HOUR):
                 recent.popleft()
         if log is not None:

@@ -190,7 +190,8 @@ class AccountState:
     breaches: set[tuple[str, str]] = field(default_factory=set)
     # Trade ids already counted, with the trading day they were counted in (dedupe across days).
     seen_trades: dict[int, date] = field(default_factory=dict)
-    # Executions (first fill time, order id) in the last hour, oldest first (RULE-006 windows).
+    # Executions (first fill time, order id) in the last hour, in time order, oldest first (RULE-006
+    # windows: AccountView.executions_in_last counts back from the newest).
     recent_orders: deque[tuple[datetime, int]] = field(default_factory=deque)
     # RULE-012: last stop price requested per contract.
     stops_requested: dict[str, Decimal] = field(default_factory=dict)

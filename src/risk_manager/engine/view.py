@@ -13,7 +13,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
-from risk_manager.domain.windows import count_in_window
+from risk_manager.domain.windows import count_newest_in_window
 from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
 
@@ -215,7 +215,9 @@ class AccountView:
     def executions_in_last(self, window: timedelta) -> int:
         """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
         the last hour is kept)."""
-        return count_in_window(map(_first, self._state.recent_orders), self.now, window)
+        # Kept in time order, none after now (an execution is never later than the engine time it
+        # was counted at): counted back from the newest.
+        return count_newest_in_window(map(_first, reversed(self._state.recent_orders)), self.now, window)
 
     @property
     def executions_today(self) -> int:
