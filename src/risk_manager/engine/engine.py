@@ -151,8 +151,6 @@ class _Dispatch:
     position_rule_index: Mapping[int, int]  # id(rule) -> its index, of the per-position quote rules
     readers: Mapping[str, frozenset[int]]  # BAND_INPUTS name -> the quote rules whose band reads it
     quote_rule_index: Mapping[str, int]  # rule id -> its index, of the quote rules
-    clock_reads: tuple[frozenset[str] | None, ...]  # per clock rule: its Rule.wakeup_reads
-    stable_wakeups: bool  # some clock rule gives wakeup_reads (see _settled_wakeups)
 
     @classmethod
     def of(cls, rule_set: RuleSet) -> _Dispatch:
@@ -161,7 +159,6 @@ class _Dispatch:
             for trigger in rule.triggers:
                 by_trigger.setdefault(trigger, []).append(rule)
         quote_rules = tuple(r for r in by_trigger.get(QuoteEvent, ()) if r.quote_sensitive)
-        clock_reads = tuple(r.wakeup_reads for r in by_trigger.get(ClockEvent, ()))
         return cls(
             {k: tuple(v) for k, v in by_trigger.items()},
             quote_rules,
@@ -176,8 +173,6 @@ class _Dispatch:
             {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position},
             {k: frozenset(i for i, r in enumerate(quote_rules) if k in r.band_reads) for k in BAND_INPUTS},
             {r.id: i for i, r in enumerate(quote_rules)},
-            clock_reads,
-            any(reads is not None for reads in clock_reads),
         )
 
 
@@ -206,9 +201,6 @@ class Engine:
         self._heap: list[tuple[tuple[datetime, int, int, str, int], Timer]] = []
         self._seq = 0
         self._wakeups: dict[tuple[int, str], datetime] = {}
-        # Wake-ups dropped because the rule, just woken, answered a time not after it (see
-        # _refresh): asked again after every event, whatever its inputs.
-        self._spent: set[tuple[int, str]] = set()
         self._reset_at: datetime | None = None
         self._now: datetime | None = None
         self.connection_lost_since: datetime | None = None
@@ -634,18 +626,14 @@ class Engine:
             if isinstance(event, TradeEvent) and not locked_before:
                 self._keep_triggering_fill(account, event, actions, now)
             stale = None
-            settled: Collection[str] = ()
             if self.fast_path and (moved or changed is not None) and found is not None:
                 stale = _stale_bands(found[1], moved, changed, touched or set(), actions)
-                if stale is not None and not moved and found[1].stable_wakeups:
-                    settled = _settled_wakeups(found[1], changed, actions)
             self._refresh(
                 account,
                 now,
                 concerned=None if stale is None else stale[1],
                 only=None if stale is None else stale[0],
                 view=None if view is None else view.after_decisions(bool(actions)),
-                settled=settled,
             )
 
     @staticmethod
@@ -1474,7 +1462,6 @@ class Engine:
         concerned: set[str] | None = None,
         only: Set[int] | None = None,
         view: AccountView | None = None,
-        settled: Collection[str] = (),
     ) -> None:
         """Recompute the account's quiet bands and rule wake-ups after its state changed.
 
@@ -1485,8 +1472,6 @@ class Engine:
         ``only``: with ``concerned``, the quote rules (indices) whose bands the change can have
         moved (None: all of them); the others keep theirs.
         ``view``: the account as it is now, when the caller has one (AccountView.after_decisions).
-        ``settled``: the clock rules whose wake-up the change cannot have moved (see
-        _settled_wakeups): the one they have is kept.
         """
         found = self._rules(account)
         dispatch = found[1] if found is not None else None
@@ -1505,7 +1490,6 @@ class Engine:
         elif only is None or only:
             rules = dispatch.every_rule if only is None else only
             self._compute_bands(account, view, dispatch, rules, concerned)
-        spent = self._spent
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             current = self._wakeups.get(key)
@@ -1513,18 +1497,9 @@ class Engine:
                 # Already due and not fired yet (another deadline at the same instant went first):
                 # it fires, then asks again. Replacing it with a later time would drop it.
                 continue
-            if settled and rule.id in settled and key not in spent:
-                continue
             when = rule.next_wakeup(view)
             if when is not None and when <= now:
-                if rule.id == woken:
-                    when = None
-                    spent.add(key)
-                else:
-                    when = now
-                    spent.discard(key)
-            elif spent:
-                spent.discard(key)
+                when = None if rule.id == woken else now
             if when != current:
                 if when is None:
                     self._wakeups.pop(key, None)
@@ -1667,26 +1642,6 @@ def _stale_bands(
     for kind in kinds:
         rules |= readers[kind]
     return rules, contracts
-
-
-def _settled_wakeups(dispatch: _Dispatch, changed: str | None, actions: list[Action]) -> frozenset[str]:
-    """The clock rules (ids) whose wake-up an account event that moved no position cannot have
-    moved: their ``Rule.wakeup_reads`` names nothing the event (``changed``, a BAND_INPUTS name)
-    or its decisions changed (markers, requested stops), and no decision was theirs. The caller
-    has ruled out lockouts taken or ended (see _stale_bands)."""
-    kinds: set[str] = set() if changed is None else {changed}
-    decided: set[str] = set()
-    for action in actions:
-        if action.subject is not None:
-            kinds.add(BAND_MARKERS)
-            decided.add(action.rule)
-        if isinstance(action, _STOP_ACTIONS):
-            kinds.add(BAND_STOPS)
-    return frozenset(
-        rule.id
-        for rule, reads in zip(dispatch.clock_rules, dispatch.clock_reads, strict=True)
-        if reads is not None and rule.id not in decided and not kinds & reads
-    )
 
 
 def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:

@@ -31,11 +31,6 @@ class RuleSet:
                 raise ValueError(
                     f"{rule.id} band_reads names {sorted(unknown)}: use names from {sorted(BAND_INPUTS)}"
                 )
-            unknown = (rule.wakeup_reads or frozenset()) - BAND_INPUTS
-            if unknown:  # the same for the inputs of its wake-up
-                raise ValueError(
-                    f"{rule.id} wakeup_reads names {sorted(unknown)}: use names from {sorted(BAND_INPUTS)}"
-                )
 
 
 class Policy:

@@ -263,15 +263,6 @@ class Rule(ABC, Generic[C]):
         """When this rule must be evaluated again without an event (timers), or None."""
         return None
 
-    @property
-    def wakeup_reads(self) -> frozenset[str] | None:
-        """For a rule whose ``next_wakeup`` answer cannot change with the time alone (only with
-        what it reads): what it reads (``BAND_INPUTS`` names) besides the positions and the rule's
-        own breach markers. After an account event that changed none of these, no position and
-        none of the rule's markers, the engine keeps the wake-up it has instead of asking again.
-        None (the default): asked again after every event."""
-        return None
-
     def lockout_holds(self, lockout: Lockout) -> bool:
         """Asked on a config reload for this rule's condition lockouts: False ends the lockout."""
         return True

@@ -20,7 +20,7 @@ from pydantic import BeforeValidator
 
 from risk_manager.domain.actions import Action, ClosePosition
 from risk_manager.domain.events import ClockEvent, OrderEvent, PositionEvent
-from risk_manager.rules.api import BAND_ORDERS, AccountView, PositionView, Rule, RuleConfig
+from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
 
 MAX_GRACE_SECONDS = 86_400
 
@@ -116,12 +116,6 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
         if not unprotected:
             return None
         return min(p.opened_at for p in unprotected) + self._grace
-
-    @property
-    def wakeup_reads(self) -> frozenset[str]:
-        # The positions' opening times, the working stops and this rule's markers: a time fixed by
-        # them, which the clock alone does not move.
-        return frozenset({BAND_ORDERS})
 
     def describe(self) -> str:
         return (

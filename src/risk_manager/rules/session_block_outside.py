@@ -16,7 +16,7 @@ Two breaches, each followed by an account lockout until the next session start:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from risk_manager.domain.actions import (
     Action,
@@ -27,14 +27,11 @@ from risk_manager.domain.actions import (
     LockAccount,
     format_time,
 )
-from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.events import ClockEvent, PositionEvent
 from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
 
 # What a PositionEvent did to a position that makes it a new exposure.
 GROWTH = frozenset({"opened", "grew", "reversed"})
-_FOREVER = datetime.max.replace(tzinfo=UTC)
-_MAX_ROOTS = 4096  # symbols whose session end is kept (see SessionBlockOutside._ends)
 
 
 class SessionBlockOutsideConfig(RuleConfig):
@@ -53,11 +50,6 @@ class SessionBlockOutside(Rule[SessionBlockOutsideConfig]):
     def __init__(self, config: SessionBlockOutsideConfig) -> None:
         super().__init__(config)
         self._close_at_session_end = config.close_at_session_end  # the config is frozen
-        # root -> (from, until, end): calendar.session_end_after(root, t) is ``end`` for every t in
-        # [from, until) -- asked for every open position after every account event, while its
-        # answer only changes when a session opens or ends. Made from ``_calendar`` only.
-        self._ends: dict[str, tuple[datetime, datetime, datetime | None]] = {}
-        self._calendar: TradingCalendar | None = None
 
     def evaluate(self, view: AccountView) -> list[Action]:
         actions = self._opened_outside(view)
@@ -164,35 +156,13 @@ class SessionBlockOutside(Rule[SessionBlockOutsideConfig]):
         if not self._close_at_session_end:
             return None
         calendar, now = view.calendar, view.now
-        if calendar is not self._calendar:
-            self._ends, self._calendar = {}, calendar
-        ends = self._ends
         earliest: datetime | None = None
         for position in view.positions.values():
             if position.size != 0:
-                known = ends.get(position.root)
-                if known is not None and known[0] <= now < known[1]:
-                    end = known[2]
-                else:
-                    end = self._session_end(calendar, position.root, now)
+                end = calendar.session_end_after(position.root, now)
                 if end is not None and (earliest is None or end < earliest):
                     earliest = end
         return earliest
-
-    def _session_end(self, calendar: TradingCalendar, root: str, now: datetime) -> datetime | None:
-        """``calendar.session_end_after(root, now)``, kept with how long it holds: inside a session
-        until it ends, outside until the next one opens, for ever with no session configured."""
-        end = calendar.session_end_after(root, now)
-        if end is not None:
-            until = end
-        elif calendar.window_for(root) is None:
-            until = _FOREVER
-        else:
-            until = calendar.next_session_start(root, now)
-        if len(self._ends) >= _MAX_ROOTS:
-            self._ends.clear()
-        self._ends[root] = (now, until, end)
-        return end
 
     def describe(self) -> str:
         end = "flatten at the session end, " if self.config.close_at_session_end else ""

@@ -255,16 +255,3 @@ def test_every_action_carries_the_numbers() -> None:
     for action in actions:
         assert ("next_session_start", "2026-03-02T14:30:00.000Z") in action.inputs
     assert lock_until(actions) == ct("2026-03-02 08:30") == ct("2026-03-02 07:00") + timedelta(minutes=90)
-
-
-def test_a_position_held_into_its_session_is_flattened_at_that_sessions_end_not_at_another_symbols() -> None:
-    """Outside its session a position has no end to wait for; once the session opens it has one,
-    earlier than the other symbol's (the rule keeps each symbol's answer only while it holds)."""
-    cal = TradingCalendar(session=RTH, per_symbol={"ES": GLOBEX})
-    h = harness(start="2026-03-02 19:00", calendar=cal)
-    h.apply(pos(ES, 1, "5000"))  # in the ES session, which ends 16:00 tomorrow
-    assert kinds(h.apply(pos(MNQ, 1, "21000"))) == CLOSE_AND_LOCK  # left open: the close is not done
-    h.apply(pos(ES, 2, "5000"), at=ct("2026-03-03 09:00"))
-    h.tick(to=ct("2026-03-03 17:00"))
-    flattens = [t for t, rule, kind in logged(h) if kind == "flatten"]
-    assert flattens == [ct("2026-03-03 15:00"), ct("2026-03-03 16:00")]
