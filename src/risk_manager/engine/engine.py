@@ -634,6 +634,7 @@ class Engine:
                 concerned=None if stale is None else stale[1],
                 only=None if stale is None else stale[0],
                 view=None if view is None else view.after_decisions(bool(actions)),
+                found=found,
             )
 
     @staticmethod
@@ -1462,6 +1463,7 @@ class Engine:
         concerned: set[str] | None = None,
         only: Set[int] | None = None,
         view: AccountView | None = None,
+        found: tuple[RuleSet, _Dispatch] | None = None,
     ) -> None:
         """Recompute the account's quiet bands and rule wake-ups after its state changed.
 
@@ -1472,8 +1474,10 @@ class Engine:
         ``only``: with ``concerned``, the quote rules (indices) whose bands the change can have
         moved (None: all of them); the others keep theirs.
         ``view``: the account as it is now, when the caller has one (AccountView.after_decisions).
+        ``found``: the account's rules (Engine._rules), when the caller has them at hand.
         """
-        found = self._rules(account)
+        if found is None:
+            found = self._rules(account)
         dispatch = found[1] if found is not None else None
         clock_rules = dispatch.clock_rules if dispatch is not None else ()
         if dispatch is None or (not dispatch.quote_rules and not clock_rules):
@@ -1615,8 +1619,10 @@ def _stale_bands(
     changed (a BAND_INPUTS name: the rules reading it), with ``orders`` the contracts of the orders
     an order update changed. A decision changes its rule's breach markers (and other rules'
     markers, for a band reading them), a requested stop the stops; one naming a contract concerns
-    it. Lockouts taken or ended are treated as changing everything. A band that reads nothing the
-    event changed is kept: it was computed from the same inputs, but for quotes still inside it."""
+    it. A lockout taken is such a decision: no band reads the lockouts (they are no BAND_INPUTS
+    name), only its marker changes. A lockout ended (its rule's markers cleared on every contract)
+    is treated as changing everything. A band that reads nothing the event changed is kept: it was
+    computed from the same inputs, but for quotes still inside it."""
     readers = dispatch.readers
     rules: set[int] = set(dispatch.every_rule) if moved else set()
     contracts = set(moved)
@@ -1626,7 +1632,7 @@ def _stale_bands(
             contracts |= orders
     kinds: set[str] = set()
     for action in actions:
-        if isinstance(action, LockAccount | Unlock):
+        if isinstance(action, Unlock):
             return None
         contract_id = _contract_named(action)
         if contract_id is not None:
