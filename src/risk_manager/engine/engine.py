@@ -137,6 +137,8 @@ class _Dispatch:
     """A RuleSet's rules grouped by what wakes them, computed once per RuleSet."""
 
     by_trigger: Mapping[type, tuple[Rule[Any], ...]]
+    # by_trigger with each rule's index among the per-position quote rules (None: not one of them)
+    triggered: Mapping[type, tuple[tuple[Rule[Any], int | None], ...]]
     quote_rules: tuple[Rule[Any], ...]
     clock_rules: tuple[Rule[Any], ...]
     # Per quote rule: is its band tested against the last price / against bid and ask? Does a
@@ -159,8 +161,10 @@ class _Dispatch:
             for trigger in rule.triggers:
                 by_trigger.setdefault(trigger, []).append(rule)
         quote_rules = tuple(r for r in by_trigger.get(QuoteEvent, ()) if r.quote_sensitive)
+        position_rule_index = {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position}
         return cls(
             {k: tuple(v) for k, v in by_trigger.items()},
+            {k: tuple((r, position_rule_index.get(id(r))) for r in v) for k, v in by_trigger.items()},
             quote_rules,
             tuple(by_trigger.get(ClockEvent, ())),
             tuple("last" in r.band_prices for r in quote_rules),
@@ -170,7 +174,7 @@ class _Dispatch:
             tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices),
             tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
-            {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position},
+            position_rule_index,
             {k: frozenset(i for i, r in enumerate(quote_rules) if k in r.band_reads) for k in BAND_INPUTS},
             {r.id: i for i, r in enumerate(quote_rules)},
         )
@@ -565,7 +569,9 @@ class Engine:
         now: datetime,
         out: list[Action],
     ) -> None:
-        with self._guarded(account, now, out):
+        # The fail-closed boundary (Engine._guarded) written out: an account event is the commonest
+        # of the account's work after quotes, and the guard object costs as much as its body here.
+        try:
             undefined = _undefined_value(event)
             if undefined is not None:
                 self._commit(account, [_undefined_alert(account.account_id, event, *undefined)], now, out)
@@ -612,8 +618,7 @@ class Engine:
             if found is not None:
                 view = self._view(account, now, event, changes, found[0])
                 dispatch = found[1]
-                for rule in dispatch.by_trigger.get(type(event), ()):
-                    i = dispatch.position_rule_index.get(id(rule))
+                for rule, i in dispatch.triggered.get(type(event), ()):
                     if i is None or touched is None:
                         actions.extend(rule.evaluate(view))
                     else:
@@ -636,6 +641,8 @@ class Engine:
                 view=None if view is None else view.after_decisions(bool(actions)),
                 found=found,
             )
+        except Exception as exc:
+            self._fail_closed(account, exc, now, out)
 
     @staticmethod
     def _keep_triggering_fill(
