@@ -139,16 +139,17 @@ class AccountView:
         return view
 
     def after_decisions(self, committed: bool) -> AccountView:
-        """The same account at the same instant as a timer or a refresh sees it (no event, no
-        changes), sharing what this view already computed: the engine's band and wake-up refresh
-        right after an event's evaluation. ``committed``: decisions were recorded since this view
-        was made (the memo is dropped; the unrealized sums hold: decisions move no position and
-        no quote)."""
+        """This view, turned into the same account at the same instant as a timer or a refresh sees
+        it (no event, no changes, every position), keeping what it already computed: the engine's
+        band and wake-up refresh right after an event's evaluation, when the view no longer serves
+        the event (changed in place: a copy per event costs as much as a rule). ``committed``:
+        decisions were recorded since this view was made (the memo is dropped; the unrealized sums
+        hold: decisions move no position and no quote)."""
         if committed:
             self.decisions_committed()
-        view = self.scoped(self._state.position_views)
-        view.event, view.changes = None, {}
-        return view
+        self._positions = self._state.position_views
+        self.event, self.changes = None, {}
+        return self
 
     def position(self, contract_id: str) -> PositionView | None:
         return self._state.position_views.get(contract_id)
