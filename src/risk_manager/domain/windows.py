@@ -25,3 +25,15 @@ def count_in_window(times: Iterable[datetime], now: datetime, span: timedelta) -
         if start < t <= now:
             count += 1
     return count
+
+
+def count_newest_in_window(newest_first: Iterable[datetime], now: datetime, span: timedelta) -> int:
+    """``count_in_window`` of times given newest first, none after ``now``: counted until the first
+    one out of the window, so that a window holding a few of many times costs a few steps."""
+    start = now - span
+    count = 0
+    for t in newest_first:
+        if t <= start:
+            break
+        count += 1
+    return count

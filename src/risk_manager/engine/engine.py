@@ -31,6 +31,7 @@ the mechanisms every rule relies on:
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import deque
@@ -136,6 +137,8 @@ class _Dispatch:
     """A RuleSet's rules grouped by what wakes them, computed once per RuleSet."""
 
     by_trigger: Mapping[type, tuple[Rule[Any], ...]]
+    # by_trigger with each rule's index among the per-position quote rules (None: not one of them)
+    triggered: Mapping[type, tuple[tuple[Rule[Any], int | None], ...]]
     quote_rules: tuple[Rule[Any], ...]
     clock_rules: tuple[Rule[Any], ...]
     # Per quote rule: is its band tested against the last price / against bid and ask? Does a
@@ -158,8 +161,10 @@ class _Dispatch:
             for trigger in rule.triggers:
                 by_trigger.setdefault(trigger, []).append(rule)
         quote_rules = tuple(r for r in by_trigger.get(QuoteEvent, ()) if r.quote_sensitive)
+        position_rule_index = {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position}
         return cls(
             {k: tuple(v) for k, v in by_trigger.items()},
+            {k: tuple((r, position_rule_index.get(id(r))) for r in v) for k, v in by_trigger.items()},
             quote_rules,
             tuple(by_trigger.get(ClockEvent, ())),
             tuple("last" in r.band_prices for r in quote_rules),
@@ -169,7 +174,7 @@ class _Dispatch:
             tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices),
             tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
-            {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position},
+            position_rule_index,
             {k: frozenset(i for i, r in enumerate(quote_rules) if k in r.band_reads) for k in BAND_INPUTS},
             {r.id: i for i, r in enumerate(quote_rules)},
         )
@@ -564,7 +569,9 @@ class Engine:
         now: datetime,
         out: list[Action],
     ) -> None:
-        with self._guarded(account, now, out):
+        # The fail-closed boundary (Engine._guarded) written out: an account event is the commonest
+        # of the account's work after quotes, and the guard object costs as much as its body here.
+        try:
             undefined = _undefined_value(event)
             if undefined is not None:
                 self._commit(account, [_undefined_alert(account.account_id, event, *undefined)], now, out)
@@ -611,8 +618,7 @@ class Engine:
             if found is not None:
                 view = self._view(account, now, event, changes, found[0])
                 dispatch = found[1]
-                for rule in dispatch.by_trigger.get(type(event), ()):
-                    i = dispatch.position_rule_index.get(id(rule))
+                for rule, i in dispatch.triggered.get(type(event), ()):
                     if i is None or touched is None:
                         actions.extend(rule.evaluate(view))
                     else:
@@ -633,7 +639,10 @@ class Engine:
                 concerned=None if stale is None else stale[1],
                 only=None if stale is None else stale[0],
                 view=None if view is None else view.after_decisions(bool(actions)),
+                found=found,
             )
+        except Exception as exc:
+            self._fail_closed(account, exc, now, out)
 
     @staticmethod
     def _keep_triggering_fill(
@@ -788,7 +797,11 @@ class Engine:
         if event.order_id is not None and event.order_id not in day.order_first_fill:
             day.order_first_fill[event.order_id] = executed
             recent = account.recent_orders
-            recent.append((executed, event.order_id))
+            entry = (executed, event.order_id)
+            if recent and entry < recent[-1]:
+                recent.insert(bisect.bisect(recent, entry), entry)  # reported late: kept in time order
+            else:
+                recent.append(entry)
             while recent and not in_window(recent[0][0], now, _HOUR):
                 recent.popleft()
         if log is not None:
@@ -1457,6 +1470,7 @@ class Engine:
         concerned: set[str] | None = None,
         only: Set[int] | None = None,
         view: AccountView | None = None,
+        found: tuple[RuleSet, _Dispatch] | None = None,
     ) -> None:
         """Recompute the account's quiet bands and rule wake-ups after its state changed.
 
@@ -1467,8 +1481,10 @@ class Engine:
         ``only``: with ``concerned``, the quote rules (indices) whose bands the change can have
         moved (None: all of them); the others keep theirs.
         ``view``: the account as it is now, when the caller has one (AccountView.after_decisions).
+        ``found``: the account's rules (Engine._rules), when the caller has them at hand.
         """
-        found = self._rules(account)
+        if found is None:
+            found = self._rules(account)
         dispatch = found[1] if found is not None else None
         clock_rules = dispatch.clock_rules if dispatch is not None else ()
         if dispatch is None or (not dispatch.quote_rules and not clock_rules):
@@ -1610,8 +1626,10 @@ def _stale_bands(
     changed (a BAND_INPUTS name: the rules reading it), with ``orders`` the contracts of the orders
     an order update changed. A decision changes its rule's breach markers (and other rules'
     markers, for a band reading them), a requested stop the stops; one naming a contract concerns
-    it. Lockouts taken or ended are treated as changing everything. A band that reads nothing the
-    event changed is kept: it was computed from the same inputs, but for quotes still inside it."""
+    it. A lockout taken is such a decision: no band reads the lockouts (they are no BAND_INPUTS
+    name), only its marker changes. A lockout ended (its rule's markers cleared on every contract)
+    is treated as changing everything. A band that reads nothing the event changed is kept: it was
+    computed from the same inputs, but for quotes still inside it."""
     readers = dispatch.readers
     rules: set[int] = set(dispatch.every_rule) if moved else set()
     contracts = set(moved)
@@ -1621,7 +1639,7 @@ def _stale_bands(
             contracts |= orders
     kinds: set[str] = set()
     for action in actions:
-        if isinstance(action, LockAccount | Unlock):
+        if isinstance(action, Unlock):
             return None
         contract_id = _contract_named(action)
         if contract_id is not None:

@@ -220,7 +220,8 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
         account.lockouts = book
         account.breaches = {(b[0], b[1]) for b in v["breaches"]}
         account.seen_trades = {tid: date.fromisoformat(dd) for tid, dd in v["seen_trades"]}
-        account.recent_orders = deque((datetime.fromisoformat(t), oid) for t, oid in v["recent_orders"])
+        recent = sorted((datetime.fromisoformat(t), oid) for t, oid in v["recent_orders"])
+        account.recent_orders = deque(recent)  # in time order (an older snapshot may not be)
         account.stops_requested = {cid: Decimal(p) for cid, p in v["stops_requested"].items()}
         account.kept_fills = {
             cid: KeptFill(size, datetime.fromisoformat(t))

@@ -25,14 +25,13 @@ class _Exact:
     __slots__ = ("dec", "key")
 
     def __init__(self) -> None:
-        self.key: float | None = None
-        self.dec: Decimal | None = None
+        self.key: float | None = None  # never a price: the first one asked is converted
+        self.dec = Decimal(0)
 
     def of(self, value: float) -> Decimal:
         if value is not self.key:
             self.dec = to_decimal(value)
             self.key = value
-        assert self.dec is not None
         return self.dec
 
 
@@ -50,9 +49,16 @@ class MarketQuote:
 
     def mark(self, source: str, long: bool) -> Decimal | None:
         """Exact mark price for ``price_source`` last | mid | exit_side (bid for longs, ask for shorts)."""
-        exact_last, exact_bid, exact_ask = self._exact
-        if source == "last":
-            return None if self.last is None else exact_last.of(self.last)
+        if source == "last":  # the commonest, asked for every position on every evaluation
+            last = self.last
+            if last is None:
+                return None
+            exact = self._exact[0]  # _Exact.of inlined
+            if last is not exact.key:
+                exact.dec = to_decimal(last)
+                exact.key = last
+            return exact.dec
+        _, exact_bid, exact_ask = self._exact
         if source == "mid":
             if self.bid is None or self.ask is None:
                 return None
@@ -190,7 +196,8 @@ class AccountState:
     breaches: set[tuple[str, str]] = field(default_factory=set)
     # Trade ids already counted, with the trading day they were counted in (dedupe across days).
     seen_trades: dict[int, date] = field(default_factory=dict)
-    # Executions (first fill time, order id) in the last hour, oldest first (RULE-006 windows).
+    # Executions (first fill time, order id) in the last hour, in time order, oldest first (RULE-006
+    # windows: AccountView.executions_in_last counts back from the newest).
     recent_orders: deque[tuple[datetime, int]] = field(default_factory=deque)
     # RULE-012: last stop price requested per contract.
     stops_requested: dict[str, Decimal] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
-from risk_manager.domain.windows import count_in_window
+from risk_manager.domain.windows import count_newest_in_window
 from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
 
@@ -139,16 +139,17 @@ class AccountView:
         return view
 
     def after_decisions(self, committed: bool) -> AccountView:
-        """The same account at the same instant as a timer or a refresh sees it (no event, no
-        changes), sharing what this view already computed: the engine's band and wake-up refresh
-        right after an event's evaluation. ``committed``: decisions were recorded since this view
-        was made (the memo is dropped; the unrealized sums hold: decisions move no position and
-        no quote)."""
+        """This view, turned into the same account at the same instant as a timer or a refresh sees
+        it (no event, no changes, every position), keeping what it already computed: the engine's
+        band and wake-up refresh right after an event's evaluation, when the view no longer serves
+        the event (changed in place: a copy per event costs as much as a rule). ``committed``:
+        decisions were recorded since this view was made (the memo is dropped; the unrealized sums
+        hold: decisions move no position and no quote)."""
         if committed:
             self.decisions_committed()
-        view = self.scoped(self._state.position_views)
-        view.event, view.changes = None, {}
-        return view
+        self._positions = self._state.position_views
+        self.event, self.changes = None, {}
+        return self
 
     def position(self, contract_id: str) -> PositionView | None:
         return self._state.position_views.get(contract_id)
@@ -215,7 +216,9 @@ class AccountView:
     def executions_in_last(self, window: timedelta) -> int:
         """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
         the last hour is kept)."""
-        return count_in_window(map(_first, self._state.recent_orders), self.now, window)
+        # Kept in time order, none after now (an execution is never later than the engine time it
+        # was counted at): counted back from the newest.
+        return count_newest_in_window(map(_first, reversed(self._state.recent_orders)), self.now, window)
 
     @property
     def executions_today(self) -> int:

@@ -147,6 +147,13 @@ def warning_alerts(
     Works for loss limits (negative: reached when value <= fraction * limit) and targets (positive:
     value >= fraction * limit). ``subject`` is the breach subject the warning belongs to.
     """
+    warn_at = view.warn_at
+    if not warn_at:
+        return []
+    # due_warning's usual answer, without its call: the lowest fraction not reached (see there)
+    low = min(warn_at)
+    if low > 0 and (value > limit * low if limit < 0 else value < limit * low):
+        return []
     fraction = due_warning(
         view, rule, subject, lambda f: value <= limit * f if limit < 0 else value >= limit * f
     )

@@ -35,6 +35,12 @@ def count_warnings(
     The contract-count twin of rules.base.warning_alerts (same ``<subject>:warn:<fraction>`` subjects,
     so the engine's once-per-day markers apply), worded in contracts instead of dollars.
     """
+    warn_at = view.warn_at
+    if not warn_at:
+        return []
+    low = min(warn_at)  # due_warning's usual answer, without its call (see there)
+    if low > 0 and count < limit * low:
+        return []
     fraction = due_warning(view, rule, subject, lambda f: count >= limit * f)  # exact: int vs Decimal
     if fraction is None:
         return []

@@ -129,6 +129,9 @@ class TradeFrequencyLimit(Rule[TradeFrequencyLimitConfig]):
     def _warnings(self, view: AccountView, count: int) -> list[Action]:
         """At most one alert per warn_at fraction of per_session per trading day, as ``count`` reaches it."""
         limit = self.config.per_session
+        warn_at = view.warn_at
+        if not warn_at or (min(warn_at) > 0 and count < min(warn_at) * limit):
+            return []  # due_warning's usual answer, without its call (see there)
         fraction = due_warning(view, self.id, "window:per_session", lambda f: count >= f * limit)
         if fraction is None:
             return []

@@ -356,3 +356,47 @@ def test_a_rule_naming_an_input_no_event_changes_is_refused_when_its_rule_set_is
 
     with pytest.raises(ValueError, match=r"RULE-004 band_reads names \['order'\]"):
         RuleSet((Misspelt(rule.config),))
+
+
+def test_a_lockout_taken_on_a_trade_recomputes_only_the_bands_its_decision_can_have_moved() -> None:
+    """A lockout is read by no band: taking one changes its rule's marker, as any decision does, and
+    the bands reading what the trade changed (the day) are recomputed; the others are kept."""
+    frequency = {"per_minute": 1, "per_hour": 60, "per_session": 400}
+    loss = {"limit": -400, "include_unrealized": True}
+    h = build_with(
+        True,
+        {
+            "daily_realized_loss": loss,
+            "daily_unrealized_loss": QUOTE_RULES["daily_unrealized_loss"],
+            "trade_frequency_limit": frequency,
+        },
+    )
+    h.apply(quote(MNQ, 21000.0), pos(MNQ, 1, "21000"), trade(1, MNQ, "21000"))
+    called: list[str] = []
+    for rule in h.engine.policy.rules_for(7).rules:  # type: ignore[union-attr]
+        original = rule.price_band
+
+        def counting(view: Any, position: Any, _original: Any = original, _id: str = rule.id) -> Any:
+            called.append(_id)
+            return _original(view, position)
+
+        rule.price_band = counting  # type: ignore[method-assign]
+    actions = h.apply(trade(2, MNQ, "21000"), at=h.now + timedelta(seconds=10))
+    assert ("RULE-006", "lockout") in [(a.rule, a.kind) for a in actions]
+    assert called == ["RULE-003"]
+
+
+# RULE-006 and RULE-007 lock the account on executions (a lockout taken on a trade event).
+LOCKING_RULES: dict[str, dict[str, Any]] = {
+    **ACCOUNT_RULES,
+    "trade_frequency_limit": {"per_minute": 2, "per_hour": 6, "per_session": 12},
+    "cooldown_after_loss": {"tiers": [{"loss": -150, "cooldown": "1m"}]},
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(account_streams())
+def test_with_lockouts_taken_on_executions_the_fast_path_decides_as_full_evaluation(
+    stream: list[tuple[int, Any]],
+) -> None:
+    assert run_with(stream, True, LOCKING_RULES) == run_with(stream, False, LOCKING_RULES)
