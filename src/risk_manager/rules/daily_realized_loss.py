@@ -25,10 +25,12 @@ from risk_manager.rules.base import (
     hard_lockout,
     next_threshold,
     passed_after,
+    warn_levels,
     warning_alerts,
 )
 
 SUBJECT = "account"
+_QUIET_KEPT = 4096  # answers remembered by DailyRealizedLoss.decide_account before starting afresh
 # Marks come from the last trade price, as RULES.md's default price_source; the engine's fast path
 # checks last, bid and ask against the band, so the band stays valid whichever moves.
 SOURCE = "last"
@@ -322,11 +324,54 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
         if value <= cfg.limit:
             return None
-        actions: list[Action] = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
+        actions: list[Action]
         if not cfg.include_unrealized:
+            actions = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
             return actions, dict.fromkeys(view.positions, (None, None))
+        figures = self._figures(view, value)
+        quiet = self._quiet.get(figures)
+        if quiet is not None:
+            return [], quiet
+        actions = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
         passed = passed_after(view, self.id, SUBJECT, actions)
-        return actions, account_bands(view, self.id, value, cfg.limit, passed)
+        bands = account_bands(view, self.id, value, cfg.limit, passed)
+        if not actions:
+            if len(self._quiet) >= _QUIET_KEPT:
+                self._quiet.clear()
+            self._quiet[figures] = bands
+        return actions, bands
+
+    def _figures(self, view: AccountView, value: Decimal) -> Hashable:
+        """Everything ``decide_account`` reads of an account below the limit, as a memo key: the day
+        P&L, the warnings and which are announced, and each position's contract, tick figures,
+        size (still open) and mark. Without a warning due, its answer (no decision, the bands)
+        follows from these alone: the copies of a copied trade cross the account band at the same
+        quote with the same figures. (Equal values written differently give equal bands: they
+        only ever become float band edges.)"""
+        rule_id, breached = self.id, view.breached
+        announced = tuple(breached(rule_id, marker) for _, marker in warn_levels(view.warn_at, SUBJECT))
+        held: list[tuple[object, ...]] = []
+        for contract_id, position in view.positions.items():
+            spec = position.spec
+            if spec is None:
+                held.append((contract_id,))
+            else:
+                held.append(
+                    (
+                        contract_id,
+                        spec.tick_size,
+                        spec.tick_value,
+                        position.size,
+                        position.closing,
+                        view.mark(position, SOURCE),
+                    )
+                )
+        return value, view.warn_at, announced, tuple(held)
+
+    def __init__(self, config: DailyRealizedLossConfig) -> None:
+        super().__init__(config)
+        # decide_account's answers without a decision, by the figures they follow from (_figures)
+        self._quiet: dict[Hashable, Mapping[str, Band | None]] = {}
 
     def gauge(self, view: AccountView) -> RuleGauge:
         cfg = self.config

@@ -119,3 +119,39 @@ def test_a_micro_next_to_a_full_size_contract_may_move_more_ticks_before_waking_
     assert 2.8 < ticks[MNQ] / ticks[ES] < 3.0
     # and together they use the whole distance to the limit
     assert ticks[MNQ] * Decimal("0.50") + ticks[ES] * Decimal("12.50") == pytest.approx(Decimal(1000))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    walk=st.lists(st.tuples(st.integers(0, 1), st.integers(-60, 20)), min_size=1, max_size=6),
+    realized=st.integers(-900, 100),
+    announced=st.tuples(*[st.sets(st.sampled_from(["0.5", "0.75", "0.9"]))] * 2),
+)
+def test_an_answer_remembered_for_one_account_is_the_answer_for_another_with_the_same_figures(
+    walk: list[tuple[int, int]], realized: int, announced: tuple[set[str], set[str]]
+) -> None:
+    # one rule object decides for both accounts (as for every account of a policy); the second
+    # account holds the same positions at the same prices; each has its own announced warnings
+    shared = DailyRealizedLoss(DailyRealizedLossConfig(enabled=True, limit=-1000))
+    harnesses = [EngineHarness(shared, warn_at=("0.5", "0.75", "0.9")) for _ in range(2)]
+    for h in harnesses:
+        h.apply(trade(1, MNQ, "21000", pnl=str(realized), fees="2.50"))
+        for contract in (MNQ, ES):
+            h.apply(pos(contract, 1, str(ENTRY[contract])), quote(contract, ENTRY[contract]))
+        for which, ticks in walk:
+            contract = (MNQ, ES)[which]
+            h.engine.quotes[contract].last = ENTRY[contract] + ticks * TICK[contract]
+    first, second = harnesses
+    for h, fractions in zip(harnesses, announced, strict=True):
+        for fraction in fractions:
+            h.state.breaches.add(("RULE-003", f"account:warn:{fraction}"))
+    shared.decide_account(first.view())
+    remembered = shared.decide_account(second.view())
+    fresh = DailyRealizedLoss(DailyRealizedLossConfig(enabled=True, limit=-1000))
+    expected = fresh.decide_account(second.view())
+    if expected is None:
+        assert remembered is None
+        return
+    assert remembered is not None
+    assert repr(remembered[0]) == repr(expected[0])
+    assert dict(remembered[1]) == dict(expected[1])
