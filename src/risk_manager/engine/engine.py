@@ -996,7 +996,7 @@ class Engine:
                         on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
                     ):
                         left.add(i)
-            if len(left) == 1:
+            if len(left) == 1 and dispatch.position_rules.issuperset(left):
                 try:
                     done = self._evaluate_one(account, cid, event, now, out, left, rule_set, dispatch)
                 except Exception as exc:  # the account fails closed; the others go on

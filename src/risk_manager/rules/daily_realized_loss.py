@@ -321,7 +321,8 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         cfg = self.config
         if view.breached(self.id, SUBJECT):
             return [], dict.fromkeys(view.positions, (None, None))
-        value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
+        # summed here, not through the view's memo: the engine asks this once of a view made for it
+        value, _ = _day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
         if value <= cfg.limit:
             return None
         actions: list[Action]
