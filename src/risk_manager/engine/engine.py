@@ -1669,12 +1669,15 @@ def _float_band(band: Band | None) -> tuple[float, float]:
     quote is ever quiet). An exclusive edge is shrunk inwards by a tiny margin, so that float rounding
     can never put a price exactly on it "inside"; an inclusive edge becomes the next float beyond the
     last received price whose exact value is on or inside it (see _inclusive_hi)."""
+    if band is _FLOATED[0]:
+        # the same band object again: every copy of a copied trade crosses it
+        remembered: tuple[float, float] = _FLOATED[1]
+        return remembered
+    if band is _FLOATED[2]:  # the one before (a copy holding two contracts crosses two bands)
+        remembered = _FLOATED[3]
+        return remembered
     if band is None:
         return _NEVER_QUIET
-    remembered = _FLOATED.get(id(band))
-    if remembered is not None and remembered[0] is band:
-        # the same band object again: every copy of a copied trade crosses it
-        return remembered[1]
     lo, hi = band
     lo_f, hi_f = -_INF, _INF
     if lo is not None:
@@ -1690,17 +1693,15 @@ def _float_band(band: Band | None) -> tuple[float, float]:
             f = float(hi)  # type: ignore[arg-type]
             hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
     floats = (lo_f, hi_f)
-    if len(_FLOATED) >= _FLOATED_KEPT:
-        _FLOATED.clear()
-    _FLOATED[id(band)] = (band, floats)
+    _FLOATED[2], _FLOATED[3] = _FLOATED[0], _FLOATED[1]
+    _FLOATED[0], _FLOATED[1] = band, floats
     return floats
 
 
-# _float_band's latest answers, id(band) -> (band, floats): a pure function's memo by the band's
-# identity (kept alive here, so its id is not reused while remembered). A rule that remembers a
-# crossing hands the same bands to each copy of a copied trade, one per contract held.
-_FLOATED: dict[int, tuple[Band, tuple[float, float]]] = {}
-_FLOATED_KEPT = 64
+# _float_band's last two answers, [band, floats, band before, its floats]: a pure function's memo of
+# two, by the band's identity (a rule that remembers a crossing hands the same bands to each copy of
+# a copied trade, one per contract held). Two slots: a miss, the usual case, costs four stores.
+_FLOATED: list[Any] = [None, _NEVER_QUIET, None, _NEVER_QUIET]
 
 
 def _inclusive_hi(edge: Decimal) -> float:
