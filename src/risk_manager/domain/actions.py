@@ -8,10 +8,10 @@ the numbers behind it, and ``inputs``: those numbers as (name, value) pairs for 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from risk_manager.domain.records import fast_init
 
@@ -47,6 +47,11 @@ class Action:
     def fields(self) -> dict[str, Any]:
         """Kind-specific output fields, in FORMATS.md order."""
         return {}
+
+    def for_account(self, account_id: int) -> Self:
+        """The same decision for another account (a rule deciding alike for the copies of a
+        copied trade)."""
+        return replace(self, account_id=account_id)
 
     def record(self, t: datetime) -> dict[str, Any]:
         out: dict[str, Any] = {"t": format_time(t), "account": self.account_id, "rule": self.rule}

@@ -40,7 +40,7 @@ A = TypeVar("A")  # what the engine files with a position (its account)
 P = TypeVar("P", bound=Banded)
 Edges = Callable[[P], tuple[float, float]]
 
-_ABSENT = 0  # stamp of a side whose item is not in its heap
+_ABSENT = 0  # stamp of a side whose item is not in its heap (stamps count from 1: true when in it)
 # Rebuild a heap once it holds this many more items than live entries (amortised O(1) per push).
 _SLACK = 32
 
@@ -105,6 +105,10 @@ class ContractBands(Generic[A, P]):
     def update(self, entry: BandEntry[A, P]) -> None:
         """Index the position's current band: O(1) when unchanged, O(log n) per edge that moved."""
         lo, hi = self._edges(entry.position)
+        self.index(entry, lo, hi)
+
+    def index(self, entry: BandEntry[A, P], lo: float, hi: float) -> None:
+        """``update`` with the position's band edges given (read by the caller)."""
         if lo != entry.lo or entry.lo_stamp == _ABSENT:
             self._stamp += 1
             entry.lo, entry.lo_stamp = lo, self._stamp
@@ -224,8 +228,9 @@ class BandIndex(Generic[A, P]):
 
     def __init__(self) -> None:
         self._by_contract: dict[str, ContractIndex[A, P]] = {}
-        # id(position) -> (its contract id, its entry in the last-price band, in the book band)
-        self._entries: dict[int, tuple[str, BandEntry[A, P], BandEntry[A, P]]] = {}
+        # id(position) -> (its contract id, its contract's index, its entry in the last-price band,
+        # in the book band); a contract's index lives as long as it holds a position
+        self._entries: dict[int, tuple[str, ContractIndex[A, P], BandEntry[A, P], BandEntry[A, P]]] = {}
         self._order = 0
 
     def add(self, contract_id: str, account: A, position: P) -> None:
@@ -238,13 +243,13 @@ class BandIndex(Generic[A, P]):
         on_book = BandEntry(account, position, self._order)
         index.last.add(on_last)
         index.book.add(on_book)
-        self._entries[id(position)] = (contract_id, on_last, on_book)
+        self._entries[id(position)] = (contract_id, index, on_last, on_book)
 
     def remove(self, position: P) -> None:
         found = self._entries.pop(id(position), None)
         if found is None:
             return
-        index = self._by_contract[found[0]]
+        index = found[1]
         index.last.remove(position)
         index.book.remove(position)
         if not index:
@@ -254,24 +259,15 @@ class BandIndex(Generic[A, P]):
         """Re-index ``position`` after its bands changed (or after it was popped as crossed)."""
         found = self._entries.get(id(position))
         if found is not None:
-            contract_id, on_last, on_book = found
-            index = self._by_contract[contract_id]
+            _, index, on_last, on_book = found
             # Most re-evaluations move one band at most (a trailing edge moves the last band only):
             # a band whose edges are indexed as they are, with both sides in their heaps, is skipped.
-            if not (
-                position.band_lo == on_last.lo
-                and position.band_hi == on_last.hi
-                and on_last.lo_stamp != _ABSENT
-                and on_last.hi_stamp != _ABSENT
-            ):
-                index.last.update(on_last)
-            if not (
-                position.book_lo == on_book.lo
-                and position.book_hi == on_book.hi
-                and on_book.lo_stamp != _ABSENT
-                and on_book.hi_stamp != _ABSENT
-            ):
-                index.book.update(on_book)
+            lo, hi = position.band_lo, position.band_hi
+            if not (lo == on_last.lo and hi == on_last.hi and on_last.lo_stamp and on_last.hi_stamp):
+                index.last.index(on_last, lo, hi)
+            lo, hi = position.book_lo, position.book_hi
+            if not (lo == on_book.lo and hi == on_book.hi and on_book.lo_stamp and on_book.hi_stamp):
+                index.book.index(on_book, lo, hi)
 
     def contract(self, contract_id: str) -> ContractIndex[A, P] | None:
         return self._by_contract.get(contract_id)

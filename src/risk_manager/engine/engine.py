@@ -964,33 +964,44 @@ class Engine:
         # of the engine is looked up once.
         reindex = self._bands.update
         rules_for, dispatches = self.policy.rules_for, self._dispatch
+        # the RuleSet of the previous entry, with its dispatch: the copies share one
+        seen: RuleSet | None = None
+        dispatch = None
+        count = 0
+        last_rules: tuple[int, ...] = ()
+        book_rules: tuple[int, ...] = ()
+        # the prices tested (read only by the rules of a price the quote has)
+        at = last if last is not None else 0.0
+        low, high = book if book is not None else (0.0, 0.0)
         for entry in index.crossed(last, book):
             account, position = entry.account, entry.position
             rule_set = rules_for(account.account_id)
-            dispatch = None if rule_set is None else dispatches.get(id(rule_set))
-            if rule_set is None or dispatch is None:
-                found = self._rules(account)
-                if found is None:
-                    self._evaluate_quote(account, cid, event, now, out, None, None)
-                    reindex(position)
-                    continue
-                rule_set, dispatch = found
+            if rule_set is not seen or rule_set is None:
+                dispatch = None if rule_set is None else dispatches.get(id(rule_set))
+                if rule_set is None or dispatch is None:
+                    found = self._rules(account)
+                    if found is None:
+                        self._evaluate_quote(account, cid, event, now, out, None, None)
+                        reindex(position)
+                        continue
+                    rule_set, dispatch = found
+                seen, count = rule_set, len(dispatch.quote_rules)
+                last_rules = dispatch.last_rules if last is not None else ()
+                book_rules = dispatch.book_rules if book is not None else ()
+            assert dispatch is not None
             left: set[int] = set()
             bands = position.rule_bands
-            if len(bands) == len(dispatch.quote_rules):
+            if len(bands) == count:
                 # the rules whose band the quote left: those marking at last against the last
                 # price, those marking at bid/ask against the book
-                if last is not None:
-                    for i in dispatch.last_rules:
-                        lo, hi = bands[i]
-                        if not lo < last < hi:
-                            left.add(i)
-                if book is not None:
-                    low, high = book
-                    for i in dispatch.book_rules:
-                        lo, hi = bands[i]
-                        if not (lo < low and high < hi):
-                            left.add(i)
+                for i in last_rules:
+                    lo, hi = bands[i]
+                    if not lo < at < hi:
+                        left.add(i)
+                for i in book_rules:
+                    lo, hi = bands[i]
+                    if not (lo < low and high < hi):
+                        left.add(i)
             else:  # bands not computed yet for every rule: those it has
                 on_last, on_book = dispatch.on_last, dispatch.on_book
                 for i, (lo, hi) in enumerate(bands):
@@ -998,7 +1009,7 @@ class Engine:
                         on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
                     ):
                         left.add(i)
-            if len(left) == 1:
+            if len(left) == 1 and dispatch.position_rules.issuperset(left):
                 try:
                     done = self._evaluate_one(account, cid, event, now, out, left, rule_set, dispatch)
                 except Exception as exc:  # the account fails closed; the others go on
@@ -1680,6 +1691,9 @@ def _float_band(band: Band | None) -> tuple[float, float]:
         # the same band object again: every copy of a copied trade crosses it
         remembered: tuple[float, float] = _FLOATED[1]
         return remembered
+    if band is _FLOATED[2]:  # the one before (a copy holding two contracts crosses two bands)
+        remembered = _FLOATED[3]
+        return remembered
     if band is None:
         return _NEVER_QUIET
     lo, hi = band
@@ -1697,13 +1711,15 @@ def _float_band(band: Band | None) -> tuple[float, float]:
             f = float(hi)  # type: ignore[arg-type]
             hi_f = f - abs(f) * _BAND_MARGIN - _BAND_MARGIN
     floats = (lo_f, hi_f)
+    _FLOATED[2], _FLOATED[3] = _FLOATED[0], _FLOATED[1]
     _FLOATED[0], _FLOATED[1] = band, floats
     return floats
 
 
-# _float_band's last answer, (band, floats): a pure function's memo of one, by the band's identity
-# (a rule that remembers a crossing hands the same band to each copy of a copied trade).
-_FLOATED: list[Any] = [None, _NEVER_QUIET]
+# _float_band's last two answers, [band, floats, band before, its floats]: a pure function's memo of
+# two, by the band's identity (a rule that remembers a crossing hands the same bands to each copy of
+# a copied trade, one per contract held). Two slots: a miss, the usual case, costs four stores.
+_FLOATED: list[Any] = [None, _NEVER_QUIET, None, _NEVER_QUIET]
 
 
 def _inclusive_hi(edge: Decimal) -> float:

@@ -25,10 +25,12 @@ from risk_manager.rules.base import (
     hard_lockout,
     next_threshold,
     passed_after,
+    warn_levels,
     warning_alerts,
 )
 
 SUBJECT = "account"
+_QUIET_KEPT = 4096  # answers remembered by DailyRealizedLoss.decide_account before starting afresh
 # Marks come from the last trade price, as RULES.md's default price_source; the engine's fast path
 # checks last, bid and ask against the band, so the band stays valid whichever moves.
 SOURCE = "last"
@@ -109,15 +111,13 @@ def account_band(
     """Quiet mark band of one position for an account-level P&L sum (``value()``) against ``limit``.
 
     The distance to the next level (the limit or an unfired warning) is split between the positions
-    whose P&L is known in proportion to what a tick moves each (open size x tick value), so that
-    every one of them may move the same number of ticks against the account before it is
-    re-evaluated, and no combination of quotes inside every band can reach the level. (Split evenly
-    in dollars instead, a position worth $12.50 a tick next to one worth $0.50 would use its half
-    in a few ticks, and keep being woken at half of what remains while the other one sleeps.)
-    Only the side towards the limit is bounded: moving away never produces a decision (warnings
-    fire once per day). A position without a quote gets no band: its first quote changes the sum.
-    The sum and the room (in ticks) are the same for every position: computed once per view, under ``key``
-    (which must name the sum and the limit).
+    whose P&L is known: each may move ``room x weight`` ticks against the account (its weight, see
+    ``_weight``, from what a tick moves it: open size x tick value), where ``room`` is the distance
+    over the sum of weight x tick value, so that the positions' shares add up to the distance and no
+    combination of quotes inside every band can reach the level. Only the side towards the limit is
+    bounded: moving away never produces a decision (warnings fire once per day). A position without
+    a quote gets no band: its first quote changes the sum. The sum and the room are the same for
+    every position: computed once per view, under ``key`` (which must name the sum and the limit).
     """
     if view.breached(rule_id, SUBJECT):
         return (None, None)  # already enforced today: no quote can produce another decision
@@ -127,7 +127,7 @@ def account_band(
     if mark is None:
         return None
     room = view.memo(key, lambda: _room(view, rule_id, value(), limit, _per_tick(view)))
-    return None if room is None else _band_of(position, mark, room, limit)
+    return None if room is None else _band_of(position, mark, room * _weight(position), limit)
 
 
 def account_bands(
@@ -139,7 +139,7 @@ def account_bands(
     if view.breached(rule_id, SUBJECT):
         return dict.fromkeys(view.positions, (None, None))
     bands: dict[str, Band | None] = {}
-    known: list[tuple[str, PositionView, Decimal]] = []
+    known: list[tuple[str, PositionView, Decimal, Decimal]] = []
     per_tick = ZERO
     for contract_id, position in view.positions.items():
         spec = position.spec
@@ -150,16 +150,17 @@ def account_bands(
         if mark is None:
             bands[contract_id] = None
             continue
-        per_tick += abs(position.open_size) * spec.tick_value
-        known.append((contract_id, position, mark))
+        moved, weight = _weighted(abs(position.open_size) * spec.tick_value)
+        per_tick += moved * weight
+        known.append((contract_id, position, mark, weight))
     room = _room(view, rule_id, value, limit, per_tick, passed)
-    for contract_id, position, mark in known:
-        bands[contract_id] = None if room is None else _band_of(position, mark, room, limit)
+    for contract_id, position, mark, weight in known:
+        bands[contract_id] = None if room is None else _band_of(position, mark, room * weight, limit)
     return bands
 
 
 def _band_of(position: PositionView, mark: Decimal, room: Decimal, limit: Decimal) -> Band:
-    """The band of a position whose P&L is known, given the shared ``room`` in ticks."""
+    """The band of a position whose P&L is known, given its ``room`` in ticks."""
     assert position.spec is not None
     size = position.open_size
     if size == 0:
@@ -181,9 +182,10 @@ def _room(
     per_tick: Decimal,
     passed: Decimal | None = None,
 ) -> Decimal | None:
-    """The ticks every known position may move against the account before the next level: the
-    distance to it over ``per_tick``, the P&L of one tick of all of them together (see
-    ``_per_tick``). None: no distance left, or no known position."""
+    """The ticks a known position of weight 1 may move against the account before the next level
+    (each moves its weight times that, see ``_weight``): the distance to it over ``per_tick``, the
+    sum of weight x P&L of one tick of all of them (see ``_per_tick``). None: no distance left, or
+    no known position."""
     threshold = next_threshold(view, rule_id, SUBJECT, value, limit, passed)
     slack = value - threshold if limit < 0 else threshold - value
     if slack <= 0 or per_tick == 0:
@@ -192,12 +194,45 @@ def _room(
 
 
 def _per_tick(view: AccountView) -> Decimal:
-    """The P&L of one tick of every position whose P&L is known (open size x tick value)."""
+    """The sum of weight x P&L of one tick (open size x tick value) of every position whose P&L is
+    known."""
     total = ZERO
     for position in view.positions.values():
         if position.spec is not None and view.mark(position, SOURCE) is not None:
-            total += abs(position.open_size) * position.spec.tick_value
+            moved, weight = _weighted(abs(position.open_size) * position.spec.tick_value)
+            total += moved * weight
     return total
+
+
+def _weight(position: PositionView) -> Decimal:
+    """The weight of a position whose P&L is known (see ``_weighted``)."""
+    assert position.spec is not None
+    return _weighted(abs(position.open_size) * position.spec.tick_value)[1]
+
+
+def _weighted(per_tick: Decimal) -> tuple[Decimal, Decimal]:
+    """(``per_tick``, the weight of a position whose tick moves the account by ``per_tick``): the
+    share of the distance to the next level it gets, in ticks, relative to the others.
+
+    Quotes walk in ticks, and a walk leaves a band of d ticks about once per d^2 quotes: the total
+    rate of re-evaluations, the sum of 1/t^2 over the positions' rooms t (in ticks) with the sum of
+    t x per_tick fixed by the distance, is lowest with t in proportion to per_tick^(-1/3). (The same
+    ticks for every position would wake a micro next to a full-size contract as often as the big
+    one, for a sliver of the sum; the same dollars, the big one every few ticks.) Any positive
+    weights keep the guarantee, since the shares add up to the distance: this one is a float
+    rounded to 3 digits, made exact as a Decimal, remembered per figure."""
+    weight = _WEIGHTS.get(per_tick)
+    if weight is None:
+        weight = ZERO if per_tick <= 0 else Decimal(f"{float(per_tick) ** (-1 / 3):.3g}")
+        if len(_WEIGHTS) >= _WEIGHTS_KEPT:
+            _WEIGHTS.clear()
+        _WEIGHTS[per_tick] = weight
+    return per_tick, weight
+
+
+# _weighted's answers by figure (a pure function's memo: equal Decimals give the same weight).
+_WEIGHTS: dict[Decimal, Decimal] = {}
+_WEIGHTS_KEPT = 1024
 
 
 def day_pnl_band(
@@ -286,14 +321,58 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         cfg = self.config
         if view.breached(self.id, SUBJECT):
             return [], dict.fromkeys(view.positions, (None, None))
-        value, _ = day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
+        # summed here, not through the view's memo: the engine asks this once of a view made for it
+        value, _ = _day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
         if value <= cfg.limit:
             return None
-        actions: list[Action] = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
+        actions: list[Action]
         if not cfg.include_unrealized:
+            actions = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
             return actions, dict.fromkeys(view.positions, (None, None))
+        figures = self._figures(view, value)
+        quiet = self._quiet.get(figures)
+        if quiet is not None:
+            return [], quiet
+        actions = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
         passed = passed_after(view, self.id, SUBJECT, actions)
-        return actions, account_bands(view, self.id, value, cfg.limit, passed)
+        bands = account_bands(view, self.id, value, cfg.limit, passed)
+        if not actions:
+            if len(self._quiet) >= _QUIET_KEPT:
+                self._quiet.clear()
+            self._quiet[figures] = bands
+        return actions, bands
+
+    def _figures(self, view: AccountView, value: Decimal) -> Hashable:
+        """Everything ``decide_account`` reads of an account below the limit, as a memo key: the day
+        P&L, the warnings and which are announced, and each position's contract, tick figures,
+        size (still open) and mark. Without a warning due, its answer (no decision, the bands)
+        follows from these alone: the copies of a copied trade cross the account band at the same
+        quote with the same figures. (Equal values written differently give equal bands: they
+        only ever become float band edges.)"""
+        rule_id, breached = self.id, view.breached
+        announced = tuple(breached(rule_id, marker) for _, marker in warn_levels(view.warn_at, SUBJECT))
+        held: list[tuple[object, ...]] = []
+        for contract_id, position in view.positions.items():
+            spec = position.spec
+            if spec is None:
+                held.append((contract_id,))
+            else:
+                held.append(
+                    (
+                        contract_id,
+                        spec.tick_size,
+                        spec.tick_value,
+                        position.size,
+                        position.closing,
+                        view.mark(position, SOURCE),
+                    )
+                )
+        return value, view.warn_at, announced, tuple(held)
+
+    def __init__(self, config: DailyRealizedLossConfig) -> None:
+        super().__init__(config)
+        # decide_account's answers without a decision, by the figures they follow from (_figures)
+        self._quiet: dict[Hashable, Mapping[str, Band | None]] = {}
 
     def gauge(self, view: AccountView) -> RuleGauge:
         cfg = self.config

@@ -11,7 +11,14 @@ from risk_manager.domain.money import money
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
-from risk_manager.rules.base import band_for_pnl, passed_after, passed_warning, warning_alerts
+from risk_manager.rules.base import band_for_pnl, passed_after, passed_warning, warn_levels, warning_alerts
+
+_CROSSINGS_KEPT = 4096  # answers remembered by DailyUnrealizedLoss.decide_position before starting afresh
+
+
+def _alike(a: Decimal, b: Decimal) -> bool:
+    """Equal Decimals (memo keys) also written alike: same exponent and sign give the same text."""
+    return a.same_quantum(b) and a.is_signed() == b.is_signed()
 
 PriceSource = Literal["last", "mid", "exit_side"]
 
@@ -56,6 +63,14 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
     key = "daily_unrealized_loss"
     config_model = DailyUnrealizedLossConfig
     triggers: ClassVar[frozenset[type[Event]]] = frozenset({PositionEvent, QuoteEvent})
+
+    def __init__(self, config: DailyUnrealizedLossConfig) -> None:
+        super().__init__(config)
+        # decide_position's answers by what they follow from (the figures written as in the texts,
+        # the decisions, the band)
+        self._crossings: dict[
+            tuple[object, ...], tuple[tuple[Decimal, Decimal], tuple[Action, ...], Band | None]
+        ] = {}
 
     @property
     def quote_sensitive(self) -> bool:
@@ -106,11 +121,41 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         pnl = None if mark is None else position.unrealized_at(mark)
         if mark is None or pnl is None:
             return [], None
-        subject = f"pos:{position.contract_id}"
+        contract_id = position.contract_id
+        subject = f"pos:{contract_id}"
+        # What the decisions and the band follow from, besides the account: the copies of a copied
+        # trade cross this band at the same quote with the same figures and markers.
+        spec, average = position.spec, position.average_price
+        assert spec is not None  # it has a P&L
+        levels = warn_levels(view.warn_at, subject)
+        rule_id, breached = self.id, view.breached
+        key = (
+            contract_id,
+            position.size,
+            position.closing,
+            average,
+            mark,
+            spec.point_value,
+            levels,
+            tuple(breached(rule_id, marker) for _, marker in levels),
+            breached(rule_id, subject),
+        )
+        crossing = self._crossings.get(key)
+        if crossing is not None:
+            (average_was, mark_was), decided, band = crossing
+            if (average_was is average or _alike(average_was, average)) and (
+                mark_was is mark or _alike(mark_was, mark)
+            ):
+                account_id = view.account_id
+                return [a if a.account_id == account_id else a.for_account(account_id) for a in decided], band
         actions = self._decide(view, position, mark, pnl, subject)
         passed = passed_after(view, self.id, subject, actions)
         enforced = view.breached(self.id, subject) or any(type(a) is ClosePosition for a in actions)
-        return actions, self._band(view, position, mark, pnl, passed, enforced)
+        band = self._band(view, position, mark, pnl, passed, enforced)
+        if len(self._crossings) >= _CROSSINGS_KEPT:
+            self._crossings.clear()
+        self._crossings[key] = ((average, mark), tuple(actions), band)  # written as in the texts
+        return actions, band
     def gauge(self, view: AccountView) -> RuleGauge | None:
         """The worst open position (lowest unrealized P&L); None without positions."""
         worst = worst_position(view, self.config.price_source, lowest=True)

@@ -49,3 +49,36 @@ def test_deciding_one_position_is_evaluating_it_then_asking_its_band_after_the_c
     assert decided is not None
     assert repr(decided[0]) == repr(expected)
     assert decided[1] == rule.price_band(h.view(), position)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    long=st.booleans(),
+    path=st.lists(st.integers(-40, 10), min_size=1, max_size=6),
+    written=st.sampled_from(["5000", "5000.00"]),
+    announced=st.tuples(*[st.sets(st.sampled_from(["0.5", "0.75", "0.9", "limit"]))] * 2),
+)
+def test_an_answer_remembered_for_one_copy_is_the_answer_for_another_with_the_same_figures(
+    long: bool, path: list[int], written: str, announced: tuple[set[str], set[str]]
+) -> None:
+    # one rule object decides for both accounts (as for every account of a policy); the second
+    # holds the same position (its entry price perhaps written differently) with its own markers
+    sign = 1 if long else -1
+    config = DailyUnrealizedLossConfig(enabled=True, limit=-100)
+    shared = DailyUnrealizedLoss(config)
+    h = EngineHarness(shared, warn_at=("0.5", "0.75", "0.9"))
+    h.apply(pos(ES, sign, "5000", account=7), pos(ES, sign, written, account=8), quote(ES, 5000.0))
+    for ticks in path:  # the engine decides for both copies as usual
+        h.apply(quote(ES, 5000 + sign * ticks * 0.25))
+    for account, markers in zip((7, 8), announced, strict=True):
+        breaches = h.engine.accounts[account].breaches
+        breaches.clear()
+        for marker in markers:
+            breaches.add(("RULE-004", "pos:" + ES + ("" if marker == "limit" else f":warn:{marker}")))
+    first, second = h.view(7), h.view(8)
+    shared.decide_position(first, first.positions[ES])
+    remembered = shared.decide_position(second, second.positions[ES])
+    expected = DailyUnrealizedLoss(config).decide_position(second, second.positions[ES])
+    assert remembered is not None and expected is not None
+    assert repr(remembered[0]) == repr(expected[0])
+    assert remembered[1] == expected[1]
