@@ -150,8 +150,8 @@ def account_bands(
         if mark is None:
             bands[contract_id] = None
             continue
-        moved, weight = _weighted(abs(position.open_size) * spec.tick_value)
-        per_tick += moved * weight
+        weighted, weight = _weighted(abs(position.open_size), spec.tick_value)
+        per_tick += weighted
         known.append((contract_id, position, mark, weight))
     room = _room(view, rule_id, value, limit, per_tick, passed)
     for contract_id, position, mark, weight in known:
@@ -199,20 +199,20 @@ def _per_tick(view: AccountView) -> Decimal:
     total = ZERO
     for position in view.positions.values():
         if position.spec is not None and view.mark(position, SOURCE) is not None:
-            moved, weight = _weighted(abs(position.open_size) * position.spec.tick_value)
-            total += moved * weight
+            total += _weighted(abs(position.open_size), position.spec.tick_value)[0]
     return total
 
 
 def _weight(position: PositionView) -> Decimal:
     """The weight of a position whose P&L is known (see ``_weighted``)."""
     assert position.spec is not None
-    return _weighted(abs(position.open_size) * position.spec.tick_value)[1]
+    return _weighted(abs(position.open_size), position.spec.tick_value)[1]
 
 
-def _weighted(per_tick: Decimal) -> tuple[Decimal, Decimal]:
-    """(``per_tick``, the weight of a position whose tick moves the account by ``per_tick``): the
-    share of the distance to the next level it gets, in ticks, relative to the others.
+def _weighted(size: int, tick_value: Decimal) -> tuple[Decimal, Decimal]:
+    """(weight x ``per_tick``, the weight of a position whose tick moves the account by
+    ``per_tick`` = ``size`` x ``tick_value``): the share of the distance to the next level it
+    gets, in ticks, relative to the others.
 
     Quotes walk in ticks, and a walk leaves a band of d ticks about once per d^2 quotes: the total
     rate of re-evaluations, the sum of 1/t^2 over the positions' rooms t (in ticks) with the sum of
@@ -220,18 +220,24 @@ def _weighted(per_tick: Decimal) -> tuple[Decimal, Decimal]:
     ticks for every position would wake a micro next to a full-size contract as often as the big
     one, for a sliver of the sum; the same dollars, the big one every few ticks.) Any positive
     weights keep the guarantee, since the shares add up to the distance: this one is a float
-    rounded to 3 digits, made exact as a Decimal, remembered per figure."""
-    weight = _WEIGHTS.get(per_tick)
-    if weight is None:
-        weight = ZERO if per_tick <= 0 else Decimal(f"{float(per_tick) ** (-1 / 3):.3g}")
-        if len(_WEIGHTS) >= _WEIGHTS_KEPT:
-            _WEIGHTS.clear()
-        _WEIGHTS[per_tick] = weight
-    return per_tick, weight
+    rounded to 3 digits, made exact as a Decimal, remembered per size and tick value object (asked
+    for every position at every band computation: a contract's spec is one object, whose Decimal
+    keeps its hash, where a product made afresh would be hashed afresh)."""
+    found = _WEIGHTS.get((size, tick_value))
+    if found is not None and found[0] is tick_value:
+        return found[1], found[2]
+    per_tick = size * tick_value
+    weight = ZERO if per_tick <= 0 else Decimal(f"{float(per_tick) ** (-1 / 3):.3g}")
+    if len(_WEIGHTS) >= _WEIGHTS_KEPT:
+        _WEIGHTS.clear()
+    _WEIGHTS[(size, tick_value)] = (tick_value, per_tick * weight, weight)
+    return per_tick * weight, weight
 
 
-# _weighted's answers by figure (a pure function's memo: equal Decimals give the same weight).
-_WEIGHTS: dict[Decimal, Decimal] = {}
+# _weighted's answers: (the tick value they were computed from, weight x per tick, weight). Keyed by
+# equal figures and kept only for the same tick value object: 0.5 and 0.50 are equal but their
+# products are written differently.
+_WEIGHTS: dict[tuple[int, Decimal], tuple[Decimal, Decimal, Decimal]] = {}
 _WEIGHTS_KEPT = 1024
 
 
