@@ -37,6 +37,12 @@ def to_decimal(value: object) -> Decimal:
     raise ValueError(f"expected a number, got {value!r}")
 
 
+def written_alike(a: Decimal, b: Decimal) -> bool:
+    """Two equal Decimals (a memo's key) also written alike: 2.5 and 2.50 are equal but print
+    differently, and a remembered reason text shows them. Same exponent and sign: the same text."""
+    return a.same_quantum(b) and a.is_signed() == b.is_signed()
+
+
 def money(value: Decimal) -> str:
     """Two-decimal string of an amount: Decimal('-512.5') -> '-512.50'."""
     return str(value.quantize(CENT))

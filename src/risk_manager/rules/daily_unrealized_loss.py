@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from risk_manager.domain.actions import Action, ClosePosition, Inputs
 from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
-from risk_manager.domain.money import money
+from risk_manager.domain.money import money, written_alike
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
@@ -15,10 +15,6 @@ from risk_manager.rules.base import band_for_pnl, passed_after, passed_warning, 
 
 _CROSSINGS_KEPT = 4096  # answers remembered by DailyUnrealizedLoss.decide_position before starting afresh
 
-
-def _alike(a: Decimal, b: Decimal) -> bool:
-    """Equal Decimals (memo keys) also written alike: same exponent and sign give the same text."""
-    return a.same_quantum(b) and a.is_signed() == b.is_signed()
 
 PriceSource = Literal["last", "mid", "exit_side"]
 
@@ -143,8 +139,8 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         crossing = self._crossings.get(key)
         if crossing is not None:
             (average_was, mark_was), decided, band = crossing
-            if (average_was is average or _alike(average_was, average)) and (
-                mark_was is mark or _alike(mark_was, mark)
+            if (average_was is average or written_alike(average_was, average)) and (
+                mark_was is mark or written_alike(mark_was, mark)
             ):
                 account_id = view.account_id
                 return [a if a.account_id == account_id else a.for_account(account_id) for a in decided], band

@@ -22,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
+from risk_manager.domain.money import written_alike
 from risk_manager.domain.values import TrueFalseOnly
 from risk_manager.rules.api import (
     BAND_ORDERS,
@@ -133,15 +134,11 @@ def _written_alike(these: _Figures, those: _Figures) -> bool:
     entry, tick, best, stop = these
     entry2, tick2, best2, stop2 = those
     return (
-        (entry is entry2 or _alike(entry, entry2))
-        and (tick is tick2 or _alike(tick, tick2))
-        and (best is best2 or _alike(best, best2))  # type: ignore[arg-type]
-        and (stop is stop2 or _alike(stop, stop2))  # type: ignore[arg-type]
+        (entry is entry2 or written_alike(entry, entry2))
+        and (tick is tick2 or written_alike(tick, tick2))
+        and (best is best2 or written_alike(best, best2))  # type: ignore[arg-type]
+        and (stop is stop2 or written_alike(stop, stop2))  # type: ignore[arg-type]
     )
-
-
-def _alike(a: Decimal, b: Decimal) -> bool:
-    return a.same_quantum(b) and a.is_signed() == b.is_signed()
 
 
 class TradeManagement(Rule[TradeManagementConfig]):
