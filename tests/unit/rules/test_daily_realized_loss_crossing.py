@@ -15,17 +15,19 @@ from engine_helpers import CL, ES, MNQ, EngineHarness, pos, quote, trade
 
 ENTRY = {MNQ: 21000.0, ES: 5000.0, CL: 70.0}
 TICK = {MNQ: 0.25, ES: 0.25, CL: 0.01}
+# One to three positions in distinct contracts, long or short, of 1 to 3 contracts.
+HELD = st.lists(
+    st.tuples(st.sampled_from([MNQ, ES, CL]), st.integers(-3, 3).filter(bool)),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda held: held[0],
+)
 
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    held=st.lists(
-        st.tuples(st.sampled_from([MNQ, ES, CL]), st.integers(-3, 3).filter(bool)),
-        min_size=1,
-        max_size=3,
-        unique_by=lambda held: held[0],
-    ),
+    held=HELD,
     walk=st.lists(st.tuples(st.integers(0, 2), st.integers(-60, 20)), min_size=1, max_size=8),
     realized=st.integers(-900, 100),
     warn_at=st.sampled_from([(), ("0.5",), ("0.5", "0.75", "0.9")]),
@@ -71,12 +73,7 @@ SPECS = {MNQ: ("0.25", "0.50"), ES: ("0.25", "12.50"), CL: ("0.01", "10.00")}  #
 
 @settings(max_examples=200, deadline=None)
 @given(
-    held=st.lists(
-        st.tuples(st.sampled_from([MNQ, ES, CL]), st.integers(-3, 3).filter(bool)),
-        min_size=1,
-        max_size=3,
-        unique_by=lambda held: held[0],
-    ),
+    held=HELD,
     realized=st.integers(-900, 100),
 )
 def test_no_combination_of_quotes_inside_the_account_bands_reaches_the_limit(
