@@ -150,7 +150,6 @@ class _Dispatch:
     last_rules: tuple[int, ...]  # indices of the rules tested against the last price
     book_rules: tuple[int, ...]  # ... against bid and ask
     position_rules: frozenset[int]  # indices of the per-position quote rules
-    position_rule_index: Mapping[int, int]  # id(rule) -> its index, of the per-position quote rules
     readers: Mapping[str, frozenset[int]]  # BAND_INPUTS name -> the quote rules whose band reads it
     quote_rule_index: Mapping[str, int]  # rule id -> its index, of the quote rules
 
@@ -174,7 +173,6 @@ class _Dispatch:
             tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices),
             tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
-            position_rule_index,
             {k: frozenset(i for i, r in enumerate(quote_rules) if k in r.band_reads) for k in BAND_INPUTS},
             {r.id: i for i, r in enumerate(quote_rules)},
         )
