@@ -20,7 +20,7 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop
+from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop, copier
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.domain.money import written_alike
 from risk_manager.domain.values import TrueFalseOnly
@@ -108,6 +108,9 @@ class TradeManagementConfig(RuleConfig):
 _Move = tuple[Decimal, str, Inputs]
 
 
+# The same stop move for another account's stop order (see decide_position).
+_moved = copier(ModifyStop, ("account_id", "order_id"))
+
 # Crossings remembered per rule (see decide_position) before the memo starts afresh.
 _CROSSINGS_KEPT = 4096
 _STEPS_KEPT = 256  # tick sizes whose steps are remembered (see TradeManagement._steps)
@@ -152,7 +155,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
 
     def __init__(self, config: TradeManagementConfig) -> None:
         super().__init__(config)
-        self._crossings: dict[tuple[object, ...], tuple[_Figures, _Move | None, Band | None]] = {}
+        self._crossings: dict[tuple[object, ...], tuple[_Figures, Action | None, Band | None]] = {}
         self._steps_by: dict[tuple[int, int], tuple[Decimal, _Steps]] = {}
 
     @property
@@ -331,9 +334,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
         wake-up on a busy day). Committed, a placed stop blocks the rule until its order shows up;
         a moved stop becomes the stop the next one must beat (it beat the working one).
 
-        What follows from the figures alone (the move, its reason, the band) is remembered by those
-        figures: the copies of a copied trade cross the same edge at the same quote with the same
-        entry, best price and stop, and only the account and the order differ."""
+        What follows from the figures alone (the decision but for its account and stop order, the
+        band) is remembered by those figures: the copies of a copied trade cross the same edge at
+        the same quote with the same entry, best price and stop, and only the account and the
+        order differ."""
         spec = position.spec
         if spec is None or position.size == 0:
             return [], (None, None)
@@ -344,15 +348,20 @@ class TradeManagement(Rule[TradeManagementConfig]):
         figures = (position.average_price, spec.tick_size, best, previous)
         key = (position.contract_id, position.size, existing is None, *figures)
         crossing = self._crossings.get(key)
-        if crossing is None or not _written_alike(crossing[0], figures):
-            crossing = (figures, *self._crossing(position, best, previous, placing=existing is None))
-            if len(self._crossings) >= _CROSSINGS_KEPT:
-                self._crossings.clear()
-            self._crossings[key] = crossing
-        _, move, band = crossing
-        if move is None:
-            return [], band
-        return [self._action(view, position, move, existing)], band
+        if crossing is not None and _written_alike(crossing[0], figures):
+            _, decided, band = crossing
+            if decided is None:
+                return [], band
+            # the decision made for the first copy, for this account (and its stop order)
+            if existing is None:
+                return [decided.for_account(view.account_id)], band
+            return [_moved(decided, view.account_id, existing.order_id)], band
+        move, band = self._crossing(position, best, previous, placing=existing is None)
+        decided = None if move is None else self._action(view, position, move, existing)
+        if len(self._crossings) >= _CROSSINGS_KEPT:
+            self._crossings.clear()
+        self._crossings[key] = (figures, decided, band)
+        return ([] if decided is None else [decided]), band
 
     def _crossing(
         self, position: PositionView, best: Decimal | None, previous: Decimal | None, *, placing: bool
