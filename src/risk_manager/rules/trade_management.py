@@ -35,6 +35,7 @@ from risk_manager.rules.api import (
     Rule,
     RuleConfig,
 )
+from risk_manager.rules.base import CrossingMemo
 
 
 def _ticks(value: Any) -> int:
@@ -155,7 +156,9 @@ class TradeManagement(Rule[TradeManagementConfig]):
 
     def __init__(self, config: TradeManagementConfig) -> None:
         super().__init__(config)
-        self._crossings: dict[tuple[object, ...], tuple[_Figures, Action | None, Band | None]] = {}
+        self._crossings: CrossingMemo[tuple[_Figures, Action | None, Band | None]] = CrossingMemo(
+            _CROSSINGS_KEPT
+        )
         self._steps_by: dict[tuple[int, int], tuple[Decimal, _Steps]] = {}
 
     @property
@@ -358,9 +361,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
             return [_moved(decided, view.account_id, existing.order_id)], band
         move, band = self._crossing(position, best, previous, placing=existing is None)
         decided = None if move is None else self._action(view, position, move, existing)
-        if len(self._crossings) >= _CROSSINGS_KEPT:
-            self._crossings.clear()
-        self._crossings[key] = (figures, decided, band)
+        self._crossings.put(key, (figures, decided, band))
         return ([] if decided is None else [decided]), band
 
     def _crossing(
