@@ -145,6 +145,41 @@ def _written_alike(these: _Figures, those: _Figures) -> bool:
     )
 
 
+def _best(view: AccountView, position: PositionView) -> Decimal | None:
+    """Most favourable price since entry, including the latest last price. (Module functions, as
+    _previous_stop: asked on every crossing, and a static method's lookup costs as much as its
+    comparisons.)"""
+    best, mark = position.best_price, view.mark(position, "last")
+    if best is None or mark is None:
+        return mark if best is None else best
+    # on a tie the recorded best price (written out: the builtin max costs twice the comparison)
+    if position.size > 0:
+        return mark if mark > best else best
+    return mark if mark < best else best
+
+
+def _previous_stop(
+    view: AccountView, position: PositionView
+) -> tuple[bool, Decimal | None, OrderEvent | None]:
+    """(blocked, the stop a new one must beat or None when there is none yet, the working
+    protective stop). Blocked: the rule does nothing whatever the price — its own stop has not
+    shown up yet (never place a second), or the working stop's price is unknown (a new one cannot
+    be proven tighter)."""
+    existing = view.protective_stop(position)
+    requested = view.stop_requested(position.contract_id)
+    if existing is None:
+        return requested is not None, None, None
+    working = existing.stop_price
+    if working is None:
+        return True, None, existing
+    if requested is None:
+        return False, working, existing
+    # on a tie the requested price
+    if position.size > 0:
+        return False, working if working > requested else requested, existing
+    return False, working if working < requested else requested, existing
+
+
 class TradeManagement(Rule[TradeManagementConfig]):
     """RULE-012: move each position's stop to breakeven + offset once in profit by the trigger, then trail
     it behind the best price once past the activation; stops only tighten, never loosen."""
@@ -172,15 +207,6 @@ class TradeManagement(Rule[TradeManagementConfig]):
             if action is not None:
                 actions.append(action)
         return actions
-
-    @staticmethod
-    def _best(view: AccountView, position: PositionView) -> Decimal | None:
-        """Most favourable price since entry, including the latest last price."""
-        best, mark = position.best_price, view.mark(position, "last")
-        if best is None or mark is None:
-            return mark if best is None else best
-        # on a tie the recorded best price, as max/min return their first argument
-        return max(best, mark) if position.size > 0 else min(best, mark)
 
     def _steps(self, tick: Decimal, sign: int) -> _Steps:
         """The rule's tick counts as signed price distances on this tick size (``sign * ticks *
@@ -230,10 +256,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
     def _manage(self, view: AccountView, position: PositionView) -> Action | None:
         if position.spec is None or position.size == 0:
             return None
-        best = self._best(view, position)
+        best = _best(view, position)
         if best is None:
             return None
-        blocked, previous, existing = self._previous_stop(view, position)
+        blocked, previous, existing = _previous_stop(view, position)
         if blocked:
             return None
         gain, steps = self._gain(position, best)
@@ -324,10 +350,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
         trailing stop first beats the current one — not every new best, most of which move nothing)."""
         if position.spec is None or position.size == 0:
             return (None, None)
-        blocked, previous, _ = self._previous_stop(view, position)
+        blocked, previous, _ = _previous_stop(view, position)
         if blocked:
             return (None, None)  # waiting for its own stop, or unable to compare: no quote decides
-        return self._band(position, previous, *self._gain(position, self._best(view, position)))
+        return self._band(position, previous, *self._gain(position, _best(view, position)))
 
     def decide_position(
         self, view: AccountView, position: PositionView
@@ -344,10 +370,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
         spec = position.spec
         if spec is None or position.size == 0:
             return [], (None, None)
-        blocked, previous, existing = self._previous_stop(view, position)
+        blocked, previous, existing = _previous_stop(view, position)
         if blocked:
             return [], (None, None)
-        best = self._best(view, position)
+        best = _best(view, position)
         figures = (position.average_price, spec.tick_size, best, previous)
         key = (position.contract_id, position.size, existing is None, *figures)
         crossing = self._crossings.get(key)
@@ -415,26 +441,6 @@ class TradeManagement(Rule[TradeManagementConfig]):
         else:
             return (None, None)
         return (None, edge) if long else (edge, None)
-
-    @staticmethod
-    def _previous_stop(
-        view: AccountView, position: PositionView
-    ) -> tuple[bool, Decimal | None, OrderEvent | None]:
-        """(blocked, the stop a new one must beat or None when there is none yet, the working
-        protective stop). Blocked: the rule
-        does nothing whatever the price — its own stop has not shown up yet (never place a second),
-        or the working stop's price is unknown (a new one cannot be proven tighter)."""
-        existing = view.protective_stop(position)
-        requested = view.stop_requested(position.contract_id)
-        if existing is None and requested is not None:
-            return True, None, existing
-        if existing is not None and existing.stop_price is None:
-            return True, None, existing
-        working = None if existing is None else existing.stop_price
-        if requested is None or working is None:
-            return False, working if requested is None else requested, existing
-        # on a tie the requested price, as max/min return their first argument
-        return False, max(requested, working) if position.size > 0 else min(requested, working), existing
 
     def describe(self) -> str:
         be, tr = self.config.breakeven, self.config.trailing
