@@ -5,13 +5,50 @@ The ``Rule`` base and what a rule may read live in ``rules/api.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from risk_manager.domain.actions import Action, Alert, CancelOrders, Flatten, Inputs, LockAccount
 from risk_manager.domain.money import money
 from risk_manager.rules.api import AccountView, Band, PositionView
+
+V = TypeVar("V")
+_NO_KEY = object()  # equal to no key
+
+
+class CrossingMemo(Generic[V]):
+    """A rule's answers to crossings by the figures they follow from (a hashable key), at most
+    ``kept`` of them before starting afresh: the copies of a copied trade cross the same band at
+    the same quote with the same figures, and only the account differs.
+
+    They ask one after the other, so the last answer is checked first, by equality: looking the
+    key up hashes it, and the hash of a Decimal made afresh (a sum, a difference) costs more than
+    all the rest of a lookup. Equal keys find the same answer either way."""
+
+    __slots__ = ("_answers", "_kept", "_last", "_last_key")
+
+    def __init__(self, kept: int = 4096) -> None:
+        self._answers: dict[Hashable, V] = {}
+        self._kept = kept
+        self._last_key: object = _NO_KEY
+        self._last: V | None = None
+
+    def get(self, key: Hashable) -> V | None:
+        if key == self._last_key:
+            return self._last
+        found = self._answers.get(key)
+        if found is not None:
+            self._last_key, self._last = key, found
+        return found
+
+    def put(self, key: Hashable, answer: V) -> None:
+        if len(self._answers) >= self._kept:
+            self._answers.clear()
+        self._answers[key] = answer
+        self._last_key, self._last = key, answer
+
 
 # ---- helpers shared by the limit rules ----------------------------------------------------------
 

@@ -22,6 +22,7 @@ from risk_manager.rules.api import (
     RuleConfig,
 )
 from risk_manager.rules.base import (
+    CrossingMemo,
     hard_lockout,
     next_threshold,
     passed_after,
@@ -327,34 +328,32 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         cfg = self.config
         if view.breached(self.id, SUBJECT):
             return [], dict.fromkeys(view.positions, (None, None))
+        figures: Hashable = None
+        if cfg.include_unrealized:
+            figures = self._figures(view, realized(view, cfg.include_fees, cfg.pnl_source))
+            quiet = self._quiet.get(figures)
+            if quiet is not None:
+                return [], quiet
         # summed here, not through the view's memo: the engine asks this once of a view made for it
         value, _ = _day_pnl(view, cfg.include_fees, cfg.include_unrealized, cfg.pnl_source)
         if value <= cfg.limit:
             return None
-        actions: list[Action]
+        actions: list[Action] = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
         if not cfg.include_unrealized:
-            actions = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
             return actions, dict.fromkeys(view.positions, (None, None))
-        figures = self._figures(view, value)
-        quiet = self._quiet.get(figures)
-        if quiet is not None:
-            return [], quiet
-        actions = list(warning_alerts(view, self.id, SUBJECT, value, cfg.limit, "day P&L"))
         passed = passed_after(view, self.id, SUBJECT, actions)
         bands = account_bands(view, self.id, value, cfg.limit, passed)
         if not actions:
-            if len(self._quiet) >= _QUIET_KEPT:
-                self._quiet.clear()
-            self._quiet[figures] = bands
+            self._quiet.put(figures, bands)
         return actions, bands
 
-    def _figures(self, view: AccountView, value: Decimal) -> Hashable:
-        """Everything ``decide_account`` reads of an account below the limit, as a memo key: the day
-        P&L, the warnings and which are announced, and each position's contract, tick figures,
-        size (still open) and mark. Without a warning due, its answer (no decision, the bands)
-        follows from these alone: the copies of a copied trade cross the account band at the same
-        quote with the same figures. (Equal values written differently give equal bands: they
-        only ever become float band edges.)"""
+    def _figures(self, view: AccountView, realized_value: Decimal) -> Hashable:
+        """Everything ``decide_account`` reads of an account, as a memo key: the day's realized P&L,
+        the warnings and which are announced, and each position's contract, tick figures, size
+        (still open), entry and mark. The day P&L follows from these, and, when it is above the
+        limit without a warning due, so does the answer (no decision, the bands): the copies of a
+        copied trade cross the account band at the same quote with the same figures. (Equal
+        values written differently give equal bands: they only ever become float band edges.)"""
         rule_id, breached = self.id, view.breached
         announced = tuple(breached(rule_id, marker) for _, marker in warn_levels(view.warn_at, SUBJECT))
         held: list[tuple[object, ...]] = []
@@ -368,17 +367,19 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
                         contract_id,
                         spec.tick_size,
                         spec.tick_value,
+                        spec.point_value,
                         position.size,
                         position.closing,
+                        position.average_price,
                         view.mark(position, SOURCE),
                     )
                 )
-        return value, view.warn_at, announced, tuple(held)
+        return realized_value, view.warn_at, announced, tuple(held)
 
     def __init__(self, config: DailyRealizedLossConfig) -> None:
         super().__init__(config)
         # decide_account's answers without a decision, by the figures they follow from (_figures)
-        self._quiet: dict[Hashable, Mapping[str, Band | None]] = {}
+        self._quiet: CrossingMemo[Mapping[str, Band | None]] = CrossingMemo(_QUIET_KEPT)
 
     def gauge(self, view: AccountView) -> RuleGauge:
         cfg = self.config

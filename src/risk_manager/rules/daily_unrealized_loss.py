@@ -11,7 +11,14 @@ from risk_manager.domain.money import money, written_alike
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
-from risk_manager.rules.base import band_for_pnl, passed_after, passed_warning, warn_levels, warning_alerts
+from risk_manager.rules.base import (
+    CrossingMemo,
+    band_for_pnl,
+    passed_after,
+    passed_warning,
+    warn_levels,
+    warning_alerts,
+)
 
 _CROSSINGS_KEPT = 4096  # answers remembered by DailyUnrealizedLoss.decide_position before starting afresh
 
@@ -64,9 +71,9 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         super().__init__(config)
         # decide_position's answers by what they follow from (the figures written as in the texts,
         # the decisions, the band)
-        self._crossings: dict[
-            tuple[object, ...], tuple[tuple[Decimal, Decimal], tuple[Action, ...], Band | None]
-        ] = {}
+        self._crossings: CrossingMemo[tuple[tuple[Decimal, Decimal], tuple[Action, ...], Band | None]] = (
+            CrossingMemo(_CROSSINGS_KEPT)
+        )
 
     @property
     def quote_sensitive(self) -> bool:
@@ -114,15 +121,15 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         """``evaluate`` on this position and its band once its decisions are committed: a close
         marks the limit as enforced, an alert its warning as announced."""
         mark = view.mark(position, self.config.price_source)
-        pnl = None if mark is None else position.unrealized_at(mark)
-        if mark is None or pnl is None:
-            return [], None
+        spec = position.spec
+        if mark is None or spec is None:
+            return [], None  # P&L unknown (no quote yet, or unknown tick value): decide nothing
         contract_id = position.contract_id
         subject = f"pos:{contract_id}"
         # What the decisions and the band follow from, besides the account: the copies of a copied
-        # trade cross this band at the same quote with the same figures and markers.
-        spec, average = position.spec, position.average_price
-        assert spec is not None  # it has a P&L
+        # trade cross this band at the same quote with the same figures and markers. (The P&L
+        # follows from them too: computed only when the answer is not remembered.)
+        average = position.average_price
         levels = warn_levels(view.warn_at, subject)
         rule_id, breached = self.id, view.breached
         key = (
@@ -144,13 +151,13 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
             ):
                 account_id = view.account_id
                 return [a if a.account_id == account_id else a.for_account(account_id) for a in decided], band
+        pnl = position.unrealized_at(mark)
+        assert pnl is not None  # a tick spec gives a P&L
         actions = self._decide(view, position, mark, pnl, subject)
         passed = passed_after(view, self.id, subject, actions)
         enforced = view.breached(self.id, subject) or any(type(a) is ClosePosition for a in actions)
         band = self._band(view, position, mark, pnl, passed, enforced)
-        if len(self._crossings) >= _CROSSINGS_KEPT:
-            self._crossings.clear()
-        self._crossings[key] = ((average, mark), tuple(actions), band)  # written as in the texts
+        self._crossings.put(key, ((average, mark), tuple(actions), band))  # written as in the texts
         return actions, band
     def gauge(self, view: AccountView) -> RuleGauge | None:
         """The worst open position (lowest unrealized P&L); None without positions."""

@@ -20,7 +20,7 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop
+from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop, copier
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.domain.money import written_alike
 from risk_manager.domain.values import TrueFalseOnly
@@ -35,6 +35,7 @@ from risk_manager.rules.api import (
     Rule,
     RuleConfig,
 )
+from risk_manager.rules.base import CrossingMemo
 
 
 def _ticks(value: Any) -> int:
@@ -108,6 +109,9 @@ class TradeManagementConfig(RuleConfig):
 _Move = tuple[Decimal, str, Inputs]
 
 
+# The same stop move for another account's stop order (see decide_position).
+_moved = copier(ModifyStop, ("account_id", "order_id"))
+
 # Crossings remembered per rule (see decide_position) before the memo starts afresh.
 _CROSSINGS_KEPT = 4096
 _STEPS_KEPT = 256  # tick sizes whose steps are remembered (see TradeManagement._steps)
@@ -141,6 +145,41 @@ def _written_alike(these: _Figures, those: _Figures) -> bool:
     )
 
 
+def _best(view: AccountView, position: PositionView) -> Decimal | None:
+    """Most favourable price since entry, including the latest last price. (Module functions, as
+    _previous_stop: asked on every crossing, and a static method's lookup costs as much as its
+    comparisons.)"""
+    best, mark = position.best_price, view.mark(position, "last")
+    if best is None or mark is None:
+        return mark if best is None else best
+    # on a tie the recorded best price (written out: the builtin max costs twice the comparison)
+    if position.size > 0:
+        return mark if mark > best else best
+    return mark if mark < best else best
+
+
+def _previous_stop(
+    view: AccountView, position: PositionView
+) -> tuple[bool, Decimal | None, OrderEvent | None]:
+    """(blocked, the stop a new one must beat or None when there is none yet, the working
+    protective stop). Blocked: the rule does nothing whatever the price — its own stop has not
+    shown up yet (never place a second), or the working stop's price is unknown (a new one cannot
+    be proven tighter)."""
+    existing = view.protective_stop(position)
+    requested = view.stop_requested(position.contract_id)
+    if existing is None:
+        return requested is not None, None, None
+    working = existing.stop_price
+    if working is None:
+        return True, None, existing
+    if requested is None:
+        return False, working, existing
+    # on a tie the requested price
+    if position.size > 0:
+        return False, working if working > requested else requested, existing
+    return False, working if working < requested else requested, existing
+
+
 class TradeManagement(Rule[TradeManagementConfig]):
     """RULE-012: move each position's stop to breakeven + offset once in profit by the trigger, then trail
     it behind the best price once past the activation; stops only tighten, never loosen."""
@@ -152,7 +191,9 @@ class TradeManagement(Rule[TradeManagementConfig]):
 
     def __init__(self, config: TradeManagementConfig) -> None:
         super().__init__(config)
-        self._crossings: dict[tuple[object, ...], tuple[_Figures, _Move | None, Band | None]] = {}
+        self._crossings: CrossingMemo[tuple[_Figures, Action | None, Band | None]] = CrossingMemo(
+            _CROSSINGS_KEPT
+        )
         self._steps_by: dict[tuple[int, int], tuple[Decimal, _Steps]] = {}
 
     @property
@@ -166,15 +207,6 @@ class TradeManagement(Rule[TradeManagementConfig]):
             if action is not None:
                 actions.append(action)
         return actions
-
-    @staticmethod
-    def _best(view: AccountView, position: PositionView) -> Decimal | None:
-        """Most favourable price since entry, including the latest last price."""
-        best, mark = position.best_price, view.mark(position, "last")
-        if best is None or mark is None:
-            return mark if best is None else best
-        # on a tie the recorded best price, as max/min return their first argument
-        return max(best, mark) if position.size > 0 else min(best, mark)
 
     def _steps(self, tick: Decimal, sign: int) -> _Steps:
         """The rule's tick counts as signed price distances on this tick size (``sign * ticks *
@@ -224,10 +256,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
     def _manage(self, view: AccountView, position: PositionView) -> Action | None:
         if position.spec is None or position.size == 0:
             return None
-        best = self._best(view, position)
+        best = _best(view, position)
         if best is None:
             return None
-        blocked, previous, existing = self._previous_stop(view, position)
+        blocked, previous, existing = _previous_stop(view, position)
         if blocked:
             return None
         gain, steps = self._gain(position, best)
@@ -318,10 +350,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
         trailing stop first beats the current one — not every new best, most of which move nothing)."""
         if position.spec is None or position.size == 0:
             return (None, None)
-        blocked, previous, _ = self._previous_stop(view, position)
+        blocked, previous, _ = _previous_stop(view, position)
         if blocked:
             return (None, None)  # waiting for its own stop, or unable to compare: no quote decides
-        return self._band(position, previous, *self._gain(position, self._best(view, position)))
+        return self._band(position, previous, *self._gain(position, _best(view, position)))
 
     def decide_position(
         self, view: AccountView, position: PositionView
@@ -331,28 +363,32 @@ class TradeManagement(Rule[TradeManagementConfig]):
         wake-up on a busy day). Committed, a placed stop blocks the rule until its order shows up;
         a moved stop becomes the stop the next one must beat (it beat the working one).
 
-        What follows from the figures alone (the move, its reason, the band) is remembered by those
-        figures: the copies of a copied trade cross the same edge at the same quote with the same
-        entry, best price and stop, and only the account and the order differ."""
+        What follows from the figures alone (the decision but for its account and stop order, the
+        band) is remembered by those figures: the copies of a copied trade cross the same edge at
+        the same quote with the same entry, best price and stop, and only the account and the
+        order differ."""
         spec = position.spec
         if spec is None or position.size == 0:
             return [], (None, None)
-        blocked, previous, existing = self._previous_stop(view, position)
+        blocked, previous, existing = _previous_stop(view, position)
         if blocked:
             return [], (None, None)
-        best = self._best(view, position)
+        best = _best(view, position)
         figures = (position.average_price, spec.tick_size, best, previous)
         key = (position.contract_id, position.size, existing is None, *figures)
         crossing = self._crossings.get(key)
-        if crossing is None or not _written_alike(crossing[0], figures):
-            crossing = (figures, *self._crossing(position, best, previous, placing=existing is None))
-            if len(self._crossings) >= _CROSSINGS_KEPT:
-                self._crossings.clear()
-            self._crossings[key] = crossing
-        _, move, band = crossing
-        if move is None:
-            return [], band
-        return [self._action(view, position, move, existing)], band
+        if crossing is not None and _written_alike(crossing[0], figures):
+            _, decided, band = crossing
+            if decided is None:
+                return [], band
+            # the decision made for the first copy, for this account (and its stop order)
+            if existing is None:
+                return [decided.for_account(view.account_id)], band
+            return [_moved(decided, view.account_id, existing.order_id)], band
+        move, band = self._crossing(position, best, previous, placing=existing is None)
+        decided = None if move is None else self._action(view, position, move, existing)
+        self._crossings.put(key, (figures, decided, band))
+        return ([] if decided is None else [decided]), band
 
     def _crossing(
         self, position: PositionView, best: Decimal | None, previous: Decimal | None, *, placing: bool
@@ -405,26 +441,6 @@ class TradeManagement(Rule[TradeManagementConfig]):
         else:
             return (None, None)
         return (None, edge) if long else (edge, None)
-
-    @staticmethod
-    def _previous_stop(
-        view: AccountView, position: PositionView
-    ) -> tuple[bool, Decimal | None, OrderEvent | None]:
-        """(blocked, the stop a new one must beat or None when there is none yet, the working
-        protective stop). Blocked: the rule
-        does nothing whatever the price — its own stop has not shown up yet (never place a second),
-        or the working stop's price is unknown (a new one cannot be proven tighter)."""
-        existing = view.protective_stop(position)
-        requested = view.stop_requested(position.contract_id)
-        if existing is None and requested is not None:
-            return True, None, existing
-        if existing is not None and existing.stop_price is None:
-            return True, None, existing
-        working = None if existing is None else existing.stop_price
-        if requested is None or working is None:
-            return False, working if requested is None else requested, existing
-        # on a tie the requested price, as max/min return their first argument
-        return False, max(requested, working) if position.size > 0 else min(requested, working), existing
 
     def describe(self) -> str:
         be, tr = self.config.breakeven, self.config.trailing

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
-from risk_manager.domain.actions import Alert, ClosePosition, ModifyStop
+import pytest
+
+from risk_manager.domain.actions import ACTION_KINDS, Alert, ClosePosition, ModifyStop, copier
 
 
 def test_a_decision_for_another_account_differs_from_the_original_in_the_account_only() -> None:
@@ -21,3 +24,37 @@ def test_a_decision_for_another_account_differs_from_the_original_in_the_account
         assert type(other) is type(decision)
         assert other.account_id == 8
         assert repr(other) == repr(decision).replace("account_id=7", "account_id=8")
+
+
+def test_every_kind_copied_for_another_account_is_frozen_and_equal_to_one_built_for_it() -> None:
+    for kind in ACTION_KINDS.values():
+        values = {f.name: f"value-{f.name}" for f in dataclasses.fields(kind)}
+        original = kind(**values)
+        other = original.for_account(8)
+        assert type(other) is kind
+        assert other == kind(**{**values, "account_id": 8})
+        assert hash(other) == hash(kind(**{**values, "account_id": 8}))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            other.account_id = 9  # type: ignore[misc]
+
+
+def test_a_copier_gives_the_fields_it_changes_their_new_values_and_keeps_the_others() -> None:
+    move = copier(ModifyStop, ("account_id", "order_id"))
+    original = ModifyStop(
+        account_id=7, rule="RULE-012", reason="why", contract_id="X", order_id=3, stop_price=Decimal("1.25")
+    )
+    assert repr(move(original, 8, 4)) == repr(original).replace("account_id=7", "account_id=8").replace(
+        "order_id=3", "order_id=4"
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _NoteAlert(Alert):
+    note: str = ""
+
+
+def test_a_record_of_a_subclass_of_a_kind_is_copied_as_that_subclass_with_its_own_fields() -> None:
+    original = _NoteAlert(account_id=7, rule="RULE-004", message="m", note="kept")
+    other = original.for_account(8)
+    assert type(other) is _NoteAlert
+    assert other == _NoteAlert(account_id=8, rule="RULE-004", message="m", note="kept")
