@@ -10,8 +10,8 @@ the lower edges in a max-heap and the upper edges in a min-heap, so that
 
 - a quote that crosses no band is answered by two comparisons with the heap tops: O(1) however many
   positions are open in the contract;
-- a quote that crosses k bands pops exactly those k entries: O(k log n), and only those k positions
-  are re-evaluated.
+- a quote that crosses k bands pops exactly those k entries: O(k log n) at most (one heap pop per
+  distinct edge crossed), and only those k positions are re-evaluated.
 
 Copies of a copied trade share their edges exactly (same entry, same stops, same rules), so the
 heaps hold each distinct edge once, with the entries on it in a *bucket* (a dict by registration
