@@ -10,14 +10,18 @@ the lower edges in a max-heap and the upper edges in a min-heap, so that
 
 - a quote that crosses no band is answered by two comparisons with the heap tops: O(1) however many
   positions are open in the contract;
-- a quote that crosses k bands pops exactly those k entries: O(k log n), and only those k positions
-  are re-evaluated.
+- a quote that crosses k bands pops exactly those k entries: O(k log n) at most (one heap pop per
+  distinct edge crossed), and only those k positions are re-evaluated.
 
-Edges change often (every re-evaluation may move them), so heaps are updated lazily: a new edge is
-pushed with a fresh stamp and the entry remembers the stamp of its live heap item; items whose stamp
-is no longer the entry's are discarded when they reach the top, and a heap holding more stale items
-than live ones is rebuilt. An entry whose item was popped (because its band was crossed) is out of
-that heap until ``update`` puts it back, which the engine does after re-evaluating the position.
+Copies of a copied trade share their edges exactly (same entry, same stops, same rules), so the
+heaps hold each distinct edge once, with the entries on it in a *bucket* (a dict by registration
+order): a quote crossing an edge pops the whole bucket at once, and re-indexing an entry on an edge
+already in the heap is two dict stores. Edges change often (every re-evaluation may move them), so
+the heaps are updated lazily: an entry moving to another edge leaves its bucket (a bucket left empty
+is dropped from the dict, not from the heap); heap items without a bucket are discarded when they
+reach the top, and a heap holding more such items than buckets is rebuilt. An entry whose bucket was
+popped (because its band was crossed) is out of that side until ``update`` puts it back, which the
+engine does after re-evaluating the position.
 """
 
 from __future__ import annotations
@@ -40,8 +44,7 @@ A = TypeVar("A")  # what the engine files with a position (its account)
 P = TypeVar("P", bound=Banded)
 Edges = Callable[[P], tuple[float, float]]
 
-_ABSENT = 0  # stamp of a side whose item is not in its heap (stamps count from 1: true when in it)
-# Rebuild a heap once it holds this many more items than live entries (amortised O(1) per push).
+# Rebuild a heap once it holds this many more items than buckets (amortised O(1) per push).
 _SLACK = 32
 
 
@@ -54,9 +57,10 @@ def book_band(position: Banded) -> tuple[float, float]:
 
 
 class BandEntry(Generic[A, P]):
-    """One position in the index: its account, its band edges as indexed, and its heap stamps."""
+    """One position in the index: its account, its band edges as indexed, and whether each side is
+    in its bucket (False: popped as crossed, or not indexed yet)."""
 
-    __slots__ = ("account", "hi", "hi_stamp", "lo", "lo_stamp", "order", "position")
+    __slots__ = ("account", "hi", "hi_in", "lo", "lo_in", "order", "position")
 
     def __init__(self, account: A, position: P, order: int) -> None:
         self.account = account
@@ -64,23 +68,27 @@ class BandEntry(Generic[A, P]):
         self.order = order  # registration order: crossed positions are evaluated in this order
         self.lo = 0.0
         self.hi = 0.0
-        self.lo_stamp = _ABSENT
-        self.hi_stamp = _ABSENT
+        self.lo_in = False
+        self.hi_in = False
+
+
+# The entries on one edge, by registration order.
+Bucket = dict[int, BandEntry[A, P]]
 
 
 class ContractBands(Generic[A, P]):
     """One band (``edges`` of each position) of the open positions in one contract."""
 
-    __slots__ = ("_edges", "_entries", "_highs", "_lows", "_stamp")
+    __slots__ = ("_edges", "_entries", "_high_buckets", "_highs", "_low_buckets", "_lows")
 
     def __init__(self, edges: Edges[P]) -> None:
         self._edges = edges
         self._entries: dict[int, BandEntry[A, P]] = {}  # id(position) -> entry, in registration order
-        # (-lo, stamp, entry): the top is the highest lower edge
-        self._lows: list[tuple[float, int, BandEntry[A, P]]] = []
-        # (hi, stamp, entry): the top is the lowest upper edge
-        self._highs: list[tuple[float, int, BandEntry[A, P]]] = []
-        self._stamp = 0
+        # edge -> the entries on it; the heaps hold the edges (each live one at least once)
+        self._low_buckets: dict[float, Bucket[A, P]] = {}
+        self._high_buckets: dict[float, Bucket[A, P]] = {}
+        self._lows: list[float] = []  # -lo: the top is the highest lower edge
+        self._highs: list[float] = []  # hi: the top is the lowest upper edge
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -96,75 +104,102 @@ class ContractBands(Generic[A, P]):
     def remove(self, position: P) -> BandEntry[A, P] | None:
         entry = self._entries.pop(id(position), None)
         if entry is not None:
-            entry.lo_stamp = entry.hi_stamp = _ABSENT  # its heap items are stale from now on
+            if entry.lo_in:
+                _leave(self._low_buckets, entry.lo, entry.order)
+            if entry.hi_in:
+                _leave(self._high_buckets, entry.hi, entry.order)
+            entry.lo_in = entry.hi_in = False
         return entry
 
     def get(self, position: P) -> BandEntry[A, P] | None:
         return self._entries.get(id(position))
 
     def update(self, entry: BandEntry[A, P]) -> None:
-        """Index the position's current band: O(1) when unchanged, O(log n) per edge that moved."""
+        """Index the position's current band: O(1) when unchanged or when its edges are already
+        indexed for another position, O(log n) per edge new to the heap."""
         lo, hi = self._edges(entry.position)
         self.index(entry, lo, hi)
 
     def index(self, entry: BandEntry[A, P], lo: float, hi: float) -> None:
         """``update`` with the position's band edges given (read by the caller)."""
-        if lo != entry.lo or entry.lo_stamp == _ABSENT:
-            self._stamp += 1
-            entry.lo, entry.lo_stamp = lo, self._stamp
-            heapq.heappush(self._lows, (-lo, self._stamp, entry))
-            if len(self._lows) > 2 * len(self._entries) + _SLACK:
-                self._lows = self._rebuilt(self._lows, low=True)
-        if hi != entry.hi or entry.hi_stamp == _ABSENT:
-            self._stamp += 1
-            entry.hi, entry.hi_stamp = hi, self._stamp
-            heapq.heappush(self._highs, (hi, self._stamp, entry))
-            if len(self._highs) > 2 * len(self._entries) + _SLACK:
-                self._highs = self._rebuilt(self._highs, low=False)
-
-    def _rebuilt(
-        self, heap: list[tuple[float, int, BandEntry[A, P]]], *, low: bool
-    ) -> list[tuple[float, int, BandEntry[A, P]]]:
-        live = [item for item in heap if item[1] == (item[2].lo_stamp if low else item[2].hi_stamp)]
-        heapq.heapify(live)
-        return live
+        order = entry.order
+        if lo != entry.lo or not entry.lo_in:
+            buckets = self._low_buckets
+            if entry.lo_in:
+                _leave(buckets, entry.lo, order)
+            entry.lo, entry.lo_in = lo, True
+            bucket = buckets.get(lo)
+            if bucket is None:
+                bucket = buckets[lo] = {}
+                heapq.heappush(self._lows, -lo)
+                if len(self._lows) > 2 * len(buckets) + _SLACK:
+                    self._lows = _rebuilt([-edge for edge in buckets])
+            bucket[order] = entry
+        if hi != entry.hi or not entry.hi_in:
+            buckets = self._high_buckets
+            if entry.hi_in:
+                _leave(buckets, entry.hi, order)
+            entry.hi, entry.hi_in = hi, True
+            bucket = buckets.get(hi)
+            if bucket is None:
+                bucket = buckets[hi] = {}
+                heapq.heappush(self._highs, hi)
+                if len(self._highs) > 2 * len(buckets) + _SLACK:
+                    self._highs = _rebuilt(list(buckets))
+            bucket[order] = entry
 
     def quiet(self, low: float, high: float) -> bool:
         """True when prices in [low, high] lie strictly inside every band (no position to evaluate).
 
-        A stale item on top that would answer "crossed" is dropped first (each stale item is dropped
-        once: amortised O(1))."""
+        A stale item (an edge without a bucket) on top that would answer "crossed" is dropped first
+        (each stale item is dropped once: amortised O(1))."""
         lows, highs = self._lows, self._highs
-        while lows and -lows[0][0] >= low:
-            if lows[0][1] == lows[0][2].lo_stamp:
+        while lows and -lows[0] >= low:
+            if -lows[0] in self._low_buckets:
                 return False
             heapq.heappop(lows)
-        while highs and highs[0][0] <= high:
-            if highs[0][1] == highs[0][2].hi_stamp:
+        while highs and highs[0] <= high:
+            if highs[0] in self._high_buckets:
                 return False
             heapq.heappop(highs)
         return True
 
     def crossed(self, low: float, high: float, found: dict[int, BandEntry[A, P]]) -> None:
         """Pop the entries whose band does not strictly contain [low, high] into ``found`` (by
-        registration order). Their popped sides stay out of the heaps until ``update``: the caller
-        re-evaluates each position and then updates its entry."""
-        lows = self._lows
-        while lows and -lows[0][0] >= low:
-            _, stamp, entry = heapq.heappop(lows)
-            if stamp == entry.lo_stamp:
-                entry.lo_stamp = _ABSENT
-                found[entry.order] = entry
-        highs = self._highs
-        while highs and highs[0][0] <= high:
-            _, stamp, entry = heapq.heappop(highs)
-            if stamp == entry.hi_stamp:
-                entry.hi_stamp = _ABSENT
-                found[entry.order] = entry
+        registration order), a bucket at a time. Their popped sides stay out of the heaps until
+        ``update``: the caller re-evaluates each position and then updates its entry."""
+        lows, buckets = self._lows, self._low_buckets
+        while lows and -lows[0] >= low:
+            bucket = buckets.pop(-heapq.heappop(lows), None)
+            if bucket is not None:
+                for entry in bucket.values():
+                    entry.lo_in = False
+                found.update(bucket)
+        highs, buckets = self._highs, self._high_buckets
+        while highs and highs[0] <= high:
+            bucket = buckets.pop(heapq.heappop(highs), None)
+            if bucket is not None:
+                for entry in bucket.values():
+                    entry.hi_in = False
+                found.update(bucket)
 
     def heap_sizes(self) -> tuple[int, int]:
         """(items in the low heap, items in the high heap), stale ones included (for tests)."""
         return len(self._lows), len(self._highs)
+
+
+def _leave(buckets: dict[float, Bucket[A, P]], edge: float, order: int) -> None:
+    """Take entry ``order`` out of the bucket of ``edge`` (dropping the bucket once empty; its heap
+    item goes stale)."""
+    bucket = buckets[edge]
+    del bucket[order]
+    if not bucket:
+        del buckets[edge]
+
+
+def _rebuilt(edges: list[float]) -> list[float]:
+    heapq.heapify(edges)
+    return edges
 
 
 class ContractIndex(Generic[A, P]):
@@ -192,13 +227,13 @@ class ContractIndex(Generic[A, P]):
         if last is not None:
             bands = self.last
             lows, highs = bands._lows, bands._highs
-            top_crossed = (lows and -lows[0][0] >= last) or (highs and highs[0][0] <= last)
+            top_crossed = (lows and -lows[0] >= last) or (highs and highs[0] <= last)
             if top_crossed and not bands.quiet(last, last):
                 return False
         if book is not None:
             bands = self.book
             lows, highs = bands._lows, bands._highs
-            if (lows and -lows[0][0] >= book[0]) or (highs and highs[0][0] <= book[1]):
+            if (lows and -lows[0] >= book[0]) or (highs and highs[0] <= book[1]):
                 return bands.quiet(book[0], book[1])
         return True
 
@@ -263,10 +298,10 @@ class BandIndex(Generic[A, P]):
             # Most re-evaluations move one band at most (a trailing edge moves the last band only):
             # a band whose edges are indexed as they are, with both sides in their heaps, is skipped.
             lo, hi = position.band_lo, position.band_hi
-            if not (lo == on_last.lo and hi == on_last.hi and on_last.lo_stamp and on_last.hi_stamp):
+            if not (lo == on_last.lo and hi == on_last.hi and on_last.lo_in and on_last.hi_in):
                 index.last.index(on_last, lo, hi)
             lo, hi = position.book_lo, position.book_hi
-            if not (lo == on_book.lo and hi == on_book.hi and on_book.lo_stamp and on_book.hi_stamp):
+            if not (lo == on_book.lo and hi == on_book.hi and on_book.lo_in and on_book.hi_in):
                 index.book.index(on_book, lo, hi)
 
     def contract(self, contract_id: str) -> ContractIndex[A, P] | None:

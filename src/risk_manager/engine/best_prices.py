@@ -181,7 +181,8 @@ class BestPrices:
             return
         watched.generation = current
         watched.folded = price
-        exact = record.exact(price)
+        # record.exact inlined for the usual case: every copy of a copied trade settles to this price
+        exact = record.exact_price if price is record.exact_of else record.exact(price)
         best = position.best_price
         if best is not None and (exact > best if position.size > 0 else exact < best):
             position.best_price = exact

@@ -1009,7 +1009,7 @@ class Engine:
                         left.add(i)
             if len(left) == 1 and dispatch.position_rules.issuperset(left):
                 try:
-                    done = self._evaluate_one(account, cid, event, now, out, left, rule_set, dispatch)
+                    done = self._evaluate_one(account, position, event, now, out, left, rule_set, dispatch)
                 except Exception as exc:  # the account fails closed; the others go on
                     self._fail_closed(account, exc, now, out)
                     done = True
@@ -1076,7 +1076,7 @@ class Engine:
     def _evaluate_one(
         self,
         account: AccountState,
-        cid: str,
+        position: Position,
         event: QuoteEvent,
         now: datetime,
         out: list[Action],
@@ -1089,13 +1089,12 @@ class Engine:
         that rule holds. Decide as ``_evaluate_quote`` would, touching that one position: its best
         price settled (the others' stay lazily pending: settling later gives the same price), the
         rule run on it alone, its one band recomputed. False (nothing done) when the case is another.
+        ``position``: the quoted one (the account's position in the quoted contract).
         """
         (i,) = left
-        position = account.positions.get(cid)
-        if not dispatch.per_position[i] or position is None or len(position.rule_bands) != len(
-            dispatch.quote_rules
-        ):
+        if not dispatch.per_position[i] or len(position.rule_bands) != len(dispatch.quote_rules):
             return False
+        cid = position.contract_id
         self._best.settle(position)  # first: it republishes the position's view
         views = account.position_views
         if len(views) > 1 and not self._others_hold(account, cid, dispatch, i):
@@ -1125,7 +1124,9 @@ class Engine:
                     self._refresh(account, now)
                     return True
             self._commit(account, actions, now, out)
-            view.decisions_committed()
+            # the view's memo is dropped before the view is read again (below), not otherwise
+            if decided is None:
+                view.decisions_committed()
             for action in actions:
                 subject = action.subject
                 if getattr(action, "contract_id", cid) != cid or (
@@ -1133,6 +1134,7 @@ class Engine:
                 ):
                     # a decision naming another contract, or a breach marker the rule did not band
                     # for: recompute as the general path does
+                    view.decisions_committed()
                     self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
                     return True
         if decided is None:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from risk_manager.domain.calendar import TradingCalendar
@@ -20,6 +21,9 @@ from risk_manager.rules.api import DayView, PositionView
 T = TypeVar("T")
 _first = itemgetter(0)  # of a (time, order id) execution entry
 _SELL, _BUY = OrderSide.SELL, OrderSide.BUY
+# The changes of a view made for no position event (read only, like every view's): one shared, not an
+# empty dict per view (a quote crossing makes a view per account crossed).
+_NO_CHANGES: Mapping[str, str] = MappingProxyType({})
 
 
 class AccountView:
@@ -71,7 +75,7 @@ class AccountView:
         self.contracts = contracts
         self.calendar = calendar
         self.warn_at = warn_at
-        self.changes: Mapping[str, str] = changes or {}
+        self.changes: Mapping[str, str] = changes or _NO_CHANGES
         # When the gateway connection was lost (None while connected): RULE-010 reports outages.
         self.connection_lost_since = connection_lost_since
 
@@ -148,7 +152,7 @@ class AccountView:
         if committed:
             self.decisions_committed()
         self._positions = self._state.position_views
-        self.event, self.changes = None, {}
+        self.event, self.changes = None, _NO_CHANGES
         return self
 
     def position(self, contract_id: str) -> PositionView | None:

@@ -99,6 +99,28 @@ def test_the_book_band_is_tested_against_bid_and_ask_only_and_the_last_band_agai
     assert woken(index, MNQ, None, (21000.0, 21010.0)) == ["on_book"]
 
 
+def test_copies_on_one_edge_hold_one_heap_item_and_wake_together_in_the_order_they_opened() -> None:
+    index: BandIndex[str, Position] = BandIndex()
+    copies = [position(last=(20990.0, 21010.0)) for _ in range(50)]
+    for n, p in enumerate(copies):
+        index.add(MNQ, f"acc{n}", p)
+    contract = index.contract(MNQ)
+    assert contract is not None
+    assert contract.last.heap_sizes() == (1, 1)
+    found = contract.crossed(21010.0, None)
+    assert [entry.account for entry in found] == [f"acc{n}" for n in range(50)]
+    for p in copies:  # re-evaluated one after another: the edge moved up for each
+        p.band_hi = 21020.0
+        contract.update(p)
+    assert contract.last.heap_sizes() == (1, 1)
+    assert woken(index, MNQ, 21015.0) == []
+    # one copy moves off the shared edge: only it wakes at its new edge, the others at theirs
+    copies[7].band_hi = 21012.0
+    contract.update(copies[7])
+    assert woken(index, MNQ, 21012.0) == ["acc7"]
+    assert woken(index, MNQ, 21020.0) == [f"acc{n}" for n in range(50)]
+
+
 def test_contracts_are_independent_and_a_closed_position_is_never_woken() -> None:
     index: BandIndex[str, Position] = BandIndex()
     mnq, es = position(MNQ, last=(20990.0, 21010.0)), position(ES, last=(5790.0, 5810.0))
