@@ -9,13 +9,12 @@ the numbers behind it, and ``inputs``: those numbers as (name, value) pairs for 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self
 
-from risk_manager.domain.records import fast_init
+from risk_manager.domain.records import fast_copier, fast_init
 
 LOCKOUT_RULE = "LOCKOUT"
 RESET_RULE = "RESET"
@@ -25,64 +24,6 @@ BALANCE_RULE = "BALANCE"
 INPUT_RULE = "INPUT"
 
 Inputs = tuple[tuple[str, str], ...]
-
-
-A = TypeVar("A", bound="Action")
-
-
-def copier(cls: type[A], changed: tuple[str, ...]) -> Callable[..., A]:
-    """A function ``(record, *values of changed)`` -> a copy of a ``cls`` record with the fields
-    ``changed`` given those values: what ``dataclasses.replace`` gives, for the decisions a rule
-    makes alike for the copies of a copied trade, at an eighth of its cost.
-
-    ``replace`` checks its arguments and goes through ``__init__`` by keyword, which stores each
-    field of a frozen record through ``object.__setattr__`` or its slot's descriptor (a C call each,
-    the bulk of the cost). The copy is filled instead as a stand-in with the same slots on the same
-    base, whose ``__setattr__`` and ``__delattr__`` are object's (a frozen record refuses them), so
-    that each field is a plain store; then the object becomes a ``cls``, indistinguishable from one
-    built by ``cls(...)`` (type, fields, equality, hash, frozen). Checked here once per class; if
-    anything differs, the copy is left to ``replace``, as is a record of a subclass of ``cls``."""
-
-    def replaced(record: A, *values: Any) -> A:
-        return dataclasses.replace(record, **dict(zip(changed, values, strict=True)))
-
-    stand_in = type(
-        f"_{cls.__name__}UnderCopy",
-        cls.__bases__,
-        {
-            "__slots__": cls.__dict__["__slots__"],
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-        },
-    )
-    names = [f.name for f in dataclasses.fields(cls)]
-    body = [
-        f"def copy(record, {', '.join(changed)}):",
-        "    if type(record) is not _cls:",
-        f"        return _replaced(record, {', '.join(changed)})",
-        "    new = _new(_stand_in)",
-        *(f"    new.{name} = {name if name in changed else 'record.' + name}" for name in names),
-        "    new.__class__ = _cls",
-        "    return new",
-    ]
-    namespace: dict[str, Any] = {
-        "_new": object.__new__,
-        "_cls": cls,
-        "_stand_in": stand_in,
-        "_replaced": replaced,
-    }
-    exec("\n".join(body) + "\n", namespace)  # the source is built above from the record's field names
-    copy: Callable[..., A] = namespace["copy"]
-    copy.__qualname__ = f"{cls.__qualname__}.copy"
-    probe = cls(**{name: f"probe-{name}" for name in names})  # type: ignore[arg-type]
-    values = [f"changed-{name}" for name in changed]
-    try:
-        made, expected = copy(probe, *values), replaced(probe, *values)
-    except TypeError:  # the slot layouts differ after all
-        return replaced
-    if type(made) is not cls or made != expected or repr(made) != repr(expected):
-        return replaced
-    return copy
 
 
 def format_time(t: datetime) -> str:
@@ -110,7 +51,7 @@ class Action:
 
     def for_account(self, account_id: int) -> Self:
         """The same decision for another account (a rule deciding alike for the copies of a
-        copied trade). The kinds below have a faster one, made by ``copier``."""
+        copied trade). The kinds below have a faster one, made by ``fast_copier``."""
         return dataclasses.replace(self, account_id=account_id)
 
     def record(self, t: datetime) -> dict[str, Any]:
@@ -246,4 +187,4 @@ ACTION_KINDS: dict[str, type[Action]] = {
     for cls in (ClosePosition, Flatten, CancelOrders, LockAccount, Unlock, PlaceStop, ModifyStop, Alert)
 }
 for _kind in ACTION_KINDS.values():
-    _kind.for_account = copier(_kind, ("account_id",))  # type: ignore[method-assign,assignment]
+    _kind.for_account = fast_copier(_kind, ("account_id",))  # type: ignore[method-assign,assignment]

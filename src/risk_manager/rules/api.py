@@ -47,7 +47,6 @@ BAND_MARKERS = "markers"  # other rules' breach markers
 BAND_INPUTS = frozenset({BAND_ORDERS, BAND_STOPS, BAND_DAY, BAND_ACCOUNT, BAND_MARKERS})
 
 
-
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Inclusive:
@@ -227,9 +226,7 @@ class Rule(ABC, Generic[C]):
         commits, then asks ``price_band``."""
         return None
 
-    def decide_account(
-        self, view: AccountView
-    ) -> tuple[list[Action], Mapping[str, Band | None]] | None:
+    def decide_account(self, view: AccountView) -> tuple[list[Action], Mapping[str, Band | None]] | None:
         """Optional, for an account-level rule (not ``bands_per_position``) whose band a quote left:
         ``evaluate``'s decisions and, by contract, the band ``price_band`` will give every listed
         position once the engine has committed them, from one reading of the account. None (the

@@ -320,9 +320,7 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         inputs = pnl_inputs(view, value, cfg.limit, unknown, cfg.include_fees, source=cfg.pnl_source)
         return hard_lockout(view, self.id, why, inputs, SUBJECT, until=view.next_reset)
 
-    def decide_account(
-        self, view: AccountView
-    ) -> tuple[list[Action], Mapping[str, Band | None]] | None:
+    def decide_account(self, view: AccountView) -> tuple[list[Action], Mapping[str, Band | None]] | None:
         """``evaluate`` and every position's band once its warning (if any) is announced; None at
         the limit (the lockout changes more than this rule's bands: the engine refreshes them all)."""
         cfg = self.config

@@ -159,6 +159,7 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         band = self._band(view, position, mark, pnl, passed, enforced)
         self._crossings.put(key, ((average, mark), tuple(actions), band))  # written as in the texts
         return actions, band
+
     def gauge(self, view: AccountView) -> RuleGauge | None:
         """The worst open position (lowest unrealized P&L); None without positions."""
         worst = worst_position(view, self.config.price_source, lowest=True)

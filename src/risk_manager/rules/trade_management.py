@@ -20,9 +20,10 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop, copier
+from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.domain.money import written_alike
+from risk_manager.domain.records import fast_copier
 from risk_manager.domain.values import TrueFalseOnly
 from risk_manager.rules.api import (
     BAND_ORDERS,
@@ -110,7 +111,7 @@ _Move = tuple[Decimal, str, Inputs]
 
 
 # The same stop move for another account's stop order (see decide_position).
-_moved = copier(ModifyStop, ("account_id", "order_id"))
+_moved = fast_copier(ModifyStop, ("account_id", "order_id"))
 
 # Crossings remembered per rule (see decide_position) before the memo starts afresh.
 _CROSSINGS_KEPT = 4096
@@ -126,6 +127,7 @@ class _Steps(NamedTuple):
     distance: Decimal  # trailing stop: best - distance
     trigger_ticks: Decimal
     activation_ticks: Decimal
+
 
 # The figures a crossing follows from: entry, tick size, best price, the stop to beat.
 _Figures = tuple[Decimal, Decimal, Decimal | None, Decimal | None]

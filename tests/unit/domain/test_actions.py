@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from risk_manager.domain.actions import ACTION_KINDS, Alert, ClosePosition, ModifyStop, copier
+from risk_manager.domain.actions import ACTION_KINDS, Alert, ClosePosition, ModifyStop
+from risk_manager.domain.records import fast_copier
 
 
 def test_a_decision_for_another_account_differs_from_the_original_in_the_account_only() -> None:
@@ -38,8 +39,8 @@ def test_every_kind_copied_for_another_account_is_frozen_and_equal_to_one_built_
             other.account_id = 9  # type: ignore[misc]
 
 
-def test_a_copier_gives_the_fields_it_changes_their_new_values_and_keeps_the_others() -> None:
-    move = copier(ModifyStop, ("account_id", "order_id"))
+def test_a_fast_copier_gives_the_fields_it_changes_their_new_values_and_keeps_the_others() -> None:
+    move = fast_copier(ModifyStop, ("account_id", "order_id"))
     original = ModifyStop(
         account_id=7, rule="RULE-012", reason="why", contract_id="X", order_id=3, stop_price=Decimal("1.25")
     )
