@@ -3,8 +3,8 @@
 Three tools:
 
 - ``fast_builder(cls)``: a stand-in callable for a record whose bases add no ``__setattr__`` (the
-  gateway events): it fills a plain twin class's identical slots, then gives the object its real
-  class. The fastest; the readers build an event per line with it.
+  gateway events, PositionView): it fills a plain twin class's identical slots, then gives the
+  object its real class. The fastest; the readers build an event per line with it.
 - ``fast_init`` (a class decorator): ``cls(...)`` itself made cheaper, for every record, derived
   ones too (the Action kinds, whose frozen base forbids a twin): fields stored through their
   slots' descriptors.
@@ -64,7 +64,8 @@ def fast_init(cls: type[T]) -> type[T]:
 
 def fast_builder(cls: type[T]) -> type[T]:
     """A stand-in for ``cls(...)`` that builds the identical frozen record in about half the time,
-    for a record whose bases add no ``__setattr__`` (an event: not an Action kind, see fast_init).
+    for a record whose bases add no ``__setattr__`` (an event, a PositionView: not an Action kind,
+    whose frozen base a plain twin cannot derive from; see fast_init and fast_copier).
 
     A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``: for a quote,
     more than all the rest of reading a recorded quote line, and readers build millions of events.
@@ -89,6 +90,9 @@ def fast_builder(cls: type[T]) -> type[T]:
     builder = dataclasses.make_dataclass(
         f"_{cls.__name__}UnderConstruction",
         spec,
+        # the same bases (a mixin of methods, as PositionView's): an object may only change to a
+        # class of the same layout, which includes the base
+        bases=cls.__bases__,
         namespace={"__post_init__": become_the_event},
         slots=True,
         eq=False,

@@ -1,14 +1,17 @@
-"""domain/records.fast_init: the same dataclass, built without the by-name setattr per field."""
+"""domain/records: the same dataclass records, built without the by-name setattr per field."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import FrozenInstanceError, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from risk_manager.domain.actions import Alert, ModifyStop
-from risk_manager.domain.records import fast_init
+from risk_manager.domain.records import fast_builder, fast_init
+from risk_manager.rules.api import PositionView
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +108,16 @@ def test_it_refuses_records_it_cannot_build_faithfully() -> None:
     for cls in (NoSlots, NotFrozen, Factory, PostInit):
         with pytest.raises(TypeError, match="fast_init"):
             fast_init(cls)
+
+
+def test_a_position_view_from_the_fast_builder_is_the_record_its_class_builds_mixin_and_all() -> None:
+    build = fast_builder(PositionView)
+    assert build is not PositionView  # its mixin base is no obstacle to the stand-in
+    opened = datetime(2026, 3, 2, tzinfo=UTC)
+    args = ("MNQZ6", "MNQ", None, -2, Decimal("21000.25"), opened, 7, Decimal("20990"), 1)
+    built, plain = build(*args), PositionView(*args)
+    assert type(built) is PositionView
+    assert built == plain and hash(built) == hash(plain) and repr(built) == repr(plain)
+    assert built.abs_size == 2 and built.open_size == plain.open_size  # the mixin's figures
+    with pytest.raises(FrozenInstanceError):
+        built.size = 3  # type: ignore[misc]
