@@ -87,18 +87,21 @@ def fast_builder(cls: type[T]) -> type[T]:
     def become_the_event(self: object) -> None:
         self.__class__ = cls
 
-    builder = dataclasses.make_dataclass(
-        f"_{cls.__name__}UnderConstruction",
-        spec,
-        # the same bases (a mixin of methods, as PositionView's): an object may only change to a
-        # class of the same layout, which includes the base
-        bases=cls.__bases__,
-        namespace={"__post_init__": become_the_event},
-        slots=True,
-        eq=False,
-        repr=False,
-        match_args=False,
-    )
+    try:
+        builder = dataclasses.make_dataclass(
+            f"_{cls.__name__}UnderConstruction",
+            spec,
+            # the same bases (a mixin of methods, as PositionView's): an object may only change to
+            # a class of the same layout, which includes the base
+            bases=cls.__bases__,
+            namespace={"__post_init__": become_the_event},
+            slots=True,
+            eq=False,
+            repr=False,
+            match_args=False,
+        )
+    except TypeError:  # a frozen dataclass base (an Action kind): no plain twin can derive from it
+        return cls
     probe = {f.name: f"probe-{f.name}" for f in dataclasses.fields(cast(Any, cls))}
     try:
         built: object = builder(**probe)

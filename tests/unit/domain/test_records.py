@@ -121,3 +121,7 @@ def test_a_position_view_from_the_fast_builder_is_the_record_its_class_builds_mi
     assert built.abs_size == 2 and built.open_size == plain.open_size  # the mixin's figures
     with pytest.raises(FrozenInstanceError):
         built.size = 3  # type: ignore[misc]
+
+
+def test_the_fast_builder_of_a_record_on_a_frozen_dataclass_base_is_its_class() -> None:
+    assert fast_builder(ModifyStop) is ModifyStop  # no plain twin can derive from the frozen Action
