@@ -54,7 +54,7 @@ from risk_manager.domain.actions import Action, CancelOrders, ClosePosition, Fla
 from risk_manager.domain.contracts import root_of
 from risk_manager.engine.engine import Engine
 from risk_manager.replay.reader import parse_line, read_recording
-from risk_manager.replay.runner import replay, run_clock
+from risk_manager.replay.runner import by_account, replay, run_clock
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_EXAMPLES = REPO / "src" / "risk_manager" / "examples"
@@ -205,9 +205,11 @@ class Day:
                 raw = _PRICE_FIELDS.sub(_nine_decimals, raw)
             self.lines.append(raw)
             parsed = parse_line(raw, "<generated>", len(self.lines))
-            actions = list(run_clock(self.engine, parsed.t))
+            actions = [(when, a) for when, fired in run_clock(self.engine, parsed.t) for a in fired]
+            applied = []
             for event in parsed.events:
-                actions.extend((parsed.t, a) for a in self.engine.apply(event, parsed.t))
+                applied += self.engine.apply(event, parsed.t)
+            actions.extend((parsed.t, a) for a in by_account(applied))  # as the replay lists them
             for when, action in actions:
                 self.decisions.append((when, action))
                 self.broker.react(when, action)
@@ -223,8 +225,8 @@ class Day:
             item = heapq.heappop(self.queue)
             self.now = item.t
             item.run()
-        for when, action in run_clock(self.engine, end):
-            self.decisions.append((when, action))
+        for when, fired in run_clock(self.engine, end):
+            self.decisions.extend((when, action) for action in fired)
 
     # ---- market data ----
 

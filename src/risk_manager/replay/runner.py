@@ -9,6 +9,12 @@ For each line, in file order:
 
 After the last line the clock runs to the last line's time and then, if given, to ``until``.
 
+Decisions taken at one instant (one line, or one timer deadline) are listed account by account, by
+account id, each account's in the engine's order. Accounts are independent: the engine may decide
+them in any order (a quote crossing the bands of several accounts wakes them in band order), and
+this order is the same whether one engine replays every account or several engines each replay a
+share of them (replay/split.py).
+
 The replay is *dry*: actions are reported, not executed and not fed back. The recording already
 holds what the gateway did afterwards (the closing trade, the flat position).
 
@@ -29,7 +35,7 @@ from risk_manager.domain.actions import Action
 from risk_manager.domain.events import Event
 from risk_manager.replay.reader import ReplayLine
 
-__all__ = ["EngineLike", "ReplayStats", "replay", "run_clock"]
+__all__ = ["END", "EngineLike", "Group", "ReplayStats", "by_account", "replay", "replay_groups", "run_clock"]
 
 
 class EngineLike(Protocol):
@@ -58,12 +64,33 @@ class StuckDeadlineError(RuntimeError):
     """The engine kept reporting a deadline it had already been advanced to (an engine bug)."""
 
 
-def run_clock(engine: EngineLike, until: datetime) -> Iterator[tuple[datetime, Action]]:
-    """Fire every deadline <= ``until`` at its own time, earliest first."""
+# A group of decisions: (line number, 0 for timers fired before the line / 1 for the line's own
+# events, time, the actions by account). Groups come in (line number, phase, time) order.
+Group = tuple[int, int, datetime, list[Action]]
+END = 2**62  # the line number of the groups the clock fires after the last line
+
+
+def by_account(actions: list[Action]) -> list[Action]:
+    """The decisions of one instant account by account (stable: each account's keep their order)."""
+    if len(actions) > 1:
+        first = actions[0].account_id
+        for action in actions:
+            if action.account_id != first:
+                return sorted(actions, key=_account_of)  # a copy: the engine may keep its list
+    return actions
+
+
+def _account_of(action: Action) -> int:
+    return action.account_id
+
+
+def run_clock(engine: EngineLike, until: datetime) -> Iterator[tuple[datetime, list[Action]]]:
+    """Fire every deadline <= ``until`` at its own time, earliest first: (deadline, its actions)."""
     deadline = engine.next_deadline()
     while deadline is not None and deadline <= until:
-        for action in engine.advance(deadline):
-            yield deadline, action
+        actions = engine.advance(deadline)
+        if actions:
+            yield deadline, by_account(actions)
         following = engine.next_deadline()
         if following is not None and following <= deadline:
             # Advancing to a deadline must consume it; otherwise this loop would never end.
@@ -81,6 +108,18 @@ def replay(
     stats: ReplayStats | None = None,
 ) -> Iterator[tuple[datetime, Action]]:
     """(time, action) pairs in decision order. Errors of ``lines`` propagate after what came before."""
+    for _, _, t, actions in replay_groups(lines, engine, until, stats):
+        for action in actions:
+            yield t, action
+
+
+def replay_groups(
+    lines: Iterable[ReplayLine],
+    engine: EngineLike,
+    until: datetime | None = None,
+    stats: ReplayStats | None = None,
+) -> Iterator[Group]:
+    """The decisions of each instant that has some, as ``Group``s, in decision order."""
     if stats is None:
         stats = ReplayStats()
     by_kind = stats.by_kind
@@ -93,7 +132,7 @@ def replay(
     known: datetime | None = None
     known_at = -1  # the push count when ``known`` was read; -1: never read
     # Millions of lines go through here: the bookkeeping is kept to a few cheap steps per line.
-    for _, t, kind, events in lines:
+    for line_no, t, kind, events in lines:
         if clock is None:
             stats.first_t = t
         elif t < clock:
@@ -105,19 +144,26 @@ def replay(
         except KeyError:
             by_kind[kind] = 1
         if counter is None or known_at != counter(engine) or (known is not None and known <= t):
-            yield from run_clock(engine, t)
+            for deadline, fired in run_clock(engine, t):
+                yield line_no, 0, deadline, fired
             if counter is not None:
                 known_at, known = counter(engine), engine.next_deadline()
         if events:
             stats.events += len(events)
-            for event in events:
-                for action in apply(event, t):
-                    yield t, action
+            if len(events) == 1:
+                actions = apply(events[0], t)
+            else:
+                actions = []
+                for event in events:
+                    actions += apply(event, t)
+            if actions:
+                yield line_no, 1, t, by_account(actions)
         clock = t
         stats.last_t = t
     end = clock
     if until is not None and (end is None or until > end):
         end = until
     if end is not None:
-        yield from run_clock(engine, end)
+        for deadline, fired in run_clock(engine, end):
+            yield END, 0, deadline, fired
         stats.last_t = end
