@@ -39,6 +39,7 @@ from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.status import AccountStatus, LockoutStatus
 from risk_manager.replay.reader import ReplayInputError, ReplayLine, read_recording
 from risk_manager.replay.runner import ReplayStats, replay
+from risk_manager.replay.split import SplitReplay, WorkerHooks, workers_for
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -120,6 +121,16 @@ def replay_command(
         "for tools that read a store (see docs/persistence.md).",
         show_default=False,
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        "-w",
+        metavar="N",
+        min=1,
+        help="Split the replay by account over N processes (the output is the same). Default: "
+        "every core for a recording of 16 MB or more, else 1. --db and --html replay in one process.",
+        show_default=False,
+    ),
     html: Path | None = typer.Option(
         None,
         "--html",
@@ -141,6 +152,7 @@ def replay_command(
         summary_only=summary,
         wide=wide,
         html=html,
+        workers=workers,
     )
     raise typer.Exit(run_replay(file, directory, options=options, db=db))
 
@@ -156,6 +168,7 @@ class ReplayOptions:
     summary_only: bool = False
     wide: bool = False
     html: Path | None = None  # also write the HTML report here (cli/replay_html.py)
+    workers: int | None = None  # processes to split the replay over; None: replay/split.workers_for
 
 
 _ZONED = re.compile(r"^(?P<time>\S+(?:[ T]\d[\d:.]*)?)\s+(?P<zone>[A-Za-z][A-Za-z0-9_+/-]*)$")
@@ -327,12 +340,22 @@ def run_replay(
     report = ReplayReport()
     out: BinaryIO = sys.stdout.buffer
     failure: ReplayInputError | None = None
+    # Split over processes (replay/split.py) unless a store or a report must read the one engine.
+    split = None
+    if db is None and curves is None and workers_for(recording, options.workers) > 1:
+        split = _split(recording, engine, workers_for(recording, options.workers), until, report)
     with ProgressBar(recording, err) as progress:
-        lines = _tracking(read_recording(recording, progress.update), engine, report)
-        if curves is not None:
-            lines = curves.lines(lines)
+        decisions: Iterable[tuple[datetime, Action]]
+        if split is not None:
+            split.progress = progress.update
+            decisions = split
+        else:
+            lines = _tracking(read_recording(recording, progress.update), engine, report)
+            if curves is not None:
+                lines = curves.lines(lines)
+            decisions = replay(lines, runner, until, report.stats)
         try:
-            for t, action in replay(lines, runner, until, report.stats):
+            for t, action in decisions:
                 if (wanted and action.account_id not in wanted) or (
                     wanted_rules and action.rule not in wanted_rules
                 ):
@@ -357,7 +380,15 @@ def run_replay(
         return error(str(failure) if failure is not None else f"{recording}: the recording is empty")
     # The state at the end, as the read model every client renders (nothing here reads the engine's
     # own state).
-    statuses: list[AccountStatus] = engine.statuses(engine.now) if engine.now is not None else []
+    statuses: list[AccountStatus]
+    if split is not None:
+        statuses = []
+        for days, shared in split.results:  # each worker's accounts: disjoint shares
+            report.days.update(days)
+            statuses += shared
+        statuses.sort(key=lambda status: status.account_id)  # as Engine.statuses lists them
+    else:
+        statuses = engine.statuses(engine.now) if engine.now is not None else []
     _note_days(report, statuses)
     shown = [s for s in statuses if not wanted or s.account_id in wanted]
     if curves is not None and options.html is not None:
@@ -467,6 +498,24 @@ class ProgressBar:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+def _split(
+    recording: Path, engine: Any, workers: int, until: datetime | None, report: ReplayReport
+) -> SplitReplay:
+    """A replay over ``workers`` processes, each tracking its own accounts' days in its copy of
+    ``shares`` (forked with the worker) and answering them with its accounts' state at the end."""
+    shares = ReplayReport()
+
+    def lines(read: Iterable[ReplayLine], worker_engine: Any) -> Iterator[ReplayLine]:
+        return _tracking(read, worker_engine, shares)
+
+    def finish(worker_engine: Any) -> tuple[dict[tuple[int, date], DayPnl], list[AccountStatus]]:
+        now = worker_engine.now
+        return shares.days, worker_engine.statuses(now) if now is not None else []
+
+    hooks = WorkerHooks(lines, finish)
+    return SplitReplay(recording, engine, workers, until, stats=report.stats, hooks=hooks)
 
 
 def _tracking(lines: Iterable[ReplayLine], engine: Any, report: ReplayReport) -> Iterator[ReplayLine]:

@@ -24,6 +24,7 @@ FrozenInstanceError); only the by-name lookup is gone.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -165,3 +166,13 @@ def fast_copier(cls: type[T], changed: tuple[str, ...]) -> Callable[..., T]:
     if type(made) is not cls or made != expected or repr(made) != repr(expected):
         return replaced
     return copy
+
+
+def fast_maker(cls: type[T]) -> Callable[..., T]:
+    """A function ``(*values)`` -> a ``cls`` record with every field given, in field order: for
+    rebuilding records sent as tuples of their values (a split replay's decisions), which a
+    keyword-only ``__init__`` cannot take positionally. It is ``fast_copier`` changing every field
+    of a blank record, so it costs what a copy costs."""
+    names = tuple(f.name for f in dataclasses.fields(cast(Any, cls)))
+    blank = cls(**dict.fromkeys(names))
+    return functools.partial(fast_copier(cls, names), blank)

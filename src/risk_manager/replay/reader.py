@@ -49,6 +49,10 @@ class ReplayInputError(ValueError):
         where = f"{path}, line {line_no}" if line_no is not None else path
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self) -> tuple[type[ReplayInputError], tuple[str, int | None, str]]:
+        # rebuilt from its three parts (a split replay's worker sends it to the parent)
+        return ReplayInputError, (self.path, self.line_no, self.problem)
+
 
 class ReplayLine(NamedTuple):
     """One validated recording line: its number (1-based), receive time (UTC), kind and events.

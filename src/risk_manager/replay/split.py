@@ -1,0 +1,307 @@
+"""A replay split by account over worker processes (``risk-manager replay --workers N``).
+
+Accounts are independent: what the rules decide for one never depends on another's events. A
+replay of a busy day is nearly all engine work, so it is split by account over N processes, one
+per core: worker k replays, through its own copy of the engine, the account events of the accounts
+whose id is k modulo N, and every line that concerns all accounts (quotes, connection and clock
+lines). Every worker reads the whole recording itself: each needs every quote, and reading is a
+small part of a replay.
+
+Each worker sends its groups of decisions (``runner.replay_groups``) back over a pipe; the parent
+merges them by (line, phase, time) and lists each instant's decisions by account id, which is the
+order of a replay in one process (``runner.by_account``): the output is the same, byte for byte,
+whatever the number of workers. A malformed line stops every worker at that line; the decisions
+before it are all yielded, then the error is raised, as in one process.
+
+Workers are forked: they inherit the engine built from the config, so nothing but decisions and
+the final figures cross a pipe. Where fork is not available, ``available_workers`` answers 1.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+import os
+import queue
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
+from datetime import datetime
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+from risk_manager.domain.actions import Action
+from risk_manager.domain.events import Event
+from risk_manager.domain.records import fast_maker
+from risk_manager.replay.reader import GZIP_MAGIC, Progress, ReplayInputError, ReplayLine, read_recording
+from risk_manager.replay.runner import EngineLike, ReplayStats, replay_groups
+
+__all__ = [
+    "SPLIT_FROM_BYTES",
+    "AccountShare",
+    "SplitReplay",
+    "WorkerHooks",
+    "available_workers",
+    "workers_for",
+]
+
+MAX_WORKERS = 4  # past this, every worker's own reading of the file outweighs its share of the work
+_BATCH = 256  # groups per message: fewer, larger writes to the pipe
+
+# Encoded decision: the record's class and its field values. A pickled dataclass is rebuilt
+# field by field through its __setstate__, at three times the cost of a tuple.
+_Encoded = tuple[type[Action], tuple[Any, ...]]
+_Sent = tuple[int, int, datetime, list[_Encoded]]  # a runner.Group as it crosses the pipe
+
+
+# Below this size a recording replays in a few seconds in one process: not worth the workers'
+# start and their duplicate reading. Gzip recordings count at their usual compression.
+SPLIT_FROM_BYTES = 16 * 2**20
+_GZIP_RATIO = 8
+
+
+def workers_for(path: Path, requested: int | None) -> int:
+    """The workers to replay ``path`` with: ``requested`` (capped at what is available), or, when
+    None, every available core for a recording of SPLIT_FROM_BYTES or more and one otherwise."""
+    available = available_workers()
+    if requested is not None:
+        return max(1, min(requested, available))
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as head:
+            gzipped = head.read(2) == GZIP_MAGIC
+    except OSError:
+        return 1  # the reader names the problem
+    return available if size * (_GZIP_RATIO if gzipped else 1) >= SPLIT_FROM_BYTES else 1
+
+
+def available_workers() -> int:
+    """How many workers a split replay can use here: the cores this process may run on (at most
+    MAX_WORKERS), or 1 where worker processes cannot be forked."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+class AccountShare:
+    """The share of the accounts one worker replays: the engine sees the events of accounts whose
+    id is ``index`` modulo ``count``, and every event without an account (quotes, connection)."""
+
+    def __init__(self, engine: EngineLike, index: int, count: int) -> None:
+        self.engine = engine
+        self.index = index
+        self._apply = engine.apply
+        self._count = count
+
+    def apply(self, event: Event, now: datetime) -> list[Action]:
+        account_id = getattr(event, "account_id", None)
+        if account_id is not None and account_id % self._count != self.index:
+            return []
+        return self._apply(event, now)
+
+    def advance(self, now: datetime) -> list[Action]:
+        return self.engine.advance(now)
+
+    def next_deadline(self) -> datetime | None:
+        return self.engine.next_deadline()
+
+    @property
+    def timers_pushed(self) -> int:
+        # the runner's shortcut (see Engine.timers_pushed), which SplitReplay checks is there
+        return int(getattr(self.engine, "timers_pushed"))  # noqa: B009 (EngineLike does not declare it)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHooks:
+    """What a caller runs inside each worker, on that worker's engine (not the parent's copy).
+
+    ``lines`` wraps the lines the worker reads (e.g. to read the engine between lines); ``finish``
+    is called once the worker's replay ended (also after a malformed line) and its answer, which
+    must pickle, is in ``SplitReplay.results``."""
+
+    lines: Callable[[Iterable[ReplayLine], Any], Iterable[ReplayLine]] | None = None
+    finish: Callable[[Any], Any] | None = None
+
+
+class SplitReplay:
+    """(time, action) pairs of a replay split over ``workers`` processes, in the order one process
+    gives. The workers start at construction (before the caller starts any thread); iterate once.
+
+    After the iteration: ``stats`` holds the replay's figures and ``results`` each worker's
+    ``hooks.finish`` answer. ``progress``, if set before iterating, gets worker 0's reading
+    progress (lines, bytes)."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        engine: Any,
+        workers: int,
+        until: datetime | None = None,
+        *,
+        stats: ReplayStats | None = None,
+        hooks: WorkerHooks = WorkerHooks(),
+    ) -> None:
+        if workers < 2:
+            raise ValueError(f"a split replay needs 2 workers or more, not {workers}")
+        if not isinstance(getattr(type(engine), "timers_pushed", None), property):
+            raise TypeError("a split replay needs an Engine (one that counts its timers: timers_pushed)")
+        self.stats = stats if stats is not None else ReplayStats()
+        self.results: list[Any] = []
+        self.progress: Progress | None = None
+        self._ends: list[tuple[Any, ...] | None] = [None] * workers
+        self._queues: list[queue.SimpleQueue[Any]] = []
+        self._processes: list[Any] = []
+        context = multiprocessing.get_context("fork")
+        # Buffered output would be written again by each worker when it exits.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for index in range(workers):
+            receiving, sending = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_work,
+                args=(Path(path), AccountShare(engine, index, workers), until, hooks, sending),
+                name=f"risk-manager-replay-{index}",
+                daemon=True,
+            )
+            process.start()
+            sending.close()  # the worker's end: closed here, so the pipe ends when the worker does
+            inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            # A thread empties each pipe as fast as the worker writes, so that no worker waits on
+            # the parent (or on another worker) while the merge waits for the slowest.
+            threading.Thread(target=_drain, args=(receiving, inbox), daemon=True).start()
+            self._queues.append(inbox)
+            self._processes.append(process)
+
+    def __iter__(self) -> Iterator[tuple[datetime, Action]]:
+        try:
+            streams = [self._groups(index) for index in range(len(self._queues))]
+            key: tuple[int, int, datetime] | None = None
+            merged: list[Action] = []
+            shares = 0
+            for line_no, phase, t, encoded in heapq.merge(*streams, key=_group_key):
+                if (line_no, phase, t) != key:
+                    if key is not None:
+                        yield from _decisions(key[2], merged, shares)
+                    key, merged, shares = (line_no, phase, t), [], 0
+                merged += map(_decode, encoded)
+                shares += 1
+            if key is not None:
+                yield from _decisions(key[2], merged, shares)
+        finally:
+            self._stop()
+        first = self._ends[0]
+        assert first is not None
+        _, worker_stats, _, error = first
+        for name in ReplayStats.__slots__:
+            setattr(self.stats, name, getattr(worker_stats, name))
+        self.results = [end[2] for end in self._ends if end is not None]
+        if error is not None:
+            raise error
+
+    def _groups(self, index: int) -> Iterator[_Sent]:
+        inbox = self._queues[index]
+        while True:
+            message = inbox.get()
+            if message is None:
+                code = self._processes[index].exitcode
+                raise RuntimeError(f"replay worker {index} stopped without finishing (exit code {code})")
+            tag = message[0]
+            if tag == "groups":
+                yield from message[1]
+            elif tag == "progress":
+                if self.progress is not None:
+                    self.progress(message[1], message[2])
+            elif tag == "end":
+                self._ends[index] = message
+                return
+            else:  # "crash"
+                raise RuntimeError(f"replay worker {index} failed:\n{message[1]}")
+
+    def _stop(self) -> None:
+        for process in self._processes:
+            if process.is_alive():
+                process.join(timeout=1)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+
+
+def _group_key(group: _Sent) -> tuple[int, int, datetime]:
+    return group[0], group[1], group[2]
+
+
+def _decisions(t: datetime, actions: list[Action], shares: int) -> Iterator[tuple[datetime, Action]]:
+    if shares > 1:  # each worker's are by account, and their accounts are disjoint
+        actions.sort(key=attrgetter("account_id"))
+    for action in actions:
+        yield t, action
+
+
+def _drain(connection: Any, inbox: queue.SimpleQueue[Any]) -> None:
+    try:
+        while True:
+            inbox.put(connection.recv())
+    except (EOFError, OSError):
+        inbox.put(None)
+    finally:
+        connection.close()
+
+
+def _work(path: Path, share: AccountShare, until: datetime | None, hooks: WorkerHooks, out: Any) -> None:
+    """A worker's whole life: replay its share, send the groups, then ("end", stats, finish, error)."""
+    stats = ReplayStats()
+    progress: Progress | None = None
+    if share.index == 0:
+
+        def progress(lines: int, offset: int) -> None:
+            out.send(("progress", lines, offset))
+
+    lines: Iterable[ReplayLine] = read_recording(path, progress)
+    if hooks.lines is not None:
+        lines = hooks.lines(lines, share.engine)
+    batch: list[_Sent] = []
+    error: ReplayInputError | None = None
+    try:
+        try:
+            for line_no, phase, t, actions in replay_groups(lines, share, until, stats):
+                batch.append((line_no, phase, t, [_encode(action) for action in actions]))
+                if len(batch) >= _BATCH:
+                    out.send(("groups", batch))
+                    batch = []
+        except ReplayInputError as exc:
+            error = exc
+        if batch:
+            out.send(("groups", batch))
+        finished = hooks.finish(share.engine) if hooks.finish is not None else None
+        out.send(("end", stats, finished, error))
+    except BaseException:  # the parent reports it; a worker has no one else to tell
+        out.send(("crash", traceback.format_exc()))
+    finally:
+        out.close()
+
+
+_values_of: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+_makers: dict[type, Callable[..., Action]] = {}
+
+
+def _encode(action: Action) -> _Encoded:
+    cls = type(action)
+    values = _values_of.get(cls)
+    if values is None:
+        values = _values_of[cls] = attrgetter(*(f.name for f in fields(cls)))
+    return cls, values(action)
+
+
+def _decode(encoded: _Encoded) -> Action:
+    cls, values = encoded
+    make = _makers.get(cls)
+    if make is None:
+        make = _makers[cls] = fast_maker(cls)
+    return make(*values)
