@@ -328,3 +328,32 @@ def test_the_shipped_sample_day_is_what_the_generator_makes() -> None:
         [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "risk_manager" / "examples"
+
+
+@pytest.mark.parametrize(
+    "output", [["--json"], ["--json", "--summary"], [], ["--summary", "--account", "8"]], ids=" ".join
+)
+def test_a_replay_split_over_two_workers_prints_exactly_what_one_process_prints(output: list[str]) -> None:
+    day, config = EXAMPLES / "sample-day.jsonl.gz", EXAMPLES / "sample-config"
+    args = ["replay", day, "--config", config, "--until", "2026-03-03T00:00:00Z", *output]
+    one = run_cli(*args, "--workers", "1")
+    two = run_cli(*args, "--workers", "2")
+    assert one.returncode == 0, one.stderr
+    assert (two.returncode, two.stdout, two.stderr) == (one.returncode, one.stdout, one.stderr)
+    assert one.stdout.strip()
+
+
+def test_a_split_replay_stops_at_a_malformed_line_as_one_process_does(tmp_path: Path) -> None:
+    lines = DAY.read_bytes().splitlines()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(
+        b"\n".join([*lines[:5], b'{"t": "2026-03-02T14:40:00Z", "hub": "user"}', *lines[5:]]) + b"\n"
+    )
+    one = run_cli("replay", broken, "--config", CONFIG, "--json", "--workers", "1")
+    two = run_cli("replay", broken, "--config", CONFIG, "--json", "--workers", "2")
+    assert one.returncode == 2
+    assert "line 6" in one.stderr
+    assert (two.returncode, two.stdout, two.stderr) == (one.returncode, one.stdout, one.stderr)

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from risk_manager.domain.actions import Alert, ModifyStop
-from risk_manager.domain.records import fast_builder, fast_init
+from risk_manager.domain.records import fast_builder, fast_init, fast_maker
 from risk_manager.rules.api import PositionView
 
 
@@ -125,3 +125,31 @@ def test_a_position_view_from_the_fast_builder_is_the_record_its_class_builds_mi
 
 def test_the_fast_builder_of_a_record_on_a_frozen_dataclass_base_is_its_class() -> None:
     assert fast_builder(ModifyStop) is ModifyStop  # no plain twin can derive from the frozen Action
+
+
+def test_a_fast_maker_builds_from_values_in_field_order_the_record_the_keywords_build() -> None:
+    made = fast_maker(ModifyStop)(
+        7,
+        "RULE-012",
+        "trail 8 ticks",
+        (("best", "21010.25"),),
+        "pos:MNQ",
+        "CON.F.US.MNQ.H26",
+        55,
+        Decimal("21008.25"),
+    )
+    expected = ModifyStop(
+        account_id=7,
+        rule="RULE-012",
+        reason="trail 8 ticks",
+        inputs=(("best", "21010.25"),),
+        subject="pos:MNQ",
+        contract_id="CON.F.US.MNQ.H26",
+        order_id=55,
+        stop_price=Decimal("21008.25"),
+    )
+    assert type(made) is ModifyStop
+    assert made == expected and repr(made) == repr(expected) and hash(made) == hash(expected)
+    assert made.inputs == expected.inputs and made.subject == expected.subject  # compare=False fields
+    with pytest.raises(FrozenInstanceError):
+        made.stop_price = Decimal(0)  # type: ignore[misc]

@@ -1,0 +1,185 @@
+"""A replay split by account over worker processes gives what one process gives, byte for byte.
+
+The workers are real forked processes replaying real recordings through the real engine; the
+streams are the generated gateway traffic of test_replay_properties and the shipped sample day.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_replay_properties import CONFIGS, SAMPLE, engine_for, parse, raw_lines
+
+from risk_manager.domain.events import QuoteEvent
+from risk_manager.replay.reader import GZIP_MAGIC, ReplayInputError, ReplayLine, read_recording
+from risk_manager.replay.runner import ReplayStats, replay, replay_groups
+from risk_manager.replay.split import (
+    SPLIT_FROM_BYTES,
+    AccountShare,
+    SplitReplay,
+    WorkerHooks,
+    available_workers,
+    workers_for,
+)
+
+SAMPLE_DAY = SAMPLE / "sample-day.jsonl.gz"
+
+
+def one_process(path: Path, config: str, until: Any = None) -> tuple[list[bytes], ReplayStats]:
+    stats = ReplayStats()
+    out = [
+        orjson.dumps(a.record(t)) for t, a in replay(read_recording(path), engine_for(config), until, stats)
+    ]
+    return out, stats
+
+
+def split(path: Path, config: str, workers: int, until: Any = None) -> tuple[list[bytes], ReplayStats]:
+    stats = ReplayStats()
+    decisions = SplitReplay(path, engine_for(config), workers, until, stats=stats)
+    return [orjson.dumps(a.record(t)) for t, a in decisions], stats
+
+
+def written(raw: Iterable[bytes], directory: str) -> Path:
+    path = Path(directory) / "day.jsonl"
+    path.write_bytes(b"\n".join(raw) + b"\n")
+    return path
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    raw=raw_lines(),
+    config=st.sampled_from(sorted(CONFIGS)),
+    workers=st.integers(2, 3),
+    extra_hours=st.integers(0, 30),
+)
+def test_a_split_replay_of_any_stream_gives_the_decisions_and_figures_of_one_process(
+    raw: list[bytes], config: str, workers: int, extra_hours: int
+) -> None:
+    until = max(line.t for line in parse(raw)) + timedelta(hours=extra_hours)
+    with tempfile.TemporaryDirectory() as directory:
+        path = written(raw, directory)
+        expected, expected_stats = one_process(path, config, until)
+        got, stats = split(path, config, workers, until)
+    assert got == expected
+    assert stats == expected_stats
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_sample_day_split_over_workers_gives_the_output_of_one_process(workers: int) -> None:
+    expected, expected_stats = one_process(SAMPLE_DAY, "sample")
+    got, stats = split(SAMPLE_DAY, "sample", workers)
+    assert len(expected) > 20
+    assert got == expected
+    assert stats == expected_stats
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=raw_lines(), config=st.sampled_from(sorted(CONFIGS)))
+def test_the_decisions_of_one_instant_are_listed_by_account_id(raw: list[bytes], config: str) -> None:
+    for _, _, _, actions in replay_groups(parse(raw), engine_for(config)):
+        ids = [a.account_id for a in actions]
+        assert ids == sorted(ids)
+
+
+def test_a_malformed_line_stops_the_split_replay_after_every_decision_before_it() -> None:
+    lines = gzip.decompress(SAMPLE_DAY.read_bytes()).splitlines()
+    bad_at = len(lines) * 2 // 3
+    raw = [*lines[: bad_at - 1], b'{"t": "not a time"}', *lines[bad_at - 1 :]]
+    with tempfile.TemporaryDirectory() as directory:
+        path = written(raw, directory)
+        before = [
+            orjson.dumps(a.record(t)) for t, a in replay(parse(lines[: bad_at - 1]), engine_for("sample"))
+        ]
+        stats = ReplayStats()
+        got: list[bytes] = []
+        with pytest.raises(ReplayInputError) as raised:
+            for t, action in SplitReplay(path, engine_for("sample"), 2, stats=stats):
+                got.append(orjson.dumps(action.record(t)))
+    assert raised.value.line_no == bad_at
+    assert '"t" is not an ISO-8601 time' in str(raised.value)
+    assert got == before
+    assert stats.lines == bad_at - 1
+
+
+def test_a_worker_that_fails_is_reported_with_its_traceback() -> None:
+    def failing(lines: Iterable[ReplayLine], engine: Any) -> Iterator[ReplayLine]:
+        for line in lines:
+            if line.line_no == 40:
+                raise RuntimeError("the wrapped lines broke at line 40")
+            yield line
+
+    decisions = SplitReplay(SAMPLE_DAY, engine_for("sample"), 2, hooks=WorkerHooks(lines=failing))
+    with pytest.raises(RuntimeError, match=r"replay worker 0 failed:(.|\n)*broke at line 40"):
+        list(decisions)
+
+
+def test_each_worker_answers_for_its_own_share_of_the_accounts() -> None:
+    def accounts(engine: Any) -> list[int]:
+        return sorted(engine.accounts)
+
+    decisions = SplitReplay(SAMPLE_DAY, engine_for("sample"), 2, hooks=WorkerHooks(finish=accounts))
+    seen = {a.account_id for _, a in decisions}
+    first, second = decisions.results
+    assert all(a % 2 == 0 for a in first) and all(a % 2 == 1 for a in second)
+    assert seen <= set(first) | set(second)
+    assert len(first) + len(second) >= 2
+
+
+def test_an_account_share_gives_its_engine_only_its_accounts_events_and_every_quote() -> None:
+    lines = list(read_recording(SAMPLE_DAY))
+    engine = engine_for("sample")
+    share = AccountShare(engine, 1, 2)
+    list(replay(lines, share))
+    everyone = engine_for("sample")
+    list(replay(lines, everyone))
+    assert set(engine.accounts) == {a for a in everyone.accounts if a % 2 == 1}
+    quoted = {e.contract_id for line in lines for e in line.events if isinstance(e, QuoteEvent)}
+    assert set(engine.quotes) == quoted == set(everyone.quotes)
+
+
+def test_a_split_replay_needs_two_workers_and_an_engine_that_counts_its_timers() -> None:
+    with pytest.raises(ValueError, match="2 workers or more"):
+        SplitReplay(SAMPLE_DAY, engine_for("sample"), 1)
+    with pytest.raises(TypeError, match="needs an Engine"):
+        SplitReplay(SAMPLE_DAY, object(), 2)
+
+
+def test_small_recordings_replay_in_one_process_and_large_ones_over_the_cores(tmp_path: Path) -> None:
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(b"{}\n")
+    large = tmp_path / "large.jsonl"
+    with large.open("wb") as fh:
+        fh.truncate(SPLIT_FROM_BYTES)  # sparse: the size is what counts
+    packed = tmp_path / "large.jsonl.gz"
+    with packed.open("wb") as fh:
+        fh.write(GZIP_MAGIC)
+        fh.truncate(SPLIT_FROM_BYTES // 8)  # gzip counts at its usual ratio
+    assert workers_for(small, None) == 1
+    assert workers_for(large, None) == available_workers()
+    assert workers_for(packed, None) == available_workers()
+    assert workers_for(large, 1) == 1
+    assert workers_for(small, 64) == available_workers()  # asked for: used, up to the cores
+    assert workers_for(tmp_path / "missing.jsonl", None) == 1  # the reader names the problem
+    assert 1 <= available_workers() <= max(1, os.cpu_count() or 1)
+
+
+def test_a_recording_error_crosses_a_process_boundary_intact() -> None:
+    error = ReplayInputError("day.jsonl", 12, '"t" is missing')
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.path, copy.line_no, copy.problem, str(copy)) == (
+        "day.jsonl",
+        12,
+        '"t" is missing',
+        'day.jsonl, line 12: "t" is missing',
+    )
