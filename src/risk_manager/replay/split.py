@@ -65,16 +65,19 @@ _GZIP_RATIO = 8
 
 def workers_for(path: Path, requested: int | None) -> int:
     """The workers to replay ``path`` with: ``requested`` (capped at what is available), or, when
-    None, every available core for a recording of SPLIT_FROM_BYTES or more and one otherwise."""
-    available = available_workers()
-    if requested is not None:
-        return max(1, min(requested, available))
+    None, every available core for a recording of SPLIT_FROM_BYTES or more and one otherwise. One
+    for anything but a regular file: every worker reads the whole recording."""
     try:
+        if not path.is_file():
+            return 1  # a pipe (each worker would read a part of it), or nothing the reader can read
         size = path.stat().st_size
         with path.open("rb") as head:
             gzipped = head.read(2) == GZIP_MAGIC
     except OSError:
         return 1  # the reader names the problem
+    available = available_workers()
+    if requested is not None:
+        return max(1, min(requested, available))
     return available if size * (_GZIP_RATIO if gzipped else 1) >= SPLIT_FROM_BYTES else 1
 
 

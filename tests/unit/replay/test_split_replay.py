@@ -171,6 +171,9 @@ def test_small_recordings_replay_in_one_process_and_large_ones_over_the_cores(tm
     assert workers_for(large, 1) == 1
     assert workers_for(small, 64) == available_workers()  # asked for: used, up to the cores
     assert workers_for(tmp_path / "missing.jsonl", None) == 1  # the reader names the problem
+    fifo = tmp_path / "feed.jsonl"
+    os.mkfifo(fifo)
+    assert workers_for(fifo, 2) == 1  # each worker would read a part of a pipe
     assert 1 <= available_workers() <= max(1, os.cpu_count() or 1)
 
 
