@@ -185,7 +185,8 @@ def replay_figure(replay_lines: int, make_lines: Any) -> None:
         # what `risk-manager replay` does with such a file: split by account over the cores
         gc.collect()
         start = time.perf_counter()
-        split_count = sum(1 for _ in SplitReplay(path, build_engine(), workers))
+        split = SplitReplay(path, build_engine(), workers)
+        split_count = sum(1 for _ in split)
         elapsed = time.perf_counter() - start
         assert split_count == count, (split_count, count)
         row(
@@ -193,6 +194,7 @@ def replay_figure(replay_lines: int, make_lines: Any) -> None:
             f"{elapsed:.2f} s",
             f"target < 15 s; {serial / elapsed:.2f}x faster than 1 process",
         )
+        row("  CPU time of each worker", ", ".join(f"{s:.2f} s" for s in split.worker_seconds))
 
 
 def copier(quotes: int, runs: int, memory_accounts: int) -> None:

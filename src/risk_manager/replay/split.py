@@ -25,6 +25,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -137,9 +138,9 @@ class SplitReplay:
     """(time, action) pairs of a replay split over ``workers`` processes, in the order one process
     gives. The workers start at construction (before the caller starts any thread); iterate once.
 
-    After the iteration: ``stats`` holds the replay's figures and ``results`` each worker's
-    ``hooks.finish`` answer. ``progress``, if set before iterating, gets worker 0's reading
-    progress (lines, bytes)."""
+    After the iteration: ``stats`` holds the replay's figures, ``results`` each worker's
+    ``hooks.finish`` answer and ``worker_seconds`` the CPU time each worker took. ``progress``, if
+    set before iterating, gets worker 0's reading progress (lines, bytes)."""
 
     def __init__(
         self,
@@ -157,6 +158,7 @@ class SplitReplay:
             raise TypeError("a split replay needs an Engine (one that counts its timers: timers_pushed)")
         self.stats = stats if stats is not None else ReplayStats()
         self.results: list[Any] = []
+        self.worker_seconds: list[float] = []  # each worker's CPU time, for a benchmark's balance
         self.progress: Progress | None = None
         self._ends: list[tuple[Any, ...] | None] = [None] * workers
         self._queues: list[queue.SimpleQueue[Any]] = []
@@ -201,10 +203,11 @@ class SplitReplay:
             self._stop()
         first = self._ends[0]
         assert first is not None
-        _, worker_stats, _, error = first
+        _, worker_stats, _, error, _ = first
         for name in ReplayStats.__slots__:
             setattr(self.stats, name, getattr(worker_stats, name))
         self.results = [end[2] for end in self._ends if end is not None]
+        self.worker_seconds = [end[4] for end in self._ends if end is not None]
         if error is not None:
             raise error
 
@@ -258,7 +261,8 @@ def _drain(connection: Any, inbox: queue.SimpleQueue[Any]) -> None:
 
 
 def _work(path: Path, share: AccountShare, until: datetime | None, hooks: WorkerHooks, out: Any) -> None:
-    """A worker's whole life: replay its share, send the groups, then ("end", stats, finish, error)."""
+    """A worker's whole life: replay its share, send the groups, then ("end", stats, finish answer,
+    error, CPU seconds)."""
     stats = ReplayStats()
     progress: Progress | None = None
     if share.index == 0:
@@ -283,7 +287,7 @@ def _work(path: Path, share: AccountShare, until: datetime | None, hooks: Worker
         if batch:
             out.send(("groups", batch))
         finished = hooks.finish(share.engine) if hooks.finish is not None else None
-        out.send(("end", stats, finished, error))
+        out.send(("end", stats, finished, error, time.process_time()))
     except BaseException:  # the parent reports it; a worker has no one else to tell
         out.send(("crash", traceback.format_exc()))
     finally:
