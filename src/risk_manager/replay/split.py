@@ -19,6 +19,7 @@ the final figures cross a pipe. Where fork is not available, ``available_workers
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import multiprocessing
 import os
@@ -288,8 +289,11 @@ def _work(path: Path, share: AccountShare, until: datetime | None, hooks: Worker
             out.send(("groups", batch))
         finished = hooks.finish(share.engine) if hooks.finish is not None else None
         out.send(("end", stats, finished, error, time.process_time()))
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass  # Ctrl-C reached the whole process group, or the parent stopped reading: just stop
     except BaseException:  # the parent reports it; a worker has no one else to tell
-        out.send(("crash", traceback.format_exc()))
+        with contextlib.suppress(OSError):
+            out.send(("crash", traceback.format_exc()))
     finally:
         out.close()
 
