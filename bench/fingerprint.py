@@ -7,7 +7,9 @@ as it was: run this before and after and compare the lines.
 - default: the default synthetic day (``--lines``);
 - copier: 1,000 accounts, 20,000 quotes, a breakout about every 500 quotes of a contract;
 - replay: the busy day (``--replay-lines``) written to a file and read back through the real
-  reader and replay runner.
+  reader and replay runner;
+- split: the same file replayed split by account over two worker processes: the same line as
+  replay.
 
     python bench/fingerprint.py [--lines 100000] [--replay-lines 100000]
 """
@@ -29,6 +31,7 @@ from synthetic_day import busy_day, copier_day, synthetic_day
 from risk_manager.engine.engine import Engine
 from risk_manager.replay.reader import read_recording
 from risk_manager.replay.runner import replay
+from risk_manager.replay.split import SplitReplay
 
 
 def fingerprint(decisions: Iterable[Any]) -> tuple[int, str]:
@@ -63,6 +66,7 @@ def main() -> None:
             for line in busy_day(args.replay_lines):
                 fh.write(line + b"\n")
         print("replay ", *fingerprint(replay(read_recording(path), build_engine())))
+        print("split  ", *fingerprint(SplitReplay(path, build_engine(), 2)))
 
 
 if __name__ == "__main__":
