@@ -56,7 +56,9 @@ _BATCH = 256  # groups per message: fewer, larger writes to the pipe
 # Encoded decision: the record's class and its field values. A pickled dataclass is rebuilt
 # field by field through its __setstate__, at three times the cost of a tuple.
 _Encoded = tuple[type[Action], tuple[Any, ...]]
-_Sent = tuple[int, int, datetime, list[_Encoded]]  # a runner.Group as it crosses the pipe
+# A runner.Group as it crosses the pipe, with the worker's index: groups order as tuples (the
+# index settles a tie before the lists are compared).
+_Sent = tuple[int, int, datetime, int, list[_Encoded]]
 
 
 # Below this size a recording replays in a few seconds in one process: not worth the workers'
@@ -188,18 +190,24 @@ class SplitReplay:
     def __iter__(self) -> Iterator[tuple[datetime, Action]]:
         try:
             streams = [self._groups(index) for index in range(len(self._queues))]
-            key: tuple[int, int, datetime] | None = None
-            merged: list[Action] = []
-            shares = 0
-            for line_no, phase, t, encoded in heapq.merge(*streams, key=_group_key):
-                if (line_no, phase, t) != key:
-                    if key is not None:
-                        yield from _decisions(key[2], merged, shares)
-                    key, merged, shares = (line_no, phase, t), [], 0
-                merged += map(_decode, encoded)
-                shares += 1
-            if key is not None:
-                yield from _decisions(key[2], merged, shares)
+            # One instant's groups from several workers come one after the other: they are held
+            # until the next instant's first group shows, then listed by account together.
+            at: tuple[int, int, datetime] = (-1, 0, datetime.min)
+            held: list[_Encoded] = []
+            shared = False  # held holds the groups of several workers
+            for line_no, phase, t, _, encoded in heapq.merge(*streams):
+                if line_no != at[0] or phase != at[1] or t != at[2]:
+                    if shared:
+                        yield from _by_account(at[2], held)
+                    else:  # the usual case, inline: an instant only one worker decided in
+                        when = at[2]
+                        for one in held:
+                            yield when, _decode(one)
+                    at, held, shared = (line_no, phase, t), encoded, False
+                else:
+                    held = held + encoded
+                    shared = True
+            yield from _by_account(at[2], held)
         finally:
             self._stop()
         first = self._ends[0]
@@ -240,14 +248,10 @@ class SplitReplay:
                 process.join()
 
 
-def _group_key(group: _Sent) -> tuple[int, int, datetime]:
-    return group[0], group[1], group[2]
-
-
-def _decisions(t: datetime, actions: list[Action], shares: int) -> Iterator[tuple[datetime, Action]]:
-    if shares > 1:  # each worker's are by account, and their accounts are disjoint
-        actions.sort(key=attrgetter("account_id"))
-    for action in actions:
+def _by_account(t: datetime, held: list[_Encoded]) -> Iterator[tuple[datetime, Action]]:
+    """The decisions of several workers at one instant: each worker's are by account, and their
+    accounts are disjoint, so a stable sort by account gives the order of one process."""
+    for action in sorted(map(_decode, held), key=attrgetter("account_id")):
         yield t, action
 
 
@@ -281,7 +285,7 @@ def _work(
     try:
         try:
             for line_no, phase, t, actions in replay_groups(lines, engine, until, stats):
-                batch.append((line_no, phase, t, [_encode(action) for action in actions]))
+                batch.append((line_no, phase, t, share.index, [_encode(action) for action in actions]))
                 if len(batch) >= _BATCH:
                     out.send(("groups", batch))
                     batch = []
