@@ -5,7 +5,7 @@ replay of a busy day is nearly all engine work, so it is split by account over N
 per core: worker k replays, through its own copy of the engine, the account events of the accounts
 whose id is k modulo N, and every line that concerns all accounts (quotes, connection and clock
 lines). Every worker reads the whole recording itself: each needs every quote, and reading is a
-small part of a replay.
+sixth of a busy replay.
 
 Each worker sends its groups of decisions (``runner.replay_groups``) back over a pipe; the parent
 merges them by (line, phase, time) and lists each instant's decisions by account id, which is the
@@ -50,7 +50,9 @@ __all__ = [
     "workers_for",
 ]
 
-MAX_WORKERS = 4  # past this, every worker's own reading of the file outweighs its share of the work
+# Every worker reads the whole recording and handles every quote, a floor the split does not
+# divide: past a few workers it outweighs the shrinking share (measured here on 2 cores only).
+MAX_WORKERS = 4
 _BATCH = 256  # groups per message: fewer, larger writes to the pipe
 
 # Encoded decision: the record's class and its field values. A pickled dataclass is rebuilt
@@ -123,8 +125,8 @@ class AccountShare:
 
 
 def _account(event: Event, otherwise: int) -> int:
-    account_id = getattr(event, "account_id", None)
-    return otherwise if account_id is None else int(account_id)
+    account_id: int | None = getattr(event, "account_id", None)
+    return otherwise if account_id is None else account_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,7 @@ class SplitReplay:
             self._processes.append(process)
 
     def __iter__(self) -> Iterator[tuple[datetime, Action]]:
+        finished = False
         try:
             streams = [self._groups(index) for index in range(len(self._queues))]
             # One instant's groups from several workers come one after the other: they are held
@@ -208,8 +211,9 @@ class SplitReplay:
                     held = held + encoded
                     shared = True
             yield from _by_account(at[2], held)
+            finished = True
         finally:
-            self._stop()
+            self._stop(finished)
         first = self._ends[0]
         assert first is not None
         _, worker_stats, _, error, _ = first
@@ -239,13 +243,15 @@ class SplitReplay:
             else:  # "crash"
                 raise RuntimeError(f"replay worker {index} failed:\n{message[1]}")
 
-    def _stop(self) -> None:
+    def _stop(self, finished: bool) -> None:
+        """Wait for workers that sent their end; stop the others (the caller stopped reading, or
+        a worker failed) at once."""
         for process in self._processes:
-            if process.is_alive():
-                process.join(timeout=1)
+            if finished and process.is_alive():
+                process.join(timeout=5)
             if process.is_alive():
                 process.terminate()
-                process.join()
+            process.join()
 
 
 def _by_account(t: datetime, held: list[_Encoded]) -> Iterator[tuple[datetime, Action]]:

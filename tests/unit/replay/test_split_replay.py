@@ -188,3 +188,11 @@ def test_a_recording_error_crosses_a_process_boundary_intact() -> None:
         '"t" is missing',
         'day.jsonl, line 12: "t" is missing',
     )
+
+
+def test_a_caller_that_stops_reading_early_stops_the_workers() -> None:
+    decisions = SplitReplay(SAMPLE_DAY, engine_for("sample"), 2)
+    iterator = iter(decisions)
+    next(iterator)
+    iterator.close()  # type: ignore[attr-defined]
+    assert all(not process.is_alive() for process in decisions._processes)
