@@ -26,13 +26,13 @@ counted in ``ReplayStats.out_of_order``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from risk_manager.domain.actions import Action
-from risk_manager.domain.events import Event
+from risk_manager.domain.events import Event, QuoteEvent
 from risk_manager.replay.reader import ReplayLine
 
 __all__ = ["END", "EngineLike", "Group", "ReplayStats", "by_account", "replay", "replay_groups", "run_clock"]
@@ -118,8 +118,13 @@ def replay_groups(
     engine: EngineLike,
     until: datetime | None = None,
     stats: ReplayStats | None = None,
+    keep: Callable[[tuple[Event, ...]], tuple[Event, ...]] | None = None,
 ) -> Iterator[Group]:
-    """The decisions of each instant that has some, as ``Group``s, in decision order."""
+    """The decisions of each instant that has some, as ``Group``s, in decision order.
+
+    ``keep``, if given, picks the events the engine gets among a line's account events (a split
+    replay's share of the accounts, replay/split.py); a quote always reaches the engine, and every
+    line and event still counts in ``stats``."""
     if stats is None:
         stats = ReplayStats()
     by_kind = stats.by_kind
@@ -150,6 +155,8 @@ def replay_groups(
                 known_at, known = counter(engine), engine.next_deadline()
         if events:
             stats.events += len(events)
+            if keep is not None and type(events[0]) is not QuoteEvent:
+                events = keep(events)
             if len(events) == 1:
                 actions = apply(events[0], t)
             else:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from risk_manager.domain.actions import Action
-from risk_manager.domain.events import Event, QuoteEvent
+from risk_manager.domain.events import Event
 from risk_manager.domain.records import fast_maker
 from risk_manager.replay.reader import GZIP_MAGIC, Progress, ReplayInputError, ReplayLine, read_recording
 from risk_manager.replay.runner import ReplayStats, replay_groups
@@ -102,31 +102,17 @@ def available_workers() -> int:
 class AccountShare:
     """The share of the accounts one worker replays: those whose id is ``index`` modulo ``count``.
 
-    ``lines`` passes every line on, without the events of other accounts (a quote, a connection
-    change concern all accounts: every worker gets them). The lines themselves all pass, so that
-    every worker's clock runs as in one process; ``dropped`` counts the events left out."""
+    ``keep`` picks a line's events of those accounts (``runner.replay_groups`` asks it for lines of
+    account events only: a quote, a connection change concern all accounts, and every worker gets
+    them). Every line reaches every worker, so that each worker's clock runs as in one process."""
 
     def __init__(self, index: int, count: int) -> None:
         self.index = index
         self.count = count
-        self.dropped = 0
 
-    def lines(self, lines: Iterable[ReplayLine]) -> Iterator[ReplayLine]:
+    def keep(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
         index, count = self.index, self.count
-        for line in lines:
-            events = line.events
-            # nine lines in ten are a quote: one look at the first event lets them through
-            if events and type(events[0]) is not QuoteEvent:
-                kept = tuple(event for event in events if _account(event, index) % count == index)
-                if len(kept) != len(events):
-                    self.dropped += len(events) - len(kept)
-                    line = line._replace(events=kept)
-            yield line
-
-
-def _account(event: Event, otherwise: int) -> int:
-    account_id: int | None = getattr(event, "account_id", None)
-    return otherwise if account_id is None else account_id
+        return tuple(event for event in events if getattr(event, "account_id", index) % count == index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,14 +269,14 @@ def _work(
         def progress(lines: int, offset: int) -> None:
             out.send(("progress", lines, offset))
 
-    lines: Iterable[ReplayLine] = share.lines(read_recording(path, progress))
+    lines: Iterable[ReplayLine] = read_recording(path, progress)
     if hooks.lines is not None:
         lines = hooks.lines(lines, engine)
     batch: list[_Sent] = []
     error: ReplayInputError | None = None
     try:
         try:
-            for line_no, phase, t, actions in replay_groups(lines, engine, until, stats):
+            for line_no, phase, t, actions in replay_groups(lines, engine, until, stats, share.keep):
                 batch.append((line_no, phase, t, share.index, [_encode(action) for action in actions]))
                 if len(batch) >= _BATCH:
                     out.send(("groups", batch))
@@ -299,7 +285,6 @@ def _work(
             error = exc
         if batch:
             out.send(("groups", batch))
-        stats.events += share.dropped  # the replay's figures count every event of the recording
         finished = hooks.finish(engine) if hooks.finish is not None else None
         out.send(("end", stats, finished, error, time.process_time()))
     except (KeyboardInterrupt, BrokenPipeError):
