@@ -129,8 +129,23 @@ class _Steps(NamedTuple):
     activation_ticks: Decimal
 
 
-# The figures a crossing follows from: entry, tick size, best price, the stop to beat.
-_Figures = tuple[Decimal, Decimal, Decimal | None, Decimal | None]
+# The figures a crossing follows from: entry, tick size, best price, the stop to beat (entry None:
+# a trailing step, which does not depend on it).
+_Figures = tuple[Decimal | None, Decimal, Decimal | None, Decimal | None]
+
+
+class _TrailingStep(NamedTuple):
+    """What a crossing in the trailing regime follows from without the position's entry (see
+    TradeManagement._trailing): shared by every position of a contract on one side whose best price
+    and stop to beat are the same, whatever their entries."""
+
+    figures: _Figures  # (None, tick size, best price, stop to beat): as written
+    trailing: Decimal  # best - distance, before rounding: compared with each position's breakeven
+    target: Decimal | None  # the trailing stop on the tick grid; None when it does not beat the stop
+    band: Band | None  # the band once the decision is committed (one object: floated once)
+    best: str  # the figures as the reason writes them
+    stop: str
+    was: str
 
 
 def _written_alike(these: _Figures, those: _Figures) -> bool:
@@ -140,7 +155,7 @@ def _written_alike(these: _Figures, those: _Figures) -> bool:
     entry, tick, best, stop = these
     entry2, tick2, best2, stop2 = those
     return (
-        (entry is entry2 or written_alike(entry, entry2))
+        (entry is entry2 or written_alike(entry, entry2))  # type: ignore[arg-type]
         and (tick is tick2 or written_alike(tick, tick2))
         and (best is best2 or written_alike(best, best2))  # type: ignore[arg-type]
         and (stop is stop2 or written_alike(stop, stop2))  # type: ignore[arg-type]
@@ -182,6 +197,29 @@ def _previous_stop(
     return False, working if working < requested else requested, existing
 
 
+def _described(
+    position: PositionView, gain: Decimal, part: str, target: Decimal, best: str, stop: str, was: str
+) -> _Move:
+    """The move to ``target`` with its reason and inputs (the best price, the new stop and the stop
+    to beat as already written: each figure is formatted once, for the reason and the inputs alike;
+    a stop moves often)."""
+    entry = str(position.average_price)
+    ticks = f"{gain.normalize():f}"
+    why = (
+        f"{position.contract_id} {position.size:+d}: best {best} is {ticks} ticks from entry "
+        f"{entry}: {part} stop {stop} (was {was})"
+    )
+    inputs = (
+        ("entry", entry),
+        ("best", best),
+        ("profit_ticks", ticks),
+        ("stop", stop),
+        ("previous_stop", was),
+        ("part", part),
+    )
+    return target, why, inputs
+
+
 class TradeManagement(Rule[TradeManagementConfig]):
     """RULE-012: move each position's stop to breakeven + offset once in profit by the trigger, then trail
     it behind the best price once past the activation; stops only tighten, never loosen."""
@@ -197,6 +235,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
             _CROSSINGS_KEPT
         )
         self._steps_by: dict[tuple[int, int], tuple[Decimal, _Steps]] = {}
+        self._trailing_steps: CrossingMemo[_TrailingStep] = CrossingMemo(_CROSSINGS_KEPT)
 
     @property
     def quote_sensitive(self) -> bool:
@@ -289,23 +328,8 @@ class TradeManagement(Rule[TradeManagementConfig]):
         target, part = found
         if previous is not None and (target <= previous if position.size > 0 else target >= previous):
             return None
-        # each figure is formatted once, for the reason and the inputs alike (a stop moves often)
         was = "none" if previous is None else str(previous)
-        entry, best_text, stop = str(position.average_price), str(best), str(target)
-        ticks = f"{gain.normalize():f}"
-        why = (
-            f"{position.contract_id} {position.size:+d}: best {best_text} is {ticks} ticks from entry "
-            f"{entry}: {part} stop {stop} (was {was})"
-        )
-        inputs = (
-            ("entry", entry),
-            ("best", best_text),
-            ("profit_ticks", ticks),
-            ("stop", stop),
-            ("previous_stop", was),
-            ("part", part),
-        )
-        return target, why, inputs
+        return _described(position, gain, part, target, str(best), str(target), was)
 
     def _action(
         self, view: AccountView, position: PositionView, move: _Move, existing: OrderEvent | None
@@ -398,12 +422,80 @@ class TradeManagement(Rule[TradeManagementConfig]):
         gain, steps = self._gain(position, best)
         if best is None or gain is None:
             return None, self._band(position, previous, None, steps)
+        trailing = self._trailing(position, best, previous, gain, steps, placing)
+        if trailing is not None:
+            return trailing
         move = self._move(position, best, previous, gain, steps)
         if move is None:
             return None, self._band(position, previous, gain, steps)
         if placing:
             return move, (None, None)  # a stop requested, none working: blocked until it shows up
         return move, self._band(position, move[0], gain, steps)
+
+    def _trailing(
+        self,
+        position: PositionView,
+        best: Decimal,
+        previous: Decimal | None,
+        gain: Decimal,
+        steps: _Steps,
+        placing: bool,
+    ) -> tuple[_Move | None, Band | None] | None:
+        """``_crossing`` in the trailing regime (trailing on, profit past its activation, and the
+        trailing stop tighter than breakeven): None when the position is not in it.
+
+        There the stop to move to (best - distance on the grid) and the band after it (the trailing
+        edge: breakeven's trigger is behind, as activation >= trigger) follow from the best price and
+        the stop to beat alone. On a busy day the positions of a contract trail the same new best
+        price with the same stop to beat but each from its own entry, so the crossing memo (which
+        the entry and the reason key) misses; this step is remembered without the entry, and only
+        the profit and the reason are worked out per position."""
+        if not self.config.trailing.enabled or gain < steps.activation_ticks:
+            return None
+        long = position.size > 0
+        assert position.spec is not None
+        tick = position.spec.tick_size
+        figures = (None, tick, best, previous)
+        key = (long, placing, *figures)
+        step = self._trailing_steps.get(key)
+        if step is None or not _written_alike(step.figures, figures):
+            step = self._trailing_step(position, best, previous, gain, steps, placing)
+            self._trailing_steps.put(key, step)
+        if self.config.breakeven.enabled:
+            # _target's choice: trailing on a tie for a long, breakeven on a tie for a short
+            breakeven = position.average_price + steps.offset
+            if not (step.trailing >= breakeven if long else step.trailing < breakeven):
+                return None
+        if step.target is None:
+            return None, step.band
+        return _described(position, gain, "trailing", step.target, step.best, step.stop, step.was), step.band
+
+    def _trailing_step(
+        self,
+        position: PositionView,
+        best: Decimal,
+        previous: Decimal | None,
+        gain: Decimal,
+        steps: _Steps,
+        placing: bool,
+    ) -> _TrailingStep:
+        """The trailing step of ``_trailing``, worked out as ``_target`` and ``_band`` do (neither
+        reads the entry in that regime)."""
+        assert position.spec is not None
+        tick, long = position.spec.tick_size, position.size > 0
+        trailing = best - steps.distance
+        rounding = ROUND_CEILING if long else ROUND_FLOOR
+        target: Decimal | None = (trailing / tick).to_integral_value(rounding) * tick
+        assert target is not None
+        was = "none" if previous is None else str(previous)
+        stop = str(target)
+        if previous is not None and (target <= previous if long else target >= previous):
+            target, band = None, self._band(position, previous, gain, steps)
+        elif placing:
+            band = (None, None)  # a stop requested, none working: blocked until it shows up
+        else:
+            band = self._band(position, target, gain, steps)
+        return _TrailingStep((None, tick, best, previous), trailing, target, band, str(best), stop, was)
 
     def _band(
         self, position: PositionView, previous: Decimal | None, gain: Decimal | None, steps: _Steps

@@ -34,6 +34,8 @@ def price(ticks: int) -> Decimal:
     requested=st.one_of(st.none(), st.integers(-40, 50)),
     padded=st.booleans(),
     breakeven=st.booleans(),
+    distance=st.sampled_from([10, 19, 25]),
+    entries=st.lists(st.tuples(st.integers(-30, 30), st.booleans()), min_size=1, max_size=3),
 )
 def test_deciding_one_position_is_evaluating_it_then_asking_its_band_after_the_commit(
     long: bool,
@@ -44,11 +46,47 @@ def test_deciding_one_position_is_evaluating_it_then_asking_its_band_after_the_c
     requested: int | None,
     padded: bool,
     breakeven: bool,
+    distance: int,
+    entries: list[tuple[int, bool]],
+) -> None:
+    """Positions of other accounts with other entries (some written with more digits) cross the
+    same prices with the same stops after the first: the rule remembers what does not depend on
+    the entry (the trailing step), and each still gets the decisions and band evaluate gives. A
+    trailing distance past the activation less the breakeven offset leaves breakeven the tighter."""
+    config = TradeManagementConfig(
+        enabled=True, breakeven={"enabled": breakeven}, trailing={"distance_ticks": distance}
+    )
+    rule = TradeManagement(config)
+    for shift, entry_padded in entries:
+        entry = ENTRY + shift * TICK
+        _decide_as_evaluate(
+            rule,
+            entry.quantize(Decimal("0.001")) if entry_padded else entry,
+            long=long,
+            size=size,
+            best=best,
+            back=back,
+            working=working,
+            requested=requested,
+            padded=padded,
+        )
+
+
+def _decide_as_evaluate(
+    rule: TradeManagement,
+    entry: Decimal,
+    *,
+    long: bool,
+    size: int,
+    best: int,
+    back: int,
+    working: int | None,
+    requested: int | None,
+    padded: bool,
 ) -> None:
     sign = 1 if long else -1
-    rule = TradeManagement(TradeManagementConfig(enabled=True, breakeven={"enabled": breakeven}))
     h = EngineHarness(rule)
-    h.apply(pos(MNQ, sign * size, str(ENTRY)))
+    h.apply(pos(MNQ, sign * size, str(entry)))
     if working is not None:
         side = OrderSide.SELL if long else OrderSide.BUY
         h.apply(order(11, MNQ, side=side, size=size, stop_price=str(price(sign * working))))
