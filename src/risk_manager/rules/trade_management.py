@@ -204,7 +204,12 @@ def _described(
     to beat as already written: each figure is formatted once, for the reason and the inputs alike;
     a stop moves often)."""
     entry = str(position.average_price)
-    ticks = f"{gain.normalize():f}"
+    ticks = _TICKS_TEXT.get(gain)
+    if ticks is None:
+        ticks = f"{gain.normalize():f}"
+        if len(_TICKS_TEXT) >= _TICKS_KEPT:
+            _TICKS_TEXT.clear()
+        _TICKS_TEXT[gain] = ticks
     why = (
         f"{position.contract_id} {position.size:+d}: best {best} is {ticks} ticks from entry "
         f"{entry}: {part} stop {stop} (was {was})"
@@ -218,6 +223,14 @@ def _described(
         ("part", part),
     )
     return target, why, inputs
+
+
+# _described's profit texts by profit (a pure function's memo: the normalized text depends on the
+# value alone, never on how it is written; profits here are past a trigger, never zero, so -0 and 0
+# never meet). Formatting a Decimal costs several times the lookup, and on a busy day the positions
+# trailing a contract pass through the same whole numbers of ticks.
+_TICKS_TEXT: dict[Decimal, str] = {}
+_TICKS_KEPT = 4096
 
 
 class TradeManagement(Rule[TradeManagementConfig]):
