@@ -37,6 +37,7 @@ from risk_manager.rules.api import (
     RuleConfig,
 )
 from risk_manager.rules.base import CrossingMemo
+from risk_manager.rules.memo_gate import GatedMemo
 
 
 def _ticks(value: Any) -> int:
@@ -244,9 +245,8 @@ class TradeManagement(Rule[TradeManagementConfig]):
 
     def __init__(self, config: TradeManagementConfig) -> None:
         super().__init__(config)
-        self._crossings: CrossingMemo[tuple[_Figures, Action | None, Band | None]] = CrossingMemo(
-            _CROSSINGS_KEPT
-        )
+        # not asked while it rarely answers (a busy day of independent traders: see GatedMemo)
+        self._crossings: GatedMemo[tuple[_Figures, Action | None, Band | None]] = GatedMemo(_CROSSINGS_KEPT)
         self._steps_by: dict[tuple[int, int], tuple[Decimal, _Steps]] = {}
         self._trailing_steps: CrossingMemo[_TrailingStep] = CrossingMemo(_CROSSINGS_KEPT)
 
@@ -414,19 +414,23 @@ class TradeManagement(Rule[TradeManagementConfig]):
             return [], (None, None)
         best = _best(view, position)
         figures = (position.average_price, spec.tick_size, best, previous)
-        key = (position.contract_id, position.size, existing is None, *figures)
-        crossing = self._crossings.get(key)
-        if crossing is not None and _written_alike(crossing[0], figures):
-            _, decided, band = crossing
-            if decided is None:
-                return [], band
-            # the decision made for the first copy, for this account (and its stop order)
-            if existing is None:
-                return [decided.for_account(view.account_id)], band
-            return [_moved(decided, view.account_id, existing.order_id)], band
+        memo = self._crossings
+        key = None
+        if memo.asking():
+            key = (position.contract_id, position.size, existing is None, *figures)
+            crossing = memo.get(key)
+            if crossing is not None and _written_alike(crossing[0], figures):
+                _, decided, band = crossing
+                if decided is None:
+                    return [], band
+                # the decision made for the first copy, for this account (and its stop order)
+                if existing is None:
+                    return [decided.for_account(view.account_id)], band
+                return [_moved(decided, view.account_id, existing.order_id)], band
         move, band = self._crossing(position, best, previous, placing=existing is None)
         decided = None if move is None else self._action(view, position, move, existing)
-        self._crossings.put(key, (figures, decided, band))
+        if key is not None:
+            memo.put(key, (figures, decided, band))
         return ([] if decided is None else [decided]), band
 
     def _crossing(
