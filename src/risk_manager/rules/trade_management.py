@@ -476,7 +476,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
         key = (long, placing, *figures)
         step = self._trailing_steps.get(key)
         if step is None or not _written_alike(step.figures, figures):
-            step = self._trailing_step(position, best, previous, gain, steps, placing)
+            step = self._trailing_step(position, figures, gain, steps, placing)
             self._trailing_steps.put(key, step)
         if self.config.breakeven.enabled:
             # _target's choice: trailing on a tie for a long, breakeven on a tie for a short
@@ -488,18 +488,13 @@ class TradeManagement(Rule[TradeManagementConfig]):
         return _described(position, gain, "trailing", step.target, step.best, step.stop, step.was), step.band
 
     def _trailing_step(
-        self,
-        position: PositionView,
-        best: Decimal,
-        previous: Decimal | None,
-        gain: Decimal,
-        steps: _Steps,
-        placing: bool,
+        self, position: PositionView, figures: _Figures, gain: Decimal, steps: _Steps, placing: bool
     ) -> _TrailingStep:
-        """The trailing step of ``_trailing``, worked out as ``_target`` and ``_band`` do (neither
-        reads the entry in that regime)."""
-        assert position.spec is not None
-        tick, long = position.spec.tick_size, position.size > 0
+        """The trailing step of ``_trailing`` for ``figures`` (None, tick size, best price, stop to
+        beat), worked out as ``_target`` and ``_band`` do (neither reads the entry in that regime)."""
+        _, tick, best, previous = figures
+        assert best is not None
+        long = position.size > 0
         trailing = best - steps.distance
         rounding = ROUND_CEILING if long else ROUND_FLOOR
         target: Decimal | None = (trailing / tick).to_integral_value(rounding) * tick
@@ -512,7 +507,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
             band = (None, None)  # a stop requested, none working: blocked until it shows up
         else:
             band = self._band(position, target, gain, steps)
-        return _TrailingStep((None, tick, best, previous), trailing, target, band, str(best), stop, was)
+        return _TrailingStep(figures, trailing, target, band, str(best), stop, was)
 
     def _band(
         self, position: PositionView, previous: Decimal | None, gain: Decimal | None, steps: _Steps
