@@ -44,7 +44,15 @@ class GatedMemo(CrossingMemo[V]):
         return True
 
     def get(self, key: Hashable) -> V | None:
-        found = CrossingMemo.get(self, key)
+        """``CrossingMemo.get``, counting the answers (its lookup written out here: a copy trader's
+        memo is asked on every crossing, and a second call per question would cost more than the
+        counting)."""
+        if key == self._last_key:
+            found = self._last
+        else:
+            found = self._answers.get(key)
+            if found is not None:
+                self._last_key, self._last = key, found
         self._asked += 1
         if found is not None:
             self._answered += 1
