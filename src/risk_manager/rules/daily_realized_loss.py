@@ -22,13 +22,13 @@ from risk_manager.rules.api import (
     RuleConfig,
 )
 from risk_manager.rules.base import (
-    CrossingMemo,
     hard_lockout,
     next_threshold,
     passed_after,
     warn_levels,
     warning_alerts,
 )
+from risk_manager.rules.memo_gate import GatedMemo
 
 SUBJECT = "account"
 _QUIET_KEPT = 4096  # answers remembered by DailyRealizedLoss.decide_account before starting afresh
@@ -326,8 +326,8 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
         cfg = self.config
         if view.breached(self.id, SUBJECT):
             return [], dict.fromkeys(view.positions, (None, None))
-        figures: Hashable = None
-        if cfg.include_unrealized:
+        figures: Hashable = None  # no key: the memo is not asked (nor told)
+        if cfg.include_unrealized and self._quiet.asking():
             figures = self._figures(view, realized(view, cfg.include_fees, cfg.pnl_source))
             quiet = self._quiet.get(figures)
             if quiet is not None:
@@ -341,7 +341,7 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
             return actions, dict.fromkeys(view.positions, (None, None))
         passed = passed_after(view, self.id, SUBJECT, actions)
         bands = account_bands(view, self.id, value, cfg.limit, passed)
-        if not actions:
+        if not actions and figures is not None:
             self._quiet.put(figures, bands)
         return actions, bands
 
@@ -376,8 +376,9 @@ class DailyRealizedLoss(Rule[DailyRealizedLossConfig]):
 
     def __init__(self, config: DailyRealizedLossConfig) -> None:
         super().__init__(config)
-        # decide_account's answers without a decision, by the figures they follow from (_figures)
-        self._quiet: CrossingMemo[Mapping[str, Band | None]] = CrossingMemo(_QUIET_KEPT)
+        # decide_account's answers without a decision, by the figures they follow from (_figures);
+        # not asked while it rarely answers (a busy day of independent traders: see GatedMemo)
+        self._quiet: GatedMemo[Mapping[str, Band | None]] = GatedMemo(_QUIET_KEPT)
 
     def gauge(self, view: AccountView) -> RuleGauge:
         cfg = self.config

@@ -12,13 +12,13 @@ from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
 from risk_manager.rules.base import (
-    CrossingMemo,
     band_for_pnl,
     passed_after,
     passed_warning,
     warn_levels,
     warning_alerts,
 )
+from risk_manager.rules.memo_gate import GatedMemo
 
 _CROSSINGS_KEPT = 4096  # answers remembered by DailyUnrealizedLoss.decide_position before starting afresh
 
@@ -71,8 +71,9 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         super().__init__(config)
         # decide_position's answers by what they follow from (the figures written as in the texts,
         # the decisions, the band)
-        self._crossings: CrossingMemo[tuple[tuple[Decimal, Decimal], tuple[Action, ...], Band | None]] = (
-            CrossingMemo(_CROSSINGS_KEPT)
+        # (not asked while it rarely answers: a busy day of independent traders, see GatedMemo)
+        self._crossings: GatedMemo[tuple[tuple[Decimal, Decimal], tuple[Action, ...], Band | None]] = (
+            GatedMemo(_CROSSINGS_KEPT)
         )
 
     @property
@@ -130,34 +131,40 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         # trade cross this band at the same quote with the same figures and markers. (The P&L
         # follows from them too: computed only when the answer is not remembered.)
         average = position.average_price
-        levels = warn_levels(view.warn_at, subject)
-        rule_id, breached = self.id, view.breached
-        key = (
-            contract_id,
-            position.size,
-            position.closing,
-            average,
-            mark,
-            spec.point_value,
-            levels,
-            tuple(breached(rule_id, marker) for _, marker in levels),
-            breached(rule_id, subject),
-        )
-        crossing = self._crossings.get(key)
-        if crossing is not None:
-            (average_was, mark_was), decided, band = crossing
-            if (average_was is average or written_alike(average_was, average)) and (
-                mark_was is mark or written_alike(mark_was, mark)
-            ):
-                account_id = view.account_id
-                return [a if a.account_id == account_id else a.for_account(account_id) for a in decided], band
+        memo = self._crossings
+        key = None
+        if memo.asking():
+            levels = warn_levels(view.warn_at, subject)
+            rule_id, breached = self.id, view.breached
+            key = (
+                contract_id,
+                position.size,
+                position.closing,
+                average,
+                mark,
+                spec.point_value,
+                levels,
+                tuple(breached(rule_id, marker) for _, marker in levels),
+                breached(rule_id, subject),
+            )
+            crossing = memo.get(key)
+            if crossing is not None:
+                (average_was, mark_was), decided, band = crossing
+                if (average_was is average or written_alike(average_was, average)) and (
+                    mark_was is mark or written_alike(mark_was, mark)
+                ):
+                    account_id = view.account_id
+                    return [
+                        a if a.account_id == account_id else a.for_account(account_id) for a in decided
+                    ], band
         pnl = position.unrealized_at(mark)
         assert pnl is not None  # a tick spec gives a P&L
         actions = self._decide(view, position, mark, pnl, subject)
         passed = passed_after(view, self.id, subject, actions)
         enforced = view.breached(self.id, subject) or any(type(a) is ClosePosition for a in actions)
         band = self._band(view, position, mark, pnl, passed, enforced)
-        self._crossings.put(key, ((average, mark), tuple(actions), band))  # written as in the texts
+        if key is not None:
+            memo.put(key, ((average, mark), tuple(actions), band))  # written as in the texts
         return actions, band
 
     def gauge(self, view: AccountView) -> RuleGauge | None:

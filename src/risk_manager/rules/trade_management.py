@@ -37,6 +37,7 @@ from risk_manager.rules.api import (
     RuleConfig,
 )
 from risk_manager.rules.base import CrossingMemo
+from risk_manager.rules.memo_gate import GatedMemo
 
 
 def _ticks(value: Any) -> int:
@@ -129,8 +130,23 @@ class _Steps(NamedTuple):
     activation_ticks: Decimal
 
 
-# The figures a crossing follows from: entry, tick size, best price, the stop to beat.
-_Figures = tuple[Decimal, Decimal, Decimal | None, Decimal | None]
+# The figures a crossing follows from: entry, tick size, best price, the stop to beat (entry None:
+# a trailing step, which does not depend on it).
+_Figures = tuple[Decimal | None, Decimal, Decimal | None, Decimal | None]
+
+
+class _TrailingStep(NamedTuple):
+    """What a crossing in the trailing regime follows from without the position's entry (see
+    TradeManagement._trailing): shared by every position of a contract on one side whose best price
+    and stop to beat are the same, whatever their entries."""
+
+    figures: _Figures  # (None, tick size, best price, stop to beat): as written
+    trailing: Decimal  # best - distance, before rounding: compared with each position's breakeven
+    target: Decimal | None  # the trailing stop on the tick grid; None when it does not beat the stop
+    band: Band | None  # the band once the decision is committed (one object: floated once)
+    best: str  # the figures as the reason writes them
+    stop: str
+    was: str
 
 
 def _written_alike(these: _Figures, those: _Figures) -> bool:
@@ -140,7 +156,7 @@ def _written_alike(these: _Figures, those: _Figures) -> bool:
     entry, tick, best, stop = these
     entry2, tick2, best2, stop2 = those
     return (
-        (entry is entry2 or written_alike(entry, entry2))
+        (entry is entry2 or written_alike(entry, entry2))  # type: ignore[arg-type]
         and (tick is tick2 or written_alike(tick, tick2))
         and (best is best2 or written_alike(best, best2))  # type: ignore[arg-type]
         and (stop is stop2 or written_alike(stop, stop2))  # type: ignore[arg-type]
@@ -182,6 +198,42 @@ def _previous_stop(
     return False, working if working < requested else requested, existing
 
 
+def _described(
+    position: PositionView, gain: Decimal, part: str, target: Decimal, best: str, stop: str, was: str
+) -> _Move:
+    """The move to ``target`` with its reason and inputs (the best price, the new stop and the stop
+    to beat as already written: each figure is formatted once, for the reason and the inputs alike;
+    a stop moves often)."""
+    entry = str(position.average_price)
+    ticks = _TICKS_TEXT.get(gain)
+    if ticks is None:
+        ticks = f"{gain.normalize():f}"
+        if len(_TICKS_TEXT) >= _TICKS_KEPT:
+            _TICKS_TEXT.clear()
+        _TICKS_TEXT[gain] = ticks
+    why = (
+        f"{position.contract_id} {position.size:+d}: best {best} is {ticks} ticks from entry "
+        f"{entry}: {part} stop {stop} (was {was})"
+    )
+    inputs = (
+        ("entry", entry),
+        ("best", best),
+        ("profit_ticks", ticks),
+        ("stop", stop),
+        ("previous_stop", was),
+        ("part", part),
+    )
+    return target, why, inputs
+
+
+# _described's profit texts by profit (a pure function's memo: the normalized text depends on the
+# value alone, never on how it is written; profits here are past a trigger, never zero, so -0 and 0
+# never meet). Formatting a Decimal costs several times the lookup, and on a busy day the positions
+# trailing a contract pass through the same whole numbers of ticks.
+_TICKS_TEXT: dict[Decimal, str] = {}
+_TICKS_KEPT = 4096
+
+
 class TradeManagement(Rule[TradeManagementConfig]):
     """RULE-012: move each position's stop to breakeven + offset once in profit by the trigger, then trail
     it behind the best price once past the activation; stops only tighten, never loosen."""
@@ -193,10 +245,10 @@ class TradeManagement(Rule[TradeManagementConfig]):
 
     def __init__(self, config: TradeManagementConfig) -> None:
         super().__init__(config)
-        self._crossings: CrossingMemo[tuple[_Figures, Action | None, Band | None]] = CrossingMemo(
-            _CROSSINGS_KEPT
-        )
+        # not asked while it rarely answers (a busy day of independent traders: see GatedMemo)
+        self._crossings: GatedMemo[tuple[_Figures, Action | None, Band | None]] = GatedMemo(_CROSSINGS_KEPT)
         self._steps_by: dict[tuple[int, int], tuple[Decimal, _Steps]] = {}
+        self._trailing_steps: CrossingMemo[_TrailingStep] = CrossingMemo(_CROSSINGS_KEPT)
 
     @property
     def quote_sensitive(self) -> bool:
@@ -289,23 +341,8 @@ class TradeManagement(Rule[TradeManagementConfig]):
         target, part = found
         if previous is not None and (target <= previous if position.size > 0 else target >= previous):
             return None
-        # each figure is formatted once, for the reason and the inputs alike (a stop moves often)
         was = "none" if previous is None else str(previous)
-        entry, best_text, stop = str(position.average_price), str(best), str(target)
-        ticks = f"{gain.normalize():f}"
-        why = (
-            f"{position.contract_id} {position.size:+d}: best {best_text} is {ticks} ticks from entry "
-            f"{entry}: {part} stop {stop} (was {was})"
-        )
-        inputs = (
-            ("entry", entry),
-            ("best", best_text),
-            ("profit_ticks", ticks),
-            ("stop", stop),
-            ("previous_stop", was),
-            ("part", part),
-        )
-        return target, why, inputs
+        return _described(position, gain, part, target, str(best), str(target), was)
 
     def _action(
         self, view: AccountView, position: PositionView, move: _Move, existing: OrderEvent | None
@@ -377,19 +414,23 @@ class TradeManagement(Rule[TradeManagementConfig]):
             return [], (None, None)
         best = _best(view, position)
         figures = (position.average_price, spec.tick_size, best, previous)
-        key = (position.contract_id, position.size, existing is None, *figures)
-        crossing = self._crossings.get(key)
-        if crossing is not None and _written_alike(crossing[0], figures):
-            _, decided, band = crossing
-            if decided is None:
-                return [], band
-            # the decision made for the first copy, for this account (and its stop order)
-            if existing is None:
-                return [decided.for_account(view.account_id)], band
-            return [_moved(decided, view.account_id, existing.order_id)], band
+        memo = self._crossings
+        key = None
+        if memo.asking():
+            key = (position.contract_id, position.size, existing is None, *figures)
+            crossing = memo.get(key)
+            if crossing is not None and _written_alike(crossing[0], figures):
+                _, decided, band = crossing
+                if decided is None:
+                    return [], band
+                # the decision made for the first copy, for this account (and its stop order)
+                if existing is None:
+                    return [decided.for_account(view.account_id)], band
+                return [_moved(decided, view.account_id, existing.order_id)], band
         move, band = self._crossing(position, best, previous, placing=existing is None)
         decided = None if move is None else self._action(view, position, move, existing)
-        self._crossings.put(key, (figures, decided, band))
+        if key is not None:
+            memo.put(key, (figures, decided, band))
         return ([] if decided is None else [decided]), band
 
     def _crossing(
@@ -398,12 +439,75 @@ class TradeManagement(Rule[TradeManagementConfig]):
         gain, steps = self._gain(position, best)
         if best is None or gain is None:
             return None, self._band(position, previous, None, steps)
+        trailing = self._trailing(position, best, previous, gain, steps, placing)
+        if trailing is not None:
+            return trailing
         move = self._move(position, best, previous, gain, steps)
         if move is None:
             return None, self._band(position, previous, gain, steps)
         if placing:
             return move, (None, None)  # a stop requested, none working: blocked until it shows up
         return move, self._band(position, move[0], gain, steps)
+
+    def _trailing(
+        self,
+        position: PositionView,
+        best: Decimal,
+        previous: Decimal | None,
+        gain: Decimal,
+        steps: _Steps,
+        placing: bool,
+    ) -> tuple[_Move | None, Band | None] | None:
+        """``_crossing`` in the trailing regime (trailing on, profit past its activation, and the
+        trailing stop tighter than breakeven): None when the position is not in it.
+
+        There the stop to move to (best - distance on the grid) and the band after it (the trailing
+        edge: breakeven's trigger is behind, as activation >= trigger) follow from the best price and
+        the stop to beat alone. On a busy day the positions of a contract trail the same new best
+        price with the same stop to beat but each from its own entry, so the crossing memo (which
+        the entry and the reason key) misses; this step is remembered without the entry, and only
+        the profit and the reason are worked out per position."""
+        if not self.config.trailing.enabled or gain < steps.activation_ticks:
+            return None
+        long = position.size > 0
+        assert position.spec is not None
+        tick = position.spec.tick_size
+        figures = (None, tick, best, previous)
+        key = (long, placing, *figures)
+        step = self._trailing_steps.get(key)
+        if step is None or not _written_alike(step.figures, figures):
+            step = self._trailing_step(position, figures, gain, steps, placing)
+            self._trailing_steps.put(key, step)
+        if self.config.breakeven.enabled:
+            # _target's choice: trailing on a tie for a long, breakeven on a tie for a short
+            breakeven = position.average_price + steps.offset
+            if not (step.trailing >= breakeven if long else step.trailing < breakeven):
+                return None
+        if step.target is None:
+            return None, step.band
+        return _described(position, gain, "trailing", step.target, step.best, step.stop, step.was), step.band
+
+    def _trailing_step(
+        self, position: PositionView, figures: _Figures, gain: Decimal, steps: _Steps, placing: bool
+    ) -> _TrailingStep:
+        """The trailing step of ``_trailing`` for ``figures`` (None, tick size, best price, stop to
+        beat), worked out as ``_target`` and ``_band`` do (neither reads the entry in that regime)."""
+        _, tick, best, previous = figures
+        assert best is not None
+        long = position.size > 0
+        trailing = best - steps.distance
+        rounding = ROUND_CEILING if long else ROUND_FLOOR
+        target: Decimal | None = (trailing / tick).to_integral_value(rounding) * tick
+        assert target is not None
+        was = "none" if previous is None else str(previous)
+        stop = str(target)
+        if previous is not None and (target <= previous if long else target >= previous):
+            target, band = None, self._band(position, previous, gain, steps)
+        elif placing:
+            band = (None, None)  # a stop requested, none working: blocked until it shows up
+        else:
+            band = self._band(position, target, gain, steps)
+        return _TrailingStep(figures, trailing, target, band, str(best), stop, was)
 
     def _band(
         self, position: PositionView, previous: Decimal | None, gain: Decimal | None, steps: _Steps

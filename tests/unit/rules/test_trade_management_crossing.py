@@ -5,6 +5,7 @@ and whether or not they come from the rule's memo."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import NamedTuple
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,8 +25,20 @@ def price(ticks: int) -> Decimal:
 
 
 
-@settings(max_examples=300, deadline=None)
-@given(
+class Crossing(NamedTuple):
+    """Where one position's crossing stands, in ticks from ENTRY (signed for the position's side)."""
+
+    long: bool
+    size: int
+    best: int  # the best price reached
+    back: int  # how far the market came back from it
+    working: int | None  # the working stop, if any
+    requested: int | None  # the last stop the rule requested, if any
+    padded: bool  # the requested stop written with more digits
+
+
+crossings = st.builds(
+    Crossing,
     long=st.booleans(),
     size=st.integers(1, 3),
     best=st.integers(-5, 60),
@@ -33,22 +46,37 @@ def price(ticks: int) -> Decimal:
     working=st.one_of(st.none(), st.integers(-40, 50)),
     requested=st.one_of(st.none(), st.integers(-40, 50)),
     padded=st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    crossing=crossings,
     breakeven=st.booleans(),
+    distance=st.sampled_from([10, 19, 25]),
+    entries=st.lists(st.tuples(st.integers(-30, 30), st.booleans()), min_size=1, max_size=3),
 )
 def test_deciding_one_position_is_evaluating_it_then_asking_its_band_after_the_commit(
-    long: bool,
-    size: int,
-    best: int,
-    back: int,
-    working: int | None,
-    requested: int | None,
-    padded: bool,
-    breakeven: bool,
+    crossing: Crossing, breakeven: bool, distance: int, entries: list[tuple[int, bool]]
 ) -> None:
+    """Positions of other accounts with other entries (some written with more digits) cross the
+    same prices with the same stops after the first: the rule remembers what does not depend on
+    the entry (the trailing step), and each still gets the decisions and band evaluate gives. A
+    trailing distance past the activation less the breakeven offset leaves breakeven the tighter."""
+    config = TradeManagementConfig(
+        enabled=True, breakeven={"enabled": breakeven}, trailing={"distance_ticks": distance}
+    )
+    rule = TradeManagement(config)
+    for shift, entry_padded in entries:
+        entry = ENTRY + shift * TICK
+        _decide_as_evaluate(rule, entry.quantize(Decimal("0.001")) if entry_padded else entry, crossing)
+
+
+def _decide_as_evaluate(rule: TradeManagement, entry: Decimal, crossing: Crossing) -> None:
+    long, size, best, back, working, requested, padded = crossing
     sign = 1 if long else -1
-    rule = TradeManagement(TradeManagementConfig(enabled=True, breakeven={"enabled": breakeven}))
     h = EngineHarness(rule)
-    h.apply(pos(MNQ, sign * size, str(ENTRY)))
+    h.apply(pos(MNQ, sign * size, str(entry)))
     if working is not None:
         side = OrderSide.SELL if long else OrderSide.BUY
         h.apply(order(11, MNQ, side=side, size=size, stop_price=str(price(sign * working))))
