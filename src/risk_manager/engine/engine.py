@@ -60,6 +60,7 @@ from risk_manager.domain.actions import (
 from risk_manager.domain.calendar import DayBounds, TradingCalendar
 from risk_manager.domain.contracts import ContractTable, root_of
 from risk_manager.domain.events import (
+    PROTECTIVE_TYPES,
     AccountEvent,
     ClockEvent,
     ConnectionEvent,
@@ -750,11 +751,22 @@ class Engine:
 
     @staticmethod
     def _apply_order(account: AccountState, event: OrderEvent) -> None:
-        account.protective_stops = None  # read again from the orders when next asked
+        working = account.working_orders
         if event.is_working:
-            account.working_orders[event.order_id] = event
+            replaced = working.get(event.order_id)
+            working[event.order_id] = event
         else:
-            account.working_orders.pop(event.order_id, None)
+            replaced = working.pop(event.order_id, None)
+        stops = account.protective_stops
+        if stops is None or (
+            event.type not in PROTECTIVE_TYPES and (replaced is None or replaced.type not in PROTECTIVE_TYPES)
+        ):
+            return  # most order updates are entries and limits: the stops read from the orders hold
+        if replaced is None and event.is_working:
+            # a new stop, last in the orders: a scan would keep it only where none came before
+            stops.setdefault((event.contract_id, event.side), event)
+        else:
+            account.protective_stops = None  # read again from the orders when next asked
 
     def _apply_trade(self, account: AccountState, event: TradeEvent, now: datetime) -> bool:
         """Count an execution in the trading day it belongs to, or take a voided one back out.

@@ -194,7 +194,8 @@ class AccountState:
     position_views: dict[str, PositionView] = field(default_factory=dict)
     working_orders: dict[int, OrderEvent] = field(default_factory=dict)
     # (contract id, closing side) -> the first working protective stop of ``working_orders``, read
-    # on demand (AccountView.protective_stop) and dropped (None) whenever an order changes.
+    # on demand (AccountView.protective_stop), kept up to date by Engine._apply_order for a new stop
+    # and dropped (None) when a stop changes or goes.
     protective_stops: dict[tuple[str, int], OrderEvent] | None = None
     lockouts: LockoutBook = field(default_factory=LockoutBook)
     # Breaches already enforced, as (rule id, subject); see Engine._clear_markers for re-arming.

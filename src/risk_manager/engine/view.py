@@ -203,8 +203,8 @@ class AccountView:
         if stops is None:
             # Asked for every position by RULE-008 and RULE-012, on every crossing and account
             # event, while orders change far less often: read once from the orders and kept on the
-            # account until an order changes (Engine._apply_order drops it), the first matching one
-            # in order kept, as a scan would find it.
+            # account until a stop order changes (Engine._apply_order drops it, or adds a new one),
+            # the first matching one in order kept, as a scan would find it.
             stops = self._state.protective_stops = {}
             for order in self._state.working_orders.values():
                 if order.type in PROTECTIVE_TYPES:
