@@ -14,7 +14,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
-from risk_manager.domain.windows import count_newest_in_window
+from risk_manager.domain.windows import count_sorted_in_window
 from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
 
@@ -221,8 +221,8 @@ class AccountView:
         """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
         the last hour is kept)."""
         # Kept in time order, none after now (an execution is never later than the engine time it
-        # was counted at): counted back from the newest.
-        return count_newest_in_window(map(_first, reversed(self._state.recent_orders)), self.now, window)
+        # was counted at).
+        return count_sorted_in_window(self._state.recent_orders, self.now, window, _first)
 
     @property
     def executions_today(self) -> int:
