@@ -461,8 +461,9 @@ class Engine:
                 if kind == TimerKind.LOCKOUT_END:
                     lockout = account.lockouts.get(key)
                     if lockout is not None:
+                        emitted = len(out)
                         self._end_lockout(account, lockout, when, "its time ran out", out, EndCause.TIMER)
-                        self._refresh(account, when)
+                        self._refresh_after(account, when, out[emitted:])
                 else:
                     del self._wakeups[(account_id, key)]
                     self._wake_rule(account, key, when, out)
@@ -585,6 +586,7 @@ class Engine:
             # position is listed either).
             moved: set[str] = set()
             changed: str | None = None
+            ended: list[Action] = []  # the lockouts the event's own change ended (Unlock)
             if isinstance(event, PositionEvent):
                 kept = account.kept_fills.pop(event.contract_id, None)
                 changes = self._apply_position(account, event, now)
@@ -604,11 +606,10 @@ class Engine:
                     moved.add(event.contract_id)  # contracts marked closing: its open size changed
                 changed = BAND_DAY
             else:
-                unlocks = len(out)
+                emitted = len(out)
                 self._apply_account(account, event, now, out)
-                # A lockout ended re-arms its rule's markers: treated as changing everything.
-                if len(out) == unlocks or not any(isinstance(a, Unlock) for a in out[unlocks:]):
-                    changed = BAND_ACCOUNT
+                ended = out[emitted:]  # canTrade back ended lockouts: their rules' markers re-arm
+                changed = BAND_ACCOUNT
             actions = self._gate(account, event, changes, now, kept)
             if changes:
                 actions.extend(self._unknown_contracts(account, changes))
@@ -631,7 +632,7 @@ class Engine:
                 self._keep_triggering_fill(account, event, actions, now)
             stale = None
             if self.fast_path and (moved or changed is not None) and found is not None:
-                stale = _stale_bands(found[1], moved, changed, touched or set(), actions)
+                stale = _stale_bands(found[1], moved, changed, touched or set(), [*actions, *ended])
             self._refresh(
                 account,
                 now,
@@ -1284,13 +1285,41 @@ class Engine:
     def _wake_rule(self, account: AccountState, rule_id: str, now: datetime, out: list[Action]) -> None:
         found = self._rules(account)
         actions: list[Action] = []
+        view: AccountView | None = None
         if found is not None:
-            view = self._view(account, now, None)
+            view = self._view(account, now, None, None, found[0])
             for rule in found[1].clock_rules:
                 if rule.id == rule_id:
                     actions.extend(rule.evaluate(view))
         self._commit(account, actions, now, out)
-        self._refresh(account, now, woken=rule_id)
+        self._refresh_after(account, now, actions, woken=rule_id, view=view, found=found)
+
+    def _refresh_after(
+        self,
+        account: AccountState,
+        now: datetime,
+        decided: list[Action],
+        woken: str | None = None,
+        view: AccountView | None = None,
+        found: tuple[RuleSet, _Dispatch] | None = None,
+    ) -> None:
+        """``_refresh`` after a timer, which moves no position and changes no input of a band: only
+        what its decisions (``decided``, lockouts ended included) changed is recomputed (see
+        _stale_bands). ``view``: the one the decisions were made on, if any."""
+        if found is None:
+            found = self._rules(account)
+        stale = None
+        if self.fast_path and found is not None:
+            stale = _stale_bands(found[1], frozenset(), None, frozenset(), decided)
+        self._refresh(
+            account,
+            now,
+            woken=woken,
+            concerned=None if stale is None else stale[1],
+            only=None if stale is None else stale[0],
+            view=None if view is None else view.after_decisions(bool(decided)),
+            found=found,
+        )
 
     # ---- decisions -------------------------------------------------------------------------
 
@@ -1499,10 +1528,11 @@ class Engine:
 
         ``woken`` is the rule just evaluated by its own timer: asking again for a time not after
         ``now`` would loop forever, so such an answer means "nothing more to wait for".
-        ``concerned``: the contracts whose positions the change can have touched (see _stale_bands);
-        the other positions keep the bands of their per-position rules (None: recompute all).
-        ``only``: with ``concerned``, the quote rules (indices) whose bands the change can have
-        moved (None: all of them); the others keep theirs.
+        ``only``: the quote rules (indices) whose bands the change can have moved (None: every band
+        of the account is recomputed); the others keep theirs.
+        ``concerned``: with ``only``, the contracts whose positions the change can have touched (see
+        _stale_bands); the other positions keep the bands of their per-position rules (None: every
+        position's bands of ``only`` are recomputed).
         ``view``: the account as it is now, when the caller has one (AccountView.after_decisions).
         ``found``: the account's rules (Engine._rules), when the caller has them at hand.
         """
@@ -1519,11 +1549,10 @@ class Engine:
             return
         if view is None:
             view = self._view(account, now, None, None, found[0] if found is not None else None)
-        if concerned is None:
+        if only is None:
             self._compute_bands(account, view, dispatch, None)
-        elif only is None or only:
-            rules = dispatch.every_rule if only is None else only
-            self._compute_bands(account, view, dispatch, rules, concerned)
+        elif only:
+            self._compute_bands(account, view, dispatch, only, concerned)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             current = self._wakeups.get(key)
@@ -1639,10 +1668,10 @@ def _subject_contract(subject: str) -> str | None:
 
 
 def _stale_bands(
-    dispatch: _Dispatch, moved: Set[str], changed: str | None, orders: Set[str], actions: list[Action]
-) -> tuple[set[int], set[str]] | None:
-    """The quote rules (indices) whose quiet bands an account event can have moved, and the
-    contracts on which the per-position ones can have moved (None: every band of the account).
+    dispatch: _Dispatch, moved: Set[str], changed: str | None, orders: Set[str], actions: Iterable[Action]
+) -> tuple[set[int], set[str] | None]:
+    """The quote rules (indices) whose quiet bands an account event (or a timer) can have moved,
+    and the contracts on which the per-position ones can have moved (None: every contract).
 
     ``moved``: the contracts whose position the event changed (every band reads the positions: a
     per-position band its own, an account-level band all of them); ``changed``: what else the event
@@ -1650,9 +1679,10 @@ def _stale_bands(
     an order update changed. A decision changes its rule's breach markers (and other rules'
     markers, for a band reading them), a requested stop the stops; one naming a contract concerns
     it. A lockout taken is such a decision: no band reads the lockouts (they are no BAND_INPUTS
-    name), only its marker changes. A lockout ended (its rule's markers cleared on every contract)
-    is treated as changing everything. A band that reads nothing the event changed is kept: it was
-    computed from the same inputs, but for quotes still inside it."""
+    name), only its marker changes. A lockout ended (``Unlock``) clears its rule's markers on every
+    contract: that rule's bands, and those reading markers, on every position. A band that reads
+    nothing the event changed is kept: it was computed from the same inputs, but for quotes still
+    inside it."""
     readers = dispatch.readers
     rules: set[int] = set(dispatch.every_rule) if moved else set()
     contracts = set(moved)
@@ -1661,14 +1691,15 @@ def _stale_bands(
         if changed == BAND_ORDERS:
             contracts |= orders
     kinds: set[str] = set()
+    everywhere = False
     for action in actions:
-        if isinstance(action, Unlock):
-            return None
         contract_id = _contract_named(action)
         if contract_id is not None:
             contracts.add(contract_id)
-        subject = action.subject
-        if subject is not None:
+        ended = isinstance(action, Unlock)  # its rule's markers are cleared on every contract
+        if ended:
+            everywhere = True
+        if ended or action.subject is not None:
             kinds.add(BAND_MARKERS)
             own = dispatch.quote_rule_index.get(action.rule)
             if own is not None:
@@ -1677,7 +1708,7 @@ def _stale_bands(
             kinds.add(BAND_STOPS)
     for kind in kinds:
         rules |= readers[kind]
-    return rules, contracts
+    return rules, None if everywhere else contracts
 
 
 def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:

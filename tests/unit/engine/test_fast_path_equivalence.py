@@ -400,3 +400,34 @@ def test_with_lockouts_taken_on_executions_the_fast_path_decides_as_full_evaluat
     stream: list[tuple[int, Any]],
 ) -> None:
     assert run_with(stream, True, LOCKING_RULES) == run_with(stream, False, LOCKING_RULES)
+
+
+def test_a_lockout_ending_on_its_timer_recomputes_only_the_bands_of_its_own_rule() -> None:
+    """A lockout's end clears its rule's breach markers, on every contract: the bands of that rule
+    (none for RULE-006, which has no band) and of rules reading markers (none) move; a timer moves
+    no position and no other input, so the other bands are kept."""
+    frequency = {"per_minute": 1, "per_hour": 60, "per_session": 400}
+    loss = {"limit": -400, "include_unrealized": True}
+    h = build_with(
+        True,
+        {
+            "daily_realized_loss": loss,
+            "daily_unrealized_loss": QUOTE_RULES["daily_unrealized_loss"],
+            "trade_frequency_limit": frequency,
+        },
+    )
+    h.apply(quote(MNQ, 21000.0), quote(ES, 5800.0), pos(MNQ, 1, "21000"), pos(ES, 1, "5800"))
+    h.apply(trade(1, MNQ, "21000"), trade(2, MNQ, "21000"), at=h.now + timedelta(seconds=1))
+    assert h.state.lockouts.get(("RULE-006", "account", None)) is not None
+    called: list[str] = []
+    for rule in h.engine.policy.rules_for(7).rules:  # type: ignore[union-attr]
+        original = rule.price_band
+
+        def counting(view: Any, position: Any, _original: Any = original, _id: str = rule.id) -> Any:
+            called.append(_id)
+            return _original(view, position)
+
+        rule.price_band = counting  # type: ignore[method-assign]
+    actions = h.tick(minutes=2)
+    assert [(a.rule, a.kind) for a in actions] == [("RULE-006", "unlock")]
+    assert called == []
