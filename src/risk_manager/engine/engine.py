@@ -116,6 +116,8 @@ _HOUR = timedelta(hours=1)
 # Suspended until its entry fills (PROJECTX.md §2b). Each leaves that state through an event the gate
 # does act on (the order turning Open, or the fill's position), so cancelling now would only race it.
 _NOT_YET_WORKING = frozenset({OrderStatus.PENDING, OrderStatus.SUSPENDED})
+# The events of one account (a tuple: ``A | B`` would build a union on every test).
+_ACCOUNT_EVENTS = (AccountEvent, OrderEvent, PositionEvent, TradeEvent)
 # The position update of an execution follows its trade event within milliseconds (PROJECTX.md);
 # one arriving later than this is not that execution's own change but a later open or grow.
 _KEPT_FILL_WINDOW = timedelta(seconds=5)
@@ -340,7 +342,7 @@ class Engine:
             self._fire_due(now, out)
         if type(event) is QuoteEvent:
             self._on_quote(event, now, out)
-        elif isinstance(event, AccountEvent | OrderEvent | PositionEvent | TradeEvent):
+        elif isinstance(event, _ACCOUNT_EVENTS):
             account = self._account(event.account_id, now)
             if account is not None:
                 self._on_account_event(account, event, now, out)
@@ -669,8 +671,10 @@ class Engine:
         actions: list[Action] = []
         for cid, change in changes.items():
             position = account.positions.get(cid)
+            if position is None or position.spec is not None:
+                continue
             subject = f"no_tick_spec:{cid}"
-            if position is None or position.spec is not None or (INPUT_RULE, subject) in account.breaches:
+            if (INPUT_RULE, subject) in account.breaches:
                 continue
             root = position.root
             message = (
@@ -1343,8 +1347,10 @@ class Engine:
                 if change not in GROWING_CHANGES:
                     continue
                 lockout = account.lockouts.covering(root_of(cid))
+                if lockout is None:
+                    continue
                 subject = f"pos:{cid}"
-                if lockout is None or (LOCKOUT_RULE, subject) in account.breaches:
+                if (LOCKOUT_RULE, subject) in account.breaches:
                     continue
                 position = account.positions[cid]
                 if (
@@ -1364,7 +1370,7 @@ class Engine:
             and not _closes_only(account, event)
         ):
             lockout = account.lockouts.covering(root_of(event.contract_id))
-            subject = f"order:{event.order_id}"
+            subject = "" if lockout is None else f"order:{event.order_id}"
             if lockout is not None and (LOCKOUT_RULE, subject) not in account.breaches:
                 reason = (
                     f"order {event.order_id} in {event.contract_id} working while locked: "
@@ -1504,8 +1510,13 @@ class Engine:
         # In place: most calls find nothing to remove, and rebuilding the set costs as much as
         # scanning it.
         if prefix:
+            # the subject and those nested under it; the one test first rules out nearly every marker
             nested = subject + ":"
-            cleared = [b for b in account.breaches if b[1] == subject or b[1].startswith(nested)]
+            cleared = [
+                b
+                for b in account.breaches
+                if b[1].startswith(subject) and (b[1] == subject or b[1].startswith(nested))
+            ]
         else:
             cleared = [b for b in account.breaches if b[1] == subject]
         account.breaches.difference_update(cleared)
@@ -1594,9 +1605,13 @@ class Engine:
             bands = position.rule_bands
             if only is None or len(bands) != count:
                 bands = position.rule_bands = [_NEVER_QUIET] * count
-                todo: Iterable[int] = range(count)
-            elif concerned is None or position.contract_id in concerned:
-                todo = only
+                for i in range(count):
+                    bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
+                _intersect(position, bands, dispatch)
+                update(position)
+                continue
+            if concerned is None or position.contract_id in concerned:
+                todo: Iterable[int] = only
             else:
                 if shared is None:
                     per_position = dispatch.per_position
@@ -1604,10 +1619,15 @@ class Engine:
                 todo = shared
                 if not todo:
                     continue
+            moved = False
             for i in todo:
-                bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
-            _intersect(position, bands, dispatch)
-            update(position)
+                band = _float_band(quote_rules[i].price_band(view, frozen))
+                if band != bands[i]:
+                    bands[i] = band
+                    moved = True
+            if moved:  # else the intersections and the index already hold these bands
+                _intersect(position, bands, dispatch)
+                update(position)
 
 
 _NEVER_QUIET = (_INF, -_INF)
@@ -1646,7 +1666,7 @@ def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None
     events) changes none of them. Lockouts taken or ended are treated as concerning everything."""
     contracts = set(touched)
     for action in actions:
-        if isinstance(action, LockAccount | Unlock):
+        if isinstance(action, _LOCK_ACTIONS):
             return None
         contract_id = _contract_named(action)
         if contract_id is not None:
@@ -1704,7 +1724,7 @@ def _stale_bands(
             own = dispatch.quote_rule_index.get(action.rule)
             if own is not None:
                 rules.add(own)
-        if isinstance(action, PlaceStop | ModifyStop):
+        if isinstance(action, _STOP_ACTIONS):
             kinds.add(BAND_STOPS)
     for kind in kinds:
         rules |= readers[kind]
