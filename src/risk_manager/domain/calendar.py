@@ -154,6 +154,11 @@ class TradingCalendar:
 
     # ---- sessions ------------------------------------------------------------------------------
 
+    @property
+    def always_open(self) -> bool:
+        """True when no session window is configured (global or per symbol): no session ever ends."""
+        return self.session is None and not self.per_symbol
+
     def window_for(self, root: str | None) -> SessionWindow | None:
         """The session window of a symbol (its override, else the global one); None = always open."""
         if root is not None and self.per_symbol:  # asked per position on every event

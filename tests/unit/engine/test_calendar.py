@@ -313,3 +313,9 @@ class TestCmeCalendar:
         with pytest.raises(CalendarUnavailable, match=r"pip install risk-manager\[cme\]"):
             TradingCalendar(session=RTH, cme_holidays=True)
         assert TradingCalendar(session=RTH).in_session(None, ct("2026-04-03 10:00"))
+
+
+def test_a_calendar_is_always_open_only_without_any_session_window() -> None:
+    assert TradingCalendar().always_open
+    assert not TradingCalendar(session=RTH).always_open
+    assert not TradingCalendar(per_symbol={"MNQ": GLOBEX}).always_open
