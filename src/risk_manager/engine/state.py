@@ -13,7 +13,7 @@ from risk_manager.domain.contracts import ContractSpec
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.money import ZERO, to_decimal
 from risk_manager.domain.position_figures import PositionFigures
-from risk_manager.domain.records import fast_builder
+from risk_manager.domain.records import fast_builder, fast_init
 from risk_manager.domain.status import EnforcementStatus
 from risk_manager.engine.lockouts import LockoutBook
 from risk_manager.rules.api import DayView, PositionView
@@ -121,6 +121,7 @@ class Position(PositionFigures):
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CountedTrade:
     """What one execution added to its trading day, so that a void can take exactly that back out."""
@@ -132,6 +133,7 @@ class CountedTrade:
     commissions: Decimal = ZERO
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class KeptFill:
     """The position change of the execution that triggered a lockout which keeps positions: the
