@@ -117,24 +117,13 @@ def parse_contract_id(contract_id: str) -> ContractId:
     )
 
 
+@lru_cache(maxsize=4096)  # asked for every order and position on every event: answered in one call
 def root_of(contract_id: str) -> str:
     """CME root of a contract id; the raw id itself when it cannot be parsed (never raises)."""
-    root = _ROOTS.get(contract_id)
-    if root is None:
-        try:
-            root = parse_contract_id(contract_id).root
-        except ContractIdError:
-            root = contract_id
-        if len(_ROOTS) >= _ROOTS_KEPT:
-            _ROOTS.clear()
-        _ROOTS[contract_id] = root
-    return root
-
-
-# root_of's answers (a pure function's memo, asked for every order and position on every event: a
-# dict lookup costs a fraction of the parse cache's call).
-_ROOTS: dict[str, str] = {}
-_ROOTS_KEPT = 4096
+    try:
+        return parse_contract_id(contract_id).root
+    except ContractIdError:
+        return contract_id
 
 
 def contract_id_for(root: str, month: int, year: int) -> str:
