@@ -206,11 +206,10 @@ class Markers(set[tuple[str, str]]):
         return Markers, (list(self),)
 
     def add(self, marker: tuple[str, str]) -> None:
-        set.add(self, marker)
+        super().add(marker)
         subject = marker[1]
         if subject.startswith(_POSITION):
-            end = subject.find(":", 4)  # pos:<contract>[:...]
-            contract_id = subject[4:] if end < 0 else subject[4:end]
+            contract_id = subject.split(":", 2)[1]
             listed = self._by_contract.get(contract_id)
             if listed is None:
                 listed = self._by_contract[contract_id] = set()
