@@ -703,14 +703,14 @@ class Engine:
             if previous is None:
                 return {cid: "unchanged"}
             self._drop_position(account, previous)
-            account.breaches.rearm_position(cid, nested=True)
+            self._clear_markers(account, f"pos:{cid}", prefix=True)
             account.stops_requested.pop(cid, None)
             return {cid: "closed"}
         if previous is None or (previous.size > 0) != (signed > 0):
             change = "opened" if previous is None else "reversed"
             if previous is not None:
                 self._drop_position(account, previous)
-                account.breaches.rearm_position(cid, nested=True)
+                self._clear_markers(account, f"pos:{cid}", prefix=True)
                 account.stops_requested.pop(cid, None)
             position = Position(
                 contract_id=cid,
@@ -729,7 +729,7 @@ class Engine:
         grew = abs(signed) > abs(previous.size)
         change = "grew" if grew else "reduced" if abs(signed) < abs(previous.size) else "unchanged"
         if grew:
-            account.breaches.rearm_position(cid, nested=False)
+            self._clear_markers(account, f"pos:{cid}", prefix=False)
         previous.size = signed
         previous.average_price = event.average_price
         previous.position_id = event.position_id
@@ -1506,8 +1506,24 @@ class Engine:
     # ---- markers, bands and wake-ups ---------------------------------------------------------
 
     @staticmethod
+    def _clear_markers(account: AccountState, subject: str, *, prefix: bool) -> None:
+        # In place: most calls find nothing to remove, and rebuilding the set costs as much as
+        # scanning it.
+        if prefix:
+            # the subject and those nested under it; the one test first rules out nearly every marker
+            nested = subject + ":"
+            cleared = [
+                b
+                for b in account.breaches
+                if b[1].startswith(subject) and (b[1] == subject or b[1].startswith(nested))
+            ]
+        else:
+            cleared = [b for b in account.breaches if b[1] == subject]
+        account.breaches.difference_update(cleared)
+
+    @staticmethod
     def _clear_rule_markers(account: AccountState, rule: str) -> None:
-        account.breaches.rearm_rule(rule)
+        account.breaches = {b for b in account.breaches if b[0] != rule}
 
     def _refresh(
         self,

@@ -24,7 +24,6 @@ from risk_manager.engine.state import (
     AccountState,
     CountedTrade,
     KeptFill,
-    Markers,
     MarketQuote,
     Position,
     TradingDayStats,
@@ -219,7 +218,7 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
         for lo in v["lockouts"]:
             book.add(lockout_from_dict(account.account_id, lo))
         account.lockouts = book
-        account.breaches = Markers((b[0], b[1]) for b in v["breaches"])
+        account.breaches = {(b[0], b[1]) for b in v["breaches"]}
         account.seen_trades = {tid: date.fromisoformat(dd) for tid, dd in v["seen_trades"]}
         recent = sorted((datetime.fromisoformat(t), oid) for t, oid in v["recent_orders"])
         account.recent_orders = deque(recent)  # in time order (an older snapshot may not be)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -184,75 +183,6 @@ class TradingDayStats:
         return balance - self.opening_balance
 
 
-class Markers(set[tuple[str, str]]):
-    """The breach markers of one account, (rule id, subject): a set, whose markers about a position
-    (subject ``pos:<contract>`` or nested under it, ``pos:<contract>:...``) are also listed by
-    contract. A position's markers re-arm on every close, growth and reversal, and an account under
-    a lockout collects one marker per order cancelled until the daily reset: re-arming reads the
-    position's own, not every marker of the day.
-
-    Markers are added with ``add`` or ``update`` (which list them), removed with ``rearm_*`` or
-    ``clear``. The by-contract lists may keep markers already removed from the set (by
-    ``rearm_rule``): they are removed again, which changes nothing."""
-
-    __slots__ = ("_by_contract",)
-
-    def __init__(self, markers: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__()
-        self._by_contract: dict[str, set[tuple[str, str]]] = {}
-        self.update(markers)
-
-    def __reduce__(self) -> tuple[type[Markers], tuple[list[tuple[str, str]]]]:
-        return Markers, (list(self),)
-
-    def add(self, marker: tuple[str, str]) -> None:
-        super().add(marker)
-        subject = marker[1]
-        if subject.startswith(_POSITION):
-            contract_id = subject.split(":", 2)[1]
-            listed = self._by_contract.get(contract_id)
-            if listed is None:
-                listed = self._by_contract[contract_id] = set()
-            listed.add(marker)
-
-    def update(self, *others: Iterable[tuple[str, str]]) -> None:
-        for other in others:
-            for marker in other:
-                self.add(marker)
-
-    def clear(self) -> None:
-        super().clear()
-        self._by_contract.clear()
-
-    def rearm_position(self, contract_id: str, *, nested: bool) -> None:
-        """Remove the markers about the position in ``contract_id`` (subject ``pos:<contract>``),
-        and those nested under it (``pos:<contract>:...``) when ``nested``."""
-        subject = _POSITION + contract_id
-        if ":" in contract_id:  # not a gateway id: the subject's own test, on every marker
-            under = subject + ":"
-            self.difference_update(
-                [m for m in self if m[1] == subject or (nested and m[1].startswith(under))]
-            )
-            return
-        listed = self._by_contract.get(contract_id)
-        if not listed:
-            return
-        if nested:
-            del self._by_contract[contract_id]
-            self.difference_update(listed)
-        else:
-            cleared = [m for m in listed if m[1] == subject]
-            listed.difference_update(cleared)
-            self.difference_update(cleared)
-
-    def rearm_rule(self, rule: str) -> None:
-        """Remove every marker of ``rule``."""
-        self.difference_update([m for m in self if m[0] == rule])
-
-
-_POSITION = "pos:"  # the subject prefix of the markers about one position
-
-
 @dataclass(slots=True)
 class AccountState:
     account_id: int
@@ -270,8 +200,8 @@ class AccountState:
     # and dropped (None) when a stop changes or goes.
     protective_stops: dict[tuple[str, int], OrderEvent] | None = None
     lockouts: LockoutBook = field(default_factory=LockoutBook)
-    # Breaches already enforced, as (rule id, subject); re-armed by the engine (Markers.rearm_*).
-    breaches: Markers = field(default_factory=Markers)
+    # Breaches already enforced, as (rule id, subject); see Engine._clear_markers for re-arming.
+    breaches: set[tuple[str, str]] = field(default_factory=set)
     # Trade ids already counted, with the trading day they were counted in (dedupe across days).
     seen_trades: dict[int, date] = field(default_factory=dict)
     # Executions (first fill time, order id) in the last hour, in time order, oldest first (RULE-006
