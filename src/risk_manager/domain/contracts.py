@@ -117,6 +117,7 @@ def parse_contract_id(contract_id: str) -> ContractId:
     )
 
 
+@lru_cache(maxsize=4096)  # asked for every order and position on every event: answered in one call
 def root_of(contract_id: str) -> str:
     """CME root of a contract id; the raw id itself when it cannot be parsed (never raises)."""
     try:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from risk_manager.domain.records import fast_init
+
 # Conditions a lockout can wait for instead of a time.
 CONDITION_CAN_TRADE = "can_trade"  # RULE-010: ends when the gateway says canTrade: true
 CONDITION_SYMBOL_BLOCKED = "symbol_blocked"  # RULE-011: lasts while the symbol stays blocked in config
 
 
+@fast_init  # one per lockout taken
 @dataclass(frozen=True, slots=True)
 class Lockout:
     account_id: int

@@ -7,8 +7,12 @@ through ``in_window`` so that no two rules can disagree about an edge.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def in_window(t: datetime, now: datetime, span: timedelta) -> bool:
@@ -27,13 +31,10 @@ def count_in_window(times: Iterable[datetime], now: datetime, span: timedelta) -
     return count
 
 
-def count_newest_in_window(newest_first: Iterable[datetime], now: datetime, span: timedelta) -> int:
-    """``count_in_window`` of times given newest first, none after ``now``: counted until the first
-    one out of the window, so that a window holding a few of many times costs a few steps."""
-    start = now - span
-    count = 0
-    for t in newest_first:
-        if t <= start:
-            break
-        count += 1
-    return count
+def count_sorted_in_window(
+    oldest_first: Sequence[T], now: datetime, span: timedelta, time_of: Callable[[T], datetime]
+) -> int:
+    """``count_in_window`` of entries in time order (``time_of`` each, oldest first), none after
+    ``now``: the window is the entries after the last one at or before its start, found by
+    bisection (RULE-006 counts the last hour's executions on every execution)."""
+    return len(oldest_first) - bisect_right(oldest_first, now - span, key=time_of)

@@ -60,6 +60,7 @@ from risk_manager.domain.actions import (
 from risk_manager.domain.calendar import DayBounds, TradingCalendar
 from risk_manager.domain.contracts import ContractTable, root_of
 from risk_manager.domain.events import (
+    PROTECTIVE_TYPES,
     AccountEvent,
     ClockEvent,
     ConnectionEvent,
@@ -115,6 +116,8 @@ _HOUR = timedelta(hours=1)
 # Suspended until its entry fills (PROJECTX.md §2b). Each leaves that state through an event the gate
 # does act on (the order turning Open, or the fill's position), so cancelling now would only race it.
 _NOT_YET_WORKING = frozenset({OrderStatus.PENDING, OrderStatus.SUSPENDED})
+# The events of one account (a tuple: ``A | B`` would build a union on every test).
+_ACCOUNT_EVENTS = (AccountEvent, OrderEvent, PositionEvent, TradeEvent)
 # The position update of an execution follows its trade event within milliseconds (PROJECTX.md);
 # one arriving later than this is not that execution's own change but a later open or grow.
 _KEPT_FILL_WINDOW = timedelta(seconds=5)
@@ -339,7 +342,7 @@ class Engine:
             self._fire_due(now, out)
         if type(event) is QuoteEvent:
             self._on_quote(event, now, out)
-        elif isinstance(event, AccountEvent | OrderEvent | PositionEvent | TradeEvent):
+        elif isinstance(event, _ACCOUNT_EVENTS):
             account = self._account(event.account_id, now)
             if account is not None:
                 self._on_account_event(account, event, now, out)
@@ -460,8 +463,9 @@ class Engine:
                 if kind == TimerKind.LOCKOUT_END:
                     lockout = account.lockouts.get(key)
                     if lockout is not None:
+                        emitted = len(out)
                         self._end_lockout(account, lockout, when, "its time ran out", out, EndCause.TIMER)
-                        self._refresh(account, when)
+                        self._refresh_after(account, when, out[emitted:])
                 else:
                     del self._wakeups[(account_id, key)]
                     self._wake_rule(account, key, when, out)
@@ -584,6 +588,7 @@ class Engine:
             # position is listed either).
             moved: set[str] = set()
             changed: str | None = None
+            ended: list[Action] = []  # the lockouts the event's own change ended (Unlock)
             if isinstance(event, PositionEvent):
                 kept = account.kept_fills.pop(event.contract_id, None)
                 changes = self._apply_position(account, event, now)
@@ -603,11 +608,10 @@ class Engine:
                     moved.add(event.contract_id)  # contracts marked closing: its open size changed
                 changed = BAND_DAY
             else:
-                unlocks = len(out)
+                emitted = len(out)
                 self._apply_account(account, event, now, out)
-                # A lockout ended re-arms its rule's markers: treated as changing everything.
-                if len(out) == unlocks or not any(isinstance(a, Unlock) for a in out[unlocks:]):
-                    changed = BAND_ACCOUNT
+                ended = out[emitted:]  # canTrade back ended lockouts: their rules' markers re-arm
+                changed = BAND_ACCOUNT
             actions = self._gate(account, event, changes, now, kept)
             if changes:
                 actions.extend(self._unknown_contracts(account, changes))
@@ -630,7 +634,7 @@ class Engine:
                 self._keep_triggering_fill(account, event, actions, now)
             stale = None
             if self.fast_path and (moved or changed is not None) and found is not None:
-                stale = _stale_bands(found[1], moved, changed, touched or set(), actions)
+                stale = _stale_bands(found[1], moved, changed, touched or set(), [*actions, *ended])
             self._refresh(
                 account,
                 now,
@@ -667,8 +671,10 @@ class Engine:
         actions: list[Action] = []
         for cid, change in changes.items():
             position = account.positions.get(cid)
+            if position is None or position.spec is not None:
+                continue
             subject = f"no_tick_spec:{cid}"
-            if position is None or position.spec is not None or (INPUT_RULE, subject) in account.breaches:
+            if (INPUT_RULE, subject) in account.breaches:
                 continue
             root = position.root
             message = (
@@ -750,11 +756,22 @@ class Engine:
 
     @staticmethod
     def _apply_order(account: AccountState, event: OrderEvent) -> None:
-        account.protective_stops = None  # read again from the orders when next asked
+        working = account.working_orders
         if event.is_working:
-            account.working_orders[event.order_id] = event
+            replaced = working.get(event.order_id)
+            working[event.order_id] = event
         else:
-            account.working_orders.pop(event.order_id, None)
+            replaced = working.pop(event.order_id, None)
+        stops = account.protective_stops
+        if stops is None or (
+            event.type not in PROTECTIVE_TYPES and (replaced is None or replaced.type not in PROTECTIVE_TYPES)
+        ):
+            return  # most order updates are entries and limits: the stops read from the orders hold
+        if replaced is None and event.is_working:
+            # a new stop, last in the orders: a scan would keep it only where none came before
+            stops.setdefault((event.contract_id, event.side), event)
+        else:
+            account.protective_stops = None  # read again from the orders when next asked
 
     def _apply_trade(self, account: AccountState, event: TradeEvent, now: datetime) -> bool:
         """Count an execution in the trading day it belongs to, or take a voided one back out.
@@ -1272,13 +1289,41 @@ class Engine:
     def _wake_rule(self, account: AccountState, rule_id: str, now: datetime, out: list[Action]) -> None:
         found = self._rules(account)
         actions: list[Action] = []
+        view: AccountView | None = None
         if found is not None:
-            view = self._view(account, now, None)
+            view = self._view(account, now, None, None, found[0])
             for rule in found[1].clock_rules:
                 if rule.id == rule_id:
                     actions.extend(rule.evaluate(view))
         self._commit(account, actions, now, out)
-        self._refresh(account, now, woken=rule_id)
+        self._refresh_after(account, now, actions, woken=rule_id, view=view, found=found)
+
+    def _refresh_after(
+        self,
+        account: AccountState,
+        now: datetime,
+        decided: list[Action],
+        woken: str | None = None,
+        view: AccountView | None = None,
+        found: tuple[RuleSet, _Dispatch] | None = None,
+    ) -> None:
+        """``_refresh`` after a timer, which moves no position and changes no input of a band: only
+        what its decisions (``decided``, lockouts ended included) changed is recomputed (see
+        _stale_bands). ``view``: the one the decisions were made on, if any."""
+        if found is None:
+            found = self._rules(account)
+        stale = None
+        if self.fast_path and found is not None:
+            stale = _stale_bands(found[1], frozenset(), None, frozenset(), decided)
+        self._refresh(
+            account,
+            now,
+            woken=woken,
+            concerned=None if stale is None else stale[1],
+            only=None if stale is None else stale[0],
+            view=None if view is None else view.after_decisions(bool(decided)),
+            found=found,
+        )
 
     # ---- decisions -------------------------------------------------------------------------
 
@@ -1302,8 +1347,10 @@ class Engine:
                 if change not in GROWING_CHANGES:
                     continue
                 lockout = account.lockouts.covering(root_of(cid))
+                if lockout is None:
+                    continue
                 subject = f"pos:{cid}"
-                if lockout is None or (LOCKOUT_RULE, subject) in account.breaches:
+                if (LOCKOUT_RULE, subject) in account.breaches:
                     continue
                 position = account.positions[cid]
                 if (
@@ -1323,7 +1370,7 @@ class Engine:
             and not _closes_only(account, event)
         ):
             lockout = account.lockouts.covering(root_of(event.contract_id))
-            subject = f"order:{event.order_id}"
+            subject = "" if lockout is None else f"order:{event.order_id}"
             if lockout is not None and (LOCKOUT_RULE, subject) not in account.breaches:
                 reason = (
                     f"order {event.order_id} in {event.contract_id} working while locked: "
@@ -1463,8 +1510,13 @@ class Engine:
         # In place: most calls find nothing to remove, and rebuilding the set costs as much as
         # scanning it.
         if prefix:
+            # the subject and those nested under it; the one test first rules out nearly every marker
             nested = subject + ":"
-            cleared = [b for b in account.breaches if b[1] == subject or b[1].startswith(nested)]
+            cleared = [
+                b
+                for b in account.breaches
+                if b[1].startswith(subject) and (b[1] == subject or b[1].startswith(nested))
+            ]
         else:
             cleared = [b for b in account.breaches if b[1] == subject]
         account.breaches.difference_update(cleared)
@@ -1487,10 +1539,11 @@ class Engine:
 
         ``woken`` is the rule just evaluated by its own timer: asking again for a time not after
         ``now`` would loop forever, so such an answer means "nothing more to wait for".
-        ``concerned``: the contracts whose positions the change can have touched (see _stale_bands);
-        the other positions keep the bands of their per-position rules (None: recompute all).
-        ``only``: with ``concerned``, the quote rules (indices) whose bands the change can have
-        moved (None: all of them); the others keep theirs.
+        ``only``: the quote rules (indices) whose bands the change can have moved (None: every band
+        of the account is recomputed); the others keep theirs.
+        ``concerned``: with ``only``, the contracts whose positions the change can have touched (see
+        _stale_bands); the other positions keep the bands of their per-position rules (None: every
+        position's bands of ``only`` are recomputed).
         ``view``: the account as it is now, when the caller has one (AccountView.after_decisions).
         ``found``: the account's rules (Engine._rules), when the caller has them at hand.
         """
@@ -1507,11 +1560,10 @@ class Engine:
             return
         if view is None:
             view = self._view(account, now, None, None, found[0] if found is not None else None)
-        if concerned is None:
+        if only is None:
             self._compute_bands(account, view, dispatch, None)
-        elif only is None or only:
-            rules = dispatch.every_rule if only is None else only
-            self._compute_bands(account, view, dispatch, rules, concerned)
+        elif only:
+            self._compute_bands(account, view, dispatch, only, concerned)
         for rule in clock_rules:
             key = (account.account_id, rule.id)
             current = self._wakeups.get(key)
@@ -1553,9 +1605,13 @@ class Engine:
             bands = position.rule_bands
             if only is None or len(bands) != count:
                 bands = position.rule_bands = [_NEVER_QUIET] * count
-                todo: Iterable[int] = range(count)
-            elif concerned is None or position.contract_id in concerned:
-                todo = only
+                for i in range(count):
+                    bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
+                _intersect(position, bands, dispatch)
+                update(position)
+                continue
+            if concerned is None or position.contract_id in concerned:
+                todo: Iterable[int] = only
             else:
                 if shared is None:
                     per_position = dispatch.per_position
@@ -1563,10 +1619,15 @@ class Engine:
                 todo = shared
                 if not todo:
                     continue
+            moved = False
             for i in todo:
-                bands[i] = _float_band(quote_rules[i].price_band(view, frozen))
-            _intersect(position, bands, dispatch)
-            update(position)
+                band = _float_band(quote_rules[i].price_band(view, frozen))
+                if band != bands[i]:
+                    bands[i] = band
+                    moved = True
+            if moved:  # else the intersections and the index already hold these bands
+                _intersect(position, bands, dispatch)
+                update(position)
 
 
 _NEVER_QUIET = (_INF, -_INF)
@@ -1605,7 +1666,7 @@ def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None
     events) changes none of them. Lockouts taken or ended are treated as concerning everything."""
     contracts = set(touched)
     for action in actions:
-        if isinstance(action, LockAccount | Unlock):
+        if isinstance(action, _LOCK_ACTIONS):
             return None
         contract_id = _contract_named(action)
         if contract_id is not None:
@@ -1627,10 +1688,10 @@ def _subject_contract(subject: str) -> str | None:
 
 
 def _stale_bands(
-    dispatch: _Dispatch, moved: Set[str], changed: str | None, orders: Set[str], actions: list[Action]
-) -> tuple[set[int], set[str]] | None:
-    """The quote rules (indices) whose quiet bands an account event can have moved, and the
-    contracts on which the per-position ones can have moved (None: every band of the account).
+    dispatch: _Dispatch, moved: Set[str], changed: str | None, orders: Set[str], actions: Iterable[Action]
+) -> tuple[set[int], set[str] | None]:
+    """The quote rules (indices) whose quiet bands an account event (or a timer) can have moved,
+    and the contracts on which the per-position ones can have moved (None: every contract).
 
     ``moved``: the contracts whose position the event changed (every band reads the positions: a
     per-position band its own, an account-level band all of them); ``changed``: what else the event
@@ -1638,9 +1699,10 @@ def _stale_bands(
     an order update changed. A decision changes its rule's breach markers (and other rules'
     markers, for a band reading them), a requested stop the stops; one naming a contract concerns
     it. A lockout taken is such a decision: no band reads the lockouts (they are no BAND_INPUTS
-    name), only its marker changes. A lockout ended (its rule's markers cleared on every contract)
-    is treated as changing everything. A band that reads nothing the event changed is kept: it was
-    computed from the same inputs, but for quotes still inside it."""
+    name), only its marker changes. A lockout ended (``Unlock``) clears its rule's markers on every
+    contract: that rule's bands, and those reading markers, on every position. A band that reads
+    nothing the event changed is kept: it was computed from the same inputs, but for quotes still
+    inside it."""
     readers = dispatch.readers
     rules: set[int] = set(dispatch.every_rule) if moved else set()
     contracts = set(moved)
@@ -1649,23 +1711,24 @@ def _stale_bands(
         if changed == BAND_ORDERS:
             contracts |= orders
     kinds: set[str] = set()
+    everywhere = False
     for action in actions:
-        if isinstance(action, Unlock):
-            return None
         contract_id = _contract_named(action)
         if contract_id is not None:
             contracts.add(contract_id)
-        subject = action.subject
-        if subject is not None:
+        ended = isinstance(action, Unlock)  # its rule's markers are cleared on every contract
+        if ended:
+            everywhere = True
+        if ended or action.subject is not None:
             kinds.add(BAND_MARKERS)
             own = dispatch.quote_rule_index.get(action.rule)
             if own is not None:
                 rules.add(own)
-        if isinstance(action, PlaceStop | ModifyStop):
+        if isinstance(action, _STOP_ACTIONS):
             kinds.add(BAND_STOPS)
     for kind in kinds:
         rules |= readers[kind]
-    return rules, contracts
+    return rules, None if everywhere else contracts
 
 
 def _holds(band: tuple[float, float], quote: MarketQuote, on_last: bool, on_book: bool) -> bool:

@@ -12,7 +12,7 @@ from risk_manager.domain.contracts import ContractSpec
 from risk_manager.domain.events import OrderEvent
 from risk_manager.domain.money import ZERO, to_decimal
 from risk_manager.domain.position_figures import PositionFigures
-from risk_manager.domain.records import fast_builder
+from risk_manager.domain.records import fast_builder, fast_init
 from risk_manager.domain.status import EnforcementStatus
 from risk_manager.engine.lockouts import LockoutBook
 from risk_manager.rules.api import DayView, PositionView
@@ -120,6 +120,7 @@ class Position(PositionFigures):
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CountedTrade:
     """What one execution added to its trading day, so that a void can take exactly that back out."""
@@ -131,6 +132,7 @@ class CountedTrade:
     commissions: Decimal = ZERO
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class KeptFill:
     """The position change of the execution that triggered a lockout which keeps positions: the
@@ -194,7 +196,8 @@ class AccountState:
     position_views: dict[str, PositionView] = field(default_factory=dict)
     working_orders: dict[int, OrderEvent] = field(default_factory=dict)
     # (contract id, closing side) -> the first working protective stop of ``working_orders``, read
-    # on demand (AccountView.protective_stop) and dropped (None) whenever an order changes.
+    # on demand (AccountView.protective_stop), kept up to date by Engine._apply_order for a new stop
+    # and dropped (None) when a stop changes or goes.
     protective_stops: dict[tuple[str, int], OrderEvent] | None = None
     lockouts: LockoutBook = field(default_factory=LockoutBook)
     # Breaches already enforced, as (rule id, subject); see Engine._clear_markers for re-arming.

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from risk_manager.domain.records import fast_init
+
 
 class TimerKind(IntEnum):
     """What a timer does when due. The values order deadlines due at the same instant: what belongs
@@ -18,6 +20,7 @@ class TimerKind(IntEnum):
     RESET = 2  # the daily reset (account 0, key None)
 
 
+@fast_init  # one per lockout taken and per wake-up asked
 @dataclass(frozen=True, slots=True, order=True)
 class Timer:
     """A heap entry. Sorts by (when, kind, account, what): a total order that depends on the

@@ -14,7 +14,7 @@ from risk_manager.domain.contracts import ContractSpec, ContractTable, root_of
 from risk_manager.domain.events import PROTECTIVE_TYPES, Event, OrderEvent, OrderSide
 from risk_manager.domain.lockouts import Lockout
 from risk_manager.domain.money import ZERO
-from risk_manager.domain.windows import count_newest_in_window
+from risk_manager.domain.windows import count_sorted_in_window
 from risk_manager.engine.state import AccountState, MarketQuote
 from risk_manager.rules.api import DayView, PositionView
 
@@ -203,8 +203,8 @@ class AccountView:
         if stops is None:
             # Asked for every position by RULE-008 and RULE-012, on every crossing and account
             # event, while orders change far less often: read once from the orders and kept on the
-            # account until an order changes (Engine._apply_order drops it), the first matching one
-            # in order kept, as a scan would find it.
+            # account until a stop order changes (Engine._apply_order drops it, or adds a new one),
+            # the first matching one in order kept, as a scan would find it.
             stops = self._state.protective_stops = {}
             for order in self._state.working_orders.values():
                 if order.type in PROTECTIVE_TYPES:
@@ -221,8 +221,8 @@ class AccountView:
         """Distinct orders first executed in the half-open window ``(now - window, now]`` (at most
         the last hour is kept)."""
         # Kept in time order, none after now (an execution is never later than the engine time it
-        # was counted at): counted back from the newest.
-        return count_newest_in_window(map(_first, reversed(self._state.recent_orders)), self.now, window)
+        # was counted at).
+        return count_sorted_in_window(self._state.recent_orders, self.now, window, _first)
 
     @property
     def executions_today(self) -> int:

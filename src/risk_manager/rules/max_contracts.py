@@ -79,14 +79,20 @@ class MaxContracts(Rule[MaxContractsConfig]):
     config_model = MaxContractsConfig
     triggers: ClassVar[frozenset[type[Event]]] = frozenset({PositionEvent})
 
+    def __init__(self, config: MaxContractsConfig) -> None:
+        super().__init__(config)
+        self._label = f"open contracts ({config.count_type})"  # the config is frozen
+
     def evaluate(self, view: AccountView) -> list[Action]:
         limit = self.config.limit
         if not view.positions:
             return []
-        sizes = [p.size for p in view.positions.values()]
-        net = sum(sizes)
-        total = abs(net) if self.config.count_type == "net" else sum(abs(size) for size in sizes)
-        label = f"open contracts ({self.config.count_type})"
+        net = gross = 0
+        for position in view.positions.values():
+            net += position.size
+            gross += abs(position.size)
+        total = abs(net) if self.config.count_type == "net" else gross
+        label = self._label
         actions: list[Action] = []
         if total > limit:
             if self.config.count_type == "net":

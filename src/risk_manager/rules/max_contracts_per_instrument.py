@@ -88,24 +88,34 @@ class MaxContractsPerInstrument(Rule[MaxContractsPerInstrumentConfig]):
     config_model = MaxContractsPerInstrumentConfig
     triggers: ClassVar[frozenset[type[Event]]] = frozenset({PositionEvent})
 
+    def __init__(self, config: MaxContractsPerInstrumentConfig) -> None:
+        super().__init__(config)
+        # root -> (its limit, its breach subject, its label): asked on every position event
+        self._roots: dict[str, tuple[int | None, str, str]] = {}
+
+    def _root(self, root: str) -> tuple[int | None, str, str]:
+        found = self._roots.get(root)
+        if found is None:
+            found = self._roots[root] = (self.config.limit_for(root), f"symbol:{root}", f"{root} contracts")
+        return found
+
     def evaluate(self, view: AccountView) -> list[Action]:
-        by_root: dict[str, dict[str, PositionView]] = {}
-        for contract_id, position in view.positions.items():
-            by_root.setdefault(position.root, {})[contract_id] = position
+        # Calendar spreads count in full: every contract month open in the root is exposure.
+        totals: dict[str, int] = {}
+        for position in view.positions.values():
+            root = position.root
+            totals[root] = totals.get(root, 0) + abs(position.size)
         actions: list[Action] = []
-        for root in sorted(by_root):
-            limit = self.config.limit_for(root)
+        for root in sorted(totals):
+            limit, subject, label = self._root(root)
             if limit is None:
                 continue
-            positions = by_root[root]
-            # Calendar spreads count in full: every contract month open in the root is exposure.
-            total = sum(abs(p.size) for p in positions.values())
+            total = totals[root]
             if total > limit:
+                positions = {c: p for c, p in view.positions.items() if p.root == root}
                 actions.extend(self._enforce(view, root, total, limit, positions))
             if limit > 0:
-                actions.extend(
-                    count_warnings(view, self.id, f"symbol:{root}", total, limit, f"{root} contracts")
-                )
+                actions.extend(count_warnings(view, self.id, subject, total, limit, label))
         return actions
 
     def gauge(self, view: AccountView) -> RuleGauge | None:

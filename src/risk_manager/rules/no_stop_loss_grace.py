@@ -51,6 +51,7 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
     def __init__(self, config: NoStopLossGraceConfig) -> None:
         super().__init__(config)
         self._grace = timedelta(seconds=config.grace_period_seconds)  # the config is frozen
+        self._listed = (self.id, "unprotected")  # the key of the list in the view's memo
 
     @property
     def grace(self) -> timedelta:
@@ -64,7 +65,7 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
         positions mapping it was made from, so a view listing other positions is not answered
         from it."""
         positions = view.positions
-        listed, unprotected = view.memo((self.id, "unprotected"), lambda: self._list(view, positions))
+        listed, unprotected = view.memo(self._listed, lambda: self._list(view, positions))
         if listed is not positions:
             return self._list(view, positions)[1]
         return unprotected

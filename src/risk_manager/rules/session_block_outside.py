@@ -52,6 +52,8 @@ class SessionBlockOutside(Rule[SessionBlockOutsideConfig]):
         self._close_at_session_end = config.close_at_session_end  # the config is frozen
 
     def evaluate(self, view: AccountView) -> list[Action]:
+        if view.calendar.always_open:
+            return []  # no session configured: nothing is ever outside one
         actions = self._opened_outside(view)
         if self.config.close_at_session_end:
             actions.extend(self._session_ended(view))
@@ -153,9 +155,9 @@ class SessionBlockOutside(Rule[SessionBlockOutsideConfig]):
 
     def next_wakeup(self, view: AccountView) -> datetime | None:
         """The earliest end of the session of an open position (asked after every account event)."""
-        if not self._close_at_session_end:
-            return None
         calendar, now = view.calendar, view.now
+        if not self._close_at_session_end or calendar.always_open:
+            return None
         earliest: datetime | None = None
         for position in view.positions.values():
             if position.size != 0:

@@ -60,6 +60,8 @@ class SymbolBlocks(Rule[SymbolBlocksConfig]):
             root = root_of(order.contract_id)
             if root in blocked:
                 orders[root] = orders.get(root, 0) + 1
+        if not positions and not orders:
+            return []  # the usual case: nothing held or working in a blocked symbol
         actions: list[Action] = []
         for root in sorted(positions.keys() | orders.keys()):
             subject = f"symbol:{root}"

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk_manager.domain.calendar import CalendarUnavailable, Holidays, SessionWindow, TradingCalendar
 
@@ -313,3 +315,19 @@ class TestCmeCalendar:
         with pytest.raises(CalendarUnavailable, match=r"pip install risk-manager\[cme\]"):
             TradingCalendar(session=RTH, cme_holidays=True)
         assert TradingCalendar(session=RTH).in_session(None, ct("2026-04-03 10:00"))
+
+
+def test_a_calendar_is_always_open_only_without_any_session_window() -> None:
+    assert TradingCalendar().always_open
+    assert not TradingCalendar(session=RTH).always_open
+    assert not TradingCalendar(per_symbol={"MNQ": GLOBEX}).always_open
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)),
+    st.sampled_from(["America/Chicago", "UTC", "Europe/London", "Asia/Kolkata", "America/St_Johns"]),
+)
+def test_a_time_is_shown_in_the_display_zone_with_its_abbreviation(t: datetime, zone: str) -> None:
+    shown = TradingCalendar(display_zone=zone).show(t)
+    assert shown == t.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -358,20 +358,16 @@ def test_a_rule_naming_an_input_no_event_changes_is_refused_when_its_rule_set_is
         RuleSet((Misspelt(rule.config),))
 
 
-def test_a_lockout_taken_on_a_trade_recomputes_only_the_bands_its_decision_can_have_moved() -> None:
-    """A lockout is read by no band: taking one changes its rule's marker, as any decision does, and
-    the bands reading what the trade changed (the day) are recomputed; the others are kept."""
-    frequency = {"per_minute": 1, "per_hour": 60, "per_session": 400}
-    loss = {"limit": -400, "include_unrealized": True}
-    h = build_with(
-        True,
-        {
-            "daily_realized_loss": loss,
-            "daily_unrealized_loss": QUOTE_RULES["daily_unrealized_loss"],
-            "trade_frequency_limit": frequency,
-        },
-    )
-    h.apply(quote(MNQ, 21000.0), pos(MNQ, 1, "21000"), trade(1, MNQ, "21000"))
+# RULE-006 locking on the second execution in a minute, beside two rules with bands.
+FREQUENCY_AND_BANDS: dict[str, dict[str, Any]] = {
+    "daily_realized_loss": {"limit": -400, "include_unrealized": True},
+    "daily_unrealized_loss": QUOTE_RULES["daily_unrealized_loss"],
+    "trade_frequency_limit": {"per_minute": 1, "per_hour": 60, "per_session": 400},
+}
+
+
+def band_calls(h: EngineHarness) -> list[str]:
+    """From now on, the id of the rule of each band computed for account 7, in order."""
     called: list[str] = []
     for rule in h.engine.policy.rules_for(7).rules:  # type: ignore[union-attr]
         original = rule.price_band
@@ -381,6 +377,15 @@ def test_a_lockout_taken_on_a_trade_recomputes_only_the_bands_its_decision_can_h
             return _original(view, position)
 
         rule.price_band = counting  # type: ignore[method-assign]
+    return called
+
+
+def test_a_lockout_taken_on_a_trade_recomputes_only_the_bands_its_decision_can_have_moved() -> None:
+    """A lockout is read by no band: taking one changes its rule's marker, as any decision does, and
+    the bands reading what the trade changed (the day) are recomputed; the others are kept."""
+    h = build_with(True, FREQUENCY_AND_BANDS)
+    h.apply(quote(MNQ, 21000.0), pos(MNQ, 1, "21000"), trade(1, MNQ, "21000"))
+    called = band_calls(h)
     actions = h.apply(trade(2, MNQ, "21000"), at=h.now + timedelta(seconds=10))
     assert ("RULE-006", "lockout") in [(a.rule, a.kind) for a in actions]
     assert called == ["RULE-003"]
@@ -400,3 +405,17 @@ def test_with_lockouts_taken_on_executions_the_fast_path_decides_as_full_evaluat
     stream: list[tuple[int, Any]],
 ) -> None:
     assert run_with(stream, True, LOCKING_RULES) == run_with(stream, False, LOCKING_RULES)
+
+
+def test_a_lockout_ending_on_its_timer_recomputes_only_the_bands_of_its_own_rule() -> None:
+    """A lockout's end clears its rule's breach markers, on every contract: the bands of that rule
+    (none for RULE-006, which has no band) and of rules reading markers (none) move; a timer moves
+    no position and no other input, so the other bands are kept."""
+    h = build_with(True, FREQUENCY_AND_BANDS)
+    h.apply(quote(MNQ, 21000.0), quote(ES, 5800.0), pos(MNQ, 1, "21000"), pos(ES, 1, "5800"))
+    h.apply(trade(1, MNQ, "21000"), trade(2, MNQ, "21000"), at=h.now + timedelta(seconds=1))
+    assert h.state.lockouts.get(("RULE-006", "account", None)) is not None
+    called = band_calls(h)
+    actions = h.tick(minutes=2)
+    assert [(a.rule, a.kind) for a in actions] == [("RULE-006", "unlock")]
+    assert called == []

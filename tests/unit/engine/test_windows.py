@@ -7,7 +7,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk_manager.domain.windows import count_in_window, count_newest_in_window, in_window
+from risk_manager.domain.windows import count_in_window, count_sorted_in_window, in_window
 
 from engine_helpers import MNQ, T0, EngineHarness, trade
 
@@ -33,9 +33,18 @@ def test_counting_a_window_counts_exactly_what_in_window_accepts() -> None:
     assert count_in_window(times, T0, MINUTE) == sum(in_window(t, T0, MINUTE) for t in times) == 3
 
 
-def test_counting_newest_first_counts_exactly_what_in_window_accepts() -> None:
-    times = [T0, T0 - TICK, T0 - MINUTE + TICK, T0 - MINUTE, T0 - MINUTE - TICK]
-    assert count_newest_in_window(times, T0, MINUTE) == sum(in_window(t, T0, MINUTE) for t in times) == 3
+def test_counting_entries_in_time_order_counts_exactly_what_in_window_accepts() -> None:
+    times = [T0 - MINUTE - TICK, T0 - MINUTE, T0 - MINUTE, T0 - MINUTE + TICK, T0 - TICK, T0, T0]
+    entries = [(t, n) for n, t in enumerate(times)]
+    counted = count_sorted_in_window(entries, T0, MINUTE, lambda entry: entry[0])
+    assert counted == sum(in_window(t, T0, MINUTE) for t in times) == 4
+
+
+@given(st.lists(st.integers(-120, 0)), st.integers(1, 90))
+def test_counting_in_time_order_agrees_with_counting_each(offsets: list[int], span: int) -> None:
+    times = sorted(T0 + timedelta(seconds=s) for s in offsets)
+    window = timedelta(seconds=span)
+    assert count_sorted_in_window(times, T0, window, lambda t: t) == count_in_window(times, T0, window)
 
 
 # (seconds after the previous execution, seconds its report says it executed before it arrived)
