@@ -357,3 +357,12 @@ def test_a_split_replay_stops_at_a_malformed_line_as_one_process_does(tmp_path: 
     assert one.returncode == 2
     assert "line 6" in one.stderr
     assert (two.returncode, two.stdout, two.stderr) == (one.returncode, one.stdout, one.stderr)
+
+
+def test_a_replay_into_a_store_stays_in_one_process_even_when_workers_are_asked_for(tmp_path: Path) -> None:
+    day, config = EXAMPLES / "sample-day.jsonl.gz", EXAMPLES / "sample-config"
+    one = run_cli("replay", day, "--config", config, "--json", "--db", tmp_path / "one.db")
+    two = run_cli("replay", day, "--config", config, "--json", "--workers", "2", "--db", tmp_path / "two.db")
+    assert one.returncode == 0, one.stderr
+    assert (two.returncode, two.stdout) == (one.returncode, one.stdout)
+    assert (tmp_path / "two.db").stat().st_size == (tmp_path / "one.db").stat().st_size

@@ -342,8 +342,9 @@ def run_replay(
     failure: ReplayInputError | None = None
     # Split over processes (replay/split.py) unless a store or a report must read the one engine.
     split = None
-    if db is None and curves is None and workers_for(recording, options.workers) > 1:
-        split = _split(recording, engine, workers_for(recording, options.workers), until, report)
+    workers = 1 if db is not None or curves is not None else workers_for(recording, options.workers)
+    if workers > 1:
+        split = _split(recording, engine, workers, until, report)
     with ProgressBar(recording, err) as progress:
         decisions: Iterable[tuple[datetime, Action]]
         if split is not None:
