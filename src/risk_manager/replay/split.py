@@ -39,7 +39,7 @@ from risk_manager.domain.actions import Action
 from risk_manager.domain.events import Event
 from risk_manager.domain.records import fast_maker
 from risk_manager.replay.reader import GZIP_MAGIC, Progress, ReplayInputError, ReplayLine, read_recording
-from risk_manager.replay.runner import ReplayStats, replay_groups
+from risk_manager.replay.runner import ReplayStats, by_account, replay_groups
 
 __all__ = [
     "SPLIT_FROM_BYTES",
@@ -243,7 +243,7 @@ class SplitReplay:
 def _by_account(t: datetime, held: list[_Encoded]) -> Iterator[tuple[datetime, Action]]:
     """The decisions of several workers at one instant: each worker's are by account, and their
     accounts are disjoint, so a stable sort by account gives the order of one process."""
-    for action in sorted(map(_decode, held), key=attrgetter("account_id")):
+    for action in by_account([_decode(one) for one in held]):
         yield t, action
 
 
