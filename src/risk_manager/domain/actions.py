@@ -28,8 +28,11 @@ Inputs = tuple[tuple[str, str], ...]
 
 def format_time(t: datetime) -> str:
     """ISO-8601 UTC with milliseconds and Z: 2026-03-02T23:00:00.000Z."""
-    t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    if t.tzinfo is not UTC:
+        t = t.astimezone(UTC)
+    # isoformat (then "+00:00" -> "Z") rather than strftime: a quarter of the cost, and every
+    # decision of a replay's --json output and of the journal is stamped with it
+    return t.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @fast_init

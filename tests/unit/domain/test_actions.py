@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from risk_manager.domain.actions import ACTION_KINDS, Alert, ClosePosition, ModifyStop
+from risk_manager.domain.actions import ACTION_KINDS, Alert, ClosePosition, ModifyStop, format_time
 from risk_manager.domain.records import fast_copier
 
 
@@ -59,3 +63,16 @@ def test_a_record_of_a_subclass_of_a_kind_is_copied_as_that_subclass_with_its_ow
     other = original.for_account(8)
     assert type(other) is _NoteAlert
     assert other == _NoteAlert(account_id=8, rule="RULE-004", message="m", note="kept")
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 1),  # strftime's %Y is not zero-padded below year 1000
+        max_value=datetime(9998, 12, 31),  # in UTC still a datetime
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-6)), ZoneInfo("America/Chicago")]),
+    )
+)
+def test_a_decision_time_is_written_as_utc_with_milliseconds_and_z_whatever_its_zone(t: datetime) -> None:
+    utc = t.astimezone(UTC)
+    expected = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    assert format_time(t) == expected
