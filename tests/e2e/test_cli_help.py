@@ -59,3 +59,12 @@ def test_replay_help_names_its_argument_and_option_values() -> None:
     out = run_cli("replay", "--help").stdout
     assert "Usage: risk-manager replay [OPTIONS] FILE" in out
     assert "-a, --account ID" in out and "--until TIME" in out and "-c, --config DIR" in out
+
+
+def test_the_command_line_starts_without_loading_the_simulators_web_server() -> None:
+    # aiohttp is a third of a second of start-up that only `sim-gateway` and `demo` need
+    probe = "import sys, risk_manager.cli.main; print('aiohttp' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"
