@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
@@ -14,6 +13,9 @@ app = command_group("risk-manager", "Real-time risk enforcement for TopstepX / P
 
 
 def _installed_version() -> str:
+    # imported here: importlib.metadata is a twentieth of a second of start-up only --version needs
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("risk-manager")
     except PackageNotFoundError:  # running from a source tree that was never installed
