@@ -595,9 +595,7 @@ def _print_human(
     else:
         for line in wrapped(heading, console.width, indent=""):
             console.print(Text(line, style="bold"), soft_wrap=True)
-        lines = DecisionLines(console, zone)
-        for t, action in report.decisions:
-            lines.print(t, action)
+        DecisionLines(console, zone).print_all(report.decisions)
 
     span = ""
     if stats.first_t is not None and stats.last_t is not None:
