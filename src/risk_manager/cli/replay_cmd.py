@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.text import Text
 
 from risk_manager.cli.help import PlainHelpCommand
-from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_table, wrapped
+from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_tables, wrapped
 from risk_manager.domain.actions import Action, format_time
 from risk_manager.domain.events import TradeEvent
 from risk_manager.domain.money import ZERO, money
@@ -591,7 +591,8 @@ def _print_human(
     elif not report.decisions:
         console.print("No decisions: the rules had nothing to enforce in this recording.")
     elif options.wide:
-        console.print(wide_table(report.decisions, zone, heading))
+        for table in wide_tables(report.decisions, zone, heading):
+            console.print(table)
     else:
         for line in wrapped(heading, console.width, indent=""):
             console.print(Text(line, style="bold"), soft_wrap=True)
