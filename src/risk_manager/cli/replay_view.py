@@ -3,7 +3,8 @@
 One decision is one heading line (local time with its zone abbreviation, account, rule, action and
 what it acts on, e.g. ``MNQ H26``) followed by its full reason, indented and word-wrapped to the
 terminal width. Nothing is ever cut: a reason is the product's explanation of what it did.
-``--wide`` keeps the older one-row-per-decision table for wide terminals and log files.
+``--wide`` keeps the older one-row-per-decision table for wide terminals and log files, a table
+per 1,000 decisions.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class StyledLines:
     API rather than escape codes, is still printed to line by line.
     """
 
-    # rich writes at most 32 KB at a time on Windows (a console bug); one block stays below that.
+    # Characters written at a time at most (unless one line is longer), as rich does: a larger write
+    # to a Windows console can fail (https://bugs.python.org/issue37871).
     BLOCK = 8 * 1024
 
     def __init__(self, console: Console) -> None:
@@ -111,10 +113,10 @@ class StyledLines:
         if style and self._colors is not None:
             stop = len(plain) if end is None else end
             plain = plain[:start] + self._styled(plain[start:stop], style) + plain[stop:]
+        if self._size + len(plain) + 1 > self.BLOCK:
+            self._write()
         self._block.append(plain)
         self._size += len(plain) + 1
-        if self._size >= self.BLOCK:
-            self._write()
 
     def flush(self) -> None:
         self._write()

@@ -151,7 +151,8 @@ def a_day_of_decisions() -> list[tuple[datetime, Action]]:
             contract_id=mnq,
             order_id=5,
             stop_price=Decimal("21001.50"),
-            reason="CON.F.US.MNQ.H26 +1: best 21010.0 is 40 ticks from entry 21000.0: breakeven stop 21001.50",
+            reason="CON.F.US.MNQ.H26 +1: best 21010.0 is 40 ticks from entry 21000.0: "
+            "breakeven stop 21001.50",
         ),
         Alert(account_id=123456789, rule="ENGINE", reason=LONG + " " + "x" * 150),
         Alert(account_id=7, rule="INPUT", reason="tabs\there, a bell\x07, a\r\nnew line, and   spaces   "),
@@ -216,15 +217,26 @@ def test_any_text_in_a_decision_prints_as_rich_prints_it(
     assert fast == slow
 
 
-def test_styled_lines_reach_the_file_only_when_flushed_and_then_in_order() -> None:
-    console = console_for("piped", 80)
-    out = StyledLines(console)
+class WritesRecorded(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_styled_lines_reach_the_file_when_flushed_in_order_in_blocks_rich_would_write() -> None:
+    file = WritesRecorded()
+    out = StyledLines(Console(file=file, width=80))
     out.line("first")
-    assert console.file.getvalue() == ""  # type: ignore[attr-defined]
-    for n in range(5_000):  # more than one block
+    assert file.writes == []
+    for n in range(5_000):
         out.line(f"line {n}")
     out.flush()
-    assert console.file.getvalue() == "first\n" + "".join(f"line {n}\n" for n in range(5_000))  # type: ignore[attr-defined]
+    assert file.getvalue() == "first\n" + "".join(f"line {n}\n" for n in range(5_000))
+    assert len(file.writes) > 1 and max(map(len, file.writes)) <= StyledLines.BLOCK
 
 
 def test_a_target_is_described_by_the_fields_its_action_has() -> None:
