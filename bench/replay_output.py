@@ -9,8 +9,9 @@ output (180 columns). `--wide` is timed on the first --wide-decisions decisions:
 millisecond a row. Target (issue 9): the human output of the 1,000,000-line busy day (216,532
 decisions) within ~1.5 s of `--json`, i.e. at most ~7 us more per decision.
 
-With --cli, also the wall time of `risk-manager replay` on the generated day, to a file, without
-and with --json (the recording and a config holding the same rules in a temporary directory).
+With --cli, also the wall and CPU time (with its workers) of `risk-manager replay` on the generated
+day written to a file, without and with --json, --runs times in turns (the recording and a config
+holding the same rules in a temporary directory).
 
     python bench/replay_output.py [--lines 400000] [--runs 3] [--wide-decisions 5000] [--cli]
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import resource
 import subprocess
 import sys
 import tempfile
@@ -79,7 +81,9 @@ def per_decision(render: Callable[[Decisions], None], decisions: Decisions, runs
     return best / len(decisions) * 1e6
 
 
-def cli_seconds(recording: Path, config: Path, *options: str) -> float:
+def cli_seconds(recording: Path, config: Path, *options: str) -> tuple[float, float]:
+    """Wall time and CPU time (the command and its workers) of a replay written to a file."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(recording.with_suffix(".out"), "wb") as out:
         done = subprocess.run(
@@ -99,7 +103,9 @@ def cli_seconds(recording: Path, config: Path, *options: str) -> float:
         )
     if done.returncode != 0:
         sys.exit(f"replay failed: {done.stderr.decode(errors='replace')}")
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main() -> None:
@@ -143,10 +149,16 @@ def main() -> None:
             (config / "risk_config.yaml").write_text(
                 yaml.safe_dump({"general": {"timezone": "America/Chicago"}, "rules": rules})
             )
-            text_s = cli_seconds(recording, config)
-            json_s = cli_seconds(recording, config, "--json")
-            print(f"  risk-manager replay > file: {text_s:.2f} s wall; with --json: {json_s:.2f} s", end="")
-            print(f" (+{text_s - json_s:.2f} s)")
+            for _ in range(args.runs):
+                (text_wall, text_cpu), (json_wall, json_cpu) = (
+                    cli_seconds(recording, config),
+                    cli_seconds(recording, config, "--json"),
+                )
+                print(
+                    f"  risk-manager replay > file: {text_wall:.2f} s wall, {text_cpu:.2f} s CPU; "
+                    f"with --json: {json_wall:.2f} s wall, {json_cpu:.2f} s CPU "
+                    f"(text {text_wall - json_wall:+.2f} s wall, {text_cpu - json_cpu:+.2f} s CPU)"
+                )
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from risk_manager.domain.actions import (
 )
 
 CHICAGO = ZoneInfo("America/Chicago")
+UTC_ZONE = ZoneInfo("UTC")
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # 08:30 CST
 LONG = (
     "RULE-007 lockout ended (its time ran out); it began 2026-03-02 10:03:28 CST (loss -187.50 on "
@@ -225,6 +226,23 @@ class WritesRecorded(io.StringIO):
     def write(self, text: str) -> int:
         self.writes.append(text)
         return super().write(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    t=st.datetimes(timezones=st.just(UTC)),
+    zone=st.sampled_from([CHICAGO, ZoneInfo("Asia/Kolkata"), ZoneInfo("Australia/Lord_Howe"), UTC_ZONE]),
+    with_date=st.booleans(),
+    millis=st.booleans(),
+)
+def test_local_time_is_the_strftime_of_the_local_time(
+    t: datetime, zone: ZoneInfo, with_date: bool, millis: bool
+) -> None:
+    local = t.astimezone(zone)
+    expected = local.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+    if millis:
+        expected += f".{local.microsecond // 1000:03d}"
+    assert local_time(t, zone, with_date=with_date, millis=millis) == f"{expected} {local.strftime('%Z')}"
 
 
 def test_styled_lines_reach_the_file_when_flushed_in_order_in_blocks_rich_would_write() -> None:
