@@ -87,19 +87,22 @@ class StyledLines:
 
     ``console.print`` builds a renderable, its segments and a flush of the stream for every line:
     ~100 us a line, and a busy day's replay prints 400,000 lines. Call ``flush`` before anything
-    else is printed on the console. A legacy Windows console, which rich drives through the win32
-    API rather than escape codes, is still printed to line by line.
+    else is printed on the console. ``hold``: nothing reaches the file before ``flush`` (the text
+    is held in blocks meanwhile). A legacy Windows console, which rich drives through the win32 API
+    rather than escape codes, is still printed to line by line.
     """
 
     # Characters written at a time at most (unless one line is longer), as rich does: a larger write
     # to a Windows console can fail (https://bugs.python.org/issue37871).
     BLOCK = 8 * 1024
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, hold: bool = False) -> None:
         self.console = console
         self._direct = not (console.legacy_windows and console.is_terminal) and not console.is_jupyter
         self._colors = None if console.color_system is None else COLOR_SYSTEMS[console.color_system]
         self._rendered: dict[tuple[str, str], str] = {}
+        self._hold = hold
+        self._held: list[str | Text] = []  # blocks (or, printed by rich, lines) waiting for flush
         self._block: list[str] = []
         self._size = 0
 
@@ -109,7 +112,10 @@ class StyledLines:
             shown = Text(text)
             if style:
                 shown.stylize(style, start, end)
-            self.console.print(shown, soft_wrap=True)
+            if self._hold:
+                self._held.append(shown)
+            else:
+                self.console.print(shown, soft_wrap=True)
             return
         plain = text if text.isprintable() else strip_control_codes(text)  # as Text() does
         if style and self._colors is not None:
@@ -121,7 +127,15 @@ class StyledLines:
         self._size += len(plain) + 1
 
     def flush(self) -> None:
-        self._write()
+        """Write what is held and pending; from now on nothing is held."""
+        self._write()  # the block being filled: after the held ones
+        self._hold = False
+        for held in self._held:
+            if isinstance(held, Text):
+                self.console.print(held, soft_wrap=True)
+            else:
+                self.console.file.write(held)
+        self._held = []
         self.console.file.flush()
 
     def _styled(self, text: str, style: str) -> str:
@@ -140,30 +154,42 @@ class StyledLines:
     def _write(self) -> None:
         if self._block:
             self._block.append("")
-            self.console.file.write("\n".join(self._block))
+            block = "\n".join(self._block)
+            if self._hold:
+                self._held.append(block)
+            else:
+                self.console.file.write(block)
             self._block = []
             self._size = 0
 
 
 class DecisionLines:
-    """Prints decisions one after the other, with a date line whenever the local date changes."""
+    """Decisions one after the other, with a date line whenever the local date changes.
 
-    def __init__(self, console: Console, zone: ZoneInfo) -> None:
+    ``add`` renders a decision (a few microseconds); the text reaches the console at ``flush``, or
+    before with ``hold=False`` once a block is full. A replay adds its decisions as they come and
+    holds them until it ends: it keeps a day's text rather than its 200,000 actions.
+    """
+
+    def __init__(self, console: Console, zone: ZoneInfo, *, hold: bool = False) -> None:
         self.zone = zone
         self.width = console.width
-        self._out = StyledLines(console)
+        self._out = StyledLines(console, hold=hold)
         self._day: date | None = None
         self._last: tuple[datetime, str, date] | None = None  # decisions often share an instant
 
     def print_all(self, decisions: Iterable[tuple[datetime, Action]]) -> None:
-        """Print every decision, then flush (the console may be printed to again after this)."""
+        """Add every decision, then flush (the console may be printed to again after this)."""
         try:
             for t, action in decisions:
-                self._print(t, action)
+                self.add(t, action)
         finally:
-            self._out.flush()
+            self.flush()
 
-    def _print(self, t: datetime, action: Action) -> None:
+    def flush(self) -> None:
+        self._out.flush()
+
+    def add(self, t: datetime, action: Action) -> None:
         out = self._out
         clock, day = self._clock(t)
         if day != self._day:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
+from risk_manager.cli.replay_cmd import ReplayReport
 from risk_manager.cli.replay_view import (
     INDENT,
     STYLES,
@@ -173,6 +174,31 @@ DECISIONS = a_day_of_decisions()
 def test_decision_lines_are_what_rich_prints_line_by_line(kind: str, width: int) -> None:
     fast, slow = both(kind, width, DECISIONS)
     assert fast == slow
+
+
+@pytest.mark.parametrize("kind", ["piped", "truecolor", "legacy_windows"])
+def test_held_decision_lines_reach_the_console_only_when_flushed_and_then_unchanged(kind: str) -> None:
+    days = [(t + timedelta(days=n), action) for n in range(300) for t, action in DECISIONS]  # many blocks
+    held = console_for(kind, 80)
+    lines = DecisionLines(held, CHICAGO, hold=True)
+    for t, action in days:
+        lines.add(t, action)
+    assert held.file.getvalue() == ""  # type: ignore[attr-defined]
+    lines.flush()
+    reference = console_for(kind, 80)
+    printed_by_rich(reference, CHICAGO, days)
+    assert held.file.getvalue() == reference.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_a_replay_report_with_decision_lines_renders_the_decisions_it_shows_instead_of_keeping_them() -> None:
+    console = console_for("piped", 100)
+    report = ReplayReport(lines=DecisionLines(console, CHICAGO, hold=True))
+    for t, action in DECISIONS:
+        report.add(t, action, keep=action.rule != "INPUT")
+    assert report.decisions == [] and report.shown == len(DECISIONS) - 3
+    assert report.per_rule["INPUT"] == 3
+    report.lines.flush()  # type: ignore[union-attr]
+    assert "RULE-002" in console.file.getvalue() and "INPUT" not in console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def test_on_a_terminal_the_action_is_coloured_with_richs_codes_and_the_date_is_bold() -> None:
