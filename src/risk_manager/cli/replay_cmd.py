@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.text import Text
 
 from risk_manager.cli.help import PlainHelpCommand
-from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_table, wrapped
+from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_tables, wrapped
 from risk_manager.domain.actions import Action, format_time
 from risk_manager.domain.events import TradeEvent
 from risk_manager.domain.money import ZERO, money
@@ -248,12 +248,20 @@ class ReplayReport:
     # (account, trading day label) -> the engine's counters for that day, as last seen.
     days: dict[tuple[int, date], DayPnl] = field(default_factory=dict)
     stats: ReplayStats = field(default_factory=ReplayStats)
+    # The decision lines, when the decisions shown are rendered as they come instead of kept in
+    # ``decisions``: a busy day's 200,000 actions kept alive cost more than printing them.
+    lines: DecisionLines | None = None
+    shown: int = 0  # decisions kept or rendered
 
     def add(self, t: datetime, action: Action, keep: bool) -> None:
         self.per_rule[action.rule] += 1
         self.per_rule_kind.setdefault(action.rule, Counter())[action.kind] += 1
         if keep:
-            self.decisions.append((t, action))
+            self.shown += 1
+            if self.lines is not None:
+                self.lines.add(t, action)
+            else:
+                self.decisions.append((t, action))
 
 
 def _console(stderr: bool = False) -> Console:
@@ -338,6 +346,10 @@ def run_replay(
     wanted = frozenset(options.accounts)
     wanted_rules = frozenset(r.strip().upper() for r in options.rules)
     report = ReplayReport()
+    if not (options.as_json or options.summary_only or options.wide or curves is not None):
+        # The default output: decision lines, held until the summary is known (nothing is printed
+        # while the progress bar runs).
+        report.lines = DecisionLines(_console(), calendar.display_zone, hold=True)
     out: BinaryIO = sys.stdout.buffer
     failure: ReplayInputError | None = None
     # Split over processes (replay/split.py) unless a store or a report must read the one engine.
@@ -588,16 +600,16 @@ def _print_human(
 
     if options.summary_only:
         pass
-    elif not report.decisions:
+    elif not report.shown:
         console.print("No decisions: the rules had nothing to enforce in this recording.")
     elif options.wide:
-        console.print(wide_table(report.decisions, zone, heading))
+        for table in wide_tables(report.decisions, zone, heading):
+            console.print(table)
     else:
         for line in wrapped(heading, console.width, indent=""):
             console.print(Text(line, style="bold"), soft_wrap=True)
-        lines = DecisionLines(console, zone)
-        for t, action in report.decisions:
-            lines.print(t, action)
+        lines = report.lines if report.lines is not None else DecisionLines(console, zone)
+        lines.print_all(report.decisions)  # those kept (with --html), or none: they are in the lines
 
     span = ""
     if stats.first_t is not None and stats.last_t is not None:
