@@ -31,7 +31,6 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
-from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -56,12 +55,9 @@ __all__ = [
 MAX_WORKERS = 4
 _BATCH = 256  # groups per message: fewer, larger writes to the pipe
 
-# Encoded decision: the record's class, its field values but ``inputs``, and ``inputs`` flattened
-# (name, value, name, value...). A pickled dataclass is rebuilt field by field through its
-# __setstate__, at three times the cost of a tuple; and the (name, value) pairs, a small tuple
-# each, were half of the parent's unpickling: one flat tuple unpickles, pairs rebuilt and all, in
-# half the time.
-_Encoded = tuple[type[Action], tuple[Any, ...], tuple[Any, ...]]
+# Encoded decision: the record's class and its field values. A pickled dataclass is rebuilt
+# field by field through its __setstate__, at three times the cost of a tuple.
+_Encoded = tuple[type[Action], tuple[Any, ...]]
 # A runner.Group as it crosses the pipe, with the worker's index: groups order as tuples (the
 # index settles a tie before the lists are compared).
 _Sent = tuple[int, int, datetime, int, list[_Encoded]]
@@ -300,32 +296,21 @@ def _work(
         out.close()
 
 
-_codecs: dict[type, tuple[Callable[[Any], tuple[Any, ...]], Callable[..., Action]]] = {}
-
-
-def _codec(cls: type[Action]) -> tuple[Callable[[Any], tuple[Any, ...]], Callable[..., Action]]:
-    """A decision kind's (values but inputs, in field order; maker from those values and inputs)."""
-    codec = _codecs.get(cls)
-    if codec is None:
-        names = tuple(f.name for f in fields(cls) if f.name != "inputs")
-        codec = _codecs[cls] = (attrgetter(*names), fast_maker(cls, (*names, "inputs")))
-    return codec
-
-
-_is_two = (2).__eq__
+_values_of: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+_makers: dict[type, Callable[..., Action]] = {}
 
 
 def _encode(action: Action) -> _Encoded:
     cls = type(action)
-    inputs = action.inputs
-    if not all(map(_is_two, map(len, inputs))):  # not all pairs (the type says they are): as they are
-        return cls, _codec(cls)[0](action), (inputs,)
-    return cls, _codec(cls)[0](action), tuple(chain.from_iterable(inputs))
+    values = _values_of.get(cls)
+    if values is None:
+        values = _values_of[cls] = attrgetter(*(f.name for f in fields(cls)))
+    return cls, values(action)
 
 
 def _decode(encoded: _Encoded) -> Action:
-    cls, values, flat = encoded
-    if len(flat) == 1:
-        return _codec(cls)[1](*values, flat[0])
-    pairs = iter(flat)
-    return _codec(cls)[1](*values, tuple(zip(pairs, pairs, strict=True)))
+    cls, values = encoded
+    make = _makers.get(cls)
+    if make is None:
+        make = _makers[cls] = fast_maker(cls)
+    return make(*values)
