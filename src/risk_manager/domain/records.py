@@ -107,11 +107,14 @@ def fast_copier(cls: type[T], changed: tuple[str, ...]) -> Callable[..., T]:
     return cast(Callable[..., T], copy)
 
 
-def fast_maker(cls: type[T]) -> Callable[..., T]:
-    """A function ``(*values)`` -> a ``cls`` record with every field given, in field order: for
-    rebuilding records sent as tuples of their values (a split replay's decisions), which a
-    keyword-only ``__init__`` cannot take positionally. Filled as by ``fast_builder``."""
-    names = _names(cls)
+def fast_maker(cls: type[T], order: tuple[str, ...] | None = None) -> Callable[..., T]:
+    """A function ``(*values)`` -> a ``cls`` record with every field given, in field order (or in
+    ``order``, every field named once): for rebuilding records sent as tuples of their values (a
+    split replay's decisions), which a keyword-only ``__init__`` cannot take positionally. Filled
+    as by ``fast_builder``."""
+    names = list(order) if order is not None else _names(cls)
+    if sorted(names) != sorted(_names(cls)):
+        raise TypeError(f"fast_maker needs every field of {cls.__name__} once, not {names}")
 
     def by_keyword(*values: Any) -> T:
         return cls(**dict(zip(names, values, strict=True)))

@@ -207,7 +207,7 @@ def test_a_caller_that_stops_reading_early_stops_the_workers() -> None:
 
 def crossed(action: Action) -> Action:
     """The decision as the parent rebuilds it from what a worker sends over the pipe."""
-    decoded = _decode(pickle.loads(pickle.dumps(_encode(action))))
+    decoded = _decode(pickle.loads(pickle.dumps(_encode(action, {}))))
     assert type(decoded) is type(action)
     assert [getattr(decoded, f.name) for f in fields(action)] == [
         getattr(action, f.name) for f in fields(action)
@@ -231,3 +231,23 @@ def test_a_decision_of_every_kind_crosses_the_pipe_whole() -> None:
         inputs=(("best", "21010.25"), ("stop", "21008.25")),
     )
     assert crossed(stop).inputs == (("best", "21010.25"), ("stop", "21008.25"))
+
+
+def test_the_equal_input_pairs_of_a_batch_cross_the_pipe_once_and_every_decision_keeps_its_own() -> None:
+    def stop(account_id: int, entry: str) -> ModifyStop:
+        inputs = (("entry", entry), ("best", "21010.25"), ("stop", "21008.25"))
+        return ModifyStop(
+            account_id=account_id,
+            rule="RULE-012",
+            contract_id="CON.F.US.MNQ.H26",
+            order_id=account_id,
+            stop_price=Decimal("21008.25"),
+            inputs=tuple((name, value + "") for name, value in inputs),  # equal pairs, not the same
+        )
+
+    pairs: dict[tuple[str, str], tuple[str, str]] = {}
+    sent = [stop(1, "21000.25"), stop(2, "21001.5")]
+    first, second = (_decode(one) for one in pickle.loads(pickle.dumps([_encode(a, pairs) for a in sent])))
+    assert [first.inputs, second.inputs] == [a.inputs for a in sent]
+    assert first.inputs[1] is second.inputs[1] and first.inputs[2] is second.inputs[2]
+    assert first.inputs[0] != second.inputs[0]
