@@ -85,26 +85,31 @@ def test_engine_actions_keep_their_signature_and_repr() -> None:
         ModifyStop(account_id=1, rule="RULE-012", contract_id="C", stop_price=1)  # type: ignore[call-arg]
 
 
+# Records the fast tools cannot build faithfully.
+@dataclass(frozen=True)
+class NoSlots:
+    a: int
+
+
+@dataclass(slots=True)
+class NotFrozen:
+    a: int
+
+
+@dataclass(frozen=True, slots=True)
+class Factory:
+    a: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PostInit:
+    a: int
+
+    def __post_init__(self) -> None:
+        pass
+
+
 def test_it_refuses_records_it_cannot_build_faithfully() -> None:
-    @dataclass(frozen=True)
-    class NoSlots:
-        a: int
-
-    @dataclass(slots=True)
-    class NotFrozen:
-        a: int
-
-    @dataclass(frozen=True, slots=True)
-    class Factory:
-        a: list[int] = field(default_factory=list)
-
-    @dataclass(frozen=True, slots=True)
-    class PostInit:
-        a: int
-
-        def __post_init__(self) -> None:
-            pass
-
     for cls in (NoSlots, NotFrozen, Factory, PostInit):
         with pytest.raises(TypeError, match="fast_init"):
             fast_init(cls)
@@ -155,21 +160,6 @@ def test_the_fast_builder_takes_and_refuses_the_arguments_its_class_does() -> No
 
 
 def test_the_fast_builder_leaves_a_record_it_cannot_build_faithfully_to_its_class() -> None:
-    @dataclass(frozen=True, slots=True)
-    class Factory:
-        a: list[int] = field(default_factory=list)
-
-    @dataclass(frozen=True, slots=True)
-    class PostInit:
-        a: int
-
-        def __post_init__(self) -> None:
-            pass
-
-    @dataclass(frozen=True)
-    class NoSlots:
-        a: int
-
     for cls in (Factory, PostInit, NoSlots):
         assert fast_builder(cls) is cls
 

@@ -221,16 +221,7 @@ def test_a_decision_of_every_kind_crosses_the_pipe_whole() -> None:
         required = {f.name: f"x-{f.name}" for f in fields(cls) if f.default is MISSING}
         for inputs in [(), (("best", "21010.25"),), (("a", "1"), ("b", "2"), ("c", "3"))]:
             action = cls(**{**required, "account_id": 7, "inputs": inputs, "subject": "pos:MNQ"})
-            assert type(crossed(action)) is cls
-    stop = ModifyStop(
-        account_id=7,
-        rule="RULE-012",
-        contract_id="CON.F.US.MNQ.H26",
-        order_id=55,
-        stop_price=Decimal("21008.25"),
-        inputs=(("best", "21010.25"), ("stop", "21008.25")),
-    )
-    assert crossed(stop).inputs == (("best", "21010.25"), ("stop", "21008.25"))
+            assert type(crossed(action)) is cls and crossed(action).inputs == inputs
 
 
 def test_the_equal_input_pairs_of_a_batch_cross_the_pipe_once_and_every_decision_keeps_its_own() -> None:
