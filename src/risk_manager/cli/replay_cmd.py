@@ -34,7 +34,7 @@ from rich.text import Text
 from risk_manager.cli.help import PlainHelpCommand
 from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_tables, wrapped
 from risk_manager.domain.actions import Action, format_time
-from risk_manager.domain.events import TradeEvent
+from risk_manager.domain.events import QuoteEvent, TradeEvent
 from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.status import AccountStatus, LockoutStatus
 from risk_manager.replay.reader import ReplayInputError, ReplayLine, read_recording
@@ -543,9 +543,11 @@ def _tracking(lines: Iterable[ReplayLine], engine: Any, report: ReplayReport) ->
         if touched:
             _snapshot_days(engine, report, touched)
             touched = set()
-        for event in line.events:
-            if type(event) is TradeEvent:
-                touched.add(event.account_id)
+        events = line.events
+        if events and type(events[0]) is not QuoteEvent:  # nine lines in ten: a quote, no trade
+            for event in events:
+                if type(event) is TradeEvent:
+                    touched.add(event.account_id)
         yield line
     if touched:
         _snapshot_days(engine, report, touched)

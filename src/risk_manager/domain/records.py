@@ -1,16 +1,19 @@
 """Cheaper construction for the frozen, slotted dataclasses built on the hot paths.
 
-Three tools:
+The tools:
 
-- ``fast_builder(cls)``: a stand-in callable for a record whose bases add no ``__setattr__`` (the
-  gateway events, PositionView): it fills a plain twin class's identical slots, then gives the
-  object its real class. The fastest; the readers build an event per line with it.
+- ``fast_builder(cls)``: a stand-in function for ``cls(...)``, same parameters: it fills a twin
+  class's identical slots with plain stores, then gives the object its real class. The fastest;
+  the readers build an event per line with it.
 - ``fast_init`` (a class decorator): ``cls(...)`` itself made cheaper, for every record, derived
-  ones too (the Action kinds, whose frozen base forbids a twin): fields stored through their
-  slots' descriptors.
+  ones too: fields stored through their slots' descriptors.
 - ``fast_copier(cls, changed)``: ``dataclasses.replace`` of a few fields, for the decisions a rule
-  makes alike for the copies of a copied trade (``Action.for_account``): a twin on the record's own
-  base whose ``__setattr__`` and ``__delattr__`` are object's, filled with plain stores.
+  makes alike for the copies of a copied trade (``Action.for_account``), filled the same way as
+  ``fast_builder``'s; and ``fast_maker(cls)``, ``cls`` from its values in field order.
+
+The twin derives from the record's own bases (an object may only change to a class of the same
+layout, which includes the base) and has object's ``__setattr__`` and ``__delattr__``, which a
+frozen record (or a frozen base, as the Action kinds') refuses.
 
 A frozen dataclass's generated ``__init__`` sets each field through ``object.__setattr__(self,
 "name", value)``: a by-name lookup per field, about 0.15 us each. The engine builds a record per
@@ -24,7 +27,6 @@ FrozenInstanceError); only the by-name lookup is gone.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -39,22 +41,15 @@ def fast_init(cls: type[T]) -> type[T]:
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"fast_init does not run __post_init__ ({cls.__name__} has one)")
     namespace: dict[str, Any] = {}
-    positional: list[str] = []
-    keyword: list[str] = []
+    parameters = _parameters(cls, namespace)
+    if parameters is None:
+        raise TypeError(f"fast_init does not handle {cls.__name__}'s fields (init=False or a factory)")
     body: list[str] = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if not f.init or f.default_factory is not dataclasses.MISSING:
-            raise TypeError(f"fast_init does not handle {cls.__name__}.{f.name} (init=False or a factory)")
         descriptor = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)
         namespace[f"_set_{f.name}"] = descriptor.__set__
-        param = f.name
-        if f.default is not dataclasses.MISSING:
-            namespace[f"_default_{f.name}"] = f.default
-            param += f"=_default_{f.name}"
-        (keyword if f.kw_only else positional).append(param)
         body.append(f"    _set_{f.name}(self, {f.name})")
-    signature = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
-    source = f"def __init__({signature}):\n" + ("\n".join(body) or "    pass") + "\n"
+    source = f"def __init__({', '.join(['self', *parameters])}):\n" + ("\n".join(body) or "    pass") + "\n"
     exec(source, namespace)  # the source is built above from the dataclass's own field names
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
@@ -64,53 +59,27 @@ def fast_init(cls: type[T]) -> type[T]:
 
 
 def fast_builder(cls: type[T]) -> type[T]:
-    """A stand-in for ``cls(...)`` that builds the identical frozen record in about half the time,
-    for a record whose bases add no ``__setattr__`` (an event, a PositionView: not an Action kind,
-    whose frozen base a plain twin cannot derive from; see fast_init and fast_copier).
+    """A stand-in for ``cls(...)`` that builds the identical frozen record in about 40 % of the time.
 
     A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``: for a quote,
     more than all the rest of reading a recorded quote line, and readers build millions of events.
-    The stand-in is a plain (not frozen) slotted dataclass with the same fields and defaults, so
-    its generated ``__init__`` stores the fields directly into the same slot layout; then the object
-    becomes a ``cls``, indistinguishable from one built by ``cls(...)`` (type, fields, equality,
-    hash, frozen). Checked here once per class; if anything differs, ``cls`` itself is used.
+    The stand-in is one function with ``cls.__init__``'s parameters (names, order, defaults,
+    keyword-only marker), so it takes and refuses the same arguments; it fills a twin's slots with
+    plain stores, then makes the object a ``cls``, indistinguishable from one built by ``cls(...)``
+    (type, fields, equality, hash, frozen). Checked here once per class; if anything differs, or
+    the record runs a ``__post_init__`` or has a field a parameter list cannot express (init=False,
+    a default factory), ``cls`` itself is used.
     """
-    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
+    namespace: dict[str, Any] = {}
+    parameters = _parameters(cls, namespace)
+    if parameters is None or hasattr(cls, "__post_init__") or "__slots__" not in cls.__dict__:
         return cls
-    spec: list[tuple[str, Any, Any]] = []
-    for f in dataclasses.fields(cast(Any, cls)):
-        if f.default_factory is not dataclasses.MISSING:
-            default = dataclasses.field(default_factory=f.default_factory)
-        else:
-            default = dataclasses.field(default=f.default)  # MISSING: required, as on cls
-        spec.append((f.name, f.type, default))
-
-    def become_the_event(self: object) -> None:
-        self.__class__ = cls
-
-    try:
-        builder = dataclasses.make_dataclass(
-            f"_{cls.__name__}UnderConstruction",
-            spec,
-            # the same bases (a mixin of methods, as PositionView's): an object may only change to
-            # a class of the same layout, which includes the base
-            bases=cls.__bases__,
-            namespace={"__post_init__": become_the_event},
-            slots=True,
-            eq=False,
-            repr=False,
-            match_args=False,
-        )
-    except TypeError:  # a frozen dataclass base (an Action kind): no plain twin can derive from it
+    names = _names(cls)
+    build = _filler(cls, "build", parameters, dict(zip(names, names, strict=True)), namespace)
+    probe = {name: f"probe-{name}" for name in names}
+    if not _builds_alike(lambda: build(**probe), lambda: cls(**probe)):
         return cls
-    probe = {f.name: f"probe-{f.name}" for f in dataclasses.fields(cast(Any, cls))}
-    try:
-        built: object = builder(**probe)
-    except TypeError:  # the slot layouts differ after all
-        return cls
-    if type(built) is not cls or built != cls(**probe) or repr(built) != repr(cls(**probe)):
-        return cls
-    return cast(type[T], builder)
+    return cast(type[T], build)
 
 
 def fast_copier(cls: type[T], changed: tuple[str, ...]) -> Callable[..., T]:
@@ -120,17 +89,78 @@ def fast_copier(cls: type[T], changed: tuple[str, ...]) -> Callable[..., T]:
 
     ``replace`` checks its arguments and goes through ``__init__`` by keyword, which stores each
     field of a frozen record through ``object.__setattr__`` or its slot's descriptor (a C call each,
-    the bulk of the cost). The copy is filled instead as a stand-in with the same slots on the same
-    base, whose ``__setattr__`` and ``__delattr__`` are object's (a frozen record refuses them), so
-    that each field is a plain store; then the object becomes a ``cls``, indistinguishable from one
-    built by ``cls(...)`` (type, fields, equality, hash, frozen). Checked here once per class; if
-    anything differs, the copy is left to ``replace``, as is a record of a subclass of ``cls``."""
+    the bulk of the cost). The copy is filled instead with plain stores, as by ``fast_builder``.
+    Checked here once per class; if anything differs, the copy is left to ``replace``, as is a
+    record of a subclass of ``cls``."""
 
     def replaced(record: T, *values: Any) -> T:
         return cast(T, dataclasses.replace(cast(Any, record), **dict(zip(changed, values, strict=True))))
 
-    stand_in = type(
-        f"_{cls.__name__}UnderCopy",
+    names = _names(cls)
+    stores = {name: name if name in changed else f"record.{name}" for name in names}
+    guard = f"if type(record) is not _cls: return _replaced(record, {', '.join(changed)})"
+    copy = _filler(cls, "copy", ["record", *changed], stores, {"_replaced": replaced}, guard)
+    probe = cls(**{name: f"probe-{name}" for name in names})
+    values = [f"changed-{name}" for name in changed]
+    if not _builds_alike(lambda: copy(probe, *values), lambda: replaced(probe, *values)):
+        return replaced
+    return cast(Callable[..., T], copy)
+
+
+def fast_maker(cls: type[T], order: tuple[str, ...] | None = None) -> Callable[..., T]:
+    """A function ``(*values)`` -> a ``cls`` record with every field given, in field order (or in
+    ``order``, every field named once): for rebuilding records sent as tuples of their values (a
+    split replay's decisions), which a keyword-only ``__init__`` cannot take positionally. Filled
+    as by ``fast_builder``."""
+    names = list(order) if order is not None else _names(cls)
+    if sorted(names) != sorted(_names(cls)):
+        raise TypeError(f"fast_maker needs every field of {cls.__name__} once, not {names}")
+
+    def by_keyword(*values: Any) -> T:
+        return cls(**dict(zip(names, values, strict=True)))
+
+    make = _filler(cls, "make", names, dict(zip(names, names, strict=True)), {})
+    probe = [f"probe-{name}" for name in names]
+    if not _builds_alike(lambda: make(*probe), lambda: by_keyword(*probe)):
+        return by_keyword
+    return cast(Callable[..., T], make)
+
+
+def _names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cast(Any, cls))]
+
+
+def _parameters(cls: type, namespace: dict[str, Any]) -> list[str] | None:
+    """The parameters of the dataclass ``cls``'s ``__init__`` (without self): the same names,
+    order, defaults (put in ``namespace``) and keyword-only marker; None if a field is init=False or
+    has a default factory, which a plain parameter list cannot express."""
+    positional: list[str] = []
+    keyword: list[str] = []
+    for f in dataclasses.fields(cast(Any, cls)):
+        if not f.init or f.default_factory is not dataclasses.MISSING:
+            return None
+        param = f.name
+        if f.default is not dataclasses.MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            param += f"=_default_{f.name}"
+        (keyword if f.kw_only else positional).append(param)
+    return [*positional, *(["*", *keyword] if keyword else [])]
+
+
+def _filler(
+    cls: type,
+    name: str,
+    parameters: list[str],
+    stores: dict[str, str],
+    namespace: dict[str, Any],
+    guard: str = "pass",
+) -> Callable[..., Any]:
+    """The function ``name(*parameters)`` that runs ``guard``, then makes a new object of a twin of
+    ``cls`` (its slots on its bases, object's ``__setattr__`` and ``__delattr__``), stores each
+    field's expression of ``stores`` into it, and makes it a ``cls``. The expressions may use the
+    parameters and the names in ``namespace``."""
+    twin = type(
+        f"_{cls.__name__}Twin",
         cls.__bases__,
         {
             "__slots__": cls.__dict__["__slots__"],
@@ -138,41 +168,26 @@ def fast_copier(cls: type[T], changed: tuple[str, ...]) -> Callable[..., T]:
             "__delattr__": object.__delattr__,
         },
     )
-    names = [f.name for f in dataclasses.fields(cast(Any, cls))]
-    body = [
-        f"def copy(record, {', '.join(changed)}):",
-        "    if type(record) is not _cls:",
-        f"        return _replaced(record, {', '.join(changed)})",
-        "    new = _new(_stand_in)",
-        *(f"    new.{name} = {name if name in changed else 'record.' + name}" for name in names),
+    source = [
+        f"def {name}({', '.join(parameters)}):",
+        f"    {guard}",
+        "    new = _new(_twin)",
+        *(f"    new.{field} = {value}" for field, value in stores.items()),
         "    new.__class__ = _cls",
         "    return new",
     ]
-    namespace: dict[str, Any] = {
-        "_new": object.__new__,
-        "_cls": cls,
-        "_stand_in": stand_in,
-        "_replaced": replaced,
-    }
-    exec("\n".join(body) + "\n", namespace)  # the source is built above from the record's field names
-    copy: Callable[..., T] = namespace["copy"]
-    copy.__qualname__ = f"{cls.__qualname__}.copy"
-    probe = cls(**{name: f"probe-{name}" for name in names})
-    values = [f"changed-{name}" for name in changed]
+    namespace.update({"_new": object.__new__, "_cls": cls, "_twin": twin})
+    exec("\n".join(source) + "\n", namespace)  # the source is built from the record's field names
+    function: Callable[..., Any] = namespace[name]
+    function.__qualname__ = f"{cls.__qualname__}.{name}"
+    return function
+
+
+def _builds_alike(fast: Callable[[], object], plain: Callable[[], object]) -> bool:
+    """Whether ``fast()`` gives what ``plain()`` gives: the same type, fields, equality and repr."""
     try:
-        made, expected = copy(probe, *values), replaced(probe, *values)
+        made = fast()
     except TypeError:  # the slot layouts differ after all
-        return replaced
-    if type(made) is not cls or made != expected or repr(made) != repr(expected):
-        return replaced
-    return copy
-
-
-def fast_maker(cls: type[T]) -> Callable[..., T]:
-    """A function ``(*values)`` -> a ``cls`` record with every field given, in field order: for
-    rebuilding records sent as tuples of their values (a split replay's decisions), which a
-    keyword-only ``__init__`` cannot take positionally. It is ``fast_copier`` changing every field
-    of a blank record, so it costs what a copy costs."""
-    names = tuple(f.name for f in dataclasses.fields(cast(Any, cls)))
-    blank = cls(**dict.fromkeys(names))
-    return functools.partial(fast_copier(cls, names), blank)
+        return False
+    expected = plain()
+    return type(made) is type(expected) and made == expected and repr(made) == repr(expected)

@@ -252,8 +252,10 @@ def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) ->
     # An empty contract id, or a time the general path must convert or refuse: the general path.
     if contract_id:
         try:
-            t = _fromisoformat(line.t)
-            when = None if stamp is None else _fromisoformat(stamp)
+            text = line.t
+            t = _fromisoformat(text)
+            # A recorder stamps most quotes with their receive time: the same text reads once.
+            when = t if stamp == text else None if stamp is None else _fromisoformat(stamp)
         except ValueError:
             pass
         else:

@@ -55,9 +55,13 @@ __all__ = [
 MAX_WORKERS = 4
 _BATCH = 256  # groups per message: fewer, larger writes to the pipe
 
-# Encoded decision: the record's class and its field values. A pickled dataclass is rebuilt
-# field by field through its __setstate__, at three times the cost of a tuple.
-_Encoded = tuple[type[Action], tuple[Any, ...]]
+# Encoded decision: the record's class, its field values but ``inputs``, then ``inputs``. A pickled
+# dataclass is rebuilt field by field through its __setstate__, at three times the cost of a tuple.
+_Encoded = tuple[type[Action], tuple[Any, ...], tuple[tuple[str, str], ...]]
+# An (input name, value) pair already in a batch, by value: the decisions of one instant share most
+# of theirs (the best price, the new stop...), and a pair sent once in a message is unpickled once.
+# Most of the parent's unpickling was building (and collecting) these small tuples.
+_Pairs = dict[tuple[str, str], tuple[str, str]]
 # A runner.Group as it crosses the pipe, with the worker's index: groups order as tuples (the
 # index settles a tie before the lists are compared).
 _Sent = tuple[int, int, datetime, int, list[_Encoded]]
@@ -273,14 +277,15 @@ def _work(
     if hooks.lines is not None:
         lines = hooks.lines(lines, engine)
     batch: list[_Sent] = []
+    pairs: _Pairs = {}  # the pairs in ``batch``
     error: ReplayInputError | None = None
     try:
         try:
             for line_no, phase, t, actions in replay_groups(lines, engine, until, stats, share.keep):
-                batch.append((line_no, phase, t, share.index, [_encode(action) for action in actions]))
+                batch.append((line_no, phase, t, share.index, [_encode(action, pairs) for action in actions]))
                 if len(batch) >= _BATCH:
                     out.send(("groups", batch))
-                    batch = []
+                    batch, pairs = [], {}
         except ReplayInputError as exc:
             error = exc
         if batch:
@@ -296,21 +301,27 @@ def _work(
         out.close()
 
 
-_values_of: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-_makers: dict[type, Callable[..., Action]] = {}
+_codecs: dict[type, tuple[Callable[[Any], tuple[Any, ...]], Callable[..., Action]]] = {}
 
 
-def _encode(action: Action) -> _Encoded:
+def _codec(cls: type[Action]) -> tuple[Callable[[Any], tuple[Any, ...]], Callable[..., Action]]:
+    """A decision kind's (values but inputs, in field order; maker from those values, then inputs)."""
+    codec = _codecs.get(cls)
+    if codec is None:
+        names = tuple(f.name for f in fields(cls) if f.name != "inputs")
+        codec = _codecs[cls] = (attrgetter(*names), fast_maker(cls, (*names, "inputs")))
+    return codec
+
+
+def _encode(action: Action, pairs: _Pairs) -> _Encoded:
     cls = type(action)
-    values = _values_of.get(cls)
-    if values is None:
-        values = _values_of[cls] = attrgetter(*(f.name for f in fields(cls)))
-    return cls, values(action)
+    inputs = action.inputs
+    if inputs:
+        # Pairs of strings (Inputs): equal ones are interchangeable.
+        inputs = tuple([pairs.setdefault(pair, pair) for pair in inputs])
+    return cls, _codec(cls)[0](action), inputs
 
 
 def _decode(encoded: _Encoded) -> Action:
-    cls, values = encoded
-    make = _makers.get(cls)
-    if make is None:
-        make = _makers[cls] = fast_maker(cls)
-    return make(*values)
+    cls, values, inputs = encoded
+    return _codec(cls)[1](*values, inputs)

@@ -85,26 +85,31 @@ def test_engine_actions_keep_their_signature_and_repr() -> None:
         ModifyStop(account_id=1, rule="RULE-012", contract_id="C", stop_price=1)  # type: ignore[call-arg]
 
 
+# Records the fast tools cannot build faithfully.
+@dataclass(frozen=True)
+class NoSlots:
+    a: int
+
+
+@dataclass(slots=True)
+class NotFrozen:
+    a: int
+
+
+@dataclass(frozen=True, slots=True)
+class Factory:
+    a: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PostInit:
+    a: int
+
+    def __post_init__(self) -> None:
+        pass
+
+
 def test_it_refuses_records_it_cannot_build_faithfully() -> None:
-    @dataclass(frozen=True)
-    class NoSlots:
-        a: int
-
-    @dataclass(slots=True)
-    class NotFrozen:
-        a: int
-
-    @dataclass(frozen=True, slots=True)
-    class Factory:
-        a: list[int] = field(default_factory=list)
-
-    @dataclass(frozen=True, slots=True)
-    class PostInit:
-        a: int
-
-        def __post_init__(self) -> None:
-            pass
-
     for cls in (NoSlots, NotFrozen, Factory, PostInit):
         with pytest.raises(TypeError, match="fast_init"):
             fast_init(cls)
@@ -123,8 +128,40 @@ def test_a_position_view_from_the_fast_builder_is_the_record_its_class_builds_mi
         built.size = 3  # type: ignore[misc]
 
 
-def test_the_fast_builder_of_a_record_on_a_frozen_dataclass_base_is_its_class() -> None:
-    assert fast_builder(ModifyStop) is ModifyStop  # no plain twin can derive from the frozen Action
+def test_the_fast_builder_of_a_record_on_a_frozen_dataclass_base_builds_that_record() -> None:
+    build = fast_builder(ModifyStop)
+    assert build is not ModifyStop  # the twin's own __setattr__ gets past the frozen Action base
+    kwargs = {
+        "account_id": 7,
+        "rule": "RULE-012",
+        "contract_id": "C",
+        "order_id": 5,
+        "stop_price": Decimal(1),
+    }
+    built, plain = build(**kwargs), ModifyStop(**kwargs)  # type: ignore[arg-type]
+    assert type(built) is ModifyStop and built == plain and repr(built) == repr(plain)
+    with pytest.raises(FrozenInstanceError):
+        built.order_id = 6  # type: ignore[misc]
+
+
+def test_the_fast_builder_takes_and_refuses_the_arguments_its_class_does() -> None:
+    build = fast_builder(Plain)
+    assert build is not Plain
+    for args, kwargs in [((1,), {}), ((1, "x"), {}), ((1,), {"c": (3,)}), ((), {"a": 1, "b": "y"})]:
+        assert repr(build(*args, **kwargs)) == repr(Plain(*args, **kwargs))
+    for args, kwargs in [((), {}), ((1,), {"d": 4}), ((1, 2, 3, 4), {}), ((1,), {"a": 1})]:
+        with pytest.raises(TypeError):
+            Plain(*args, **kwargs)
+        with pytest.raises(TypeError):
+            build(*args, **kwargs)
+    keywords = fast_builder(ModifyStop)
+    with pytest.raises(TypeError):
+        keywords(1, "RULE-012")  # keyword-only, as ModifyStop's own __init__
+
+
+def test_the_fast_builder_leaves_a_record_it_cannot_build_faithfully_to_its_class() -> None:
+    for cls in (Factory, PostInit, NoSlots):
+        assert fast_builder(cls) is cls
 
 
 def test_a_fast_maker_builds_from_values_in_field_order_the_record_the_keywords_build() -> None:

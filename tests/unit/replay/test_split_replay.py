@@ -11,7 +11,9 @@ import os
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from dataclasses import MISSING, fields
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_replay_properties import CONFIGS, SAMPLE, engine_for, parse, raw_lines
 
+from risk_manager.domain.actions import ACTION_KINDS, Action, ModifyStop
 from risk_manager.domain.events import QuoteEvent
 from risk_manager.replay.reader import GZIP_MAGIC, ReplayInputError, ReplayLine, read_recording
 from risk_manager.replay.runner import ReplayStats, replay, replay_groups
@@ -29,6 +32,8 @@ from risk_manager.replay.split import (
     AccountShare,
     SplitReplay,
     WorkerHooks,
+    _decode,
+    _encode,
     available_workers,
     workers_for,
 )
@@ -36,18 +41,22 @@ from risk_manager.replay.split import (
 SAMPLE_DAY = SAMPLE / "sample-day.jsonl.gz"
 
 
+def whole(t: datetime, action: Action) -> bytes:
+    """A decision's output line, then every field of it, those the output leaves out too."""
+    values = [(f.name, getattr(action, f.name)) for f in fields(action)]
+    return orjson.dumps(action.record(t)) + repr((type(action), values)).encode()
+
+
 def one_process(path: Path, config: str, until: Any = None) -> tuple[list[bytes], ReplayStats]:
     stats = ReplayStats()
-    out = [
-        orjson.dumps(a.record(t)) for t, a in replay(read_recording(path), engine_for(config), until, stats)
-    ]
+    out = [whole(t, a) for t, a in replay(read_recording(path), engine_for(config), until, stats)]
     return out, stats
 
 
 def split(path: Path, config: str, workers: int, until: Any = None) -> tuple[list[bytes], ReplayStats]:
     stats = ReplayStats()
     decisions = SplitReplay(path, engine_for(config), workers, until, stats=stats)
-    return [orjson.dumps(a.record(t)) for t, a in decisions], stats
+    return [whole(t, a) for t, a in decisions], stats
 
 
 def written(raw: Iterable[bytes], directory: str) -> Path:
@@ -194,3 +203,42 @@ def test_a_caller_that_stops_reading_early_stops_the_workers() -> None:
     next(iterator)
     iterator.close()  # type: ignore[attr-defined]
     assert all(not process.is_alive() for process in decisions._processes)
+
+
+def crossed(action: Action) -> Action:
+    """The decision as the parent rebuilds it from what a worker sends over the pipe."""
+    decoded = _decode(pickle.loads(pickle.dumps(_encode(action, {}))))
+    assert type(decoded) is type(action)
+    assert [getattr(decoded, f.name) for f in fields(action)] == [
+        getattr(action, f.name) for f in fields(action)
+    ]
+    assert repr(decoded) == repr(action)
+    return decoded
+
+
+def test_a_decision_of_every_kind_crosses_the_pipe_whole() -> None:
+    for cls in ACTION_KINDS.values():
+        required = {f.name: f"x-{f.name}" for f in fields(cls) if f.default is MISSING}
+        for inputs in [(), (("best", "21010.25"),), (("a", "1"), ("b", "2"), ("c", "3"))]:
+            action = cls(**{**required, "account_id": 7, "inputs": inputs, "subject": "pos:MNQ"})
+            assert type(crossed(action)) is cls and crossed(action).inputs == inputs
+
+
+def test_the_equal_input_pairs_of_a_batch_cross_the_pipe_once_and_every_decision_keeps_its_own() -> None:
+    def stop(account_id: int, entry: str) -> ModifyStop:
+        inputs = (("entry", entry), ("best", "21010.25"), ("stop", "21008.25"))
+        return ModifyStop(
+            account_id=account_id,
+            rule="RULE-012",
+            contract_id="CON.F.US.MNQ.H26",
+            order_id=account_id,
+            stop_price=Decimal("21008.25"),
+            inputs=tuple((name, value + "") for name, value in inputs),  # equal pairs, not the same
+        )
+
+    pairs: dict[tuple[str, str], tuple[str, str]] = {}
+    sent = [stop(1, "21000.25"), stop(2, "21001.5")]
+    first, second = (_decode(one) for one in pickle.loads(pickle.dumps([_encode(a, pairs) for a in sent])))
+    assert [first.inputs, second.inputs] == [a.inputs for a in sent]
+    assert first.inputs[1] is second.inputs[1] and first.inputs[2] is second.inputs[2]
+    assert first.inputs[0] != second.inputs[0]
