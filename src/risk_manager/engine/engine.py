@@ -37,7 +37,7 @@ import math
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -131,6 +131,7 @@ _BAND_MARGIN = 1e-9
 # (engine/timers.py) -- wake-ups, then lockout ends, then the daily reset.
 
 # Enum values whose meaning is certain; anything else is reported, never guessed (RULES.md).
+_NO_TIMER = datetime.max.replace(tzinfo=timezone.utc)  # Engine._first_due of an empty timer heap
 _POSITION_TYPES = frozenset({PositionType.LONG, PositionType.SHORT})
 _ORDER_STATUSES = frozenset(OrderStatus) - {OrderStatus.NONE}
 
@@ -207,6 +208,9 @@ class Engine:
         self._dispatch: dict[int, _Dispatch] = {}
         # (sort key, timer): the heap compares the plain key tuples (C speed), never the Timers
         self._heap: list[tuple[tuple[datetime, int, int, str, int], Timer]] = []
+        # Never later than the heap's first due time (_NO_TIMER: empty): asked on every event, and
+        # cheaper to compare than the heap's top (lowered by _push, raised after timers fire).
+        self._first_due = _NO_TIMER
         self._seq = 0
         self._wakeups: dict[tuple[int, str], datetime] = {}
         self._reset_at: datetime | None = None
@@ -325,6 +329,7 @@ class Engine:
         heap = self._heap
         while heap and not self._is_live(heap[0][1]):
             heapq.heappop(heap)
+        self._first_due = heap[0][1].when if heap else _NO_TIMER
         return heap[0][1].when if heap else None
 
     def advance(self, now: datetime) -> list[Action]:
@@ -332,7 +337,7 @@ class Engine:
         self._log = None
         now = self._tick(now)
         out: list[Action] = []
-        if self._heap and self._heap[0][1].when <= now:
+        if self._first_due <= now:
             self._fire_due(now, out)
         return out
 
@@ -348,7 +353,7 @@ class Engine:
             else:
                 now = self._tick(now)
         out: list[Action] = []
-        if self._heap and self._heap[0][1].when <= now:
+        if self._first_due <= now:
             self._fire_due(now, out)
         if type(event) is QuoteEvent:
             self._on_quote(event, now, out)
@@ -447,6 +452,8 @@ class Engine:
         self._seq += 1
         timer = Timer.of(when, kind, account_id, key, self._seq)
         heapq.heappush(self._heap, (timer.sort_key, timer))
+        if when < self._first_due:
+            self._first_due = when
 
     def _is_live(self, entry: Timer) -> bool:
         when, kind, account_id, key = entry.when, entry.kind, entry.account_id, entry.key
@@ -479,6 +486,7 @@ class Engine:
                 else:
                     del self._wakeups[(account_id, key)]
                     self._wake_rule(account, key, when, out)
+        self._first_due = heap[0][1].when if heap else _NO_TIMER
 
     def _daily_reset(self, when: datetime, now: datetime, out: list[Action]) -> None:
         """Start the trading day that contains ``now``: one reset however many were missed
@@ -976,8 +984,11 @@ class Engine:
         if watched is None:
             return  # no open position in the contract (one opening later ignores earlier quotes)
         index, prices = watched
-        if last is not None:
-            prices.record(last)
+        if last is not None:  # LastPrices.record written out (a call costs as much as its body)
+            if last > prices.high:
+                prices.high = last
+            if last < prices.low:
+                prices.low = last
         if not self.fast_path:
             for entry in index:
                 self._evaluate_quote(entry.account, cid, event, now, out, None)
