@@ -993,6 +993,15 @@ class Engine:
             for entry in index:
                 self._evaluate_quote(entry.account, cid, event, now, out, None)
             return
+        # ContractIndex.quiet's first test written out (nearly every quote stops here, and the call
+        # and the book's tuple cost as much as the test): every price inside both bands' tops
+        on_last, on_book = index.last, index.book
+        if (
+            (last is None or on_last.floor < last < on_last.ceiling)
+            and (bid is None or on_book.floor < bid < on_book.ceiling)
+            and (ask is None or on_book.floor < ask < on_book.ceiling)
+        ):
+            return
         # bid and ask are tested together: the lower against lower edges, the higher against upper
         book: tuple[float, float] | None = None
         if bid is not None and ask is not None:
