@@ -37,7 +37,7 @@ import math
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from types import TracebackType
@@ -132,7 +132,7 @@ _BAND_MARGIN = 1e-9
 # (engine/timers.py) -- wake-ups, then lockout ends, then the daily reset.
 
 # Enum values whose meaning is certain; anything else is reported, never guessed (RULES.md).
-_NO_TIMER = datetime.max.replace(tzinfo=timezone.utc)  # Engine._first_due of an empty timer heap
+_NO_TIMER = datetime.max.replace(tzinfo=UTC)  # Engine._first_due of an empty timer heap
 _POSITION_TYPES = frozenset({PositionType.LONG, PositionType.SHORT})
 _ORDER_STATUSES = frozenset(OrderStatus) - {OrderStatus.NONE}
 
@@ -353,7 +353,7 @@ class Engine:
         if now is not previous:
             # _tick's usual case written out (every replayed line brings a later time): one call
             # less on each of a busy day's million quotes
-            if now.tzinfo is not None and previous is not None and now > previous and self._reset_at is not None:
+            if now.tzinfo is not None and previous is not None and now > previous and self._reset_at:
                 self._now = now
             else:
                 now = self._tick(now)
@@ -1000,11 +1000,11 @@ class Engine:
             return
         # ContractIndex.quiet's first test written out (nearly every quote stops here, and the call
         # and the book's tuple cost as much as the test): every price inside both bands' tops
-        on_last, on_book = index.last, index.book
+        last_bands, book_bands = index.last, index.book
         if (
-            (last is None or on_last.floor < last < on_last.ceiling)
-            and (bid is None or on_book.floor < bid < on_book.ceiling)
-            and (ask is None or on_book.floor < ask < on_book.ceiling)
+            (last is None or last_bands.floor < last < last_bands.ceiling)
+            and (bid is None or book_bands.floor < bid < book_bands.ceiling)
+            and (ask is None or book_bands.floor < ask < book_bands.ceiling)
         ):
             return
         # bid and ask are tested together: the lower against lower edges, the higher against upper
