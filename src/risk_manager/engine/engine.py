@@ -39,7 +39,6 @@ from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from operator import itemgetter
 from types import TracebackType
 from typing import Any
 
@@ -154,7 +153,6 @@ class _Dispatch:
     every_rule: frozenset[int]  # indices of all quote rules
     last_rules: tuple[int, ...]  # indices of the rules tested against the last price
     book_rules: tuple[int, ...]  # ... against bid and ask
-    last_only: bool  # some quote rules, every one tested against the last price only
     position_rules: frozenset[int]  # indices of the per-position quote rules
     readers: Mapping[str, frozenset[int]]  # BAND_INPUTS name -> the quote rules whose band reads it
     quote_rule_index: Mapping[str, int]  # rule id -> its index, of the quote rules
@@ -167,8 +165,6 @@ class _Dispatch:
                 by_trigger.setdefault(trigger, []).append(rule)
         quote_rules = tuple(r for r in by_trigger.get(QuoteEvent, ()) if r.quote_sensitive)
         position_rule_index = {id(r): i for i, r in enumerate(quote_rules) if r.bands_per_position}
-        last_rules = tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices)
-        book_rules = tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"})
         return cls(
             {k: tuple(v) for k, v in by_trigger.items()},
             {k: tuple((r, position_rule_index.get(id(r))) for r in v) for k, v in by_trigger.items()},
@@ -178,9 +174,8 @@ class _Dispatch:
             tuple(bool(r.band_prices & {"bid", "ask"}) for r in quote_rules),
             tuple(r.bands_per_position for r in quote_rules),
             frozenset(range(len(quote_rules))),
-            last_rules,
-            book_rules,
-            bool(quote_rules) and len(last_rules) == len(quote_rules) and not book_rules,
+            tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices),
+            tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
             frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
             {k: frozenset(i for i, r in enumerate(quote_rules) if k in r.band_reads) for k in BAND_INPUTS},
             {r.id: i for i, r in enumerate(quote_rules)},
@@ -1673,7 +1668,6 @@ class Engine:
 
 
 _NEVER_QUIET = (_INF, -_INF)
-_upper_edge = itemgetter(1)  # of a (lo, hi) band
 _STOP_ACTIONS = (PlaceStop, ModifyStop)  # a tuple: ``A | B`` would build a union per test
 _LOCK_ACTIONS = (LockAccount, Unlock)
 
@@ -1681,12 +1675,6 @@ _LOCK_ACTIONS = (LockAccount, Unlock)
 def _intersect(position: Position, bands: list[tuple[float, float]], dispatch: _Dispatch) -> None:
     """Store the intersections of a position's rule bands: one for the last price (rules marking at
     last), one for bid and ask (rules marking at mid or the exit side)."""
-    if dispatch.last_only:
-        # every band is a last-price band (a busy day's rules): the builtins scan them (the highest
-        # lower edge is in the largest band, as tuples compare by their first item first)
-        position.band_lo, position.band_hi = max(bands)[0], min(bands, key=_upper_edge)[1]
-        position.book_lo, position.book_hi = -_INF, _INF
-        return
     last_lo = book_lo = -_INF
     last_hi = book_hi = _INF
     for i in dispatch.last_rules:
