@@ -301,8 +301,8 @@ def run_with(stream: list[tuple[int, Any]], fast_path: bool, config: dict[str, d
     return [a.record(t) | {"inputs": a.inputs} for t, a in h.log]
 
 
-# The busy day's rule set: every quote-sensitive rule marks at the last price (no book band), the
-# case whose band intersection the engine reads with the builtins.
+# The busy day's rule set: every quote-sensitive rule marks at the last price (the book bands stay
+# unbounded, and a quote is tested against the last-price heaps alone).
 LAST_PRICE_RULES: dict[str, dict[str, Any]] = {
     **QUOTE_RULES,
     "max_unrealized_profit": {"target": 200, "price_source": "last"},
