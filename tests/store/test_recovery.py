@@ -378,6 +378,7 @@ DERIVED_ENGINE_ATTRIBUTES = {
     "_seq", "_wakeups",
     "record_changes", "_log",  # the caller's choice, and the change report of the current call
     "_lock_texts",  # lockout descriptions, written again when asked
+    "_watched", "_first_due",  # the quote path's lookups, refilled by restore's _watch and _push
 }  # fmt: skip
 SNAPSHOT_ENGINE_ATTRIBUTES = {"_accounts", "_quotes", "_reset_at", "_now", "connection_lost_since"}
 

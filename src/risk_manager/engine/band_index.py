@@ -44,6 +44,8 @@ A = TypeVar("A")  # what the engine files with a position (its account)
 P = TypeVar("P", bound=Banded)
 Edges = Callable[[P], tuple[float, float]]
 
+_INF = float("inf")
+
 # Rebuild a heap once it holds this many more items than buckets (amortised O(1) per push).
 _SLACK = 32
 
@@ -79,7 +81,7 @@ Bucket = dict[int, BandEntry[A, P]]
 class ContractBands(Generic[A, P]):
     """One band (``edges`` of each position) of the open positions in one contract."""
 
-    __slots__ = ("_edges", "_entries", "_high_buckets", "_highs", "_low_buckets", "_lows")
+    __slots__ = ("_edges", "_entries", "_high_buckets", "_highs", "_low_buckets", "_lows", "ceiling", "floor")
 
     def __init__(self, edges: Edges[P]) -> None:
         self._edges = edges
@@ -89,6 +91,10 @@ class ContractBands(Generic[A, P]):
         self._high_buckets: dict[float, Bucket[A, P]] = {}
         self._lows: list[float] = []  # -lo: the top is the highest lower edge
         self._highs: list[float] = []  # hi: the top is the lowest upper edge
+        # The heaps' tops (stale items included), kept as they change: a price strictly between
+        # them is inside every band, the answer to nearly every quote, read without the heaps.
+        self.floor = -_INF
+        self.ceiling = _INF
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -134,6 +140,7 @@ class ContractBands(Generic[A, P]):
                 heapq.heappush(self._lows, -lo)
                 if len(self._lows) > 2 * len(buckets) + _SLACK:
                     self._lows = _rebuilt([-edge for edge in buckets])
+                self.floor = -self._lows[0]
             bucket[order] = entry
         if hi != entry.hi or not entry.hi_in:
             buckets = self._high_buckets
@@ -146,6 +153,7 @@ class ContractBands(Generic[A, P]):
                 heapq.heappush(self._highs, hi)
                 if len(self._highs) > 2 * len(buckets) + _SLACK:
                     self._highs = _rebuilt(list(buckets))
+                self.ceiling = self._highs[0]
             bucket[order] = entry
 
     def quiet(self, low: float, high: float) -> bool:
@@ -154,15 +162,19 @@ class ContractBands(Generic[A, P]):
         A stale item (an edge without a bucket) on top that would answer "crossed" is dropped first
         (each stale item is dropped once: amortised O(1))."""
         lows, highs = self._lows, self._highs
+        quiet = True
         while lows and -lows[0] >= low:
             if -lows[0] in self._low_buckets:
-                return False
+                quiet = False
+                break
             heapq.heappop(lows)
-        while highs and highs[0] <= high:
+        while quiet and highs and highs[0] <= high:
             if highs[0] in self._high_buckets:
-                return False
+                quiet = False
+                break
             heapq.heappop(highs)
-        return True
+        self._retop()
+        return quiet
 
     def crossed(self, low: float, high: float, found: dict[int, BandEntry[A, P]]) -> None:
         """Pop the entries whose band does not strictly contain [low, high] into ``found`` (by
@@ -182,6 +194,12 @@ class ContractBands(Generic[A, P]):
                 for entry in bucket.values():
                     entry.hi_in = False
                 found.update(bucket)
+        self._retop()
+
+    def _retop(self) -> None:
+        """``floor`` and ``ceiling`` after items were popped."""
+        self.floor = -self._lows[0] if self._lows else -_INF
+        self.ceiling = self._highs[0] if self._highs else _INF
 
     def heap_sizes(self) -> tuple[int, int]:
         """(items in the low heap, items in the high heap), stale ones included (for tests)."""
@@ -226,15 +244,13 @@ class ContractIndex(Generic[A, P]):
         hold both prices strictly inside) is given here without calling into the bands."""
         if last is not None:
             bands = self.last
-            lows, highs = bands._lows, bands._highs
-            top_crossed = (lows and -lows[0] >= last) or (highs and highs[0] <= last)
-            if top_crossed and not bands.quiet(last, last):
+            if not bands.floor < last < bands.ceiling and not bands.quiet(last, last):
                 return False
         if book is not None:
             bands = self.book
-            lows, highs = bands._lows, bands._highs
-            if (lows and -lows[0] >= book[0]) or (highs and highs[0] <= book[1]):
-                return bands.quiet(book[0], book[1])
+            low, high = book
+            if not (bands.floor < low and high < bands.ceiling):
+                return bands.quiet(low, high)
         return True
 
     def crossed(self, last: float | None, book: tuple[float, float] | None) -> list[BandEntry[A, P]]:

@@ -149,15 +149,9 @@ class BestPrices:
         self._watched.pop(id(position), None)
 
     def record(self, contract_id: str, last: float) -> None:
-        """A quote of ``contract_id`` whose (possibly carried over) last price is ``last``
-        (LastPrices.record inlined: this runs on every quote)."""
-        record = self._records.get(contract_id)
-        if record is None:
-            record = self.record_of(contract_id)
-        if last > record.high:
-            record.high = last
-        if last < record.low:
-            record.low = last
+        """A quote of ``contract_id`` whose (possibly carried over) last price is ``last`` (the
+        engine, on every quote, records into the contract's ``record_of`` directly)."""
+        self.record_of(contract_id).record(last)
 
     def settle(self, position: Trailed) -> None:
         """Bring ``position.best_price`` up to date with every quote recorded since it was last settled."""

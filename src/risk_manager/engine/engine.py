@@ -37,7 +37,7 @@ import math
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -79,8 +79,8 @@ from risk_manager.domain.lockouts import CONDITION_CAN_TRADE, Lockout
 from risk_manager.domain.money import ZERO, money, to_decimal
 from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.domain.windows import in_window
-from risk_manager.engine.band_index import BandIndex
-from risk_manager.engine.best_prices import BestPrices
+from risk_manager.engine.band_index import BandIndex, ContractIndex
+from risk_manager.engine.best_prices import BestPrices, LastPrices
 from risk_manager.engine.changes import NO_CHANGES, ChangeLog, Changes, EndCause
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import (
@@ -131,6 +131,7 @@ _BAND_MARGIN = 1e-9
 # (engine/timers.py) -- wake-ups, then lockout ends, then the daily reset.
 
 # Enum values whose meaning is certain; anything else is reported, never guessed (RULES.md).
+_NO_TIMER = datetime.max.replace(tzinfo=UTC)  # Engine._first_due of an empty timer heap
 _POSITION_TYPES = frozenset({PositionType.LONG, PositionType.SHORT})
 _ORDER_STATUSES = frozenset(OrderStatus) - {OrderStatus.NONE}
 
@@ -201,9 +202,15 @@ class Engine:
         # last prices that keep their best_price exact.
         self._bands: BandIndex[AccountState, Position] = BandIndex()
         self._best = BestPrices()
+        # Per contract with open positions, its band index and last-price record: what every quote
+        # of the contract reads, found with one lookup (kept by _watch and _drop_position).
+        self._watched: dict[str, tuple[ContractIndex[AccountState, Position], LastPrices]] = {}
         self._dispatch: dict[int, _Dispatch] = {}
         # (sort key, timer): the heap compares the plain key tuples (C speed), never the Timers
         self._heap: list[tuple[tuple[datetime, int, int, str, int], Timer]] = []
+        # Never later than the heap's first due time (_NO_TIMER: empty): asked on every event, and
+        # cheaper to compare than the heap's top (lowered by _push, raised after timers fire).
+        self._first_due = _NO_TIMER
         self._seq = 0
         self._wakeups: dict[tuple[int, str], datetime] = {}
         self._reset_at: datetime | None = None
@@ -322,6 +329,7 @@ class Engine:
         heap = self._heap
         while heap and not self._is_live(heap[0][1]):
             heapq.heappop(heap)
+        self._first_due = heap[0][1].when if heap else _NO_TIMER
         return heap[0][1].when if heap else None
 
     def advance(self, now: datetime) -> list[Action]:
@@ -329,16 +337,23 @@ class Engine:
         self._log = None
         now = self._tick(now)
         out: list[Action] = []
-        if self._heap and self._heap[0][1].when <= now:
+        if self._first_due <= now:
             self._fire_due(now, out)
         return out
 
     def apply(self, event: Event, now: datetime) -> list[Action]:
         """Apply one event at time ``now`` (timers due first) and return the decisions."""
         self._log = None
-        now = self._tick(now)
+        previous = self._now
+        if now is not previous:
+            # _tick's usual case written out (every replayed line brings a later time): one call
+            # less on each of a busy day's million quotes
+            if now.tzinfo is not None and previous is not None and now > previous and self._reset_at:
+                self._now = now
+            else:
+                now = self._tick(now)
         out: list[Action] = []
-        if self._heap and self._heap[0][1].when <= now:
+        if self._first_due <= now:
             self._fire_due(now, out)
         if type(event) is QuoteEvent:
             self._on_quote(event, now, out)
@@ -437,6 +452,8 @@ class Engine:
         self._seq += 1
         timer = Timer.of(when, kind, account_id, key, self._seq)
         heapq.heappush(self._heap, (timer.sort_key, timer))
+        if when < self._first_due:
+            self._first_due = when
 
     def _is_live(self, entry: Timer) -> bool:
         when, kind, account_id, key = entry.when, entry.kind, entry.account_id, entry.key
@@ -469,6 +486,7 @@ class Engine:
                 else:
                     del self._wakeups[(account_id, key)]
                     self._wake_rule(account, key, when, out)
+        self._first_due = heap[0][1].when if heap else _NO_TIMER
 
     def _daily_reset(self, when: datetime, now: datetime, out: list[Action]) -> None:
         """Start the trading day that contains ``now``: one reset however many were missed
@@ -747,12 +765,18 @@ class Engine:
 
         self._bands.add(cid, account, position)
         self._best.watch(position, republish)
+        if cid not in self._watched:
+            index = self._bands.contract(cid)
+            assert index is not None  # just added
+            self._watched[cid] = (index, self._best.record_of(cid))
 
     def _drop_position(self, account: AccountState, position: Position) -> None:
         del account.positions[position.contract_id]
         del account.position_views[position.contract_id]
         self._bands.remove(position)
         self._best.forget(position)
+        if self._bands.contract(position.contract_id) is None:
+            del self._watched[position.contract_id]  # the contract's last position closed
 
     @staticmethod
     def _apply_order(account: AccountState, event: OrderEvent) -> None:
@@ -956,14 +980,27 @@ class Engine:
             ask = quote.ask
         if event.timestamp is not None:
             quote.timestamp = event.timestamp
-        index = self._bands.contract(cid)
-        if index is None:
+        watched = self._watched.get(cid)
+        if watched is None:
             return  # no open position in the contract (one opening later ignores earlier quotes)
-        if last is not None:
-            self._best.record(cid, last)
+        index, prices = watched
+        if last is not None:  # LastPrices.record written out (a call costs as much as its body)
+            if last > prices.high:
+                prices.high = last
+            if last < prices.low:
+                prices.low = last
         if not self.fast_path:
             for entry in index:
                 self._evaluate_quote(entry.account, cid, event, now, out, None)
+            return
+        # ContractIndex.quiet's first test written out (nearly every quote stops here, and the call
+        # and the book's tuple cost as much as the test): every price inside both bands' tops
+        last_bands, book_bands = index.last, index.book
+        if (
+            (last is None or last_bands.floor < last < last_bands.ceiling)
+            and (bid is None or book_bands.floor < bid < book_bands.ceiling)
+            and (ask is None or book_bands.floor < ask < book_bands.ceiling)
+        ):
             return
         # bid and ask are tested together: the lower against lower edges, the higher against upper
         book: tuple[float, float] | None = None

@@ -182,3 +182,35 @@ def test_the_positions_woken_are_exactly_those_a_scan_of_every_band_finds(
         ]
         assert contract.quiet(last, book) == (not expected)
         assert woken(index, MNQ, last, book) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(edges, edges), min_size=1, max_size=12),
+    st.lists(st.tuples(st.integers(0, 11), edges, edges, edges, st.booleans()), max_size=40),
+)
+def test_a_price_between_floor_and_ceiling_is_inside_every_open_band_after_any_change(
+    bands: list[tuple[float, float]], steps: list[tuple[int, float, float, float, bool]]
+) -> None:
+    """The quiet test reads only ``floor`` and ``ceiling``: whatever moved, crossed or closed
+    before, a price strictly between them is inside every open position's band."""
+    index: BandIndex[str, Position] = BandIndex()
+    open_positions = {}
+    for n, (a, b) in enumerate(bands):
+        open_positions[n] = p = position(last=(min(a, b), max(a, b)))
+        index.add(MNQ, f"acc{n}", p)
+    contract = index.contract(MNQ)
+    assert contract is not None
+    for which, lo, hi, price, close in steps:
+        n = which % len(bands)
+        p = open_positions.get(n)
+        if p is not None and close and len(open_positions) > 1:
+            index.remove(p)
+            del open_positions[n]
+        elif p is not None:
+            p.band_lo, p.band_hi = min(lo, hi), max(lo, hi)
+            contract.update(p)
+        woken(index, MNQ, price)  # pops the crossed (and stale) edges
+        bounds = contract.last
+        if bounds.floor < price < bounds.ceiling:
+            assert all(q.band_lo < price < q.band_hi for q in open_positions.values())

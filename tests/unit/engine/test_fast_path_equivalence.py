@@ -301,6 +301,22 @@ def run_with(stream: list[tuple[int, Any]], fast_path: bool, config: dict[str, d
     return [a.record(t) | {"inputs": a.inputs} for t, a in h.log]
 
 
+# The busy day's rule set: every quote-sensitive rule marks at the last price (the book bands stay
+# unbounded, and a quote is tested against the last-price heaps alone).
+LAST_PRICE_RULES: dict[str, dict[str, Any]] = {
+    **QUOTE_RULES,
+    "max_unrealized_profit": {"target": 200, "price_source": "last"},
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(busy_streams())
+def test_on_busy_streams_with_every_band_on_the_last_price_the_band_index_decides_as_full_evaluation(
+    stream: list[tuple[int, Any]],
+) -> None:
+    assert run_with(stream, True, LAST_PRICE_RULES) == run_with(stream, False, LAST_PRICE_RULES)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(account_streams())
 def test_with_account_events_and_every_kind_of_decision_the_fast_path_decides_as_full_evaluation(
