@@ -255,7 +255,10 @@ class ReplayReport:
 
     def add(self, t: datetime, action: Action, keep: bool) -> None:
         self.per_rule[action.rule] += 1
-        self.per_rule_kind.setdefault(action.rule, Counter())[action.kind] += 1
+        kinds = self.per_rule_kind.get(action.rule)
+        if kinds is None:  # (not setdefault: it would build a Counter for every decision)
+            kinds = self.per_rule_kind[action.rule] = Counter()
+        kinds[action.kind] += 1
         if keep:
             self.shown += 1
             if self.lines is not None:

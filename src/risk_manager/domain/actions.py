@@ -26,13 +26,24 @@ INPUT_RULE = "INPUT"
 Inputs = tuple[tuple[str, str], ...]
 
 
+# The last time formatted and its text: most decisions share their instant with the one before
+# (a quote moving the trailing stops of many positions), so most stamps are this one again.
+# Replaced whole, so a thread reading it sees a matching pair.
+_last_stamp: tuple[datetime | None, str] = (None, "")
+
+
 def format_time(t: datetime) -> str:
     """ISO-8601 UTC with milliseconds and Z: 2026-03-02T23:00:00.000Z."""
-    if t.tzinfo is not UTC:
-        t = t.astimezone(UTC)
+    global _last_stamp
+    last, text = _last_stamp
+    if t == last:  # the same instant (in any zone) has the same UTC text
+        return text
+    utc = t if t.tzinfo is UTC else t.astimezone(UTC)
     # isoformat (then "+00:00" -> "Z") rather than strftime: a quarter of the cost, and every
     # decision of a replay's --json output and of the journal is stamped with it
-    return t.isoformat(timespec="milliseconds")[:-6] + "Z"
+    text = utc.isoformat(timespec="milliseconds")[:-6] + "Z"
+    _last_stamp = (t, text)
+    return text
 
 
 @fast_init

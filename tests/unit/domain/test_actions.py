@@ -76,3 +76,18 @@ def test_a_decision_time_is_written_as_utc_with_milliseconds_and_z_whatever_its_
     utc = t.astimezone(UTC)
     expected = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
     assert format_time(t) == expected
+
+
+NEAR_INSTANTS = [
+    datetime(2026, 3, 2, 14, 30, 0, 608000, tzinfo=UTC),
+    datetime(2026, 3, 2, 8, 30, 0, 608000, tzinfo=ZoneInfo("America/Chicago")),  # the same instant
+    datetime(2026, 3, 2, 14, 30, 0, 609000, tzinfo=UTC),
+    datetime(2026, 3, 2, 14, 30, 0, 608000),  # naive: read as local time, as astimezone reads it
+]
+
+
+@given(st.lists(st.sampled_from(NEAR_INSTANTS), max_size=8))
+def test_a_time_formatted_again_right_after_itself_reads_the_same(times: list[datetime]) -> None:
+    for t in times:
+        utc = t.astimezone(UTC)
+        assert format_time(t) == utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
