@@ -132,6 +132,16 @@ def passed_after(view: AccountView, rule: str, subject: str, actions: Sequence[A
     return passed
 
 
+def under_first_warning(warn_at: tuple[Decimal, ...], count: int, limit: int) -> bool:
+    """No warning of ``limit`` can be due at ``count``: there are no warn_at fractions, or ``count``
+    is below the lowest positive one. due_warning's usual answer for a count rule, asked before it
+    (and before the closure it takes is built) on most of the rule's events."""
+    if not warn_at:
+        return True
+    low = min(warn_at)
+    return low > 0 and count < limit * low  # exact: int against Decimal
+
+
 def due_warning(
     view: AccountView, rule: str, subject: str, reached: Callable[[Decimal], bool]
 ) -> Decimal | None:

@@ -11,7 +11,7 @@ from risk_manager.domain.actions import Action, Alert, ClosePosition, Flatten
 from risk_manager.domain.events import Event, PositionEvent
 from risk_manager.domain.status import RuleGauge
 from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
-from risk_manager.rules.base import due_warning, warning_alert
+from risk_manager.rules.base import due_warning, under_first_warning, warning_alert
 
 # What a PositionEvent did to a position that can have pushed a count over its limit.
 GROWTH = frozenset({"opened", "grew", "reversed"})
@@ -35,11 +35,7 @@ def count_warnings(
     The contract-count twin of rules.base.warning_alerts (same ``<subject>:warn:<fraction>`` subjects,
     so the engine's once-per-day markers apply), worded in contracts instead of dollars.
     """
-    warn_at = view.warn_at
-    if not warn_at:
-        return []
-    low = min(warn_at)  # due_warning's usual answer, without its call (see there)
-    if low > 0 and count < limit * low:
+    if under_first_warning(view.warn_at, count, limit):
         return []
     fraction = due_warning(view, rule, subject, lambda f: count >= limit * f)  # exact: int vs Decimal
     if fraction is None:
