@@ -32,9 +32,10 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_day import busy_day, copier_day, synthetic_day
@@ -200,25 +201,42 @@ def replay_figure(replay_lines: int, make_lines: Any) -> None:
         cli_figure(path, count, Path(tmp))
 
 
+def write_config(directory: Path) -> Path:
+    """A config directory holding the rules of ``build_engine`` (the same decisions), for running
+    the CLI on a generated day."""
+    config = directory / "config"
+    config.mkdir()
+    rules = {key: {"enabled": True, **settings} for key, settings in ALL_RULES.items()}
+    # The engine's session rule has no session hours and decides nothing on these days; a config
+    # file must give it hours, so it is left off (the same decisions).
+    rules["session_block_outside"]["enabled"] = False
+    (config / "risk_config.yaml").write_text(
+        yaml.safe_dump({"general": {"timezone": "America/Chicago"}, "rules": rules})
+    )
+    return config
+
+
+def run_replay_cli(recording: Path, config: Path, out: BinaryIO, *options: str) -> None:
+    """`risk-manager replay` in a new process, its output into ``out``; exits on a failure."""
+    command = ["replay", str(recording), "-c", str(config), *options]
+    done = subprocess.run(
+        [sys.executable, "-m", "risk_manager.cli.main", *command],
+        stdout=out,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"replay failed: {done.stderr.decode(errors='replace')}")
+
+
 def cli_figure(path: Path, count: int, tmp: Path) -> None:
     """The same replay end to end as a user runs it: `risk-manager replay --json` in a new process
     (start-up, config, the split replay, every decision written), with each rule's config as here."""
-    config = tmp / "config"
-    config.mkdir()
-    # session_block_outside needs session hours in a config, and without any (as here) it never acts
-    rules = {
-        key: {"enabled": True, **value} for key, value in ALL_RULES.items() if key != "session_block_outside"
-    }
-    # JSON is YAML: the config loader reads it as written
-    (config / "risk_config.yaml").write_bytes(orjson.dumps({"rules": rules}))
+    config = write_config(tmp)
     out = tmp / "decisions.jsonl"
     start = time.perf_counter()
     with out.open("wb") as sink:
-        subprocess.run(
-            [sys.executable, "-m", "risk_manager.cli.main", "replay", "-c", str(config), "--json", str(path)],
-            stdout=sink,
-            check=True,
-        )
+        run_replay_cli(path, config, sink, "--json")
     elapsed = time.perf_counter() - start
     with out.open("rb") as written:
         printed = sum(1 for _ in written)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import io
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,11 +29,10 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
-import yaml
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine import ALL_RULES, build_engine
+from engine import build_engine, run_replay_cli, write_config
 from synthetic_day import busy_day
 
 from risk_manager.cli.replay_view import DecisionLines, wide_tables
@@ -86,23 +84,7 @@ def cli_seconds(recording: Path, config: Path, *options: str) -> tuple[float, fl
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(recording.with_suffix(".out"), "wb") as out:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "risk_manager.cli.main",
-                "replay",
-                str(recording),
-                "-c",
-                str(config),
-                *options,
-            ],
-            stdout=out,
-            stderr=subprocess.PIPE,
-            check=False,
-        )
-    if done.returncode != 0:
-        sys.exit(f"replay failed: {done.stderr.decode(errors='replace')}")
+        run_replay_cli(recording, config, out, *options)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -140,15 +122,7 @@ def main() -> None:
             )
             print(f"  {name:<34} {us:9.2f} us/decision  {note}")
         if args.cli:
-            config = Path(tmp) / "config"
-            config.mkdir()
-            rules = {key: {"enabled": True, **settings} for key, settings in ALL_RULES.items()}
-            # The busy engine's session rule has no session hours and decides nothing on this day;
-            # a config file must give it hours, so it is left off (the same decisions).
-            rules["session_block_outside"]["enabled"] = False
-            (config / "risk_config.yaml").write_text(
-                yaml.safe_dump({"general": {"timezone": "America/Chicago"}, "rules": rules})
-            )
+            config = write_config(Path(tmp))
             for _ in range(args.runs):
                 (text_wall, text_cpu), (json_wall, json_cpu) = (
                     cli_seconds(recording, config),
