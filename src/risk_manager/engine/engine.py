@@ -81,7 +81,7 @@ from risk_manager.domain.status import AccountStatus, ConnectionState
 from risk_manager.domain.windows import in_window
 from risk_manager.engine.band_index import BandIndex, ContractIndex
 from risk_manager.engine.best_prices import BestPrices, LastPrices
-from risk_manager.engine.changes import NO_CHANGES, ChangeLog, Changes, EndCause
+from risk_manager.engine.changes import NO_CHANGES, ChangeLog, Changes, DayFigures, EndCause
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import (
     AccountState,
@@ -298,6 +298,13 @@ class Engine:
         found = self._rules(account)
         rules = found[0].rules if found is not None else ()
         return account_status(account, self._view(account, now, None), rules, now, connection)
+
+    def day_figures(self, account_id: int) -> DayFigures | None:
+        """The current trading day's counters of one account (None for an account the engine has
+        not seen): the part of ``status`` a caller following the day's P&L trade by trade needs,
+        without marking positions or reading every rule's gauge."""
+        account = self._accounts.get(account_id)
+        return None if account is None else DayFigures.of(account_id, account.day)
 
     def statuses(
         self, now: datetime, connection: ConnectionState = ConnectionState.REPLAY

@@ -74,6 +74,19 @@ def test_a_quiet_account_is_active_with_zero_pnl_and_the_next_reset() -> None:
     assert status.as_of == T0
 
 
+def test_day_figures_give_the_status_day_counters_without_the_whole_status() -> None:
+    h = every_gauged_rule()
+    assert h.engine.day_figures(ACCOUNT) is None
+    h.apply(trade(1, MNQ, "21000", pnl="-100", fees="2", commissions="1.5"))
+    h.apply(trade(2, MNQ, "21010", pnl="40", fees="2", commissions="1.5"))
+    day = h.engine.day_figures(ACCOUNT)
+    status = status_of(h)
+    assert day is not None
+    assert (day.account_id, day.label, day.end) == (ACCOUNT, status.trading_day, status.next_reset)
+    assert (day.realized, day.costs, day.trade_count) == (D(-60), D(7), 2)
+    assert (day.realized, day.costs, day.trade_count) == (status.realized, status.costs, status.trade_count)
+
+
 def test_positions_are_marked_at_the_last_price_and_sum_into_net() -> None:
     h = every_gauged_rule()
     h.apply(trade(1, MNQ, "21000", pnl="-100", fees="2", commissions="1.5"))
