@@ -334,7 +334,16 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "risk_manager" / "examp
 
 
 @pytest.mark.parametrize(
-    "output", [["--json"], ["--json", "--summary"], [], ["--summary", "--account", "8"]], ids=" ".join
+    "output",
+    [
+        ["--json"],
+        ["--json", "--account", "8"],
+        ["--json", "--rule", "RULE-003", "--rule", "RULE-007"],
+        ["--json", "--summary"],
+        [],
+        ["--summary", "--account", "8"],
+    ],
+    ids=" ".join,
 )
 def test_a_replay_split_over_two_workers_prints_exactly_what_one_process_prints(output: list[str]) -> None:
     day, config = EXAMPLES / "sample-day.jsonl.gz", EXAMPLES / "sample-config"

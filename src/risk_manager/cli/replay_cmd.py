@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -356,35 +356,49 @@ def run_replay(
     out: BinaryIO = sys.stdout.buffer
     failure: ReplayInputError | None = None
     # Split over processes (replay/split.py) unless a store or a report must read the one engine.
+    json_lines = options.as_json and not options.summary_only
+
+    def listed(action: Action) -> bool:
+        return not (
+            (wanted and action.account_id not in wanted) or (wanted_rules and action.rule not in wanted_rules)
+        )
+
+    def json_line(t: datetime, action: Action) -> bytes | None:
+        return orjson.dumps(action.record(t), option=orjson.OPT_APPEND_NEWLINE) if listed(action) else None
+
     split = None
     workers = 1 if db is not None or curves is not None else workers_for(recording, options.workers)
     if workers > 1:
-        split = _split(recording, engine, workers, until, report)
+        # --json: the workers write the lines themselves; the parent only merges and writes them
+        # (nothing else of the report is printed).
+        split = _split(recording, engine, workers, until, report, json_line if json_lines else None)
     with ProgressBar(recording, err) as progress:
-        decisions: Iterable[tuple[datetime, Action]]
+        decisions: Iterable[tuple[datetime, Action]] = ()
+        rendered: Iterator[bytes] | None = None
         if split is not None:
             split.progress = progress.update
-            decisions = split
+            if json_lines:
+                rendered = split.rendered()
+            else:
+                decisions = split
         else:
             lines = _tracking(read_recording(recording, progress.update), engine, report)
             if curves is not None:
                 lines = curves.lines(lines)
             decisions = replay(lines, runner, until, report.stats)
         try:
+            if rendered is not None:
+                out.writelines(rendered)
             for t, action in decisions:
-                if (wanted and action.account_id not in wanted) or (
-                    wanted_rules and action.rule not in wanted_rules
-                ):
+                if not listed(action):
                     continue
                 report.add(
-                    t,
-                    action,
-                    keep=curves is not None or (not options.as_json and not options.summary_only),
+                    t, action, keep=curves is not None or (not options.as_json and not options.summary_only)
                 )
                 if curves is not None:
                     curves.decision(t, action.account_id)
-                if options.as_json and not options.summary_only:
-                    out.write(orjson.dumps(action.record(t)) + b"\n")
+                if json_lines:
+                    out.write(orjson.dumps(action.record(t), option=orjson.OPT_APPEND_NEWLINE))
         except ReplayInputError as exc:
             failure = exc
         finally:
@@ -517,10 +531,16 @@ class ProgressBar:
 
 
 def _split(
-    recording: Path, engine: Any, workers: int, until: datetime | None, report: ReplayReport
+    recording: Path,
+    engine: Any,
+    workers: int,
+    until: datetime | None,
+    report: ReplayReport,
+    render: Callable[[datetime, Action], bytes | None] | None,
 ) -> SplitReplay:
     """A replay over ``workers`` processes, each tracking its own accounts' days in its copy of
-    ``shares`` (forked with the worker) and answering them with its accounts' state at the end."""
+    ``shares`` (forked with the worker) and answering them with its accounts' state at the end;
+    ``render``, if given, writes each decision in the workers (SplitReplay.rendered)."""
     shares = ReplayReport()
 
     def lines(read: Iterable[ReplayLine], worker_engine: Any) -> Iterator[ReplayLine]:
@@ -530,7 +550,7 @@ def _split(
         now = worker_engine.now
         return shares.days, worker_engine.statuses(now) if now is not None else []
 
-    hooks = WorkerHooks(lines, finish)
+    hooks = WorkerHooks(lines, finish, render)
     return SplitReplay(recording, engine, workers, until, stats=report.stats, hooks=hooks)
 
 

@@ -64,7 +64,7 @@ _Encoded = tuple[type[Action], tuple[Any, ...], tuple[tuple[str, str], ...]]
 _Pairs = dict[tuple[str, str], tuple[str, str]]
 # A runner.Group as it crosses the pipe, with the worker's index: groups order as tuples (the
 # index settles a tie before the lists are compared).
-_Sent = tuple[int, int, datetime, int, list[_Encoded]]
+_Sent = tuple[int, int, datetime, int, list[_Encoded] | list[tuple[int, bytes]]]
 
 
 # Below this size a recording replays in a few seconds in one process: not worth the workers'
@@ -125,10 +125,13 @@ class WorkerHooks:
 
     ``lines`` wraps the lines the worker reads (e.g. to read the engine between lines); ``finish``
     is called once the worker's replay ended (also after a malformed line) and its answer, which
-    must pickle, is in ``SplitReplay.results``."""
+    must pickle, is in ``SplitReplay.results``. ``render``, if given, turns each decision into the
+    bytes the caller writes (None leaves it out), in the worker: ``SplitReplay.rendered`` then
+    gives those bytes in order, and the parent only merges and writes them."""
 
     lines: Callable[[Iterable[ReplayLine], Any], Iterable[ReplayLine]] | None = None
     finish: Callable[[Any], Any] | None = None
+    render: Callable[[datetime, Action], bytes | None] | None = None
 
 
 class SplitReplay:
@@ -155,6 +158,7 @@ class SplitReplay:
         self.results: list[Any] = []
         self.worker_seconds: list[float] = []  # each worker's CPU time, for a benchmark's balance
         self.progress: Progress | None = None
+        self._render = hooks.render is not None
         self._ends: list[tuple[Any, ...] | None] = [None] * workers
         self._queues: list[queue.SimpleQueue[Any]] = []
         self._processes: list[Any] = []
@@ -180,27 +184,47 @@ class SplitReplay:
             self._processes.append(process)
 
     def __iter__(self) -> Iterator[tuple[datetime, Action]]:
+        if self._render:
+            raise TypeError("this split replay renders its decisions in the workers: read rendered()")
+        for t, held, shared in self._instants():
+            if shared:
+                for action in by_account([_decode(one) for one in held]):
+                    yield t, action
+            else:  # the usual case: an instant only one worker decided in
+                for one in held:
+                    yield t, _decode(one)
+
+    def rendered(self) -> Iterator[bytes]:
+        """The decisions as ``hooks.render`` wrote them, in the order one process gives: the bytes
+        of one instant at a time. The parent never rebuilds a decision."""
+        if not self._render:
+            raise TypeError("this split replay sends decisions, not rendered bytes: iterate it")
+        for _, held, shared in self._instants():
+            if shared:  # each worker's are by account and the accounts disjoint (see by_account)
+                held = sorted(held, key=_first)
+            yield b"".join([line for _, line in held])
+
+    def _instants(self) -> Iterator[tuple[datetime, list[Any], bool]]:
+        """(time, what the workers sent of that instant's decisions, whether several workers did),
+        instant by instant; then the figures are in place, and a malformed line's error is raised."""
         finished = False
         try:
             streams = [self._groups(index) for index in range(len(self._queues))]
             # One instant's groups from several workers come one after the other: they are held
             # until the next instant's first group shows, then listed by account together.
             at: tuple[int, int, datetime] = (-1, 0, datetime.min)
-            held: list[_Encoded] = []
+            held: list[Any] = []
             shared = False  # held holds the groups of several workers
             for line_no, phase, t, _, encoded in heapq.merge(*streams):
                 if line_no != at[0] or phase != at[1] or t != at[2]:
-                    if shared:
-                        yield from _by_account(at[2], held)
-                    else:  # the usual case, inline: an instant only one worker decided in
-                        when = at[2]
-                        for one in held:
-                            yield when, _decode(one)
+                    if held:
+                        yield at[2], held, shared
                     at, held, shared = (line_no, phase, t), encoded, False
                 else:
                     held = held + encoded
                     shared = True
-            yield from _by_account(at[2], held)
+            if held:
+                yield at[2], held, shared
             finished = True
         finally:
             self._stop(finished)
@@ -244,11 +268,8 @@ class SplitReplay:
             process.join()
 
 
-def _by_account(t: datetime, held: list[_Encoded]) -> Iterator[tuple[datetime, Action]]:
-    """The decisions of several workers at one instant: each worker's are by account, and their
-    accounts are disjoint, so a stable sort by account gives the order of one process."""
-    for action in by_account([_decode(one) for one in held]):
-        yield t, action
+def _first(pair: tuple[int, bytes]) -> int:
+    return pair[0]
 
 
 def _drain(connection: Any, inbox: queue.SimpleQueue[Any]) -> None:
@@ -279,10 +300,21 @@ def _work(
     batch: list[_Sent] = []
     pairs: _Pairs = {}  # the pairs in ``batch``
     error: ReplayInputError | None = None
+    render = hooks.render
     try:
         try:
             for line_no, phase, t, actions in replay_groups(lines, engine, until, stats, share.keep):
-                batch.append((line_no, phase, t, share.index, [_encode(action, pairs) for action in actions]))
+                if render is None:
+                    batch.append(
+                        (line_no, phase, t, share.index, [_encode(action, pairs) for action in actions])
+                    )
+                else:
+                    # (account, bytes) pairs: the parent lists an instant that several workers
+                    # decided in by account, as for decisions (by_account).
+                    out_lines = [(a.account_id, text) for a in actions if (text := render(t, a)) is not None]
+                    if not out_lines:
+                        continue
+                    batch.append((line_no, phase, t, share.index, out_lines))
                 if len(batch) >= _BATCH:
                     out.send(("groups", batch))
                     batch, pairs = [], {}

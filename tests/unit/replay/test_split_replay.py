@@ -84,6 +84,51 @@ def test_a_split_replay_of_any_stream_gives_the_decisions_and_figures_of_one_pro
     assert stats == expected_stats
 
 
+def rendered(path: Path, config: str, workers: int, until: Any = None) -> tuple[bytes, ReplayStats]:
+    stats = ReplayStats()
+    decisions = SplitReplay(
+        path, engine_for(config), workers, until, stats=stats, hooks=WorkerHooks(render=whole)
+    )
+    return b"".join(decisions.rendered()), stats
+
+
+@settings(max_examples=30, deadline=None)
+@given(raw=raw_lines(), config=st.sampled_from(sorted(CONFIGS)), workers=st.integers(2, 3))
+def test_decisions_rendered_in_the_workers_come_out_as_one_process_renders_them(
+    raw: list[bytes], config: str, workers: int
+) -> None:
+    until = max(line.t for line in parse(raw)) + timedelta(hours=2)
+    with tempfile.TemporaryDirectory() as directory:
+        path = written(raw, directory)
+        expected, expected_stats = one_process(path, config, until)
+        got, stats = rendered(path, config, workers, until)
+    assert got == b"".join(expected)
+    assert stats == expected_stats
+
+
+def test_decisions_the_render_leaves_out_are_not_written_and_the_rest_keep_their_order() -> None:
+    def odd_accounts(t: datetime, action: Action) -> bytes | None:
+        return whole(t, action) if action.account_id % 2 else None
+
+    expected, _ = one_process(SAMPLE_DAY, "sample")
+    every = SplitReplay(SAMPLE_DAY, engine_for("sample"), 2)
+    kept = [whole(t, a) for t, a in every if a.account_id % 2]
+    assert expected != kept and kept  # the sample day has decisions on both kinds of account
+    decisions = SplitReplay(SAMPLE_DAY, engine_for("sample"), 2, hooks=WorkerHooks(render=odd_accounts))
+    assert b"".join(decisions.rendered()) == b"".join(kept)
+
+
+def test_a_split_replay_is_read_the_way_its_hooks_say() -> None:
+    rendering = SplitReplay(SAMPLE_DAY, engine_for("sample"), 2, hooks=WorkerHooks(render=whole))
+    with pytest.raises(TypeError, match="read rendered"):
+        list(rendering)
+    list(rendering.rendered())  # the workers end
+    deciding = SplitReplay(SAMPLE_DAY, engine_for("sample"), 2)
+    with pytest.raises(TypeError, match="iterate it"):
+        list(deciding.rendered())
+    list(deciding)
+
+
 @pytest.mark.parametrize("workers", [2, 3])
 def test_the_sample_day_split_over_workers_gives_the_output_of_one_process(workers: int) -> None:
     expected, expected_stats = one_process(SAMPLE_DAY, "sample")
@@ -119,6 +164,22 @@ def test_a_malformed_line_stops_the_split_replay_after_every_decision_before_it(
     assert '"t" is not an ISO-8601 time' in str(raised.value)
     assert got == before
     assert stats.lines == bad_at - 1
+
+
+def test_a_malformed_line_stops_a_rendering_split_replay_after_every_line_before_it() -> None:
+    lines = gzip.decompress(SAMPLE_DAY.read_bytes()).splitlines()
+    bad_at = len(lines) // 2
+    raw = [*lines[: bad_at - 1], b"{not json", *lines[bad_at - 1 :]]
+    with tempfile.TemporaryDirectory() as directory:
+        path = written(raw, directory)
+        before = b"".join(whole(t, a) for t, a in replay(parse(lines[: bad_at - 1]), engine_for("sample")))
+        got: list[bytes] = []
+        decisions = SplitReplay(path, engine_for("sample"), 2, hooks=WorkerHooks(render=whole))
+        with pytest.raises(ReplayInputError) as raised:
+            for chunk in decisions.rendered():
+                got.append(chunk)
+    assert raised.value.line_no == bad_at
+    assert before and b"".join(got) == before
 
 
 def test_a_worker_that_fails_is_reported_with_its_traceback() -> None:
