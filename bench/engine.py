@@ -25,6 +25,7 @@ memory of an engine holding 5,000 accounts with two positions each (target < 1 G
 from __future__ import annotations
 
 import argparse
+import compileall
 import gc
 import subprocess
 import sys
@@ -40,6 +41,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_day import busy_day, copier_day, synthetic_day
 
+import risk_manager
 from risk_manager.broker.normalize import normalize_message, parse_timestamp
 from risk_manager.domain.calendar import TradingCalendar
 from risk_manager.domain.contracts import ContractTable
@@ -234,6 +236,9 @@ def cli_figure(path: Path, count: int, tmp: Path) -> None:
     (start-up, config, the split replay, every decision written), with each rule's config as here."""
     config = write_config(tmp)
     out = tmp / "decisions.jsonl"
+    # As `pip install .` leaves the package: compiled to bytecode. An editable checkout under
+    # PYTHONDONTWRITEBYTECODE would compile every module from source at each start instead.
+    compileall.compile_dir(Path(risk_manager.__file__).parent, quiet=1)
     start = time.perf_counter()
     with out.open("wb") as sink:
         run_replay_cli(path, config, sink, "--json")
