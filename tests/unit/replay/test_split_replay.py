@@ -266,6 +266,14 @@ def test_a_caller_that_stops_reading_early_stops_the_workers() -> None:
     assert all(not process.is_alive() for process in decisions._processes)
 
 
+def test_a_caller_that_stops_reading_rendered_decisions_early_stops_the_workers() -> None:
+    decisions = SplitReplay(SAMPLE_DAY, engine_for("sample"), 2, hooks=WorkerHooks(render=whole))
+    chunks = decisions.rendered()
+    next(chunks)
+    chunks.close()
+    assert all(not process.is_alive() for process in decisions._processes)
+
+
 def crossed(action: Action) -> Action:
     """The decision as the parent rebuilds it from what a worker sends over the pipe."""
     decoded = _decode(pickle.loads(pickle.dumps(_encode(action, {}))))
