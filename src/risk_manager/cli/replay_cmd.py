@@ -402,6 +402,8 @@ def run_replay(
         except ReplayInputError as exc:
             failure = exc
         finally:
+            if rendered is not None:
+                rendered.close()  # stops the workers at once if writing failed (a closed pipe)
             if runner is not engine:
                 runner.close()  # what was decided is kept, even up to a malformed line
     if report.stats.lines == 0:
