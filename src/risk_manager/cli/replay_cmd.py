@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -374,7 +374,7 @@ def run_replay(
         split = _split(recording, engine, workers, until, report, json_line if json_lines else None)
     with ProgressBar(recording, err) as progress:
         decisions: Iterable[tuple[datetime, Action]] = ()
-        rendered: Iterator[bytes] | None = None
+        rendered: Generator[bytes, None, None] | None = None
         if split is not None:
             split.progress = progress.update
             if json_lines:

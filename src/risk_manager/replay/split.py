@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
@@ -194,7 +194,7 @@ class SplitReplay:
                 for one in held:
                     yield t, _decode(one)
 
-    def rendered(self) -> Iterator[bytes]:
+    def rendered(self) -> Generator[bytes, None, None]:
         """The decisions as ``hooks.render`` wrote them, in the order one process gives: the bytes
         of one instant at a time. The parent never rebuilds a decision."""
         if not self._render:
