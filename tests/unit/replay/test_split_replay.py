@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from test_replay_properties import CONFIGS, SAMPLE, engine_for, parse, raw_lines
 
 from risk_manager.domain.actions import ACTION_KINDS, Action, ModifyStop
-from risk_manager.domain.events import QuoteEvent
+from risk_manager.domain.events import AccountEvent, ConnectionEvent, QuoteEvent
 from risk_manager.replay.reader import GZIP_MAGIC, ReplayInputError, ReplayLine, read_recording
 from risk_manager.replay.runner import ReplayStats, replay, replay_groups
 from risk_manager.replay.split import (
@@ -218,6 +218,20 @@ def test_an_account_share_gives_its_engine_only_its_accounts_events_and_every_qu
     quoted = {e.contract_id for line in lines for e in line.events if isinstance(e, QuoteEvent)}
     assert set(engine.quotes) == quoted == set(everyone.quotes)
     assert stats == everyones_stats  # every line and event counts: the clock runs as in one process
+
+
+def test_an_account_share_keeps_the_events_of_its_accounts_and_those_of_no_account() -> None:
+    def account(account_id: int) -> AccountEvent:
+        return AccountEvent(
+            account_id=account_id, name=f"ACC-{account_id}", balance=Decimal(50000), can_trade=True
+        )
+
+    share = AccountShare(1, 3)
+    mine, other, both = account(7), account(9), ConnectionEvent("lost")
+    assert share.keep((mine,)) == (mine,)
+    assert share.keep((other,)) == ()
+    assert share.keep((both,)) == (both,)
+    assert share.keep((other, mine, both, account(4), other)) == (mine, both, account(4))
 
 
 def test_a_split_replay_needs_two_workers() -> None:
