@@ -111,15 +111,16 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
         raw_file = getattr(stream, "fileobj", None) or stream
         started = False
         try:
-            for raw in stream:
-                line_no += 1
+            for line_no, raw in enumerate(stream, 1):
                 if progress is not None and line_no % PROGRESS_EVERY == 0:
                     progress(line_no, raw_file.tell())
-                if raw.isspace() or not raw:
-                    continue
                 try:
                     line = parse_line(raw, name, line_no)
                 except ReplayInputError:
+                    # A blank line is no JSON, so it lands here, and is skipped: a test per line
+                    # before parsing would cost every line of the file for the rare blank one.
+                    if raw.isspace():
+                        continue
                     # Only a file that starts with binary data is "not a recording"; one bad line
                     # inside a recording is a malformed line like any other.
                     if not started and _is_binary(raw):
@@ -197,7 +198,9 @@ _Price = _Int64 | float | None
 
 
 # gc=False: these hold only strings, numbers and each other, so they can never be part of a reference
-# cycle; the collector need not track the two objects built per line.
+# cycle; the collector need not track the objects built per line. The fields are declared in the
+# gateway's order (PROJECTX.md §3), which recorders keep: msgspec looks each key up from the field
+# after the last one found, so keys in declared order are found at the first try.
 class _QuoteData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """The GatewayQuote data fields of PROJECTX.md §3, typed as the general path reads them.
 
@@ -206,12 +209,11 @@ class _QuoteData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     ``{"action", "data"}`` wrapper, takes the general path.
     """
 
+    symbol: str | None = None
+    symbolName: str | None = None
     lastPrice: _Price = None
     bestBid: _Price = None
     bestAsk: _Price = None
-    timestamp: str | None = None
-    symbol: str | None = None
-    symbolName: str | None = None
     change: int | float | None = None
     changePercent: int | float | None = None
     open: int | float | None = None
@@ -219,13 +221,22 @@ class _QuoteData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     low: int | float | None = None
     volume: int | float | None = None
     lastUpdated: str | None = None
+    timestamp: str | None = None
+
+
+class _QuoteArguments(msgspec.Struct, array_like=True, forbid_unknown_fields=True, gc=False):
+    """``[contractId, data]`` and nothing more: a struct read from the array, where a tuple would be
+    one more object for the collector to track. An empty contract id is the general path's error."""
+
+    contract_id: Annotated[str, msgspec.Meta(min_length=1)]
+    data: _QuoteData
 
 
 class _QuoteLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     t: str
     hub: Literal["market"]
     target: Literal["GatewayQuote"]
-    arguments: tuple[str, _QuoteData]
+    arguments: _QuoteArguments
 
 
 _decode_quote_line = msgspec.json.Decoder(_QuoteLine).decode
@@ -247,22 +258,21 @@ def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) ->
         if user is not None:
             return _new_line(ReplayLine, (line_no, user[0], "message", user[1]))
         return _parse_general(raw, name, line_no)
-    contract_id, data = line.arguments
+    arguments = line.arguments
+    data = arguments.data
     stamp = data.timestamp
-    # An empty contract id, or a time the general path must convert or refuse: the general path.
-    if contract_id:
-        try:
-            text = line.t
-            t = _fromisoformat(text)
-            # A recorder stamps most quotes with their receive time: the same text reads once.
-            when = t if stamp == text else None if stamp is None else _fromisoformat(stamp)
-        except ValueError:
-            pass
-        else:
-            if t.tzinfo is UTC and (when is None or when.tzinfo is UTC):
-                quote = new_quote(contract_id, data.lastPrice, data.bestBid, data.bestAsk, when)
-                # the same ReplayLine, without the generated __new__'s Python-level call
-                return _new_line(ReplayLine, (line_no, t, "message", (quote,)))
+    # A time the general path must convert or refuse: the general path.
+    try:
+        text = line.t
+        t = _fromisoformat(text)
+        # A recorder stamps most quotes with their receive time: the same text reads once.
+        when = t if stamp == text else None if stamp is None else _fromisoformat(stamp)
+    except ValueError:
+        return _parse_general(raw, name, line_no)
+    if t.tzinfo is UTC and (when is None or when.tzinfo is UTC):
+        quote = new_quote(arguments.contract_id, data.lastPrice, data.bestBid, data.bestAsk, when)
+        # the same ReplayLine, without the generated __new__'s Python-level call
+        return _new_line(ReplayLine, (line_no, t, "message", (quote,)))
     return _parse_general(raw, name, line_no)
 
 

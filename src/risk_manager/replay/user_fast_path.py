@@ -43,48 +43,51 @@ _Number = _Int | float
 # Every field the gateway sends is named, so that every value is fully decoded (msgspec only
 # skims unknown ones, and would let through a value orjson refuses, such as 1e400); an unknown
 # field, a wrapper among them, takes the general path. gc=False: these hold only strings,
-# numbers and each other, so they can never be part of a reference cycle.
-class _Order(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+# numbers and each other, so they can never be part of a reference cycle. The fields are declared
+# in the gateway's order (PROJECTX.md §3), which recorders keep: msgspec looks each key up from
+# the field after the last one found, so keys in declared order are found at the first try
+# (kw_only: required and optional fields mixed in that order).
+class _Order(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     id: _Int
     accountId: _Int
     contractId: _Text
+    symbolId: str | None = None
+    creationTimestamp: str | None = None
+    updateTimestamp: str | None = None
     status: _Int
     type: _Int
     side: _Int
     size: _Size
-    symbolId: str | None = None
     limitPrice: _Number | None = None
     stopPrice: _Number | None = None
     fillVolume: _Int | None = None
     filledPrice: _Number | None = None
     customTag: str | None = None
-    creationTimestamp: str | None = None
-    updateTimestamp: str | None = None
 
 
-class _Trade(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class _Trade(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     id: _Int
     accountId: _Int
     contractId: _Text
+    creationTimestamp: str | None = None
     price: _Number
-    side: _Int
-    size: _Size
     profitAndLoss: _Number | None = None
     fees: _Number | None = None
     commissions: _Number | None = None
+    side: _Int
+    size: _Size
     voided: bool | None = None
     orderId: _Int | None = None
-    creationTimestamp: str | None = None
 
 
-class _Position(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class _Position(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     id: _Int
     accountId: _Int
     contractId: _Text
-    size: _Size
-    type: _Int | None = None  # required only while the position is open (see normalize_position)
-    averagePrice: _Number | None = None
     creationTimestamp: str | None = None
+    type: _Int | None = None  # required only while the position is open (see normalize_position)
+    size: _Size
+    averagePrice: _Number | None = None
 
 
 class _Account(msgspec.Struct, forbid_unknown_fields=True, gc=False):
