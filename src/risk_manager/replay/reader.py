@@ -224,19 +224,12 @@ class _QuoteData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     timestamp: str | None = None
 
 
-class _QuoteArguments(msgspec.Struct, array_like=True, forbid_unknown_fields=True, gc=False):
-    """``[contractId, data]`` and nothing more: a struct read from the array, where a tuple would be
-    one more object for the collector to track. An empty contract id is the general path's error."""
-
-    contract_id: Annotated[str, msgspec.Meta(min_length=1)]
-    data: _QuoteData
-
-
 class _QuoteLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     t: str
     hub: Literal["market"]
     target: Literal["GatewayQuote"]
-    arguments: _QuoteArguments
+    # An empty contract id is the general path's error.
+    arguments: tuple[Annotated[str, msgspec.Meta(min_length=1)], _QuoteData]
 
 
 _decode_quote_line = msgspec.json.Decoder(_QuoteLine).decode
@@ -258,8 +251,7 @@ def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) ->
         if user is not None:
             return _new_line(ReplayLine, (line_no, user[0], "message", user[1]))
         return _parse_general(raw, name, line_no)
-    arguments = line.arguments
-    data = arguments.data
+    contract_id, data = line.arguments
     stamp = data.timestamp
     # A time the general path must convert or refuse: the general path.
     try:
@@ -270,7 +262,7 @@ def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) ->
     except ValueError:
         return _parse_general(raw, name, line_no)
     if t.tzinfo is UTC and (when is None or when.tzinfo is UTC):
-        quote = new_quote(arguments.contract_id, data.lastPrice, data.bestBid, data.bestAsk, when)
+        quote = new_quote(contract_id, data.lastPrice, data.bestBid, data.bestAsk, when)
         # the same ReplayLine, without the generated __new__'s Python-level call
         return _new_line(ReplayLine, (line_no, t, "message", (quote,)))
     return _parse_general(raw, name, line_no)
