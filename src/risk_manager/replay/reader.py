@@ -109,7 +109,7 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
     with open_recording(path) as stream:
         # The position in the file on disk: for gzip the compressed stream underneath.
         raw_file = getattr(stream, "fileobj", None) or stream
-        started = False
+        blank = 0  # blank lines so far: every other line before the current one was read
         try:
             for line_no, raw in enumerate(stream, 1):
                 if progress is not None and line_no % PROGRESS_EVERY == 0:
@@ -120,10 +120,11 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
                     # A blank line is no JSON, so it lands here, and is skipped: a test per line
                     # before parsing would cost every line of the file for the rare blank one.
                     if raw.isspace():
+                        blank += 1
                         continue
                     # Only a file that starts with binary data is "not a recording"; one bad line
                     # inside a recording is a malformed line like any other.
-                    if not started and _is_binary(raw):
+                    if line_no - 1 == blank and _is_binary(raw):
                         raise ReplayInputError(
                             name,
                             line_no,
@@ -131,7 +132,6 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
                             "plain or gzip (see docs/replay.md)",
                         ) from None
                     raise
-                started = True
                 yield line
             if progress is not None:
                 progress(line_no, raw_file.tell())
