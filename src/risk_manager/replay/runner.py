@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from risk_manager.domain.actions import Action
@@ -67,7 +67,6 @@ class StuckDeadlineError(RuntimeError):
 # events, time, the actions by account). Groups come in (line number, phase, time) order.
 Group = tuple[int, int, datetime, list[Action]]
 END = 2**62  # the line number of the groups the clock fires after the last line
-_NEVER = datetime.max.replace(tzinfo=UTC)  # later than any deadline: there is none
 
 
 def by_account(actions: list[Action]) -> list[Action]:
@@ -133,7 +132,7 @@ def replay_groups(
     # answered, or when a line reaches it (see Engine.timers_pushed): most lines fire nothing.
     pushed = getattr(type(engine), "timers_pushed", None)
     counter = pushed.fget if isinstance(pushed, property) else None
-    known = _NEVER  # the next deadline as last read (_NEVER: none)
+    known: datetime | None = None
     known_at = -1  # the push count when ``known`` was read; -1: never read
     # Millions of lines go through here: the bookkeeping is kept to a few cheap steps per line,
     # counted in locals and added to ``stats`` once, when the lines end or fail or the caller stops.
@@ -146,18 +145,16 @@ def replay_groups(
                 t = clock
                 late += 1
             lines_read += 1
-            if counter is None or known_at != counter(engine) or known <= t:
+            if counter is None or known_at != counter(engine) or (known is not None and known <= t):
                 for deadline, fired in run_clock(engine, t):
                     yield line_no, 0, deadline, fired
                 if counter is not None:
-                    known_at, known = counter(engine), engine.next_deadline() or _NEVER
+                    known_at, known = counter(engine), engine.next_deadline()
             if events:
-                count = len(events)
-                events_read += count
+                events_read += len(events)
                 if keep is not None and type(events[0]) is not QuoteEvent:
                     events = keep(events)
-                    count = len(events)
-                if count == 1:
+                if len(events) == 1:
                     actions = apply(events[0], t)
                 else:
                     actions = []
