@@ -109,20 +109,22 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
     with open_recording(path) as stream:
         # The position in the file on disk: for gzip the compressed stream underneath.
         raw_file = getattr(stream, "fileobj", None) or stream
-        started = False
+        blank = 0  # blank lines so far: every other line before the current one was read
         try:
-            for raw in stream:
-                line_no += 1
+            for line_no, raw in enumerate(stream, 1):
                 if progress is not None and line_no % PROGRESS_EVERY == 0:
                     progress(line_no, raw_file.tell())
-                if raw.isspace() or not raw:
-                    continue
                 try:
                     line = parse_line(raw, name, line_no)
                 except ReplayInputError:
+                    # A blank line is no JSON, so it lands here, and is skipped: a test per line
+                    # before parsing would cost every line of the file for the rare blank one.
+                    if raw.isspace():
+                        blank += 1
+                        continue
                     # Only a file that starts with binary data is "not a recording"; one bad line
                     # inside a recording is a malformed line like any other.
-                    if not started and _is_binary(raw):
+                    if line_no - 1 == blank and _is_binary(raw):
                         raise ReplayInputError(
                             name,
                             line_no,
@@ -130,7 +132,6 @@ def read_recording(path: Path | str, progress: Progress | None = None) -> Iterat
                             "plain or gzip (see docs/replay.md)",
                         ) from None
                     raise
-                started = True
                 yield line
             if progress is not None:
                 progress(line_no, raw_file.tell())
@@ -197,7 +198,9 @@ _Price = _Int64 | float | None
 
 
 # gc=False: these hold only strings, numbers and each other, so they can never be part of a reference
-# cycle; the collector need not track the two objects built per line.
+# cycle; the collector need not track the objects built per line. The fields are declared in the
+# gateway's order (PROJECTX.md §3), which recorders keep: msgspec looks each key up from the field
+# after the last one found, so keys in declared order are found at the first try.
 class _QuoteData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """The GatewayQuote data fields of PROJECTX.md §3, typed as the general path reads them.
 
@@ -206,12 +209,11 @@ class _QuoteData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     ``{"action", "data"}`` wrapper, takes the general path.
     """
 
+    symbol: str | None = None
+    symbolName: str | None = None
     lastPrice: _Price = None
     bestBid: _Price = None
     bestAsk: _Price = None
-    timestamp: str | None = None
-    symbol: str | None = None
-    symbolName: str | None = None
     change: int | float | None = None
     changePercent: int | float | None = None
     open: int | float | None = None
@@ -219,13 +221,15 @@ class _QuoteData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     low: int | float | None = None
     volume: int | float | None = None
     lastUpdated: str | None = None
+    timestamp: str | None = None
 
 
 class _QuoteLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     t: str
     hub: Literal["market"]
     target: Literal["GatewayQuote"]
-    arguments: tuple[str, _QuoteData]
+    # An empty contract id is the general path's error.
+    arguments: tuple[Annotated[str, msgspec.Meta(min_length=1)], _QuoteData]
 
 
 _decode_quote_line = msgspec.json.Decoder(_QuoteLine).decode
@@ -249,20 +253,18 @@ def parse_line(raw: bytes | str, name: str = "<recording>", line_no: int = 1) ->
         return _parse_general(raw, name, line_no)
     contract_id, data = line.arguments
     stamp = data.timestamp
-    # An empty contract id, or a time the general path must convert or refuse: the general path.
-    if contract_id:
-        try:
-            text = line.t
-            t = _fromisoformat(text)
-            # A recorder stamps most quotes with their receive time: the same text reads once.
-            when = t if stamp == text else None if stamp is None else _fromisoformat(stamp)
-        except ValueError:
-            pass
-        else:
-            if t.tzinfo is UTC and (when is None or when.tzinfo is UTC):
-                quote = new_quote(contract_id, data.lastPrice, data.bestBid, data.bestAsk, when)
-                # the same ReplayLine, without the generated __new__'s Python-level call
-                return _new_line(ReplayLine, (line_no, t, "message", (quote,)))
+    # A time the general path must convert or refuse: the general path.
+    try:
+        text = line.t
+        t = _fromisoformat(text)
+        # A recorder stamps most quotes with their receive time: the same text reads once.
+        when = t if stamp == text else None if stamp is None else _fromisoformat(stamp)
+    except ValueError:
+        return _parse_general(raw, name, line_no)
+    if t.tzinfo is UTC and (when is None or when.tzinfo is UTC):
+        quote = new_quote(contract_id, data.lastPrice, data.bestBid, data.bestAsk, when)
+        # the same ReplayLine, without the generated __new__'s Python-level call
+        return _new_line(ReplayLine, (line_no, t, "message", (quote,)))
     return _parse_general(raw, name, line_no)
 
 

@@ -27,7 +27,7 @@ counted in ``ReplayStats.out_of_order``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -57,7 +57,6 @@ class ReplayStats:
     out_of_order: int = 0  # lines replayed at the previous line's time (see module doc)
     first_t: datetime | None = None
     last_t: datetime | None = None  # the time the engine's clock reached
-    by_kind: dict[str, int] = field(default_factory=dict)
 
 
 class StuckDeadlineError(RuntimeError):
@@ -127,7 +126,6 @@ def replay_groups(
     line and event still counts in ``stats``."""
     if stats is None:
         stats = ReplayStats()
-    by_kind = stats.by_kind
     apply = engine.apply
     clock: datetime | None = None
     # The next deadline is asked for again only when the engine scheduled a timer since it last
@@ -140,17 +138,13 @@ def replay_groups(
     # counted in locals and added to ``stats`` once, when the lines end or fail or the caller stops.
     lines_read = events_read = late = 0
     try:
-        for line_no, t, kind, events in lines:
+        for line_no, t, _, events in lines:
             if clock is None:
                 stats.first_t = t
             elif t < clock:
                 t = clock
                 late += 1
             lines_read += 1
-            try:
-                by_kind[kind] += 1
-            except KeyError:
-                by_kind[kind] = 1
             if counter is None or known_at != counter(engine) or (known is not None and known <= t):
                 for deadline, fired in run_clock(engine, t):
                     yield line_no, 0, deadline, fired

@@ -43,48 +43,51 @@ _Number = _Int | float
 # Every field the gateway sends is named, so that every value is fully decoded (msgspec only
 # skims unknown ones, and would let through a value orjson refuses, such as 1e400); an unknown
 # field, a wrapper among them, takes the general path. gc=False: these hold only strings,
-# numbers and each other, so they can never be part of a reference cycle.
-class _Order(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+# numbers and each other, so they can never be part of a reference cycle. The fields are declared
+# in the gateway's order (PROJECTX.md §3), which recorders keep: msgspec looks each key up from
+# the field after the last one found, so keys in declared order are found at the first try
+# (kw_only: required and optional fields mixed in that order).
+class _Order(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     id: _Int
     accountId: _Int
     contractId: _Text
+    symbolId: str | None = None
+    creationTimestamp: str | None = None
+    updateTimestamp: str | None = None
     status: _Int
     type: _Int
     side: _Int
     size: _Size
-    symbolId: str | None = None
     limitPrice: _Number | None = None
     stopPrice: _Number | None = None
     fillVolume: _Int | None = None
     filledPrice: _Number | None = None
     customTag: str | None = None
-    creationTimestamp: str | None = None
-    updateTimestamp: str | None = None
 
 
-class _Trade(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class _Trade(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     id: _Int
     accountId: _Int
     contractId: _Text
+    creationTimestamp: str | None = None
     price: _Number
-    side: _Int
-    size: _Size
     profitAndLoss: _Number | None = None
     fees: _Number | None = None
     commissions: _Number | None = None
+    side: _Int
+    size: _Size
     voided: bool | None = None
     orderId: _Int | None = None
-    creationTimestamp: str | None = None
 
 
-class _Position(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class _Position(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     id: _Int
     accountId: _Int
     contractId: _Text
-    size: _Size
-    type: _Int | None = None  # required only while the position is open (see normalize_position)
-    averagePrice: _Number | None = None
     creationTimestamp: str | None = None
+    type: _Int | None = None  # required only while the position is open (see normalize_position)
+    size: _Size
+    averagePrice: _Number | None = None
 
 
 class _Account(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -146,16 +149,20 @@ def _money(value: int | float | None) -> Decimal | None:
     return None if value is None else to_decimal(value)
 
 
-def _time(value: str | None) -> datetime | None:
+def _time(value: str | None, text: str, t: datetime) -> datetime | None:
+    """A payload's time; ``t``, the line's receive time read from ``text``, when it is written
+    alike: a recorder stamps most events with their receive time, which then reads once."""
     if value is None:
         return None
+    if value == text:
+        return t
     try:
         return parse_timestamp(value)  # the general path's own reader of gateway times
     except ValueError:
         raise _GeneralPath from None
 
 
-def _order(o: _Order) -> Event:
+def _order(o: _Order, text: str, t: datetime) -> Event:
     return new_order(
         o.id,
         o.accountId,
@@ -169,12 +176,12 @@ def _order(o: _Order) -> Event:
         o.fillVolume,
         _money(o.filledPrice),
         o.customTag,
-        _time(o.creationTimestamp),
-        _time(o.updateTimestamp),
+        _time(o.creationTimestamp, text, t),
+        _time(o.updateTimestamp, text, t),
     )
 
 
-def _trade(o: _Trade) -> Event:
+def _trade(o: _Trade, text: str, t: datetime) -> Event:
     fees = _money(o.fees)
     commissions = _money(o.commissions)
     return new_trade(
@@ -188,12 +195,12 @@ def _trade(o: _Trade) -> Event:
         o.size,
         bool(o.voided),
         o.orderId,
-        _time(o.creationTimestamp),
+        _time(o.creationTimestamp, text, t),
         ZERO if commissions is None else commissions,
     )
 
 
-def _position(o: _Position) -> Event:
+def _position(o: _Position, text: str, t: datetime) -> Event:
     if o.size:
         if o.type is None or o.averagePrice is None:
             raise _GeneralPath  # required while open: the general path names the missing field
@@ -202,14 +209,16 @@ def _position(o: _Position) -> Event:
     else:
         type_ = o.type or 0
         average = _money(o.averagePrice) or ZERO
-    return new_position(o.id, o.accountId, o.contractId, type_, o.size, average, _time(o.creationTimestamp))
+    created = _time(o.creationTimestamp, text, t)
+    return new_position(o.id, o.accountId, o.contractId, type_, o.size, average, created)
 
 
-def _account(o: _Account) -> Event:
+def _account(o: _Account, text: str, t: datetime) -> Event:
     return new_account(o.id, o.name, _money(o.balance), o.canTrade, o.isVisible, o.simulated)
 
 
-_BUILDERS: dict[type, Callable[[Any], Event]] = {
+# Each builder takes the payload, and the line's time as written and as read (see _time).
+_BUILDERS: dict[type, Callable[[Any, str, datetime], Event]] = {
     _OrderLine: _order,
     _TradeLine: _trade,
     _PositionLine: _position,
@@ -223,14 +232,18 @@ def read_user_line(raw: bytes | str) -> tuple[datetime, tuple[Event, ...]] | Non
         line = _decode(raw)
     except _NOT_A_PLAIN_USER_LINE:
         return None
+    text = line.t
     try:
-        t = _fromisoformat(line.t)
+        t = _fromisoformat(text)
     except ValueError:
         return None
     if t.tzinfo is not UTC:
         return None
     build = _BUILDERS[type(line)]
+    payloads = line.arguments
     try:
-        return t, tuple([build(payload) for payload in line.arguments])
+        if len(payloads) == 1:  # nearly every line: then no list (a comprehension is a call) to build
+            return t, (build(payloads[0], text, t),)
+        return t, tuple([build(payload, text, t) for payload in payloads])
     except _GeneralPath:
         return None

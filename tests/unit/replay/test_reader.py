@@ -239,6 +239,18 @@ def test_invalid_utf8_is_a_malformed_line(tmp_path: Path) -> None:
         read_all(path)
 
 
+def test_binary_data_before_any_line_is_not_a_recording_even_after_blank_lines(tmp_path: Path) -> None:
+    path = write(tmp_path / "photo.jsonl", [b"", b"  ", b"\x89PNG\x00\x01", TRADE_LINE])
+    with pytest.raises(ReplayInputError, match="line 3: holds binary data, not a recording"):
+        read_all(path)
+
+
+def test_binary_data_after_a_line_was_read_is_one_malformed_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "day.jsonl", [TRADE_LINE, b"", b"\x89PNG\x00\x01"])
+    with pytest.raises(ReplayInputError, match="line 3: not valid JSON"):
+        read_all(path)
+
+
 def test_a_quote_line_reads_the_same_whether_or_not_it_takes_the_fast_path(tmp_path: Path) -> None:
     fast = QUOTE_LINE
     slow_extra_key = {**QUOTE_LINE, "seq": 12}
