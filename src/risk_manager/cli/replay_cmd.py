@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -34,11 +34,11 @@ from rich.text import Text
 from risk_manager.cli.help import PlainHelpCommand
 from risk_manager.cli.replay_view import DecisionLines, local_time, plain_table, wide_tables, wrapped
 from risk_manager.domain.actions import Action, format_time
-from risk_manager.domain.events import QuoteEvent, TradeEvent
+from risk_manager.domain.events import Event, TradeEvent
 from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.status import AccountStatus, LockoutStatus
 from risk_manager.replay.reader import ReplayInputError, ReplayLine, read_recording
-from risk_manager.replay.runner import ReplayStats, replay
+from risk_manager.replay.runner import Applied, ReplayStats, replay
 from risk_manager.replay.split import SplitReplay, WorkerHooks, workers_for
 
 EXIT_OK = 0
@@ -382,10 +382,10 @@ def run_replay(
             else:
                 decisions = split
         else:
-            lines = _tracking(read_recording(recording, progress.update), engine, report)
+            lines: Iterable[ReplayLine] = read_recording(recording, progress.update)
             if curves is not None:
                 lines = curves.lines(lines)
-            decisions = replay(lines, runner, until, report.stats)
+            decisions = replay(lines, runner, until, report.stats, applied=_day_tracker(engine, report))
         try:
             if rendered is not None:
                 out.writelines(rendered)
@@ -545,37 +545,30 @@ def _split(
     ``render``, if given, writes each decision in the workers (SplitReplay.rendered)."""
     shares = ReplayReport()
 
-    def lines(read: Iterable[ReplayLine], worker_engine: Any) -> Iterator[ReplayLine]:
-        return _tracking(read, worker_engine, shares)
+    def applied(events: tuple[Event, ...], worker_engine: Any) -> None:
+        _note_trades(events, worker_engine, shares)
 
     def finish(worker_engine: Any) -> tuple[dict[tuple[int, date], DayPnl], list[AccountStatus]]:
         now = worker_engine.now
         return shares.days, worker_engine.statuses(now) if now is not None else []
 
-    hooks = WorkerHooks(lines, finish, render)
+    hooks = WorkerHooks(finish=finish, render=render, applied=applied)
     return SplitReplay(recording, engine, workers, until, stats=report.stats, hooks=hooks)
 
 
-def _tracking(lines: Iterable[ReplayLine], engine: Any, report: ReplayReport) -> Iterator[ReplayLine]:
-    """Pass lines through; after the engine has applied a line with trades, note the day's P&L.
+def _day_tracker(engine: Any, report: ReplayReport) -> Applied:
+    def applied(events: tuple[Event, ...]) -> None:
+        _note_trades(events, engine, report)
 
-    The snapshot is taken when the *next* line is requested: by then the runner has applied the
-    previous line, and has not yet run the clock to the next one (so a daily reset has not yet
-    replaced the day being recorded).
-    """
-    touched: set[int] = set()
-    for line in lines:
-        if touched:
-            _snapshot_days(engine, report, touched)
-            touched = set()
-        events = line.events
-        if events and type(events[0]) is not QuoteEvent:  # nine lines in ten: a quote, no trade
-            for event in events:
-                if type(event) is TradeEvent:
-                    touched.add(event.account_id)
-        yield line
-    if touched:
-        _snapshot_days(engine, report, touched)
+    return applied
+
+
+def _note_trades(events: tuple[Event, ...], engine: Any, report: ReplayReport) -> None:
+    """After the engine applied a line's account events: note the day's P&L of each account that
+    traded (before the clock runs on, so a daily reset has not yet replaced the day recorded)."""
+    traded = {event.account_id for event in events if type(event) is TradeEvent}
+    if traded:
+        _snapshot_days(engine, report, traded)
 
 
 def _snapshot_days(engine: Any, report: ReplayReport, account_ids: Iterable[int]) -> None:

@@ -35,7 +35,17 @@ from risk_manager.domain.actions import Action
 from risk_manager.domain.events import Event, QuoteEvent
 from risk_manager.replay.reader import ReplayLine
 
-__all__ = ["END", "EngineLike", "Group", "ReplayStats", "by_account", "replay", "replay_groups", "run_clock"]
+__all__ = [
+    "END",
+    "Applied",
+    "EngineLike",
+    "Group",
+    "ReplayStats",
+    "by_account",
+    "replay",
+    "replay_groups",
+    "run_clock",
+]
 
 
 class EngineLike(Protocol):
@@ -100,14 +110,20 @@ def run_clock(engine: EngineLike, until: datetime) -> Iterator[tuple[datetime, l
         deadline = following
 
 
+# Called with a line's account events (not its quotes) once the engine applied them: a caller
+# reading the engine after a trade (the day's P&L) without wrapping every line in a generator.
+Applied = Callable[[tuple[Event, ...]], None]
+
+
 def replay(
     lines: Iterable[ReplayLine],
     engine: EngineLike,
     until: datetime | None = None,
     stats: ReplayStats | None = None,
+    applied: Applied | None = None,
 ) -> Iterator[tuple[datetime, Action]]:
     """(time, action) pairs in decision order. Errors of ``lines`` propagate after what came before."""
-    for _, _, t, actions in replay_groups(lines, engine, until, stats):
+    for _, _, t, actions in replay_groups(lines, engine, until, stats, applied=applied):
         for action in actions:
             yield t, action
 
@@ -118,12 +134,14 @@ def replay_groups(
     until: datetime | None = None,
     stats: ReplayStats | None = None,
     keep: Callable[[tuple[Event, ...]], tuple[Event, ...]] | None = None,
+    applied: Applied | None = None,
 ) -> Iterator[Group]:
     """The decisions of each instant that has some, as ``Group``s, in decision order.
 
     ``keep``, if given, picks the events the engine gets among a line's account events (a split
     replay's share of the accounts, replay/split.py); a quote always reaches the engine, and every
-    line and event still counts in ``stats``."""
+    line and event still counts in ``stats``. ``applied``, if given, is called with a line's account
+    events (those kept) once the engine applied them, before the clock runs to the next line."""
     if stats is None:
         stats = ReplayStats()
     apply = engine.apply
@@ -152,7 +170,8 @@ def replay_groups(
                     known_at, known = counter(engine), engine.next_deadline()
             if events:
                 events_read += len(events)
-                if keep is not None and type(events[0]) is not QuoteEvent:
+                quote = type(events[0]) is QuoteEvent
+                if keep is not None and not quote:
                     events = keep(events)
                 if len(events) == 1:
                     actions = apply(events[0], t)
@@ -160,6 +179,8 @@ def replay_groups(
                     actions = []
                     for event in events:
                         actions += apply(event, t)
+                if applied is not None and not quote and events:
+                    applied(events)
                 if actions:
                     yield line_no, 1, t, by_account(actions)
             clock = t

@@ -20,6 +20,7 @@ the final figures cross a pipe. Where fork is not available, ``available_workers
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import multiprocessing
 import os
@@ -39,7 +40,7 @@ from risk_manager.domain.actions import Action
 from risk_manager.domain.events import Event
 from risk_manager.domain.records import fast_maker
 from risk_manager.replay.reader import GZIP_MAGIC, Progress, ReplayInputError, ReplayLine, read_recording
-from risk_manager.replay.runner import ReplayStats, by_account, replay_groups
+from risk_manager.replay.runner import Applied, ReplayStats, by_account, replay_groups
 
 __all__ = [
     "SPLIT_FROM_BYTES",
@@ -125,7 +126,8 @@ class AccountShare:
 class WorkerHooks:
     """What a caller runs inside each worker, on that worker's engine (not the parent's copy).
 
-    ``lines`` wraps the lines the worker reads (e.g. to read the engine between lines); ``finish``
+    ``lines`` wraps the lines the worker reads; ``applied`` is called with each line's account
+    events of the worker's accounts once its engine applied them (runner.replay_groups); ``finish``
     is called once the worker's replay ended (also after a malformed line) and its answer, which
     must pickle, is in ``SplitReplay.results``. ``render``, if given, turns each decision into the
     bytes the caller writes (None leaves it out), in the worker: ``SplitReplay.rendered`` then
@@ -134,6 +136,7 @@ class WorkerHooks:
     lines: Callable[[Iterable[ReplayLine], Any], Iterable[ReplayLine]] | None = None
     finish: Callable[[Any], Any] | None = None
     render: Callable[[datetime, Action], bytes | None] | None = None
+    applied: Callable[[tuple[Event, ...], Any], None] | None = None
 
 
 class SplitReplay:
@@ -270,6 +273,12 @@ class SplitReplay:
             process.join()
 
 
+def _applied_to(
+    hook: Callable[[tuple[Event, ...], Any], None], engine: Any, events: tuple[Event, ...]
+) -> None:
+    hook(events, engine)
+
+
 def _first(pair: tuple[int, bytes]) -> int:
     return pair[0]
 
@@ -303,9 +312,12 @@ def _work(
     pairs: _Pairs = {}  # the pairs in ``batch``
     error: ReplayInputError | None = None
     render = hooks.render
+    applied: Applied | None = None
+    if hooks.applied is not None:
+        applied = functools.partial(_applied_to, hooks.applied, engine)
     try:
         try:
-            for line_no, phase, t, actions in replay_groups(lines, engine, until, stats, share.keep):
+            for line_no, phase, t, actions in replay_groups(lines, engine, until, stats, share.keep, applied):
                 if render is None:
                     batch.append(
                         (line_no, phase, t, share.index, [_encode(action, pairs) for action in actions])

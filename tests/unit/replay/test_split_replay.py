@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from test_replay_properties import CONFIGS, SAMPLE, engine_for, parse, raw_lines
 
 from risk_manager.domain.actions import ACTION_KINDS, Action, ModifyStop
-from risk_manager.domain.events import AccountEvent, ConnectionEvent, QuoteEvent
+from risk_manager.domain.events import AccountEvent, ConnectionEvent, Event, QuoteEvent, TradeEvent
 from risk_manager.replay.reader import GZIP_MAGIC, ReplayInputError, ReplayLine, read_recording
 from risk_manager.replay.runner import ReplayStats, replay, replay_groups
 from risk_manager.replay.split import (
@@ -218,6 +218,41 @@ def test_an_account_share_gives_its_engine_only_its_accounts_events_and_every_qu
     quoted = {e.contract_id for line in lines for e in line.events if isinstance(e, QuoteEvent)}
     assert set(engine.quotes) == quoted == set(everyone.quotes)
     assert stats == everyones_stats  # every line and event counts: the clock runs as in one process
+
+
+def test_the_applied_hook_gets_each_lines_account_events_once_the_engine_applied_them() -> None:
+    lines = list(read_recording(SAMPLE_DAY))
+    engine = engine_for("sample")
+    seen: list[tuple[Event, ...]] = []
+    trades_applied: list[int] = []
+
+    def applied(events: tuple[Event, ...]) -> None:
+        seen.append(events)
+        for event in events:
+            if isinstance(event, TradeEvent):  # the engine counted it before the hook ran
+                day = engine.day_figures(event.account_id)
+                assert day is not None
+                trades_applied.append(day.trade_count)
+
+    list(replay_groups(lines, engine, applied=applied))
+    assert seen == [
+        line.events for line in lines if line.events and not isinstance(line.events[0], QuoteEvent)
+    ]
+    assert trades_applied and all(count >= 1 for count in trades_applied)
+
+
+def test_the_applied_hook_of_a_share_gets_only_the_events_the_share_keeps() -> None:
+    lines = list(read_recording(SAMPLE_DAY))
+    share = AccountShare(0, 2)
+    seen: list[tuple[Event, ...]] = []
+    list(replay_groups(lines, engine_for("sample"), keep=share.keep, applied=seen.append))
+    kept = [
+        share.keep(line.events)
+        for line in lines
+        if line.events and not isinstance(line.events[0], QuoteEvent)
+    ]
+    assert seen == [events for events in kept if events]
+    assert seen and all(getattr(e, "account_id", 0) % 2 == 0 for events in seen for e in events)
 
 
 def test_an_account_share_keeps_the_events_of_its_accounts_and_those_of_no_account() -> None:
