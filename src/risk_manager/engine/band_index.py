@@ -112,9 +112,9 @@ class ContractBands(Generic[A, P]):
     def remove(self, position: P) -> BandEntry[A, P] | None:
         entry = self._entries.pop(id(position), None)
         if entry is not None:
-            if entry.lo_in and _leave(self._low_buckets, entry.lo, entry.order):
+            if entry.lo_in and _leave(self._low_buckets, entry.lo, entry.order) and entry.lo == self.floor:
                 self._retop_low()
-            if entry.hi_in and _leave(self._high_buckets, entry.hi, entry.order):
+            if entry.hi_in and _leave(self._high_buckets, entry.hi, entry.order) and entry.hi == self.ceiling:
                 self._retop_high()
             entry.lo_in = entry.hi_in = False
         return entry
@@ -133,8 +133,8 @@ class ContractBands(Generic[A, P]):
         order = entry.order
         if lo != entry.lo or not entry.lo_in:
             buckets = self._low_buckets
-            # the top may change when a bucket goes (its item goes stale) or an edge is pushed
-            moved = entry.lo_in and _leave(buckets, entry.lo, order)
+            # the top goes stale when the bucket left empty is the top's (an edge pushed is live)
+            stale = entry.lo_in and _leave(buckets, entry.lo, order) and entry.lo == self.floor
             entry.lo, entry.lo_in = lo, True
             bucket = buckets.get(lo)
             if bucket is None:
@@ -142,13 +142,13 @@ class ContractBands(Generic[A, P]):
                 heapq.heappush(self._lows, -lo)
                 if len(self._lows) > 2 * len(buckets) + _SLACK:
                     self._lows = _rebuilt([-edge for edge in buckets])
-                moved = True
+                self.floor = -self._lows[0]
             bucket[order] = entry
-            if moved:
+            if stale:
                 self._retop_low()
         if hi != entry.hi or not entry.hi_in:
             buckets = self._high_buckets
-            moved = entry.hi_in and _leave(buckets, entry.hi, order)
+            stale = entry.hi_in and _leave(buckets, entry.hi, order) and entry.hi == self.ceiling
             entry.hi, entry.hi_in = hi, True
             bucket = buckets.get(hi)
             if bucket is None:
@@ -156,9 +156,9 @@ class ContractBands(Generic[A, P]):
                 heapq.heappush(self._highs, hi)
                 if len(self._highs) > 2 * len(buckets) + _SLACK:
                     self._highs = _rebuilt(list(buckets))
-                moved = True
+                self.ceiling = self._highs[0]
             bucket[order] = entry
-            if moved:
+            if stale:
                 self._retop_high()
 
     def quiet(self, low: float, high: float) -> bool:
