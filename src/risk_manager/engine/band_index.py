@@ -169,27 +169,26 @@ class ContractBands(Generic[A, P]):
     def crossed(self, low: float, high: float, found: dict[int, BandEntry[A, P]]) -> None:
         """Pop the entries whose band does not strictly contain [low, high] into ``found`` (by
         registration order), a bucket at a time. Their popped sides stay out of the heaps until
-        ``update``: the caller re-evaluates each position and then updates its entry."""
-        lows, buckets = self._lows, self._low_buckets
-        while lows and -lows[0] >= low:
-            bucket = buckets.pop(-heapq.heappop(lows), None)
-            if bucket is not None:
-                for entry in bucket.values():
-                    entry.lo_in = False
-                found.update(bucket)
-        highs, buckets = self._highs, self._high_buckets
-        while highs and highs[0] <= high:
-            bucket = buckets.pop(heapq.heappop(highs), None)
-            if bucket is not None:
-                for entry in bucket.values():
-                    entry.hi_in = False
-                found.update(bucket)
-        self._retop()
-
-    def _retop(self) -> None:
-        """``floor`` and ``ceiling`` after items were popped."""
-        self._retop_low()
-        self._retop_high()
+        ``update``: the caller re-evaluates each position and then updates its entry. (A side whose
+        live top the prices do not reach has nothing to pop, and is left as it is.)"""
+        if self.floor >= low:
+            lows, buckets = self._lows, self._low_buckets
+            while lows and -lows[0] >= low:
+                bucket = buckets.pop(-heapq.heappop(lows), None)
+                if bucket is not None:
+                    for entry in bucket.values():
+                        entry.lo_in = False
+                    found.update(bucket)
+            self._retop_low()
+        if high >= self.ceiling:
+            highs, buckets = self._highs, self._high_buckets
+            while highs and highs[0] <= high:
+                bucket = buckets.pop(heapq.heappop(highs), None)
+                if bucket is not None:
+                    for entry in bucket.values():
+                        entry.hi_in = False
+                    found.update(bucket)
+            self._retop_high()
 
     def _retop_low(self) -> None:
         """``floor``: the highest live lower edge, once the stale items above it are discarded
@@ -256,9 +255,13 @@ class ContractIndex(Generic[A, P]):
         their entry in one of the bands): O(k log n). Call ``update`` for each once it is re-evaluated."""
         found: dict[int, BandEntry[A, P]] = {}
         if last is not None:
-            self.last.crossed(last, last, found)
+            bands = self.last
+            if not bands.floor < last < bands.ceiling:  # (a band the prices stay inside: no call)
+                bands.crossed(last, last, found)
         if book is not None:
-            self.book.crossed(book[0], book[1], found)
+            bands, (low, high) = self.book, book
+            if not (bands.floor < low and high < bands.ceiling):
+                bands.crossed(low, high, found)
         return [found[order] for order in sorted(found)]
 
     def update(self, position: P) -> None:
