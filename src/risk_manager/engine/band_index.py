@@ -18,10 +18,12 @@ heaps hold each distinct edge once, with the entries on it in a *bucket* (a dict
 order): a quote crossing an edge pops the whole bucket at once, and re-indexing an entry on an edge
 already in the heap is two dict stores. Edges change often (every re-evaluation may move them), so
 the heaps are updated lazily: an entry moving to another edge leaves its bucket (a bucket left empty
-is dropped from the dict, not from the heap); heap items without a bucket are discarded when they
-reach the top, and a heap holding more such items than buckets is rebuilt. An entry whose bucket was
-popped (because its band was crossed) is out of that side until ``update`` puts it back, which the
-engine does after re-evaluating the position.
+is dropped from the dict, not from the heap); heap items without a bucket are discarded once they
+reach the top, and a heap holding more such items than buckets is rebuilt. The tops are kept live
+(a stale item is discarded as soon as it comes to the top), so ``floor`` and ``ceiling`` are exact:
+a price outside them crosses a band, and the engine goes from its quiet test straight to
+``crossed``. An entry whose bucket was popped (because its band was crossed) is out of that side
+until ``update`` puts it back, which the engine does after re-evaluating the position.
 """
 
 from __future__ import annotations
@@ -110,10 +112,10 @@ class ContractBands(Generic[A, P]):
     def remove(self, position: P) -> BandEntry[A, P] | None:
         entry = self._entries.pop(id(position), None)
         if entry is not None:
-            if entry.lo_in:
-                _leave(self._low_buckets, entry.lo, entry.order)
-            if entry.hi_in:
-                _leave(self._high_buckets, entry.hi, entry.order)
+            if entry.lo_in and _leave(self._low_buckets, entry.lo, entry.order) and entry.lo == self.floor:
+                self._retop_low()
+            if entry.hi_in and _leave(self._high_buckets, entry.hi, entry.order) and entry.hi == self.ceiling:
+                self._retop_high()
             entry.lo_in = entry.hi_in = False
         return entry
 
@@ -131,8 +133,8 @@ class ContractBands(Generic[A, P]):
         order = entry.order
         if lo != entry.lo or not entry.lo_in:
             buckets = self._low_buckets
-            if entry.lo_in:
-                _leave(buckets, entry.lo, order)
+            # the top goes stale when the bucket left empty is the top's (an edge pushed is live)
+            stale = entry.lo_in and _leave(buckets, entry.lo, order) and entry.lo == self.floor
             entry.lo, entry.lo_in = lo, True
             bucket = buckets.get(lo)
             if bucket is None:
@@ -142,10 +144,11 @@ class ContractBands(Generic[A, P]):
                     self._lows = _rebuilt([-edge for edge in buckets])
                 self.floor = -self._lows[0]
             bucket[order] = entry
+            if stale:
+                self._retop_low()
         if hi != entry.hi or not entry.hi_in:
             buckets = self._high_buckets
-            if entry.hi_in:
-                _leave(buckets, entry.hi, order)
+            stale = entry.hi_in and _leave(buckets, entry.hi, order) and entry.hi == self.ceiling
             entry.hi, entry.hi_in = hi, True
             bucket = buckets.get(hi)
             if bucket is None:
@@ -155,64 +158,67 @@ class ContractBands(Generic[A, P]):
                     self._highs = _rebuilt(list(buckets))
                 self.ceiling = self._highs[0]
             bucket[order] = entry
+            if stale:
+                self._retop_high()
 
     def quiet(self, low: float, high: float) -> bool:
-        """True when prices in [low, high] lie strictly inside every band (no position to evaluate).
-
-        A stale item (an edge without a bucket) on top that would answer "crossed" is dropped first
-        (each stale item is dropped once: amortised O(1))."""
-        lows, highs = self._lows, self._highs
-        quiet = True
-        while lows and -lows[0] >= low:
-            if -lows[0] in self._low_buckets:
-                quiet = False
-                break
-            heapq.heappop(lows)
-        while quiet and highs and highs[0] <= high:
-            if highs[0] in self._high_buckets:
-                quiet = False
-                break
-            heapq.heappop(highs)
-        self._retop()
-        return quiet
+        """True when prices in [low, high] lie strictly inside every band (no position to evaluate):
+        between the floor and the ceiling, the tops being live edges."""
+        return self.floor < low and high < self.ceiling
 
     def crossed(self, low: float, high: float, found: dict[int, BandEntry[A, P]]) -> None:
         """Pop the entries whose band does not strictly contain [low, high] into ``found`` (by
         registration order), a bucket at a time. Their popped sides stay out of the heaps until
-        ``update``: the caller re-evaluates each position and then updates its entry."""
-        lows, buckets = self._lows, self._low_buckets
-        while lows and -lows[0] >= low:
-            bucket = buckets.pop(-heapq.heappop(lows), None)
-            if bucket is not None:
-                for entry in bucket.values():
-                    entry.lo_in = False
-                found.update(bucket)
-        highs, buckets = self._highs, self._high_buckets
-        while highs and highs[0] <= high:
-            bucket = buckets.pop(heapq.heappop(highs), None)
-            if bucket is not None:
-                for entry in bucket.values():
-                    entry.hi_in = False
-                found.update(bucket)
-        self._retop()
+        ``update``: the caller re-evaluates each position and then updates its entry. (A side whose
+        live top the prices do not reach has nothing to pop, and is left as it is.)"""
+        if self.floor >= low:
+            lows, buckets = self._lows, self._low_buckets
+            while lows and -lows[0] >= low:
+                bucket = buckets.pop(-heapq.heappop(lows), None)
+                if bucket is not None:
+                    for entry in bucket.values():
+                        entry.lo_in = False
+                    found.update(bucket)
+            self._retop_low()
+        if high >= self.ceiling:
+            highs, buckets = self._highs, self._high_buckets
+            while highs and highs[0] <= high:
+                bucket = buckets.pop(heapq.heappop(highs), None)
+                if bucket is not None:
+                    for entry in bucket.values():
+                        entry.hi_in = False
+                    found.update(bucket)
+            self._retop_high()
 
-    def _retop(self) -> None:
-        """``floor`` and ``ceiling`` after items were popped."""
-        self.floor = -self._lows[0] if self._lows else -_INF
-        self.ceiling = self._highs[0] if self._highs else _INF
+    def _retop_low(self) -> None:
+        """``floor``: the highest live lower edge, once the stale items above it are discarded
+        (each stale item is discarded once: amortised O(1))."""
+        lows, buckets = self._lows, self._low_buckets
+        while lows and -lows[0] not in buckets:
+            heapq.heappop(lows)
+        self.floor = -lows[0] if lows else -_INF
+
+    def _retop_high(self) -> None:
+        """``ceiling``: the lowest live upper edge (as ``_retop_low``)."""
+        highs, buckets = self._highs, self._high_buckets
+        while highs and highs[0] not in buckets:
+            heapq.heappop(highs)
+        self.ceiling = highs[0] if highs else _INF
 
     def heap_sizes(self) -> tuple[int, int]:
         """(items in the low heap, items in the high heap), stale ones included (for tests)."""
         return len(self._lows), len(self._highs)
 
 
-def _leave(buckets: dict[float, Bucket[A, P]], edge: float, order: int) -> None:
+def _leave(buckets: dict[float, Bucket[A, P]], edge: float, order: int) -> bool:
     """Take entry ``order`` out of the bucket of ``edge`` (dropping the bucket once empty; its heap
-    item goes stale)."""
+    item goes stale). True when the bucket was dropped."""
     bucket = buckets[edge]
     del bucket[order]
-    if not bucket:
-        del buckets[edge]
+    if bucket:
+        return False
+    del buckets[edge]
+    return True
 
 
 def _rebuilt(edges: list[float]) -> list[float]:
@@ -238,29 +244,24 @@ class ContractIndex(Generic[A, P]):
 
     def quiet(self, last: float | None, book: tuple[float, float] | None) -> bool:
         """True when the last price (if any) is inside every last-price band and the book (the lower
-        and the higher of bid and ask, if any) inside every book band: O(1).
-
-        Every quote of a contract with open positions asks this, so the usual answer (the heap tops
-        hold both prices strictly inside) is given here without calling into the bands."""
-        if last is not None:
-            bands = self.last
-            if not bands.floor < last < bands.ceiling and not bands.quiet(last, last):
-                return False
-        if book is not None:
-            bands = self.book
-            low, high = book
-            if not (bands.floor < low and high < bands.ceiling):
-                return bands.quiet(low, high)
-        return True
+        and the higher of bid and ask, if any) inside every book band: O(1), two comparisons per
+        price with the live tops (the engine writes this test out on every quote)."""
+        if last is not None and not self.last.quiet(last, last):
+            return False
+        return book is None or self.book.quiet(*book)
 
     def crossed(self, last: float | None, book: tuple[float, float] | None) -> list[BandEntry[A, P]]:
         """The positions whose last-price or book band the quote leaves, in registration order (as
         their entry in one of the bands): O(k log n). Call ``update`` for each once it is re-evaluated."""
         found: dict[int, BandEntry[A, P]] = {}
         if last is not None:
-            self.last.crossed(last, last, found)
+            bands = self.last
+            if not bands.floor < last < bands.ceiling:  # (a band the prices stay inside: no call)
+                bands.crossed(last, last, found)
         if book is not None:
-            self.book.crossed(book[0], book[1], found)
+            bands, (low, high) = self.book, book
+            if not (bands.floor < low and high < bands.ceiling):
+                bands.crossed(low, high, found)
         return [found[order] for order in sorted(found)]
 
     def update(self, position: P) -> None:

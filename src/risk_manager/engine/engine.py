@@ -153,7 +153,6 @@ class _Dispatch:
     every_rule: frozenset[int]  # indices of all quote rules
     last_rules: tuple[int, ...]  # indices of the rules tested against the last price
     book_rules: tuple[int, ...]  # ... against bid and ask
-    position_rules: frozenset[int]  # indices of the per-position quote rules
     readers: Mapping[str, frozenset[int]]  # BAND_INPUTS name -> the quote rules whose band reads it
     quote_rule_index: Mapping[str, int]  # rule id -> its index, of the quote rules
 
@@ -176,7 +175,6 @@ class _Dispatch:
             frozenset(range(len(quote_rules))),
             tuple(i for i, r in enumerate(quote_rules) if "last" in r.band_prices),
             tuple(i for i, r in enumerate(quote_rules) if r.band_prices & {"bid", "ask"}),
-            frozenset(i for i, r in enumerate(quote_rules) if r.bands_per_position),
             {k: frozenset(i for i, r in enumerate(quote_rules) if k in r.band_reads) for k in BAND_INPUTS},
             {r.id: i for i, r in enumerate(quote_rules)},
         )
@@ -1000,8 +998,9 @@ class Engine:
             for entry in index:
                 self._evaluate_quote(entry.account, cid, event, now, out, None)
             return
-        # ContractIndex.quiet's first test written out (nearly every quote stops here, and the call
-        # and the book's tuple cost as much as the test): every price inside both bands' tops
+        # ContractIndex.quiet written out (nearly every quote stops here, and the call and the
+        # book's tuple cost as much as the test): every price strictly inside both bands' live tops
+        # is inside every band, O(1) whatever the number of positions; any other crosses one
         last_bands, book_bands = index.last, index.book
         if (
             (last is None or last_bands.floor < last < last_bands.ceiling)
@@ -1017,8 +1016,6 @@ class Engine:
             only = bid if bid is not None else ask
             assert only is not None
             book = (only, only)
-        if index.quiet(last, book):
-            return  # inside every band: O(1) whatever the number of positions
         # A breakout crosses the bands of every copy of a copied trade at once: what the loop needs
         # of the engine is looked up once.
         reindex = self._bands.update
@@ -1048,36 +1045,39 @@ class Engine:
                 last_rules = dispatch.last_rules if last is not None else ()
                 book_rules = dispatch.book_rules if book is not None else ()
             assert dispatch is not None
-            left: set[int] = set()
+            # the rules whose band the quote left, as bits (1 << index): a set made per crossing
+            # costs as much as the tests themselves, and one rule is the usual answer
+            left = 0
             bands = position.rule_bands
             if len(bands) == count:
-                # the rules whose band the quote left: those marking at last against the last
-                # price, those marking at bid/ask against the book
+                # those marking at last against the last price, those marking at bid/ask against
+                # the book
                 for i in last_rules:
                     lo, hi = bands[i]
                     if not lo < at < hi:
-                        left.add(i)
+                        left |= 1 << i
                 for i in book_rules:
                     lo, hi = bands[i]
                     if not (lo < low and high < hi):
-                        left.add(i)
+                        left |= 1 << i
             else:  # bands not computed yet for every rule: those it has
                 on_last, on_book = dispatch.on_last, dispatch.on_book
                 for i, (lo, hi) in enumerate(bands):
                     if (on_last[i] and last is not None and not lo < last < hi) or (
                         on_book[i] and book is not None and not (lo < book[0] and book[1] < hi)
                     ):
-                        left.add(i)
-            if len(left) == 1 and dispatch.position_rules.issuperset(left):
+                        left |= 1 << i
+            one = left.bit_length() - 1  # the rule left, when it is the only one
+            if left and left == 1 << one and dispatch.per_position[one]:
                 try:
-                    done = self._evaluate_one(account, position, event, now, out, left, rule_set, dispatch)
+                    done = self._evaluate_one(account, position, event, now, out, one, rule_set, dispatch)
                 except Exception as exc:  # the account fails closed; the others go on
                     self._fail_closed(account, exc, now, out)
                     done = True
                 if not done:
-                    self._evaluate_quote(account, cid, event, now, out, left, (rule_set, dispatch))
+                    self._evaluate_quote(account, cid, event, now, out, {one}, (rule_set, dispatch))
             else:
-                self._evaluate_quote(account, cid, event, now, out, left, (rule_set, dispatch))
+                self._evaluate_quote(account, cid, event, now, out, _bits(left), (rule_set, dispatch))
             reindex(position)  # back into the index, with the bands the evaluation left
 
     def _evaluate_quote(
@@ -1141,19 +1141,19 @@ class Engine:
         event: QuoteEvent,
         now: datetime,
         out: list[Action],
-        left: set[int],
+        i: int,
         rules: RuleSet,
         dispatch: _Dispatch,
     ) -> bool:
-        """The usual crossing on a busy day (a trailing stop's edge): the quote left one
-        per-position rule's band on the quoted position only, and every other position's band for
-        that rule holds. Decide as ``_evaluate_quote`` would, touching that one position: its best
-        price settled (the others' stay lazily pending: settling later gives the same price), the
-        rule run on it alone, its one band recomputed. False (nothing done) when the case is another.
-        ``position``: the quoted one (the account's position in the quoted contract).
+        """The usual crossing on a busy day (a trailing stop's edge): the quote left the band of
+        one per-position rule (quote rule ``i``) on the quoted position only, and every other
+        position's band for that rule holds. Decide as ``_evaluate_quote`` would, touching that one
+        position: its best price settled (the others' stay lazily pending: settling later gives the
+        same price), the rule run on it alone, its one band recomputed. False (nothing done) when
+        the case is another. ``position``: the quoted one (the account's position in the quoted
+        contract).
         """
-        (i,) = left
-        if not dispatch.per_position[i] or len(position.rule_bands) != len(dispatch.quote_rules):
+        if len(position.rule_bands) != len(dispatch.quote_rules):
             return False
         cid = position.contract_id
         self._best.settle(position)  # first: it republishes the position's view
@@ -1196,7 +1196,7 @@ class Engine:
                     # a decision naming another contract, or a breach marker the rule did not band
                     # for: recompute as the general path does
                     view.decisions_committed()
-                    self._compute_bands(account, view, dispatch, left, _concerned((cid,), actions))
+                    self._compute_bands(account, view, dispatch, {i}, _concerned((cid,), actions))
                     return True
         if decided is None:
             band = rule.price_band(view, views[cid])
@@ -1698,6 +1698,11 @@ def _intersect(position: Position, bands: list[tuple[float, float]], dispatch: _
             book_hi = hi
     position.band_lo, position.band_hi = last_lo, last_hi
     position.book_lo, position.book_hi = book_lo, book_hi
+
+
+def _bits(mask: int) -> set[int]:
+    """The indices of the bits set in ``mask`` (the quote rules a crossing left, see _on_quote)."""
+    return {i for i in range(mask.bit_length()) if mask >> i & 1}
 
 
 def _concerned(touched: Iterable[str], actions: list[Action]) -> set[str] | None:

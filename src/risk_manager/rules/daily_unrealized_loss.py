@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from risk_manager.domain.actions import Action, ClosePosition, Inputs
 from risk_manager.domain.events import Event, PositionEvent, QuoteEvent
 from risk_manager.domain.money import money, written_alike
+from risk_manager.domain.records import fast_builder
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import LossLimit
 from risk_manager.rules.api import QUOTE_PRICES, AccountView, Band, PositionView, Rule, RuleConfig
@@ -21,6 +22,8 @@ from risk_manager.rules.base import (
 from risk_manager.rules.memo_gate import GatedMemo
 
 _CROSSINGS_KEPT = 4096  # answers remembered by DailyUnrealizedLoss.decide_position before starting afresh
+# The closes, built as records.py's stand-in (a third of the cost of the class's own __init__).
+_new_close = fast_builder(ClosePosition)
 
 
 PriceSource = Literal["last", "mid", "exit_side"]
@@ -100,7 +103,7 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         actions: list[Action] = []
         if pnl <= limit and not view.breached(self.id, subject):
             actions.append(
-                ClosePosition(
+                _new_close(
                     account_id=view.account_id,
                     rule=self.id,
                     reason=f"{contract_id} unrealized {money(pnl)} <= limit {money(limit)}",
@@ -161,7 +164,8 @@ class DailyUnrealizedLoss(Rule[DailyUnrealizedLossConfig]):
         assert pnl is not None  # a tick spec gives a P&L
         actions = self._decide(view, position, mark, pnl, subject)
         passed = passed_after(view, self.id, subject, actions)
-        enforced = view.breached(self.id, subject) or any(type(a) is ClosePosition for a in actions)
+        # a close, when one is decided, comes first (_decide)
+        enforced = view.breached(self.id, subject) or (bool(actions) and type(actions[0]) is ClosePosition)
         band = self._band(view, position, mark, pnl, passed, enforced)
         if key is not None:
             memo.put(key, ((average, mark), tuple(actions), band))  # written as in the texts

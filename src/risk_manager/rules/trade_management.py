@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from risk_manager.domain.actions import Action, Inputs, ModifyStop, PlaceStop
 from risk_manager.domain.events import OrderEvent, OrderSide, PositionEvent, QuoteEvent
 from risk_manager.domain.money import written_alike
-from risk_manager.domain.records import fast_copier
+from risk_manager.domain.records import fast_builder, fast_copier
 from risk_manager.domain.values import TrueFalseOnly
 from risk_manager.rules.api import (
     BAND_ORDERS,
@@ -113,6 +113,10 @@ _Move = tuple[Decimal, str, Inputs]
 
 # The same stop move for another account's stop order (see decide_position).
 _moved = fast_copier(ModifyStop, ("account_id", "order_id"))
+# The stops placed and moved, built as records.py's stand-ins: a third of the cost of the classes'
+# own __init__, and this rule makes a decision at nearly every crossing of its band.
+_new_place_stop = fast_builder(PlaceStop)
+_new_modify_stop = fast_builder(ModifyStop)
 
 # Crossings remembered per rule (see decide_position) before the memo starts afresh.
 _CROSSINGS_KEPT = 4096
@@ -204,7 +208,15 @@ def _described(
     """The move to ``target`` with its reason and inputs (the best price, the new stop and the stop
     to beat as already written: each figure is formatted once, for the reason and the inputs alike;
     a stop moves often)."""
-    entry = str(position.average_price)
+    average = position.average_price
+    known = _ENTRY_TEXT.get(average)
+    if known is not None and known[0] is average:  # the same object: an equal one may be written apart
+        entry = known[1]
+    else:
+        entry = str(average)
+        if len(_ENTRY_TEXT) >= _TICKS_KEPT:
+            _ENTRY_TEXT.clear()
+        _ENTRY_TEXT[average] = (average, entry)
     ticks = _TICKS_TEXT.get(gain)
     if ticks is None:
         ticks = f"{gain.normalize():f}"
@@ -232,6 +244,9 @@ def _described(
 # trailing a contract pass through the same whole numbers of ticks.
 _TICKS_TEXT: dict[Decimal, str] = {}
 _TICKS_KEPT = 4096
+# _described's entry texts, by the entry price object (a position's entry is one object for its
+# life, and its stop moves many times; its hash is kept by the object, a text would be made afresh).
+_ENTRY_TEXT: dict[Decimal, tuple[Decimal, str]] = {}
 
 
 class TradeManagement(Rule[TradeManagementConfig]):
@@ -265,11 +280,8 @@ class TradeManagement(Rule[TradeManagementConfig]):
     def _steps(self, tick: Decimal, sign: int) -> _Steps:
         """The rule's tick counts as signed price distances on this tick size (``sign * ticks *
         tick``, computed as each decision used to), and the triggers as Decimals. Remembered by the
-        tick size object itself: 0.25 and 0.250 are equal but give distances written differently,
-        and a contract's spec is one object."""
-        found = self._steps_by.get((id(tick), sign))
-        if found is not None and found[0] is tick:
-            return found[1]
+        tick size object itself (``_gain`` looks them up): 0.25 and 0.250 are equal but give
+        distances written differently, and a contract's spec is one object."""
         be, tr = self.config.breakeven, self.config.trailing
         steps = _Steps(
             sign * be.offset_ticks * tick,
@@ -323,11 +335,14 @@ class TradeManagement(Rule[TradeManagementConfig]):
 
     def _gain(self, position: PositionView, best: Decimal | None) -> tuple[Decimal | None, _Steps]:
         """The profit in ticks at ``best`` (None without a best price), and the rule's steps on the
-        position's tick size."""
+        position's tick size (``_steps``, looked up here: asked at every crossing)."""
         assert position.spec is not None
         tick = position.spec.tick_size
         sign = 1 if position.size > 0 else -1
         gain = None if best is None else (best - position.average_price) * sign / tick
+        found = self._steps_by.get((id(tick), sign))
+        if found is not None and found[0] is tick:
+            return gain, found[1]
         return gain, self._steps(tick, sign)
 
     def _move(
@@ -351,7 +366,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
         stop, reason, inputs = move
         if existing is None:
             long = position.size > 0
-            return PlaceStop(
+            return _new_place_stop(
                 account_id=view.account_id,
                 rule=self.id,
                 contract_id=position.contract_id,
@@ -361,7 +376,7 @@ class TradeManagement(Rule[TradeManagementConfig]):
                 reason=reason,
                 inputs=inputs,
             )
-        return ModifyStop(
+        return _new_modify_stop(
             account_id=view.account_id,
             rule=self.id,
             contract_id=position.contract_id,
@@ -413,10 +428,11 @@ class TradeManagement(Rule[TradeManagementConfig]):
         if blocked:
             return [], (None, None)
         best = _best(view, position)
-        figures = (position.average_price, spec.tick_size, best, previous)
         memo = self._crossings
-        key = None
+        key: tuple[object, ...] = ()
+        figures: _Figures | None = None
         if memo.asking():
+            figures = (position.average_price, spec.tick_size, best, previous)
             key = (position.contract_id, position.size, existing is None, *figures)
             crossing = memo.get(key)
             if crossing is not None and _written_alike(crossing[0], figures):
@@ -427,14 +443,14 @@ class TradeManagement(Rule[TradeManagementConfig]):
                 if existing is None:
                     return [decided.for_account(view.account_id)], band
                 return [_moved(decided, view.account_id, existing.order_id)], band
-        move, band = self._crossing(position, best, previous, placing=existing is None)
+        move, band = self._crossing(position, best, previous, existing is None)
         decided = None if move is None else self._action(view, position, move, existing)
-        if key is not None:
+        if figures is not None:
             memo.put(key, (figures, decided, band))
         return ([] if decided is None else [decided]), band
 
     def _crossing(
-        self, position: PositionView, best: Decimal | None, previous: Decimal | None, *, placing: bool
+        self, position: PositionView, best: Decimal | None, previous: Decimal | None, placing: bool
     ) -> tuple[_Move | None, Band | None]:
         gain, steps = self._gain(position, best)
         if best is None or gain is None:

@@ -189,11 +189,12 @@ def test_the_positions_woken_are_exactly_those_a_scan_of_every_band_finds(
     st.lists(st.tuples(edges, edges), min_size=1, max_size=12),
     st.lists(st.tuples(st.integers(0, 11), edges, edges, edges, st.booleans()), max_size=40),
 )
-def test_a_price_between_floor_and_ceiling_is_inside_every_open_band_after_any_change(
+def test_floor_and_ceiling_are_the_nearest_edges_of_the_open_bands_after_any_change(
     bands: list[tuple[float, float]], steps: list[tuple[int, float, float, float, bool]]
 ) -> None:
     """The quiet test reads only ``floor`` and ``ceiling``: whatever moved, crossed or closed
-    before, a price strictly between them is inside every open position's band."""
+    before, a price strictly between them is inside every open position's band, and a price on or
+    beyond either crosses one (no edge left behind by a moved or closed band counts)."""
     index: BandIndex[str, Position] = BandIndex()
     open_positions = {}
     for n, (a, b) in enumerate(bands):
@@ -214,3 +215,5 @@ def test_a_price_between_floor_and_ceiling_is_inside_every_open_band_after_any_c
         bounds = contract.last
         if bounds.floor < price < bounds.ceiling:
             assert all(q.band_lo < price < q.band_hi for q in open_positions.values())
+        assert bounds.floor == max(q.band_lo for q in open_positions.values())
+        assert bounds.ceiling == min(q.band_hi for q in open_positions.values())
