@@ -5,6 +5,7 @@ The ``Rule`` base and what a rule may read live in ``rules/api.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -132,14 +133,42 @@ def passed_after(view: AccountView, rule: str, subject: str, actions: Sequence[A
     return passed
 
 
-def under_first_warning(warn_at: tuple[Decimal, ...], count: int, limit: int) -> bool:
-    """No warning of ``limit`` can be due at ``count``: there are no warn_at fractions, or ``count``
-    is below the lowest positive one. due_warning's usual answer for a count rule, asked before it
-    (and before the closure it takes is built) on most of the rule's events."""
-    if not warn_at:
-        return True
-    low = min(warn_at)
-    return low > 0 and count < limit * low  # exact: int against Decimal
+# warn_levels tuple -> limit -> count_levels of it. Keyed by the levels tuple's id, with the tuple kept in
+# the entry so that the id cannot be reused while the entry lives.
+_COUNT_LEVELS: dict[int, tuple[tuple[tuple[Decimal, str], ...], dict[int, tuple[tuple[Decimal, str, int], ...]]]] = {}
+
+
+def count_levels(warn_at: tuple[Decimal, ...], subject: str, limit: int) -> tuple[tuple[Decimal, str, int], ...]:
+    """``warn_levels`` of a whole count against ``limit``, highest fraction first, each with the
+    least count that reaches it: ``count >= limit x fraction`` exactly when ``count`` is at least
+    the ceiling of the product. Made once per levels tuple and limit: the count rules ask on every
+    position event and execution, and the products are Decimals."""
+    levels = warn_levels(warn_at, subject)
+    entry = _COUNT_LEVELS.get(id(levels))
+    if entry is None or entry[0] is not levels or len(entry[1]) >= _MAX_LEVELS:
+        if len(_COUNT_LEVELS) >= _MAX_LEVELS:
+            _COUNT_LEVELS.clear()
+        entry = _COUNT_LEVELS[id(levels)] = (levels, {})
+    found = entry[1].get(limit)
+    if found is None:
+        found = entry[1][limit] = tuple((f, marker, math.ceil(limit * f)) for f, marker in reversed(levels))
+    return found
+
+
+def due_count_warning(view: AccountView, rule: str, subject: str, count: int, limit: int) -> Decimal | None:
+    """``due_warning`` of a whole ``count`` against ``limit`` (reached: ``count >= limit x
+    fraction``), from the least counts of ``count_levels``: walking down from the highest fraction,
+    an announced one means every one below it is passed (None), and the first reached one is due."""
+    levels = count_levels(view.warn_at, subject, limit)
+    if not levels or count < levels[-1][2]:
+        return None  # the usual case: not even the lowest fraction is reached
+    breached = view.breached
+    for fraction, marker, least in levels:
+        if breached(rule, marker):
+            return None
+        if count >= least:
+            return fraction
+    return None  # pragma: no cover - not reached: the last level, the lowest, is reached
 
 
 def due_warning(
