@@ -135,10 +135,11 @@ def passed_after(view: AccountView, rule: str, subject: str, actions: Sequence[A
 
 # warn_levels tuple -> limit -> count_levels of it. Keyed by the levels tuple's id, with the tuple kept in
 # the entry so that the id cannot be reused while the entry lives.
-_COUNT_LEVELS: dict[int, tuple[tuple[tuple[Decimal, str], ...], dict[int, tuple[tuple[Decimal, str, int], ...]]]] = {}
+CountLevels = tuple[tuple[Decimal, str, int], ...]  # (fraction, marker subject, least count)
+_COUNT_LEVELS: dict[int, tuple[tuple[tuple[Decimal, str], ...], dict[int, CountLevels]]] = {}
 
 
-def count_levels(warn_at: tuple[Decimal, ...], subject: str, limit: int) -> tuple[tuple[Decimal, str, int], ...]:
+def count_levels(warn_at: tuple[Decimal, ...], subject: str, limit: int) -> CountLevels:
     """``warn_levels`` of a whole count against ``limit``, highest fraction first, each with the
     least count that reaches it: ``count >= limit x fraction`` exactly when ``count`` is at least
     the ceiling of the product. Made once per levels tuple and limit: the count rules ask on every

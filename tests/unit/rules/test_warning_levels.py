@@ -34,7 +34,8 @@ def test_equal_fractions_written_differently_keep_their_own_subjects() -> None:
 def _view(warn_at: tuple[Decimal, ...], announced: set[tuple[str, str]]) -> AccountView:
     """An account whose breach markers are ``announced``, as a rule sees it."""
     now = datetime(2026, 3, 2, 15, tzinfo=UTC)
-    state = AccountState(1, TradingDayStats(date(2026, 3, 2), now - timedelta(hours=1), now + timedelta(hours=20)))
+    day = TradingDayStats(date(2026, 3, 2), now - timedelta(hours=1), now + timedelta(hours=20))
+    state = AccountState(1, day)
     state.breaches = set(announced)
     return AccountView(state, now, None, {}, ContractTable(), TradingCalendar(), warn_at)
 
