@@ -647,12 +647,14 @@ class Engine:
                         due = self._due(account, touched, dispatch, i)
                         everything = len(due) == len(account.position_views)
                         actions.extend(rule.evaluate(view if everything else view.scoped(due)))
-            self._commit(account, actions, now, out)
-            if isinstance(event, TradeEvent) and not locked_before:
-                self._keep_triggering_fill(account, event, actions, now)
+            if actions:  # most events decide nothing
+                self._commit(account, actions, now, out)
+                if isinstance(event, TradeEvent) and not locked_before:
+                    self._keep_triggering_fill(account, event, actions, now)
             stale = None
             if self.fast_path and (moved or changed is not None) and found is not None:
-                stale = _stale_bands(found[1], moved, changed, touched or set(), [*actions, *ended])
+                decided = [*actions, *ended] if ended else actions
+                stale = _stale_bands(found[1], moved, changed, touched or _NO_CONTRACTS, decided)
             self._refresh(
                 account,
                 now,
@@ -1667,6 +1669,7 @@ class Engine:
 
 
 _NEVER_QUIET = (_INF, -_INF)
+_NO_CONTRACTS: frozenset[str] = frozenset()
 _STOP_ACTIONS = (PlaceStop, ModifyStop)  # a tuple: ``A | B`` would build a union per test
 _LOCK_ACTIONS = (LockAccount, Unlock)
 
