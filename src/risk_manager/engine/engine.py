@@ -643,8 +643,11 @@ class Engine:
                         actions.extend(rule.evaluate(view))
                     else:
                         # a per-position rule: the event changed the inputs of its contract's
-                        # position only (see _due)
+                        # position only (see _due); with none due, a view listing no position
+                        # decides nothing (Rule.bands_per_position)
                         due = self._due(account, touched, dispatch, i)
+                        if not due:
+                            continue
                         everything = len(due) == len(account.position_views)
                         actions.extend(rule.evaluate(view if everything else view.scoped(due)))
             if actions:  # most events decide nothing
