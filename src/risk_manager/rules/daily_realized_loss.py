@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -101,40 +101,10 @@ def pnl_inputs(
     )
 
 
-def account_band(
-    view: AccountView,
-    rule_id: str,
-    value: Callable[[], Decimal],
-    limit: Decimal,
-    position: PositionView,
-    key: Hashable,
-) -> Band | None:
-    """Quiet mark band of one position for an account-level P&L sum (``value()``) against ``limit``.
-
-    The distance to the next level (the limit or an unfired warning) is split between the positions
-    whose P&L is known: each may move ``room x weight`` ticks against the account (its weight, see
-    ``_weighted``, from what a tick moves it: open size x tick value), where ``room`` is the distance
-    over the sum of weight x tick value, so that the positions' shares add up to the distance and no
-    combination of quotes inside every band can reach the level. Only the side towards the limit is
-    bounded: moving away never produces a decision (warnings fire once per day). A position without
-    a quote gets no band: its first quote changes the sum. The sum and the room are the same for
-    every position, and the engine asks for every position in turn: all the bands are made at once
-    (``account_bands``, each mark read once), once per view, under ``key`` (which must name the sum
-    and the limit). A position the view does not list gets none (no quote is quiet for it).
-    """
-
-    def every_band() -> dict[str, Band | None]:
-        if view.breached(rule_id, SUBJECT):
-            return dict.fromkeys(view.positions, (None, None))  # no sum to read: enforced already
-        return account_bands(view, rule_id, value(), limit)
-
-    return view.memo(key, every_band).get(position.contract_id)
-
-
 def account_bands(
     view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal | None = None
 ) -> dict[str, Band | None]:
-    """``account_band`` of every listed position at once, with the highest warning announced
+    """``day_pnl_band`` of every listed position at once, with the highest warning announced
     given (``passed``: one being announced now counts; None: as the markers say). Each mark is
     read once, for the P&L per tick of the known positions (``_room``) and for its band alike."""
     if view.breached(rule_id, SUBJECT):
@@ -234,17 +204,30 @@ def day_pnl_band(
     position: PositionView,
     source: PnlSource = "trades",
 ) -> Band | None:
-    """Quiet band of a day-P&L rule (003, 013): unbounded when quotes do not enter the sum."""
+    """Quiet mark band of one position for a day-P&L rule (003, 013) against ``level``: unbounded
+    when quotes do not enter the sum.
+
+    The distance to the next level (the limit or an unfired warning) is split between the positions
+    whose P&L is known: each may move ``room x weight`` ticks against the account (its weight, see
+    ``_weighted``, from what a tick moves it: open size x tick value), where ``room`` is the distance
+    over the sum of weight x tick value, so that the positions' shares add up to the distance and no
+    combination of quotes inside every band can reach the level. Only the side towards the limit is
+    bounded: moving away never produces a decision (warnings fire once per day). A position without
+    a quote gets no band: its first quote changes the sum. The sum and the room are the same for
+    every position, and the engine asks for every position in turn: all the bands are made at once
+    (``account_bands``, each mark read once), once per view. A position the view does not list gets
+    none (no quote is quiet for it).
+    """
     if not include_unrealized:
         return (None, None)
-    return account_band(
-        view,
-        rule_id,
-        lambda: day_pnl(view, include_fees, True, source)[0],
-        level,
-        position,
-        ("day_pnl_band", rule_id, include_fees, level, source),
-    )
+
+    def every_band() -> dict[str, Band | None]:
+        if view.breached(rule_id, SUBJECT):
+            return dict.fromkeys(view.positions, (None, None))  # no sum to read: enforced already
+        return account_bands(view, rule_id, day_pnl(view, include_fees, True, source)[0], level)
+
+    key = ("day_pnl_band", rule_id, include_fees, level, source)  # names the sum and the level
+    return view.memo(key, every_band).get(position.contract_id)
 
 
 def day_pnl_reads(source: PnlSource) -> frozenset[str]:
