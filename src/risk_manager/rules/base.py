@@ -133,28 +133,26 @@ def passed_after(view: AccountView, rule: str, subject: str, actions: Sequence[A
     return passed
 
 
-# warn_at tuple -> (subject, limit) -> count_levels of them. Keyed by the tuple's id, with the tuple kept
-# in the entry so that the id cannot be reused while the entry lives (as _LEVELS).
+# warn_levels tuple -> limit -> count_levels of it. Keyed by the levels tuple's id, with the tuple kept in
+# the entry so that the id cannot be reused while the entry lives.
 CountLevels = tuple[tuple[Decimal, str, int], ...]  # (fraction, marker subject, least count)
-_COUNT_LEVELS: dict[int, tuple[tuple[Decimal, ...], dict[tuple[str, int], CountLevels]]] = {}
+_COUNT_LEVELS: dict[int, tuple[tuple[tuple[Decimal, str], ...], dict[int, CountLevels]]] = {}
 
 
 def count_levels(warn_at: tuple[Decimal, ...], subject: str, limit: int) -> CountLevels:
     """``warn_levels`` of a whole count against ``limit``, highest fraction first, each with the
     least count that reaches it: ``count >= limit x fraction`` exactly when ``count`` is at least
-    the ceiling of the product. Made once per warn_at tuple, subject and limit: the count rules ask
-    on every position event and execution, and the products are Decimals."""
-    entry = _COUNT_LEVELS.get(id(warn_at))
-    if entry is None or entry[0] is not warn_at or len(entry[1]) >= _MAX_LEVELS:
+    the ceiling of the product. Made once per levels tuple and limit: the count rules ask on every
+    position event and execution, and the products are Decimals."""
+    levels = warn_levels(warn_at, subject)
+    entry = _COUNT_LEVELS.get(id(levels))
+    if entry is None or entry[0] is not levels or len(entry[1]) >= _MAX_LEVELS:
         if len(_COUNT_LEVELS) >= _MAX_LEVELS:
             _COUNT_LEVELS.clear()
-        entry = _COUNT_LEVELS[id(warn_at)] = (warn_at, {})
-    found = entry[1].get((subject, limit))
+        entry = _COUNT_LEVELS[id(levels)] = (levels, {})
+    found = entry[1].get(limit)
     if found is None:
-        levels = warn_levels(warn_at, subject)
-        found = entry[1][(subject, limit)] = tuple(
-            (f, marker, math.ceil(limit * f)) for f, marker in reversed(levels)
-        )
+        found = entry[1][limit] = tuple((f, marker, math.ceil(limit * f)) for f, marker in reversed(levels))
     return found
 
 

@@ -73,19 +73,19 @@ class NoStopLossGrace(Rule[NoStopLossGraceConfig]):
     def _list(
         self, view: AccountView, positions: Mapping[str, PositionView]
     ) -> tuple[Mapping[str, PositionView], list[PositionView]]:
-        stop_of, breached, rule_id = view.protective_stop, view.breached, self.id
         return positions, [
             p
             for p in positions.values()
-            if p.size != 0 and stop_of(p) is None and not breached(rule_id, f"pos:{p.contract_id}")
+            if p.size != 0
+            and view.protective_stop(p) is None
+            and not view.breached(self.id, f"pos:{p.contract_id}")
         ]
 
     def evaluate(self, view: AccountView) -> list[Action]:
         actions: list[Action] = []
-        # a position opened after this is still within its grace (one difference, not a sum each)
-        latest_due = view.now - self._grace
         for position in self._unprotected(view):
-            if position.opened_at > latest_due:
+            deadline = position.opened_at + self._grace
+            if view.now < deadline:
                 continue
             age = int((view.now - position.opened_at).total_seconds())
             why = (
