@@ -133,26 +133,25 @@ def passed_after(view: AccountView, rule: str, subject: str, actions: Sequence[A
     return passed
 
 
-# warn_levels tuple -> limit -> count_levels of it. Keyed by the levels tuple's id, with the tuple kept in
-# the entry so that the id cannot be reused while the entry lives.
 CountLevels = tuple[tuple[Decimal, str, int], ...]  # (fraction, marker subject, least count)
-_COUNT_LEVELS: dict[int, tuple[tuple[tuple[Decimal, str], ...], dict[int, CountLevels]]] = {}
+# (warn_levels tuple, limit) -> count_levels of them. Equal levels give the same answer: their marker
+# subjects are equal, so are their fractions, written alike.
+_COUNT_LEVELS: dict[tuple[tuple[tuple[Decimal, str], ...], int], CountLevels] = {}
 
 
 def count_levels(warn_at: tuple[Decimal, ...], subject: str, limit: int) -> CountLevels:
     """``warn_levels`` of a whole count against ``limit``, highest fraction first, each with the
     least count that reaches it: ``count >= limit x fraction`` exactly when ``count`` is at least
-    the ceiling of the product. Made once per levels tuple and limit: the count rules ask on every
+    the ceiling of the product. Made once per levels and limit: the count rules ask on every
     position event and execution, and the products are Decimals."""
     levels = warn_levels(warn_at, subject)
-    entry = _COUNT_LEVELS.get(id(levels))
-    if entry is None or entry[0] is not levels or len(entry[1]) >= _MAX_LEVELS:
+    found = _COUNT_LEVELS.get((levels, limit))
+    if found is None:
         if len(_COUNT_LEVELS) >= _MAX_LEVELS:
             _COUNT_LEVELS.clear()
-        entry = _COUNT_LEVELS[id(levels)] = (levels, {})
-    found = entry[1].get(limit)
-    if found is None:
-        found = entry[1][limit] = tuple((f, marker, math.ceil(limit * f)) for f, marker in reversed(levels))
+        found = _COUNT_LEVELS[(levels, limit)] = tuple(
+            (f, marker, math.ceil(limit * f)) for f, marker in reversed(levels)
+        )
     return found
 
 
