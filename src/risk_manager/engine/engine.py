@@ -648,16 +648,21 @@ class Engine:
                         actions.extend(rule.evaluate(view))
                     else:
                         # a per-position rule: the event changed the inputs of its contract's
-                        # position only (see _due)
+                        # position only (see _due); with none due, a view listing no position
+                        # decides nothing (Rule.bands_per_position)
                         due = self._due(account, touched, dispatch, i)
+                        if not due:
+                            continue
                         everything = len(due) == len(account.position_views)
                         actions.extend(rule.evaluate(view if everything else view.scoped(due)))
-            self._commit(account, actions, now, out)
-            if isinstance(event, TradeEvent) and not locked_before:
-                self._keep_triggering_fill(account, event, actions, now)
+            if actions:  # most events decide nothing
+                self._commit(account, actions, now, out)
+                if isinstance(event, TradeEvent) and not locked_before:
+                    self._keep_triggering_fill(account, event, actions, now)
             stale = None
             if self.fast_path and (moved or changed is not None) and found is not None:
-                stale = _stale_bands(found[1], moved, changed, touched or set(), [*actions, *ended])
+                decided = [*actions, *ended] if ended else actions
+                stale = _stale_bands(found[1], moved, changed, touched or _NO_CONTRACTS, decided)
             self._refresh(
                 account,
                 now,
@@ -1249,7 +1254,7 @@ class Engine:
 
     def _others_hold(self, account: AccountState, cid: str, dispatch: _Dispatch, i: int) -> bool:
         """True when every position but ``cid``'s is quiet for quote rule ``i`` (``_due`` would list
-        ``cid`` alone): ``_quiet_for`` on each, unrolled (asked on every crossing of an account
+        ``cid`` alone): ``_due``'s quiet test on each, unrolled (asked on every crossing of an account
         holding several positions)."""
         count = len(dispatch.quote_rules)
         on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
@@ -1286,22 +1291,21 @@ class Engine:
         """The positions on which quote rule ``i`` (a per-position rule) must be re-run after a quote
         or an event that changed the positions of the ``touched`` contracts: those, and any whose
         band for the rule does not hold its contract's current quote (in account order, as the rule
-        would list them)."""
-        positions = account.positions
-        return {
-            contract_id: view
-            for contract_id, view in account.position_views.items()
-            if contract_id in touched or not self._quiet_for(contract_id, positions[contract_id], dispatch, i)
-        }
-
-    def _quiet_for(self, contract_id: str, position: Position, dispatch: _Dispatch, i: int) -> bool:
-        """True when the position has a band for quote rule ``i`` and it holds the contract's
-        current quote (or no quote has come yet): re-running the rule there cannot change anything."""
-        bands = position.rule_bands
-        if len(bands) != len(dispatch.quote_rules) or bands[i] is _NEVER_QUIET:
-            return False
-        quote = self._quotes.get(contract_id)
-        return quote is None or _holds(bands[i], quote, dispatch.on_last[i], dispatch.on_book[i])
+        would list them). A position without a band for the rule is due; one whose contract has had
+        no quote yet is not (re-running the rule there cannot change anything)."""
+        count = len(dispatch.quote_rules)
+        on_last, on_book = dispatch.on_last[i], dispatch.on_book[i]
+        positions, quotes = account.positions, self._quotes
+        due: dict[str, PositionView] = {}
+        for contract_id, view in account.position_views.items():
+            if contract_id not in touched:
+                bands = positions[contract_id].rule_bands
+                if len(bands) == count and bands[i] is not _NEVER_QUIET:
+                    quote = quotes.get(contract_id)
+                    if quote is None or _holds(bands[i], quote, on_last, on_book):
+                        continue  # quiet for the rule: its decision there cannot have changed
+            due[contract_id] = view
+        return due
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -1675,6 +1679,7 @@ class Engine:
 
 
 _NEVER_QUIET = (_INF, -_INF)
+_NO_CONTRACTS: frozenset[str] = frozenset()
 _STOP_ACTIONS = (PlaceStop, ModifyStop)  # a tuple: ``A | B`` would build a union per test
 _LOCK_ACTIONS = (LockAccount, Unlock)
 

@@ -238,7 +238,9 @@ class Rule(ABC, Generic[C]):
     def bands_per_position(self) -> bool:
         """True when a position's band depends only on that position (its contract's quote, its
         orders, its breach markers): a quote of another contract cannot move it. False for sums
-        over the account (RULE-003/013), whose bands share the distance to the limit."""
+        over the account (RULE-003/013), whose bands share the distance to the limit. Such a rule
+        decides on the positions its view lists, each on its own: listing none, it decides nothing
+        (the engine does not ask it then)."""
         return False
 
     @property

@@ -5,6 +5,7 @@ The ``Rule`` base and what a rule may read live in ``rules/api.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -132,14 +133,42 @@ def passed_after(view: AccountView, rule: str, subject: str, actions: Sequence[A
     return passed
 
 
-def under_first_warning(warn_at: tuple[Decimal, ...], count: int, limit: int) -> bool:
-    """No warning of ``limit`` can be due at ``count``: there are no warn_at fractions, or ``count``
-    is below the lowest positive one. due_warning's usual answer for a count rule, asked before it
-    (and before the closure it takes is built) on most of the rule's events."""
-    if not warn_at:
-        return True
-    low = min(warn_at)
-    return low > 0 and count < limit * low  # exact: int against Decimal
+CountLevels = tuple[tuple[Decimal, str, int], ...]  # (fraction, marker subject, least count)
+# (warn_levels tuple, limit) -> count_levels of them. Equal levels give the same answer: their marker
+# subjects are equal, so are their fractions, written alike.
+_COUNT_LEVELS: dict[tuple[tuple[tuple[Decimal, str], ...], int], CountLevels] = {}
+
+
+def count_levels(warn_at: tuple[Decimal, ...], subject: str, limit: int) -> CountLevels:
+    """``warn_levels`` of a whole count against ``limit``, highest fraction first, each with the
+    least count that reaches it: ``count >= limit x fraction`` exactly when ``count`` is at least
+    the ceiling of the product. Made once per levels and limit: the count rules ask on every
+    position event and execution, and the products are Decimals."""
+    levels = warn_levels(warn_at, subject)
+    found = _COUNT_LEVELS.get((levels, limit))
+    if found is None:
+        if len(_COUNT_LEVELS) >= _MAX_LEVELS:
+            _COUNT_LEVELS.clear()
+        found = _COUNT_LEVELS[(levels, limit)] = tuple(
+            (f, marker, math.ceil(limit * f)) for f, marker in reversed(levels)
+        )
+    return found
+
+
+def due_count_warning(view: AccountView, rule: str, subject: str, count: int, limit: int) -> Decimal | None:
+    """``due_warning`` of a whole ``count`` against ``limit`` (reached: ``count >= limit x
+    fraction``), from the least counts of ``count_levels``: walking down from the highest fraction,
+    an announced one means every one below it is passed (None), and the first reached one is due."""
+    levels = count_levels(view.warn_at, subject, limit)
+    if not levels or count < levels[-1][2]:
+        return None  # the usual case: not even the lowest fraction is reached
+    breached = view.breached
+    for fraction, marker, least in levels:
+        if breached(rule, marker):
+            return None
+        if count >= least:
+            return fraction
+    return None  # pragma: no cover - not reached: the last level, the lowest, is reached
 
 
 def due_warning(

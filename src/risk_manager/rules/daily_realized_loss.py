@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -101,44 +101,14 @@ def pnl_inputs(
     )
 
 
-def account_band(
-    view: AccountView,
-    rule_id: str,
-    value: Callable[[], Decimal],
-    limit: Decimal,
-    position: PositionView,
-    key: Hashable,
-) -> Band | None:
-    """Quiet mark band of one position for an account-level P&L sum (``value()``) against ``limit``.
-
-    The distance to the next level (the limit or an unfired warning) is split between the positions
-    whose P&L is known: each may move ``room x weight`` ticks against the account (its weight, see
-    ``_weight``, from what a tick moves it: open size x tick value), where ``room`` is the distance
-    over the sum of weight x tick value, so that the positions' shares add up to the distance and no
-    combination of quotes inside every band can reach the level. Only the side towards the limit is
-    bounded: moving away never produces a decision (warnings fire once per day). A position without
-    a quote gets no band: its first quote changes the sum. The sum and the room are the same for
-    every position: computed once per view, under ``key`` (which must name the sum and the limit).
-    """
-    if view.breached(rule_id, SUBJECT):
-        return (None, None)  # already enforced today: no quote can produce another decision
-    if position.spec is None:
-        return (None, None)  # P&L unknowable whatever the price: quotes cannot change the sum
-    mark = view.mark(position, SOURCE)
-    if mark is None:
-        return None
-    room = view.memo(key, lambda: _room(view, rule_id, value(), limit, _per_tick(view)))
-    return None if room is None else _band_of(position, mark, room * _weight(position), limit)
-
-
 def account_bands(
-    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal
+    view: AccountView, rule_id: str, value: Decimal, limit: Decimal, passed: Decimal | None = None
 ) -> dict[str, Band | None]:
-    """``account_band`` of every listed position at once, with the highest warning announced
-    given (``passed``: one being announced now counts). Each mark is read once, for the P&L per
-    tick of the known positions (``_room``) and for its band alike."""
+    """``day_pnl_band`` of every listed position at once, with the highest warning announced
+    given (``passed``: one being announced now counts; None: as the markers say). Each mark is
+    read once, for the P&L per tick of the known positions (``_room``) and for its band alike."""
     if view.breached(rule_id, SUBJECT):
-        return dict.fromkeys(view.positions, (None, None))
+        return dict.fromkeys(view.positions, (None, None))  # already enforced today: no decision left
     bands: dict[str, Band | None] = {}
     known: list[tuple[str, PositionView, Decimal, Decimal]] = []
     per_tick = ZERO
@@ -184,30 +154,13 @@ def _room(
     passed: Decimal | None = None,
 ) -> Decimal | None:
     """The ticks a known position of weight 1 may move against the account before the next level
-    (each moves its weight times that, see ``_weight``): the distance to it over ``per_tick``, the
-    sum of weight x P&L of one tick of all of them (see ``_per_tick``). None: no distance left, or
-    no known position."""
+    (each moves its weight times that, see ``_weighted``): the distance to it over ``per_tick``, the
+    sum of weight x P&L of one tick of all of them. None: no distance left, or no known position."""
     threshold = next_threshold(view, rule_id, SUBJECT, value, limit, passed)
     slack = value - threshold if limit < 0 else threshold - value
     if slack <= 0 or per_tick == 0:
         return None
     return slack / per_tick
-
-
-def _per_tick(view: AccountView) -> Decimal:
-    """The sum of weight x P&L of one tick (open size x tick value) of every position whose P&L is
-    known."""
-    total = ZERO
-    for position in view.positions.values():
-        if position.spec is not None and view.mark(position, SOURCE) is not None:
-            total += _weighted(abs(position.open_size), position.spec.tick_value)[0]
-    return total
-
-
-def _weight(position: PositionView) -> Decimal:
-    """The weight of a position whose P&L is known (see ``_weighted``)."""
-    assert position.spec is not None
-    return _weighted(abs(position.open_size), position.spec.tick_value)[1]
 
 
 def _weighted(size: int, tick_value: Decimal) -> tuple[Decimal, Decimal]:
@@ -251,17 +204,30 @@ def day_pnl_band(
     position: PositionView,
     source: PnlSource = "trades",
 ) -> Band | None:
-    """Quiet band of a day-P&L rule (003, 013): unbounded when quotes do not enter the sum."""
+    """Quiet mark band of one position for a day-P&L rule (003, 013) against ``level``: unbounded
+    when quotes do not enter the sum.
+
+    The distance to the next level (the limit or an unfired warning) is split between the positions
+    whose P&L is known: each may move ``room x weight`` ticks against the account (its weight, see
+    ``_weighted``, from what a tick moves it: open size x tick value), where ``room`` is the distance
+    over the sum of weight x tick value, so that the positions' shares add up to the distance and no
+    combination of quotes inside every band can reach the level. Only the side towards the limit is
+    bounded: moving away never produces a decision (warnings fire once per day). A position without
+    a quote gets no band: its first quote changes the sum. The sum and the room are the same for
+    every position, and the engine asks for every position in turn: all the bands are made at once
+    (``account_bands``, each mark read once), once per view. A position the view does not list gets
+    none (no quote is quiet for it).
+    """
     if not include_unrealized:
         return (None, None)
-    return account_band(
-        view,
-        rule_id,
-        lambda: day_pnl(view, include_fees, True, source)[0],
-        level,
-        position,
-        ("day_pnl_band", rule_id, include_fees, level, source),
-    )
+
+    def every_band() -> dict[str, Band | None]:
+        if view.breached(rule_id, SUBJECT):
+            return dict.fromkeys(view.positions, (None, None))  # no sum to read: enforced already
+        return account_bands(view, rule_id, day_pnl(view, include_fees, True, source)[0], level)
+
+    key = ("day_pnl_band", rule_id, include_fees, level, source)  # names the sum and the level
+    return view.memo(key, every_band).get(position.contract_id)
 
 
 def day_pnl_reads(source: PnlSource) -> frozenset[str]:

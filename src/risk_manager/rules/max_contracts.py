@@ -11,7 +11,7 @@ from risk_manager.domain.actions import Action, Alert, ClosePosition, Flatten
 from risk_manager.domain.events import Event, PositionEvent
 from risk_manager.domain.status import RuleGauge
 from risk_manager.rules.api import AccountView, PositionView, Rule, RuleConfig
-from risk_manager.rules.base import due_warning, under_first_warning, warning_alert
+from risk_manager.rules.base import due_count_warning, warning_alert
 
 # What a PositionEvent did to a position that can have pushed a count over its limit.
 GROWTH = frozenset({"opened", "grew", "reversed"})
@@ -35,9 +35,7 @@ def count_warnings(
     The contract-count twin of rules.base.warning_alerts (same ``<subject>:warn:<fraction>`` subjects,
     so the engine's once-per-day markers apply), worded in contracts instead of dollars.
     """
-    if under_first_warning(view.warn_at, count, limit):
-        return []
-    fraction = due_warning(view, rule, subject, lambda f: count >= limit * f)  # exact: int vs Decimal
+    fraction = due_count_warning(view, rule, subject, count, limit)
     if fraction is None:
         return []
     # The real share of the limit, not the threshold crossed: 4 of 4 is 100%, not "reached 90%".

@@ -13,7 +13,7 @@ from risk_manager.domain.events import TradeEvent
 from risk_manager.domain.status import RuleGauge
 from risk_manager.domain.values import UNTIL_RESET, UNTIL_SESSION_START, Duration, DurationField
 from risk_manager.rules.api import AccountView, Rule, RuleConfig
-from risk_manager.rules.base import due_warning, hard_lockout, under_first_warning, warning_alert
+from risk_manager.rules.base import due_count_warning, hard_lockout, warning_alert
 
 WINDOWS = ("per_minute", "per_hour", "per_session")
 _SPANS = {"per_minute": timedelta(seconds=60), "per_hour": timedelta(seconds=3600)}
@@ -129,9 +129,7 @@ class TradeFrequencyLimit(Rule[TradeFrequencyLimitConfig]):
     def _warnings(self, view: AccountView, count: int) -> list[Action]:
         """At most one alert per warn_at fraction of per_session per trading day, as ``count`` reaches it."""
         limit = self.config.per_session
-        if under_first_warning(view.warn_at, count, limit):
-            return []
-        fraction = due_warning(view, self.id, "window:per_session", lambda f: count >= f * limit)
+        fraction = due_count_warning(view, self.id, "window:per_session", count, limit)
         if fraction is None:
             return []
         message = f"{count} executions today reached {int(fraction * 100)}% of per_session {limit}"
