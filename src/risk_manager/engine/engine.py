@@ -209,7 +209,11 @@ class Engine:
         # Never later than the heap's first due time (_NO_TIMER: empty): asked on every event, and
         # cheaper to compare than the heap's top (lowered by _push, raised after timers fire).
         self._first_due = _NO_TIMER
-        self._seq = 0
+        # How many timers were ever scheduled (read it, never set it). While it does not change,
+        # the timer heap only shrinks, so a deadline ``next_deadline`` returned is a lower bound of
+        # every later one: a caller (the replay loop) may skip asking again until it reaches that
+        # deadline. A plain attribute, not a property: the replay loop reads it on every line.
+        self.timers_pushed = 0
         self._wakeups: dict[tuple[int, str], datetime] = {}
         self._reset_at: datetime | None = None
         self._now: datetime | None = None
@@ -321,13 +325,6 @@ class Engine:
         for account in self._accounts.values():
             for position in account.positions.values():
                 self._best.settle(position)
-
-    @property
-    def timers_pushed(self) -> int:
-        """How many timers were ever scheduled. While it does not change, the timer heap only
-        shrinks, so a deadline ``next_deadline`` returned is a lower bound of every later one: a
-        caller (the replay loop) may skip asking again until it reaches that deadline."""
-        return self._seq
 
     def next_deadline(self) -> datetime | None:
         """The earliest time at which ``advance`` has something to do."""
@@ -454,8 +451,8 @@ class Engine:
         return now
 
     def _push(self, when: datetime, kind: TimerKind, account_id: int, key: Any) -> None:
-        self._seq += 1
-        timer = Timer.of(when, kind, account_id, key, self._seq)
+        self.timers_pushed += 1
+        timer = Timer.of(when, kind, account_id, key, self.timers_pushed)
         heapq.heappush(self._heap, (timer.sort_key, timer))
         if when < self._first_due:
             self._first_due = when

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from risk_manager.domain.actions import Action
 from risk_manager.domain.events import Event, QuoteEvent
@@ -148,8 +148,7 @@ def replay_groups(
     clock: datetime | None = None
     # The next deadline is asked for again only when the engine scheduled a timer since it last
     # answered, or when a line reaches it (see Engine.timers_pushed): most lines fire nothing.
-    pushed = getattr(type(engine), "timers_pushed", None)
-    counter = pushed.fget if isinstance(pushed, property) else None
+    counted: Any = engine if isinstance(getattr(engine, "timers_pushed", None), int) else None
     known: datetime | None = None
     known_at = -1  # the push count when ``known`` was read; -1: never read
     # Millions of lines go through here: the bookkeeping is kept to a few cheap steps per line,
@@ -163,11 +162,11 @@ def replay_groups(
                 t = clock
                 late += 1
             lines_read += 1
-            if counter is None or known_at != counter(engine) or (known is not None and known <= t):
+            if counted is None or known_at != counted.timers_pushed or (known is not None and known <= t):
                 for deadline, fired in run_clock(engine, t):
                     yield line_no, 0, deadline, fired
-                if counter is not None:
-                    known_at, known = counter(engine), engine.next_deadline()
+                if counted is not None:
+                    known_at, known = counted.timers_pushed, engine.next_deadline()
             if events:
                 events_read += len(events)
                 quote = type(events[0]) is QuoteEvent
