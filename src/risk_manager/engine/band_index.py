@@ -93,8 +93,9 @@ class ContractBands(Generic[A, P]):
         self._high_buckets: dict[float, Bucket[A, P]] = {}
         self._lows: list[float] = []  # -lo: the top is the highest lower edge
         self._highs: list[float] = []  # hi: the top is the lowest upper edge
-        # The heaps' tops (stale items included), kept as they change: a price strictly between
-        # them is inside every band, the answer to nearly every quote, read without the heaps.
+        # The heaps' live tops (stale items above them are discarded, see _retop_low), kept as
+        # they change: a price strictly between them is inside every band, the answer to nearly
+        # every quote, read without the heaps.
         self.floor = -_INF
         self.ceiling = _INF
 
