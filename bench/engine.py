@@ -218,6 +218,13 @@ def write_config(directory: Path) -> Path:
     return config
 
 
+def compile_package() -> None:
+    """Compile the package to bytecode, as `pip install .` leaves it, before timing the CLI: an
+    editable checkout under PYTHONDONTWRITEBYTECODE would compile every module from source at each
+    start instead."""
+    compileall.compile_dir(Path(risk_manager.__file__).parent, quiet=1)
+
+
 def run_replay_cli(recording: Path, config: Path, out: BinaryIO, *options: str) -> None:
     """`risk-manager replay` in a new process, its output into ``out``; exits on a failure."""
     command = ["replay", str(recording), "-c", str(config), *options]
@@ -236,9 +243,7 @@ def cli_figure(path: Path, count: int, tmp: Path) -> None:
     (start-up, config, the split replay, every decision written), with each rule's config as here."""
     config = write_config(tmp)
     out = tmp / "decisions.jsonl"
-    # As `pip install .` leaves the package: compiled to bytecode. An editable checkout under
-    # PYTHONDONTWRITEBYTECODE would compile every module from source at each start instead.
-    compileall.compile_dir(Path(risk_manager.__file__).parent, quiet=1)
+    compile_package()
     start = time.perf_counter()
     with out.open("wb") as sink:
         run_replay_cli(path, config, sink, "--json")

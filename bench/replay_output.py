@@ -32,7 +32,7 @@ import orjson
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine import build_engine, run_replay_cli, write_config
+from engine import build_engine, compile_package, run_replay_cli, write_config
 from synthetic_day import busy_day
 
 from risk_manager.cli.replay_view import DecisionLines, wide_tables
@@ -123,6 +123,7 @@ def main() -> None:
             print(f"  {name:<34} {us:9.2f} us/decision  {note}")
         if args.cli:
             config = write_config(Path(tmp))
+            compile_package()
             for _ in range(args.runs):
                 (text_wall, text_cpu), (json_wall, json_cpu) = (
                     cli_seconds(recording, config),
