@@ -793,6 +793,11 @@ class Engine:
             working[event.order_id] = event
         else:
             replaced = working.pop(event.order_id, None)
+            if account.breaches:
+                # The lockout gate's marker for this order (_gate): an order that stopped working
+                # never works again, and a day's markers would pile up (every position update scans
+                # them, _clear_markers).
+                account.breaches.discard((LOCKOUT_RULE, f"order:{event.order_id}"))
         stops = account.protective_stops
         if stops is None or (
             event.type not in PROTECTIVE_TYPES and (replaced is None or replaced.type not in PROTECTIVE_TYPES)

@@ -10,7 +10,7 @@ import pytest
 
 from risk_manager.domain.actions import Action, Alert, ClosePosition, LockAccount
 from risk_manager.domain.calendar import TradingCalendar
-from risk_manager.domain.events import ClockEvent, Event, PositionEvent, TradeEvent
+from risk_manager.domain.events import ClockEvent, Event, OrderStatus, PositionEvent, TradeEvent
 from risk_manager.engine.engine import Engine
 from risk_manager.engine.policy import Policy, RuleSet
 from risk_manager.rules.api import AccountView, Rule, RuleConfig
@@ -169,6 +169,17 @@ def test_an_order_working_while_locked_is_cancelled_once() -> None:
     assert kinds(actions) == [("LOCKOUT", "cancel_orders")]
     assert actions[0].record(T0)["contract"] == MNQ
     assert h.apply(order(55, MNQ, stop_price=20980)) == []  # modified, same order: already cancelling
+
+
+def test_an_order_cancelled_while_locked_leaves_no_marker_once_it_stops_working() -> None:
+    # A locked day cancels every order that shows up; the marker that keeps one order from being
+    # cancelled twice must not outlive it, or the markers of a busy day pile up in the account.
+    h = EngineHarness(lock_rule())
+    h.apply(trade(1, MNQ, 21000))
+    for order_id in range(55, 60):
+        assert kinds(h.apply(order(order_id, MNQ, stop_price=20990))) == [("LOCKOUT", "cancel_orders")]
+        assert h.apply(order(order_id, MNQ, stop_price=20990, status=OrderStatus.CANCELLED)) == []
+    assert not any(subject.startswith("order:") for _, subject in h.state.breaches)
 
 
 def test_after_the_lockout_ends_positions_may_open_again() -> None:
