@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -201,5 +201,29 @@ def test_a_user_hub_gone_silent_without_closing_is_reconnected_and_the_missed_br
             g.gw.fault({"hub": "user", "action": "freeze"})
             await lose_on_es(g)  # its events go nowhere
             await eventually(lambda: g.positions() == {}, timeout=10, what="flattened after the reconnect")
+
+    run(body, timeout=30)
+
+
+def test_a_flatten_the_gateway_kept_refusing_is_decided_again_later_and_the_account_ends_flat(
+    guard: Guard,
+) -> None:
+    async def body() -> None:
+        async with guard(LOSS_RULES, shifted_clock=True) as g:
+            assert g.clock is not None
+            mnq = g.contract("MNQ")
+            await g.trade("MNQ", 2)
+            await eventually(lambda: g.positions() == {mnq: 2})
+            g.gw.fault({"endpoint": "Position/closeContract", "status": 503, "count": 1000})
+            await lose_on_es(g)
+            first = await g.audited("RULE-003", "flatten")
+            assert first.outcome.startswith("failed") and g.positions() == {mnq: 2}
+            assert g.lockouts() == ["RULE-003"]
+            g.gw.fault({"clear": True})  # the gateway recovers; the lock must still be made to hold
+            g.clock.jump_to(g.clock.now() + timedelta(seconds=31))
+            await eventually(lambda: g.positions() == {}, what="flat after the engine's retry")
+            retry = await eventually(lambda: g.enforced("RULE-003", "flatten")[1:], what="the retry's outcome")
+            assert retry[0].reason.startswith("retry 1: the flatten decided by RULE-003 did not take effect")
+            assert retry[0].outcome == "done: flat"
 
     run(body, timeout=30)

@@ -34,7 +34,7 @@ from risk_manager.daemon.enforcer import BROKER_KINDS, AlertHook, Enforcer, Outc
 from risk_manager.daemon.feed_health import FeedHealth
 from risk_manager.daemon.persistent import Decision, PersistentEngine
 from risk_manager.daemon.reconcile import reconcile_events, trading_day_start, vanished_order_events
-from risk_manager.domain.actions import Action, Alert
+from risk_manager.domain.actions import Action, Alert, ClosePosition
 from risk_manager.domain.events import (
     ConnectionEvent,
     EnforcementOutcome,
@@ -251,8 +251,12 @@ class Supervisor:
         action = outcome.action
         if action_id is None or not isinstance(action, BROKER_KINDS):
             return
+        # a close names its position and size: the engine retries a failed one (not a partial one)
+        close = action if isinstance(action, ClosePosition) else None
         event = EnforcementOutcome(action_id, action.account_id, action.rule, action.kind, outcome.kind,
-                                   outcome.text, outcome.latency_ms)
+                                   outcome.text, outcome.latency_ms,
+                                   contract_id=None if close is None else close.contract_id,
+                                   size=None if close is None else close.size)
         try:
             self._decide([event], None)
         except Exception:  # the store may be closing at stop: the audit row has the outcome anyway

@@ -158,14 +158,17 @@ OUTCOME_KINDS = frozenset({OUTCOME_OK, OUTCOME_FAILED, OUTCOME_REFUSED})
 @dataclass(frozen=True, slots=True)
 class EnforcementOutcome:
     """The enforcer's report on one decided action, fed back to the engine by the daemon (and
-    journaled like every input, so a recovery sees it too). It decides nothing: the engine keeps
-    it as the account's last enforcement for the read model. Not a gateway input: recordings never
+    journaled like every input, so a recovery sees it too). The engine keeps it as the account's
+    last enforcement for the read model, and a failed close or flatten is tried again later
+    (docs/daemon.md, "Failure"); it decides nothing at once. Not a gateway input: recordings never
     hold it, and a replay of a recording has none.
 
     ``action_id`` is the decision's ``"<journal seq>.<index>"``; ``action`` its kind (``flatten``,
     ``close_position``...); ``outcome`` one of :data:`OUTCOME_KINDS`; ``detail`` the audit row's
     outcome text; ``latency_ms`` from the triggering event's receipt to the broker's acknowledgement
-    (None when nothing was acknowledged)."""
+    (None when nothing was acknowledged). ``contract_id`` and ``size``: the action's own, for a close
+    (None: not a close, or the whole position); the engine retries a failed close or flatten with
+    them (Engine._on_enforcement). Journal rows written before they existed read as None."""
 
     action_id: str
     account_id: int
@@ -174,6 +177,8 @@ class EnforcementOutcome:
     outcome: str
     detail: str = ""
     latency_ms: float | None = None
+    contract_id: str | None = None
+    size: int | None = None
 
 
 # cls(...) at a fraction of the cost, for the readers of gateway payloads and recordings.

@@ -60,6 +60,7 @@ from risk_manager.domain.actions import (
 from risk_manager.domain.calendar import DayBounds, TradingCalendar
 from risk_manager.domain.contracts import ContractTable, root_of
 from risk_manager.domain.events import (
+    OUTCOME_FAILED,
     PROTECTIVE_TYPES,
     AccountEvent,
     ClockEvent,
@@ -85,6 +86,7 @@ from risk_manager.engine.changes import NO_CHANGES, ChangeLog, Changes, DayFigur
 from risk_manager.engine.policy import DEFAULT_BALANCE_TOLERANCE, Policy, RuleSet
 from risk_manager.engine.state import (
     AccountState,
+    CloseRetry,
     CountedTrade,
     KeptFill,
     MarketQuote,
@@ -121,6 +123,11 @@ _ACCOUNT_EVENTS = (AccountEvent, OrderEvent, PositionEvent, TradeEvent)
 # The position update of an execution follows its trade event within milliseconds (PROJECTX.md);
 # one arriving later than this is not that execution's own change but a later open or grow.
 _KEPT_FILL_WINDOW = timedelta(seconds=5)
+# How long after the enforcer gave up on a close or flatten (its own attempts took a few seconds) the
+# engine decides it again, while the breach that decided it still stands: a gateway that refused
+# for a while is asked again, without a storm of requests.
+CLOSE_RETRY_AFTER = timedelta(seconds=30)
+_RETRIED_ACTIONS = frozenset({Flatten.kind, ClosePosition.kind})
 _INF = math.inf
 _MAX_LOCK_TEXTS = 1024  # lockout descriptions kept (see Engine._describe_lock)
 # Quiet bands are shrunk by this relative margin when turned into floats, so that float rounding
@@ -188,11 +195,13 @@ class Engine:
         contracts: ContractTable | None = None,
         *,
         fast_path: bool = True,
+        close_retry_after: timedelta = CLOSE_RETRY_AFTER,
     ) -> None:
         self.policy = policy
         self.calendar = calendar
         self.contracts = contracts if contracts is not None else ContractTable()
         self.fast_path = fast_path
+        self.close_retry_after = close_retry_after
         self._accounts: dict[int, AccountState] = {}
         self._unmonitored: set[int] = set()
         self._quotes: dict[str, MarketQuote] = {}
@@ -464,6 +473,9 @@ class Engine:
         if kind == TimerKind.WAKE:
             return self._wakeups.get((account_id, key)) == when
         account = self._accounts.get(account_id)
+        if kind == TimerKind.CLOSE_RETRY:
+            retry = account.close_retries.get(key) if account is not None else None
+            return retry is not None and retry.due == when
         lockout = account.lockouts.get(key) if account is not None else None
         return lockout is not None and lockout.until == when
 
@@ -485,6 +497,8 @@ class Engine:
                         emitted = len(out)
                         self._end_lockout(account, lockout, when, "its time ran out", out, EndCause.TIMER)
                         self._refresh_after(account, when, out[emitted:])
+                elif kind == TimerKind.CLOSE_RETRY:
+                    self._retry_close(account, key, when, out)
                 else:
                     del self._wakeups[(account_id, key)]
                     self._wake_rule(account, key, when, out)
@@ -513,6 +527,9 @@ class Engine:
         account.day.opening_balance = account.balance  # the new day starts from the last balance
         account.breaches.clear()
         account.recent_orders.clear()
+        # retries already decided: a new day counts its own (one still waiting stays, e.g. for a
+        # lockout that outlives the reset)
+        account.close_retries = {k: r for k, r in account.close_retries.items() if r.due > now}
         oldest_kept = previous.label
         account.seen_trades = {t: d for t, d in account.seen_trades.items() if d >= oldest_kept}
         message = (
@@ -1329,10 +1346,107 @@ class Engine:
 
     def _on_enforcement(self, event: EnforcementOutcome, now: datetime) -> None:
         """The enforcer's report on a decided action: kept as the account's last enforcement for the
-        read model. It decides nothing (a failed flatten is re-decided by the account's next event)."""
+        read model. A close or flatten it gave up on is decided again ``close_retry_after`` later
+        (``_retry_close``), and again after each retry that fails, for as long as it is needed: a
+        lock must hold, and nothing else would close what the failed action left open (the rule's
+        marker keeps it from deciding the same breach twice; the lockout gate acts only on what
+        opens or grows). A partial close (a size) is not retried: its size was right only then."""
         account = self._accounts.get(event.account_id)
-        if account is not None:
-            account.last_enforcement = enforcement_status(event, now)
+        if account is None:
+            return
+        account.last_enforcement = enforcement_status(event, now)
+        if event.action not in _RETRIED_ACTIONS or event.size is not None:
+            return
+        if event.action == ClosePosition.kind:
+            if event.contract_id is None:
+                return  # written before outcomes named their contract: nothing to retry with
+            key = event.contract_id
+        else:
+            key = ""
+        earlier = account.close_retries.get(key)
+        if event.outcome != OUTCOME_FAILED:
+            if earlier is not None and earlier.due <= now:
+                del account.close_retries[key]  # a retry that took effect: the count starts over
+            return
+        # A retry already decided (due passed) that failed too counts on; one still waiting is
+        # replaced by this later failure, at the same count.
+        attempt = 1 if earlier is None else earlier.attempt + (earlier.due <= now)
+        retry = CloseRetry(
+            due=now + self.close_retry_after,
+            rule=event.rule,
+            action=event.action,
+            contract_id=event.contract_id if key else None,
+            failed_action_id=event.action_id,
+            detail=event.detail,
+            attempt=attempt,
+        )
+        account.close_retries[key] = retry
+        self._push(retry.due, TimerKind.CLOSE_RETRY, account.account_id, key)
+
+    def _retry_close(self, account: AccountState, key: str, now: datetime, out: list[Action]) -> None:
+        """A failed close or flatten, due again: decided again if the breach that decided it still
+        stands (``_close_still_needed``): for a flatten, anything still open and a breach marker of
+        the rule still set (they go when its lockout ends, and at the daily reset); for a close,
+        the same position still open (its ``pos:`` marker of the rule goes when it closes or
+        reverses)."""
+        retry = account.close_retries.get(key)
+        if retry is None:
+            return
+        # Kept once decided (its due time passed), so that a retry failing again counts on; dropped
+        # when nothing is left to do, or by the outcome of a retry that took effect.
+        if not self._close_still_needed(account, retry):
+            del account.close_retries[key]
+            return
+        rule, aid = retry.rule, account.account_id
+        lockout = next((lo for lo in account.lockouts if lo.rule == rule), None)
+        why = (
+            f"retry {retry.attempt}: the {retry.action} decided by {rule} did not take effect "
+            f"({retry.detail})"
+        )
+        inputs = (
+            ("retry", str(retry.attempt)),
+            ("failed_action", retry.failed_action_id),
+            ("failure", retry.detail),
+        )
+        action: Action
+        if retry.contract_id is None:
+            held = ", ".join(f"{p.size:+d} {cid}" for cid, p in account.positions.items()) or "none"
+            state = self._describe_lock(lockout) if lockout is not None else f"{rule} still breached"
+            action = Flatten(
+                account_id=aid,
+                rule=rule,
+                reason=f"{why}; still open: {held}; {state}",
+                inputs=(*inputs, ("open_positions", str(len(account.positions)))),
+            )
+        else:
+            cid = retry.contract_id
+            position = account.positions[cid]
+            action = ClosePosition(
+                account_id=aid,
+                rule=rule,
+                contract_id=cid,
+                reason=f"{why}; {position.size:+d} {cid} still open",
+                inputs=(*inputs, ("contract", cid), ("size", str(position.size))),
+            )
+        self._commit(account, [action], now, out)
+
+    @staticmethod
+    def _close_still_needed(account: AccountState, retry: CloseRetry) -> bool:
+        rule = retry.rule
+        if retry.contract_id is None:
+            if not account.positions and not account.working_orders:
+                return False
+            # the rule's markers go when its lockout ends (timer, admin), and at the daily reset
+            return any(marker[0] == rule for marker in account.breaches)
+        cid = retry.contract_id
+        if cid not in account.positions:
+            return False
+        if rule == LOCKOUT_RULE and account.lockouts.covering(root_of(cid)) is None:
+            return False  # the lockout gate's close: the lockout has ended since
+        own = f"pos:{cid}"
+        return any(
+            r == rule and (subject == own or subject.startswith(own + ":")) for r, subject in account.breaches
+        )
 
     # ---- timers ----------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from risk_manager.engine.engine import Engine
 from risk_manager.engine.lockouts import LockoutBook
 from risk_manager.engine.state import (
     AccountState,
+    CloseRetry,
     CountedTrade,
     KeptFill,
     MarketQuote,
@@ -127,6 +128,7 @@ def _account(a: AccountState) -> dict[str, Any]:
         "stops_requested": {cid: str(p) for cid, p in a.stops_requested.items()},
         "kept_fills": {cid: [k.size, _t(k.executed)] for cid, k in a.kept_fills.items()},
         "last_enforcement": None if a.last_enforcement is None else to_fields(a.last_enforcement),
+        "close_retries": {key: to_fields(r) for key, r in a.close_retries.items()},
     }
 
 
@@ -229,6 +231,9 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
         }
         last = v.get("last_enforcement")  # absent from snapshots written before outcomes were fed back
         account.last_enforcement = None if last is None else from_fields(EnforcementStatus, last)
+        # absent from snapshots written before failed closes were retried
+        retries = v.get("close_retries", {})
+        account.close_retries = {key: from_fields(CloseRetry, r) for key, r in retries.items()}
         engine._accounts[account.account_id] = account
     reset_at = _dt(data["reset_at"])
     if reset_at is not None:
@@ -239,5 +244,9 @@ def _restore(engine: Engine, data: dict[str, Any]) -> None:
         for lockout in account.lockouts:
             if lockout.until is not None:
                 engine._push(lockout.until, TimerKind.LOCKOUT_END, account.account_id, lockout.key)
+        for key, retry in account.close_retries.items():
+            # one whose time has passed was decided already (kept to count a retry failing again)
+            if now is not None and retry.due > now:
+                engine._push(retry.due, TimerKind.CLOSE_RETRY, account.account_id, key)
         if now is not None:
             engine._refresh(account, now)

@@ -142,6 +142,20 @@ class KeptFill:
     executed: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class CloseRetry:
+    """A close or flatten the enforcer gave up on (an ``EnforcementOutcome`` "failed"), to be tried
+    again at ``due`` if still needed (Engine._retry_close). ``attempt``: 1 for the first retry."""
+
+    due: datetime
+    rule: str
+    action: str  # "flatten" | "close_position"
+    contract_id: str | None  # the position a close was for (None: a flatten)
+    failed_action_id: str  # the decision that failed ("<journal seq>.<index>")
+    detail: str  # why it failed, as the audit trail says
+    attempt: int
+
+
 @dataclass(slots=True)
 class TradingDayStats:
     """Counters of one trading day: [start, end) between two daily resets."""
@@ -214,3 +228,5 @@ class AccountState:
     failed: str | None = None  # set when evaluation raised: the account is locked (fail closed)
     # The enforcer's last report (an EnforcementOutcome event), for the read model; decides nothing.
     last_enforcement: EnforcementStatus | None = None
+    # Failed closes and flattens waiting to be tried again, by contract ("" for a flatten).
+    close_retries: dict[str, CloseRetry] = field(default_factory=dict)

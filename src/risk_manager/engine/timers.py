@@ -18,6 +18,9 @@ class TimerKind(IntEnum):
     WAKE = 0  # a clock rule asked to be evaluated again (key: the rule id)
     LOCKOUT_END = 1  # a timed lockout's end (key: the lockout key)
     RESET = 2  # the daily reset (account 0, key None)
+    # A failed close or flatten tried again (key: the contract, "" for a flatten). After the reset
+    # at the same instant: a lockout that ended with the day has nothing left to hold.
+    CLOSE_RETRY = 3
 
 
 @fast_init  # one per lockout taken and per wake-up asked
@@ -32,7 +35,9 @@ class Timer:
     when: datetime
     kind: TimerKind
     account_id: int
-    what: str  # the key as text: rule id (wake-up), "rule/scope/symbol" (lockout end), "" (reset)
+    # the key as text: rule id (wake-up), "rule/scope/symbol" (lockout end), "" (reset), the
+    # contract or "" (close retry)
+    what: str
     seq: int
     key: Any = field(compare=False)
 
