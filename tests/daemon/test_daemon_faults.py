@@ -222,7 +222,8 @@ def test_a_flatten_the_gateway_kept_refusing_is_decided_again_later_and_the_acco
             g.gw.fault({"clear": True})  # the gateway recovers; the lock must still be made to hold
             g.clock.jump_to(g.clock.now() + timedelta(seconds=31))
             await eventually(lambda: g.positions() == {}, what="flat after the engine's retry")
-            retry = await eventually(lambda: g.enforced("RULE-003", "flatten")[1:], what="the retry's outcome")
+            retry = await eventually(lambda: g.enforced("RULE-003", "flatten")[1:],
+                                     what="the retry's outcome")
             assert retry[0].reason.startswith("retry 1: the flatten decided by RULE-003 did not take effect")
             assert retry[0].outcome == "done: flat"
 

@@ -374,8 +374,9 @@ def test_a_decision_that_could_not_be_made_durable_raises_and_is_kept_for_the_ne
 # Rebuilt on restore (engine/snapshot.py recomputes them), so a snapshot need not hold them.
 DERIVED_POSITION_FIELDS = {"root", "spec", "band_lo", "band_hi", "book_lo", "book_hi", "rule_bands"}
 DERIVED_ENGINE_ATTRIBUTES = {
-    "policy", "calendar", "contracts", "fast_path", "close_retry_after", "_unmonitored", "_bands", "_best", "_dispatch", "_heap",
+    "policy", "calendar", "contracts", "fast_path", "_unmonitored", "_bands", "_best", "_dispatch", "_heap",
     "timers_pushed", "_wakeups",
+    "close_retry_after",  # configuration, like fast_path
     "record_changes", "_log",  # the caller's choice, and the change report of the current call
     "_lock_texts",  # lockout descriptions, written again when asked
     "_watched", "_first_due",  # the quote path's lookups, refilled by restore's _watch and _push
