@@ -11,9 +11,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from risk_manager.cli.admin_daemon_cmd import stop_daemon
 from risk_manager.daemon.pidfile import (
     PidRecord,
     pid_alive,
+    process_start,
     read_pid_file,
     remove_pid_file,
     running_daemon,
@@ -32,12 +34,14 @@ def gone_pid() -> int:
 def test_the_record_names_this_process_its_start_and_both_directories(tmp_path: Path) -> None:
     path = write_pid_file(tmp_path, tmp_path / "config", STARTED)
     assert path == tmp_path / "daemon.pid"
+    this = process_start(os.getpid())
+    assert this is not None  # Linux: the tests run there
     assert json.loads(path.read_text()) == {"pid": os.getpid(), "started_at": "2026-12-01T14:30:00+00:00",
                                             "config_dir": str((tmp_path / "config").resolve()),
-                                            "data_dir": str(tmp_path.resolve())}
+                                            "data_dir": str(tmp_path.resolve()), "process_start": this}
     config = str((tmp_path / "config").resolve())
     assert running_daemon(tmp_path) == PidRecord(os.getpid(), "2026-12-01T14:30:00+00:00", config,
-                                                  str(tmp_path.resolve()))
+                                                  str(tmp_path.resolve()), this)
     assert read_pid_file(tmp_path).started == STARTED  # type: ignore[union-attr]
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -78,3 +82,47 @@ def test_remove_leaves_another_daemons_record_alone(tmp_path: Path) -> None:
     remove_pid_file(path)
     assert not path.exists()
     remove_pid_file(path)  # already gone: nothing to do
+
+
+def record_of(pid: int, started: str | None) -> dict[str, object]:
+    record: dict[str, object] = {"pid": pid, "started_at": "2026-12-01T14:30:00+00:00", "config_dir": "",
+                                 "data_dir": ""}
+    if started is not None:
+        record["process_start"] = started
+    return record
+
+
+def test_a_record_whose_pid_now_names_another_process_is_not_a_running_daemon(tmp_path: Path) -> None:
+    # After a crash and a reboot (or enough processes later) the pid is given to another process.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        real = process_start(other.pid)
+        assert real is not None and pid_alive(other.pid)
+        boot, ticks = real.rsplit(":", 1)
+        (tmp_path / "daemon.pid").write_text(json.dumps(record_of(other.pid, f"{boot}:{int(ticks) - 1}")))
+        assert running_daemon(tmp_path) is None
+        (tmp_path / "daemon.pid").write_text(json.dumps(record_of(other.pid, real)))
+        assert running_daemon(tmp_path) is not None  # the very process: running
+        (tmp_path / "daemon.pid").write_text(json.dumps(record_of(other.pid, None)))
+        assert running_daemon(tmp_path) is not None  # a file from before the start was kept: the pid
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_admin_daemon_stop_never_signals_a_process_that_merely_reuses_the_recorded_pid(
+    tmp_path: Path, capsys: object
+) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        real = process_start(other.pid)
+        assert real is not None
+        boot, ticks = real.rsplit(":", 1)
+        (tmp_path / "daemon.pid").write_text(json.dumps(record_of(other.pid, f"{boot}:{int(ticks) - 1}")))
+        assert stop_daemon(tmp_path) == 0
+        time.sleep(0.2)
+        assert other.poll() is None, "the unrelated process was signalled"
+        assert "not running" in capsys.readouterr().out  # type: ignore[attr-defined]
+    finally:
+        other.kill()
+        other.wait()

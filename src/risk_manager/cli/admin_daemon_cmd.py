@@ -258,12 +258,12 @@ def status_command(
 
 
 def _down_status(data: Path) -> dict[str, Any]:
-    from risk_manager.daemon.pidfile import pid_alive, read_pid_file
+    from risk_manager.daemon.pidfile import read_pid_file, record_alive
     from risk_manager.store.errors import StoreError
     from risk_manager.store.reader import StoreReader
 
     record = read_pid_file(data)
-    alive = record is not None and pid_alive(record.pid)
+    alive = record is not None and record_alive(record)
     store: dict[str, Any] = {"path": str(data / "risk.db"), "exists": (data / "risk.db").is_file()}
     if store["exists"]:
         store["size_bytes"] = sum(p.stat().st_size for p in (data / "risk.db", data / "risk.db-wal")

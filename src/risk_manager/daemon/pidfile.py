@@ -2,9 +2,14 @@
 
 Written by ``risk-manager run`` once the daemon has started (so a second daemon, refused by the
 store's writer lock, never overwrites it) and removed when it stops. A file left behind by a crash
-names a process that is gone: :func:`running_daemon` treats it as "not running".
+names a process that is gone: :func:`running_daemon` treats it as "not running". It may also name a
+process that is not gone but another one: after a reboot, or enough processes later, the pid is
+reused. ``admin daemon stop`` signals the recorded pid when the admin socket does not answer, so
+the record also says which process it was (``process_start``: on Linux the boot and the process's
+start in clock ticks since boot, from /proc); a live pid whose start differs is not the daemon.
 
-The file is JSON: ``{"pid", "started_at" (UTC ISO), "config_dir", "data_dir"}``.
+The file is JSON: ``{"pid", "started_at" (UTC ISO), "config_dir", "data_dir", "process_start"}``
+(``process_start`` is "" where the system does not tell, and in files written before it existed).
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["PID_NAME", "PidRecord", "pid_alive", "read_pid_file", "remove_pid_file", "running_daemon",
-           "write_pid_file"]
+__all__ = ["PID_NAME", "PidRecord", "pid_alive", "process_start", "read_pid_file", "record_alive",
+           "remove_pid_file", "running_daemon", "write_pid_file"]
 
 PID_NAME = "daemon.pid"
 
@@ -29,6 +34,7 @@ class PidRecord:
     started_at: str  # UTC ISO 8601
     config_dir: str
     data_dir: str
+    process_start: str = ""  # which process ``pid`` was (process_start()); "" when unknown
 
     @property
     def started(self) -> datetime:
@@ -42,7 +48,7 @@ def pid_path(data_dir: Path) -> Path:
 def write_pid_file(data_dir: Path, config_dir: Path | None, started_at: datetime) -> Path:
     """Write this process's record atomically (a reader never sees half a file)."""
     record = PidRecord(os.getpid(), started_at.isoformat(), str(config_dir.resolve()) if config_dir else "",
-                       str(data_dir.resolve()))
+                       str(data_dir.resolve()), process_start(os.getpid()) or "")
     path = pid_path(data_dir)
     partial = path.with_name(path.name + ".tmp")
     partial.write_text(json.dumps(asdict(record)) + "\n", encoding="utf-8")
@@ -56,15 +62,42 @@ def read_pid_file(data_dir: Path) -> PidRecord | None:
     try:
         raw = json.loads(pid_path(data_dir).read_text(encoding="utf-8"))
         return PidRecord(int(raw["pid"]), str(raw["started_at"]), str(raw["config_dir"]),
-                         str(raw["data_dir"]))
+                         str(raw["data_dir"]), str(raw.get("process_start", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def running_daemon(data_dir: Path) -> PidRecord | None:
-    """The record of a daemon that is alive; a stale record (its process gone) is None."""
+    """The record of a daemon that is alive; a stale record (its process gone, or its pid now
+    another process's) is None."""
     record = read_pid_file(data_dir)
-    return record if record is not None and pid_alive(record.pid) else None
+    return record if record is not None and record_alive(record) else None
+
+
+def record_alive(record: PidRecord) -> bool:
+    """Whether the process the record names is still running: its pid alive and, when both are
+    known, started when the record says (not a later process that was given the same pid)."""
+    if not pid_alive(record.pid):
+        return False
+    if not record.process_start:
+        return True  # written where (or before) the start was recorded: the pid is all there is
+    now = process_start(record.pid)
+    return now is None or now == record.process_start
+
+
+def process_start(pid: int) -> str | None:
+    """Which process ``pid`` is, as text that another process given the same pid later cannot
+    have: on Linux the boot id and the start time in clock ticks since boot (/proc/<pid>/stat,
+    field 22). None where /proc does not tell (another system, or the process is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # the name in parentheses may hold spaces
+    if len(fields) < 20:
+        return None
+    return f"{boot}:{fields[19]}"  # fields[0] is field 3 (state): field 22 is fields[19]
 
 
 def remove_pid_file(path: Path, pid: int | None = None) -> None:
