@@ -135,6 +135,44 @@ def test_the_report_draws_its_chart_and_shows_a_decisions_reason_on_hover_withou
     assert offline == []
 
 
+def test_markers_take_the_colour_of_their_weightiest_decision_as_the_table_colours_it(
+    page: Any, offline: list[str], day_report: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    path, decisions = day_report
+    open_report(page, path)
+    drawn = page.evaluate(
+        """() => {
+            const MARKER_LABELS = ["Lockout or flatten", "Close", "Unlock", "Other decision"];
+            const {chart, account} = window.riskReport.charts[7];
+            const kinds = {};  // series label -> [its colour, the point indices it marks]
+            chart.series.forEach((series, i) => {
+                if (!MARKER_LABELS.includes(series.label)) return;
+                const marked = [];
+                chart.data[i].forEach((v, index) => { if (v !== null) marked.push(index); });
+                const fill = series.points.fill;  // uPlot may hold it as a function of the series
+                kinds[series.label] = [typeof fill === "function" ? fill(chart, i) : fill, marked];
+            });
+            return {kinds, marks: account.marks};
+        }"""
+    )
+    kinds, marks = drawn["kinds"], {index: ids for index, ids in drawn["marks"]}
+    lockout = next(i for i, d in enumerate(decisions) if d["rule"] == "RULE-003" and d["action"] == "lockout")
+    [lockout_point] = [index for index, ids in marks.items() if lockout in ids]
+    colour, points = kinds["Lockout or flatten"]
+    assert colour == "#b3261e" and lockout_point in points  # the table's red for a lockout
+    # every marked instant is drawn once, in the colour of the weightiest of its decisions
+    weight = {"lockout": 0, "flatten": 0, "close_position": 1, "unlock": 2}
+    labels = ["Lockout or flatten", "Close", "Unlock", "Other decision"]
+    expected: dict[str, list[int]] = {}
+    for index, ids in sorted(marks.items()):
+        heaviest = min(weight.get(decisions[i]["action"], 3) for i in ids)
+        expected.setdefault(labels[heaviest], []).append(index)
+    assert {label: sorted(points) for label, (_, points) in kinds.items()} == expected, (
+        [(index, [decisions[i]["action"] for i in ids]) for index, ids in sorted(marks.items())]
+    )
+    assert offline == []
+
+
 def test_the_decision_table_lists_every_decision_in_order(
     page: Any, offline: list[str], day_report: tuple[Path, list[dict[str, Any]]]
 ) -> None:

@@ -37,6 +37,24 @@
     return { time: cells[0], account: cells[1], rule: cells[2], action: cells[3], details: cells[4], reason: cells[5] };
   }
 
+  // Markers are coloured as the decision table colours its actions: a point where several decisions
+  // fall takes the colour of the weightiest. One uPlot series per colour (uPlot colours by series).
+  const MARKERS = [
+    { label: "Lockout or flatten", colour: "#b3261e", actions: ["lockout", "flatten"] },
+    { label: "Close", colour: "#a15c00", actions: ["close_position"] },
+    { label: "Unlock", colour: "#1b7a3d", actions: ["unlock"] },
+    { label: "Other decision", colour: "#5a6675", actions: null }, // alerts, cancels, stops
+  ];
+  function markerOf(ids) {
+    let best = MARKERS.length - 1;
+    for (const id of ids) {
+      const action = rows[id].cells[3].textContent;
+      const found = MARKERS.findIndex((m) => m.actions !== null && m.actions.includes(action));
+      if (found !== -1 && found < best) best = found;
+    }
+    return best;
+  }
+
   const tooltip = document.getElementById("tooltip");
   function showTooltip(decisionIds, x, y) {
     tooltip.replaceChildren();
@@ -81,20 +99,26 @@
     list.append(box);
 
     const n = account.t.length;
-    const marks = new Array(n).fill(null);
+    const marks = MARKERS.map(() => null); // marker kind -> its column, made when first used
     const marked = new Map(); // point index -> decision ids
     for (const [index, ids] of account.marks) {
-      marks[index] = account.net[index];
+      const kind = markerOf(ids);
+      if (marks[kind] === null) marks[kind] = new Array(n).fill(null);
+      marks[kind][index] = account.net[index];
       marked.set(index, ids);
     }
     const series = [
       { value: (u, v) => v == null ? "" : localText(v) },
       { label: "Realized", stroke: "#2f6fd6", width: 2, paths: uPlot.paths.stepped({ align: 1 }), value: (u, v) => money(v) },
       { label: "Total", stroke: "#7a3fb8", width: 1.5, paths: uPlot.paths.stepped({ align: 1 }), value: (u, v) => money(v) },
-      { label: "Decision", stroke: "#c62828", fill: "#c62828", width: 0, paths: () => null,
-        points: { show: true, size: 10, stroke: "#c62828", fill: "#c62828" }, value: (u, v) => money(v) },
     ];
-    const columns = [account.t, account.realized, account.net, marks];
+    const columns = [account.t, account.realized, account.net];
+    MARKERS.forEach((marker, kind) => {
+      if (marks[kind] === null) return; // no such decision on this account: no legend entry
+      series.push({ label: marker.label, stroke: marker.colour, fill: marker.colour, width: 0, paths: () => null,
+        points: { show: true, size: 10, stroke: marker.colour, fill: marker.colour }, value: (u, v) => money(v) });
+      columns.push(marks[kind]);
+    });
     for (const [label, limit, colour] of [["Loss limit", account.loss_limit, "#b3261e"],
                                           ["Profit target", account.profit_target, "#1b7a3d"]]) {
       if (limit == null) continue;
