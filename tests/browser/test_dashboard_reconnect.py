@@ -124,6 +124,9 @@ def test_the_dashboard_says_it_reconnects_while_the_daemon_is_down_and_is_live_a
         daemon.stop()
         page.wait_for_function("document.getElementById('feed').textContent !== 'live'", timeout=15_000)
         assert feed(page) in ("reconnecting…", "disconnected")
+        # the cards hold the last figures received: shown dimmed, not as the present
+        assert page.evaluate("document.body.classList.contains('feed-down')")
+        assert float(page.locator(".account").first.evaluate("e => getComputedStyle(e).opacity")) < 1
         page.screenshot(path=str(artifacts_dir / "dashboard-reconnecting.png"))
 
         daemon.start()
@@ -132,6 +135,7 @@ def test_the_dashboard_says_it_reconnects_while_the_daemon_is_down_and_is_live_a
         page.wait_for_function(f"window.performance.getEntriesByType('resource').filter("
                                f"e => e.name.includes('/api/history')).length > {fetched}", timeout=15_000)
         assert len(history) > fetched  # the history fetched anew: a gap in the stream leaves no gap
+        assert not page.evaluate("document.body.classList.contains('feed-down')")
         page.locator(".account").first.wait_for(timeout=15_000)
         page.screenshot(path=str(artifacts_dir / "dashboard-reconnected.png"))
     finally:

@@ -444,6 +444,9 @@
     var el = document.getElementById("feed");
     el.textContent = text;
     el.className = "pill " + cls;
+    // While the feed is down the cards show the last figures received, not the present: dimmed
+    // (their "gateway connected" is the daemon's word from before).
+    document.body.classList.toggle("feed-down", cls !== "pill-ok");
   }
 
   function connect() {
