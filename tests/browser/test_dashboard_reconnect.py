@@ -6,7 +6,6 @@ again with the history fetched anew once the daemon is back, without a reload.""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
-from sim_process import SimProcess  # (importable once the path above is set)
+from sim_process import SimProcess, stop_gracefully  # (importable once the path above is set)
 
 ACCOUNT = 7
 
@@ -75,15 +74,7 @@ class RunProcess:
         raise AssertionError(f"the daemon's dashboard did not answer in {timeout} s")
 
     def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_gracefully(self.process, timeout=20)
 
 
 @pytest.fixture

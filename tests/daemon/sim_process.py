@@ -19,6 +19,19 @@ import httpx
 PRODUCTS = {"ES": "EP", "MNQ": "MNQ", "NQ": "ENQ"}
 
 
+def stop_gracefully(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """SIGTERM, as a service manager stops a process, then a kill if it has not exited in
+    ``timeout`` seconds; nothing when it is not running."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class SimProcess:
     """The simulated gateway as a user runs it. ``with SimProcess(dir, "--accounts", "200") as sim``;
     ``await sim.state()``, ``await sim.set_price(...)`` over HTTP."""
@@ -77,15 +90,7 @@ class SimProcess:
         raise AssertionError(f"sim-gateway did not start in {self.start_timeout} s:\n{text}")
 
     def _stop(self) -> None:
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_gracefully(self._proc, timeout=10)
 
     # ---- the control API ------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ nothing already decided is lost. When nothing could be replayed at all, one erro
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -38,7 +39,7 @@ from risk_manager.domain.events import Event, TradeEvent
 from risk_manager.domain.money import ZERO, money
 from risk_manager.domain.status import AccountStatus, LockoutStatus
 from risk_manager.replay.reader import ReplayInputError, ReplayLine, read_recording
-from risk_manager.replay.runner import Applied, ReplayStats, replay
+from risk_manager.replay.runner import ReplayStats, replay
 from risk_manager.replay.split import SplitReplay, WorkerHooks, workers_for
 
 EXIT_OK = 0
@@ -364,7 +365,7 @@ def run_replay(
         )
 
     def json_line(t: datetime, action: Action) -> bytes | None:
-        return orjson.dumps(action.record(t), option=orjson.OPT_APPEND_NEWLINE) if listed(action) else None
+        return _json_line(t, action) if listed(action) else None
 
     split = None
     workers = 1 if db is not None or curves is not None else workers_for(recording, options.workers)
@@ -385,7 +386,9 @@ def run_replay(
             lines: Iterable[ReplayLine] = read_recording(recording, progress.update)
             if curves is not None:
                 lines = curves.lines(lines)
-            decisions = replay(lines, runner, until, report.stats, applied=_day_tracker(engine, report))
+            # after each line's trades, the day's P&L of the accounts that traded
+            applied = functools.partial(_note_trades, engine=engine, report=report)
+            decisions = replay(lines, runner, until, report.stats, applied=applied)
         try:
             if rendered is not None:
                 out.writelines(rendered)
@@ -398,7 +401,7 @@ def run_replay(
                 if curves is not None:
                     curves.decision(t, action.account_id)
                 if json_lines:
-                    out.write(orjson.dumps(action.record(t), option=orjson.OPT_APPEND_NEWLINE))
+                    out.write(_json_line(t, action))
         except ReplayInputError as exc:
             failure = exc
         finally:
@@ -545,22 +548,13 @@ def _split(
     ``render``, if given, writes each decision in the workers (SplitReplay.rendered)."""
     shares = ReplayReport()
 
-    def applied(events: tuple[Event, ...], worker_engine: Any) -> None:
-        _note_trades(events, worker_engine, shares)
-
     def finish(worker_engine: Any) -> tuple[dict[tuple[int, date], DayPnl], list[AccountStatus]]:
         now = worker_engine.now
         return shares.days, worker_engine.statuses(now) if now is not None else []
 
-    hooks = WorkerHooks(finish=finish, render=render, applied=applied)
+    # applied: (events, the worker's engine), the day's P&L noted in the worker's ``shares``
+    hooks = WorkerHooks(finish=finish, render=render, applied=functools.partial(_note_trades, report=shares))
     return SplitReplay(recording, engine, workers, until, stats=report.stats, hooks=hooks)
-
-
-def _day_tracker(engine: Any, report: ReplayReport) -> Applied:
-    def applied(events: tuple[Event, ...]) -> None:
-        _note_trades(events, engine, report)
-
-    return applied
 
 
 def _note_trades(events: tuple[Event, ...], engine: Any, report: ReplayReport) -> None:
@@ -596,6 +590,11 @@ def _note_day(
     if trades == 0 and key not in report.days:
         return
     report.days[key] = DayPnl(realized, costs, trades)
+
+
+def _json_line(t: datetime, action: Action) -> bytes:
+    """A decision as one line of ``--json`` output."""
+    return orjson.dumps(action.record(t), option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _summary_json(report: ReplayReport, statuses: list[AccountStatus]) -> dict[str, Any]:

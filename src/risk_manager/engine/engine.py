@@ -1443,10 +1443,7 @@ class Engine:
             return False
         if rule == LOCKOUT_RULE and account.lockouts.covering(root_of(cid)) is None:
             return False  # the lockout gate's close: the lockout has ended since
-        own = f"pos:{cid}"
-        return any(
-            r == rule and (subject == own or subject.startswith(own + ":")) for r, subject in account.breaches
-        )
+        return any(r == rule and _subject_contract(subject) == cid for r, subject in account.breaches)
 
     # ---- timers ----------------------------------------------------------------------------
 
